@@ -41,17 +41,23 @@ def one_line_errors(func: F) -> F:
 def portal_options(func: F) -> F:
     """``--portal-url`` and ``--token``, defaulting to TYK_PORTAL_URL / TYK_PORTAL_TOKEN."""
     func = click.option(
-        "--token", envvar="TYK_PORTAL_TOKEN", show_envvar=True, default=None,
+        "--token",
+        envvar="TYK_PORTAL_TOKEN",
+        show_envvar=True,
+        default=None,
         help="Portal admin API token (better from the environment than on the command line).",
     )(func)
     func = click.option(
-        "--portal-url", envvar="TYK_PORTAL_URL", show_envvar=True, default=None,
+        "--portal-url",
+        envvar="TYK_PORTAL_URL",
+        show_envvar=True,
+        default=None,
         help="Portal address, e.g. https://portal.example.com:3001 (or the full …/portal-api).",
     )(func)
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="tyk-migrate")
 def cli() -> None:
     """Move existing API keys into the Tyk Developer Portal as custom credentials.

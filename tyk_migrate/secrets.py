@@ -75,4 +75,4 @@ def secret_series(values: Iterable[object], index: object = None, name: str = "k
     """An object-dtype Series of ``SecretKey`` (pandas 3 would otherwise coerce them to plain ``str``)."""
     import pandas as pd
 
-    return pd.Series(wrap_keys(values), index=index, dtype=object, name=name)
+    return pd.Series(wrap_keys(values), index=index, dtype=object, name=name)  # type: ignore[call-overload]

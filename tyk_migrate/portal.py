@@ -1,0 +1,411 @@
+"""``PortalClient`` and ``AsyncPortalClient``: the only code that speaks HTTP to the Tyk Developer Portal.
+
+Both share one core: every operation is first built as a pure ``Call`` (method, path, query, body, how to
+read the answer), then sent by the sync or async sender, which maps transport failures and non-2xx answers
+onto the ``errors`` tree (``PortalConnectionError``, ``RateLimited``, ``Rejected`` …), each carrying the
+method, path, status and the portal's ``errors`` list, never the token or a raw key.
+
+Reads (GET) are retried on 429, 5xx and connection errors with capped, jittered exponential backoff that
+honours ``Retry-After``. Writes are sent once: whether a failed write was applied is a question only the
+caller can settle (the runner looks the object up before trying again), so retrying them here could
+create duplicates.
+
+Paging follows Tyk's documented rules: ``page`` from 1 and ``per_page``; never ``limit``, which caps rows
+without moving the offset. A page shorter than ``per_page`` (or empty) ends the walk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+
+from .config import Settings
+from .errors import (
+    AuthError,
+    NotFound,
+    PortalConnectionError,
+    PortalError,
+    PortalResponseError,
+    PortalServerError,
+    RateLimited,
+    Rejected,
+    UnexpectedAnswer,
+)
+from .retry import RetryPolicy, parse_retry_after
+from .secrets import mask, reveal
+
+CREDENTIAL_TYPE_TYK_MANAGED = "CREDENTIAL_TYPE_TYK_MANAGED"
+DEFAULT_PER_PAGE = 100
+
+#: Called after every HTTP exchange: (method, path template, status or None, seconds).
+ResponseHook = Callable[[str, str, int | None, float], None]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One portal operation, built without I/O. ``secrets`` are scrubbed from any error text."""
+
+    method: str
+    path: str
+    params: dict[str, Any] | None = None
+    json: Any = None
+    expect: tuple[int, ...] = (200,)
+    unwrap: str | None = None  # key of a wrapper object, e.g. "data" for GET /plans
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def retryable(self) -> bool:
+        return self.method == "GET"
+
+    @property
+    def template(self) -> str:
+        """The path with numbers replaced, for metrics that group calls by endpoint."""
+        return "/".join("{id}" if part.isdigit() else part for part in self.path.split("/"))
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        raw = reveal(secret)
+        if raw and raw in text:
+            text = text.replace(raw, mask(raw))
+    return text
+
+
+def error_for(call: Call, response: httpx.Response) -> PortalResponseError:
+    """The typed error for a non-expected answer, with the portal's ``errors`` list (scrubbed)."""
+    errors: list[str] = []
+    try:
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("errors"), list):
+            errors = [str(e) for e in body["errors"]]
+        elif isinstance(body, dict) and body.get("message"):
+            errors = [str(body["message"])]
+    except ValueError:
+        if response.text.strip():
+            errors = [response.text.strip()[:200]]
+    errors = [_scrub(e, call.secrets) for e in errors]
+    status = response.status_code
+    kw: dict[str, Any] = {"method": call.method, "path": call.path, "status": status, "errors": errors}
+    message = f"{status} {response.reason_phrase}".strip()
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return RateLimited(message, retry_after=retry_after, **kw)
+    cls: type[PortalResponseError] = PortalResponseError
+    if status in (401, 403):
+        cls = AuthError
+    elif status == 404:
+        cls = NotFound
+    elif status in (400, 409, 422):
+        cls = Rejected
+    elif status >= 500:
+        cls = PortalServerError
+    return cls(message, **kw)
+
+
+def read_answer(call: Call, response: httpx.Response) -> Any:
+    """The decoded body of an expected answer, or the typed error for any other."""
+    if response.status_code not in call.expect:
+        raise error_for(call, response)
+    if not response.content:
+        return None
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise UnexpectedAnswer(
+            f"{response.status_code} with a body that is not JSON",
+            method=call.method,
+            path=call.path,
+            status=response.status_code,
+        ) from exc
+    if call.unwrap is not None:
+        if not isinstance(body, dict) or not isinstance(body.get(call.unwrap), list):
+            raise UnexpectedAnswer(
+                f"expected an object with a {call.unwrap!r} list",
+                method=call.method,
+                path=call.path,
+                status=response.status_code,
+            )
+        body = body[call.unwrap]
+    return body
+
+
+def is_retryable(exc: PortalError) -> bool:
+    return isinstance(exc, PortalConnectionError | RateLimited | PortalServerError)
+
+
+def connection_error(call: Call, exc: Exception) -> PortalConnectionError:
+    kind = type(exc).__name__
+    return PortalConnectionError(f"no answer ({kind})", method=call.method, path=call.path)
+
+
+def page_items(call: Call, body: Any) -> list[dict[str, Any]]:
+    if not isinstance(body, list):
+        raise UnexpectedAnswer("expected a JSON array", method=call.method, path=call.path)
+    return body
+
+
+class _Operations:
+    """Every portal operation the migration uses, written once for both clients.
+
+    ``_send`` and ``_walk`` are provided by the sync and async subclasses: in the sync client the methods
+    below return results, in the async client they return awaitables of the same results.
+    """
+
+    per_page: int = DEFAULT_PER_PAGE
+
+    def _send(self, call: Call) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _walk(self, path: str, unwrap: str | None = None) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- users, products, plans (read only) -------------------------------------------------------
+    def list_users(self) -> Any:
+        """All portal users (list of dicts as the API returns them)."""
+        return self._walk("/users")
+
+    def get_user(self, user_id: int) -> Any:
+        return self._send(Call("GET", f"/users/{int(user_id)}"))
+
+    def list_products(self) -> Any:
+        return self._walk("/products")
+
+    def get_product(self, product_id: int) -> Any:
+        return self._send(Call("GET", f"/products/{int(product_id)}"))
+
+    def list_plans(self) -> Any:
+        """All plans; the portal wraps this list as ``{"data": [...]}``."""
+        return self._walk("/plans", unwrap="data")
+
+    def get_plan(self, plan_id: int) -> Any:
+        return self._send(Call("GET", f"/plans/{int(plan_id)}"))
+
+    # -- apps ---------------------------------------------------------------------------------------
+    def list_apps(self) -> Any:
+        return self._walk("/apps")
+
+    def get_app(self, app_id: int) -> Any:
+        return self._send(Call("GET", f"/apps/{int(app_id)}"))
+
+    def create_app(
+        self,
+        name: str,
+        user_id: int,
+        *,
+        description: str = "",
+        redirect_urls: str = "",
+        visibility: str = "organisation",
+    ) -> Any:
+        """Create a developer app owned by ``user_id``; answers the app (``ID``, ``CreatedAt`` …)."""
+        body = {
+            "Name": name,
+            "Description": description,
+            "RedirectURLs": redirect_urls,
+            "UserID": int(user_id),
+            "Visibility": visibility,
+        }
+        return self._send(Call("POST", "/apps", json=body, expect=(200, 201)))
+
+    def delete_app(self, app_id: int) -> Any:
+        """Delete an app; the portal removes its credentials and revokes their keys."""
+        return self._send(Call("DELETE", f"/apps/{int(app_id)}", expect=(200, 204)))
+
+    # -- custom credentials -----------------------------------------------------------------------
+    def list_credentials(self, app_id: int) -> Any:
+        return self._walk(f"/apps/{int(app_id)}/custom_credentials")
+
+    def get_credential(self, app_id: int, credential_id: int) -> Any:
+        return self._send(Call("GET", f"/apps/{int(app_id)}/custom_credentials/{int(credential_id)}"))
+
+    def create_credential(
+        self,
+        app_id: int,
+        *,
+        key_id: str,
+        plan_id: int,
+        product_ids: Iterable[int],
+        alias: str = "",
+        auth_token_type: str = "AUTH_TOKEN_TYPE_CUSTOM",
+        authentication_method: str = "Auth Token",
+        credential_type: str = CREDENTIAL_TYPE_TYK_MANAGED,
+    ) -> Any:
+        """Import ``key_id`` (its exact value) as a Tyk-managed custom credential of the app."""
+        body = {
+            "Alias": alias,
+            "Type": credential_type,
+            "PlanID": int(plan_id),
+            "AuthenticationMethod": authentication_method,
+            "ProductIDs": [int(p) for p in product_ids],
+            "AuthTokenType": auth_token_type,
+            "KeyID": reveal(key_id),
+        }
+        call = Call("POST", f"/apps/{int(app_id)}/custom_credentials", json=body, expect=(200, 201), secrets=(key_id,))
+        return self._send(call)
+
+    def delete_credential(self, app_id: int, credential_id: int) -> Any:
+        path = f"/apps/{int(app_id)}/custom_credentials/{int(credential_id)}"
+        return self._send(Call("DELETE", path, expect=(200, 204)))
+
+
+def _tls_verify(settings: Settings) -> ssl.SSLContext | bool:
+    if not settings.verify_tls:
+        return False
+    if settings.ca_bundle:
+        return ssl.create_default_context(cafile=settings.ca_bundle)
+    return True
+
+
+class _ClientBase(_Operations):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        token: str | None = None,
+        *,
+        settings: Settings | None = None,
+        retry: RetryPolicy | None = None,
+        per_page: int = DEFAULT_PER_PAGE,
+        max_connections: int = 100,
+        on_response: ResponseHook | None = None,
+        transport: Any = None,
+    ) -> None:
+        if settings is None:
+            settings = Settings.from_env(portal_url=base_url, token=token)
+        elif base_url or token:
+            settings = replace(settings, portal_url=base_url or settings.portal_url, token=token or settings.token)
+        self.settings = settings
+        self.base_url, token_value = self.settings.require_portal()
+        self.retry = retry or RetryPolicy()
+        self.per_page = per_page
+        self.on_response = on_response
+        self._http_kwargs: dict[str, Any] = {
+            "base_url": self.base_url,
+            "headers": {"Authorization": token_value, "Accept": "application/json"},
+            "timeout": httpx.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout)),
+            "limits": httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            "follow_redirects": False,
+        }
+        if transport is not None:
+            self._http_kwargs["transport"] = transport
+        else:
+            self._http_kwargs["verify"] = _tls_verify(self.settings)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    def _settle(self, call: Call, outcome: httpx.Response | Exception, started: float, retry: int) -> Any:
+        """The answer's body, or the delay before the next try, or the final error raised.
+
+        Shared by both clients so their retry rules cannot drift apart. Returns ``(body, None)`` or
+        ``(None, seconds_to_wait)``.
+        """
+        status = outcome.status_code if isinstance(outcome, httpx.Response) else None
+        if self.on_response is not None:
+            self.on_response(call.method, call.template, status, time.perf_counter() - started)
+        if isinstance(outcome, httpx.Response):
+            try:
+                return read_answer(call, outcome), None
+            except PortalError as exc:
+                error, cause = exc, None
+        else:
+            error, cause = connection_error(call, outcome), outcome
+        if call.retryable and is_retryable(error) and retry < self.retry.attempts:
+            return None, self.retry.delay(retry, getattr(error, "retry_after", None))
+        if cause is None:
+            raise error
+        raise error from cause
+
+    def _build(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
+        return http.build_request(call.method, call.path.lstrip("/"), params=call.params, json=call.json)
+
+    def _page_call(self, path: str, page: int, unwrap: str | None) -> Call:
+        return Call("GET", path, params={"page": page, "per_page": self.per_page}, unwrap=unwrap)
+
+
+class PortalClient(_ClientBase):
+    """Blocking client, for notebooks and scripts. Use as a context manager or call ``close()``."""
+
+    def __init__(self, base_url: str | None = None, token: str | None = None, **kw: Any) -> None:
+        super().__init__(base_url, token, **kw)
+        self._http = httpx.Client(**self._http_kwargs)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PortalClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, call: Call) -> Any:
+        retry = 0
+        while True:
+            retry += 1
+            started = time.perf_counter()
+            try:
+                outcome: httpx.Response | Exception = self._http.send(self._build(self._http, call))
+            except httpx.TransportError as exc:
+                outcome = exc
+            body, wait = self._settle(call, outcome, started, retry)
+            if wait is None:
+                return body
+            time.sleep(wait)
+
+    def _walk(self, path: str, unwrap: str | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            call = self._page_call(path, page, unwrap)
+            batch = page_items(call, self._send(call))
+            items.extend(batch)
+            if len(batch) < self.per_page:
+                return items
+            page += 1
+
+
+class AsyncPortalClient(_ClientBase):
+    """Asynchronous client for the runner and concurrent fetches. ``async with`` or ``await aclose()``."""
+
+    def __init__(self, base_url: str | None = None, token: str | None = None, **kw: Any) -> None:
+        super().__init__(base_url, token, **kw)
+        self._http = httpx.AsyncClient(**self._http_kwargs)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncPortalClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _send(self, call: Call) -> Any:
+        retry = 0
+        while True:
+            retry += 1
+            started = time.perf_counter()
+            try:
+                outcome: httpx.Response | Exception = await self._http.send(self._build(self._http, call))
+            except httpx.TransportError as exc:
+                outcome = exc
+            body, wait = self._settle(call, outcome, started, retry)
+            if wait is None:
+                return body
+            await asyncio.sleep(wait)
+
+    async def _walk(self, path: str, unwrap: str | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            call = self._page_call(path, page, unwrap)
+            batch = page_items(call, await self._send(call))
+            items.extend(batch)
+            if len(batch) < self.per_page:
+                return items
+            page += 1
