@@ -1,0 +1,49 @@
+import pytest
+
+from tyk_migrate.config import Settings, portal_api_base
+from tyk_migrate.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("http://localhost:3001", "http://localhost:3001/portal-api"),
+        ("https://portal.example.com/portal-api/", "https://portal.example.com/portal-api"),
+    ],
+)
+def test_portal_api_base_accepts_host_or_full_base(given, expected):
+    assert portal_api_base(given) == expected
+
+
+def test_portal_api_base_refuses_garbage():
+    with pytest.raises(ConfigError, match="portal URL"):
+        portal_api_base("portal.example.com")
+
+
+def test_settings_from_env_and_overrides(monkeypatch):
+    monkeypatch.setenv("TYK_PORTAL_URL", "http://127.0.0.1:3001")
+    monkeypatch.setenv("TYK_PORTAL_TOKEN", "s3cret-token")
+    monkeypatch.setenv("TYK_AUTH_TOKEN_TYPE", "AUTH_TOKEN_CUSTOM")
+    settings = Settings.from_env(min_key_length=12, gateway_url=None)
+    assert settings.min_key_length == 12 and settings.auth_token_type == "AUTH_TOKEN_CUSTOM"
+    assert settings.require_portal() == ("http://127.0.0.1:3001/portal-api", "s3cret-token")
+    assert "s3cret-token" not in repr(settings)
+
+
+def test_settings_refuse_bad_values(monkeypatch):
+    monkeypatch.setenv("TYK_MIN_KEY_LENGTH", "eight")
+    with pytest.raises(ConfigError, match="must be numbers"):
+        Settings.from_env()
+    monkeypatch.delenv("TYK_MIN_KEY_LENGTH")
+    with pytest.raises(ConfigError, match="auth token type"):
+        Settings.from_env(auth_token_type="AUTH_TOKEN_BEARER")
+
+
+def test_plain_http_to_remote_portal_is_refused_unless_allowed(monkeypatch):
+    monkeypatch.delenv("TYK_ALLOW_INSECURE_HTTP", raising=False)
+    remote = Settings(portal_url="http://portal.example.com:3001", token="t")
+    with pytest.raises(ConfigError, match="plain http"):
+        remote.require_portal()
+    assert Settings(portal_url="http://portal.example.com", token="t", allow_insecure_http=True).require_portal()
+    with pytest.raises(ConfigError, match="no portal token"):
+        Settings(portal_url="https://portal.example.com").require_portal()
