@@ -1,0 +1,422 @@
+"""Prove that migrated keys open the gateway: one call per key, with the key the client already has.
+
+``verify_access`` takes the outcome frame of a run (``status`` created/skipped rows are the migrated keys),
+calls the gateway on an API of each key's products and records what the gateway answered. A ``200`` means
+the key, its plan and its products are live; ``401`` says the gateway does not know the key (not
+migrated, or the Dashboard sync lagged), ``403`` that the key works but not on that API (wrong products),
+``429`` that its plan's rate limit was hit even after a short backoff.
+
+The raw key goes only into the request header of the call; errors are recorded with the key scrubbed,
+and the frame keeps its ``SecretKey`` objects, so displaying the result never shows a key.
+
+The work is async (httpx) with bounded concurrency and an optional global rate; the sync entry point runs
+the loop itself, or in a worker thread when a loop is already running (JupyterLab), so a notebook cell is
+one plain call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import random
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import pandas as pd
+
+from .config import Settings, _env_bool, is_loopback
+from .errors import ConfigError, InputError
+from .retry import parse_retry_after
+from .secrets import mask, reveal
+
+if TYPE_CHECKING:
+    from .snapshot import PortalSnapshot
+
+#: ``header_style`` values and the header each one sends.
+HEADER_STYLES = ("authorization", "bearer", "x-api-key")
+#: Outcome statuses whose key is in the portal after the run, hence worth a gateway call.
+MIGRATED_STATUSES = ("created", "skipped")
+#: Columns ``verify_access`` adds (or overwrites).
+VERIFY_COLUMNS = ("verify_status", "verify_error", "verified_at", "verify_target")
+
+#: Progress callback: (calls done, calls to make).
+Progress = Callable[[int, int], None]
+T = TypeVar("T")
+
+
+def auth_headers(key: str, header_style: str) -> dict[str, str]:
+    """The header that carries ``key`` for the chosen style (the only place the raw key is used)."""
+    raw = reveal(key)
+    if header_style == "authorization":
+        return {"Authorization": raw}
+    if header_style == "bearer":
+        return {"Authorization": f"Bearer {raw}"}
+    if header_style == "x-api-key":
+        return {"X-API-Key": raw}
+    raise ConfigError(f"header style must be one of {', '.join(HEADER_STYLES)}, got {header_style!r}")
+
+
+def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from sync code, also from inside a running loop (Jupyter).
+
+    With a loop already running in this thread (a notebook kernel) the coroutine runs in a worker thread
+    with its own loop; ``asyncio.run`` cannot nest.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tyk-migrate") as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
+
+
+class RateLimiter:
+    """Spaces call starts ``1/rate`` seconds apart across all workers (None or <= 0: no limit)."""
+
+    def __init__(self, rate_per_second: float | None) -> None:
+        self.interval = 1.0 / rate_per_second if rate_per_second and rate_per_second > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+def _gateway_base(gateway_url: str | None, allow_insecure_http: bool | None) -> str:
+    url = (gateway_url or Settings.from_env().gateway_url or "").strip().rstrip("/")
+    if not url:
+        raise ConfigError("no gateway URL: pass --gateway-url / gateway_url= or set TYK_GATEWAY_URL")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"gateway URL must look like https://gateway.example.com, got {url!r}")
+    insecure_ok = _env_bool("TYK_ALLOW_INSECURE_HTTP") if allow_insecure_http is None else allow_insecure_http
+    if parts.scheme == "http" and not (insecure_ok or is_loopback(url)):
+        raise ConfigError(
+            f"refusing plain http to a remote gateway ({parts.hostname}): the keys would travel in clear; "
+            "use https or set TYK_ALLOW_INSECURE_HTTP=1"
+        )
+    return url
+
+
+def api_targets(snapshot: PortalSnapshot | None) -> dict[int, str]:
+    """Portal product ID -> gateway path prefix of one of its APIs (listen path, else API ID)."""
+    if snapshot is None:
+        return {}
+    products = snapshot.products
+    targets: dict[int, str] = {}
+    for row in products.itertuples(index=False):
+        choice = ""
+        for column in ("listen_paths", "api_ids"):
+            values = getattr(row, column, None)
+            if isinstance(values, str):
+                values = [values]
+            for value in values if isinstance(values, (list, tuple)) else []:
+                if isinstance(value, str) and value.strip("/ "):
+                    choice = "/" + value.strip().strip("/")
+                    break
+            if choice:
+                break
+        if choice:
+            targets[int(row.product_id)] = choice
+    return targets
+
+
+def _as_list(value: object) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if hasattr(value, "tolist"):  # numpy array from parquet/pyarrow
+        return list(value.tolist())
+    return []
+
+
+def _target_for(row: pd.Series, targets: dict[int, str]) -> str | None:
+    for product_id in _as_list(row.get("product_ids")):
+        try:
+            found = targets.get(int(product_id))
+        except (TypeError, ValueError):
+            continue
+        if found:
+            return found
+    return None
+
+
+def _scrub(text: str, key: str) -> str:
+    raw = reveal(key)
+    return text.replace(raw, mask(raw)) if raw else text
+
+
+def select_sample(frame: pd.DataFrame, sample: int | float | None, seed: int = 0) -> pd.Index:
+    """Index labels to verify: all, ``sample`` rows (int), or that fraction (float in (0, 1])."""
+    if sample is None:
+        return frame.index
+    if isinstance(sample, bool) or sample <= 0:
+        raise InputError(f"sample must be a positive count or a fraction in (0, 1], got {sample!r}")
+    if isinstance(sample, float) and not sample.is_integer():
+        if sample > 1:
+            raise InputError(f"a fractional sample must be in (0, 1], got {sample!r}")
+        count = max(1, round(len(frame) * sample))
+    else:
+        count = int(sample)
+    if count >= len(frame):
+        return frame.index
+    return frame.sample(n=count, random_state=seed).index.sort_values()
+
+
+@dataclass
+class _Job:
+    label: Any
+    key: str
+    url: str
+    target: str
+
+
+@dataclass
+class _Result:
+    status: int | None
+    error: str | None
+    at: datetime
+
+
+async def _call(
+    http: httpx.AsyncClient,
+    job: _Job,
+    header_style: str,
+    limiter: RateLimiter,
+    retries_429: int,
+    max_backoff: float,
+    rng: random.Random,
+) -> _Result:
+    attempt = 0
+    while True:
+        await limiter.wait()
+        try:
+            response = await http.get(job.url, headers=auth_headers(job.key, header_style))
+        except (httpx.HTTPError, ValueError) as exc:  # ValueError: a key that is not a legal header value
+            message = _scrub(f"{type(exc).__name__}: {exc}".rstrip(": "), job.key)
+            return _Result(None, message, datetime.now(UTC))
+        if response.status_code != 429 or attempt >= retries_429:
+            error = None
+            if response.status_code == 429:
+                error = f"rate limited by the gateway after {attempt + 1} tries"
+            return _Result(response.status_code, error, datetime.now(UTC))
+        attempt += 1
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is None:
+            wait = rng.uniform(0.5, 1.0) * 0.25 * 2 ** (attempt - 1)
+        await asyncio.sleep(min(wait, max_backoff))
+
+
+async def verify_access_async(
+    outcomes: pd.DataFrame,
+    gateway_url: str | None = None,
+    *,
+    snapshot: PortalSnapshot | None = None,
+    sample: int | float | None = None,
+    header_style: str = "authorization",
+    concurrency: int = 16,
+    rate_per_second: float | None = None,
+    path: str = "/",
+    progress: Progress | None = None,
+    timeout: float = 10.0,
+    retries_429: int = 3,
+    max_backoff: float = 5.0,
+    seed: int = 0,
+    verify_tls: bool = True,
+    allow_insecure_http: bool | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> pd.DataFrame:
+    """Async form of :func:`verify_access` (same arguments); use it from async code."""
+    if header_style not in HEADER_STYLES:
+        raise ConfigError(f"header style must be one of {', '.join(HEADER_STYLES)}, got {header_style!r}")
+    if concurrency < 1:
+        raise ConfigError("concurrency must be at least 1")
+    missing = [c for c in ("status", "key_id") if c not in outcomes.columns]
+    if missing:
+        raise InputError(
+            f"verify needs an outcome frame (from apply) with column(s) {', '.join(missing)}; "
+            f"got columns: {', '.join(map(str, outcomes.columns[:20]))}"
+        )
+    base = _gateway_base(gateway_url, allow_insecure_http)
+    suffix = "/" + path.lstrip("/") if path else "/"
+
+    result = outcomes.copy()
+    migrated = result[result["status"].isin(MIGRATED_STATUSES)]
+    chosen = select_sample(migrated, sample, seed)
+    targets = api_targets(snapshot)
+
+    statuses: dict[Any, int | None] = {}
+    errors: dict[Any, str | None] = {}
+    stamps: dict[Any, datetime | None] = {}
+    where: dict[Any, str | None] = {}
+    jobs: list[_Job] = []
+    for label in chosen:
+        row = result.loc[label]
+        key = row["key_id"]
+        if not isinstance(key, str) or not key:
+            errors[label] = "no key value in the frame (load the export again: keys are never stored)"
+            continue
+        if snapshot is not None:
+            target = _target_for(row, targets)
+            if target is None:
+                errors[label] = "no API to call: none of the key's products has a listen path or API ID"
+                continue
+        else:
+            target = ""
+        called = (target + suffix) if target else suffix
+        where[label] = called
+        jobs.append(_Job(label, key, base + called, called))
+
+    total = len(jobs)
+    done = 0
+    if progress is not None:
+        progress(0, total)
+    if jobs:
+        limiter = RateLimiter(rate_per_second)
+        gate = asyncio.Semaphore(concurrency)
+        rng = random.Random(seed)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        client_kw: dict[str, Any] = {"timeout": httpx.Timeout(timeout), "limits": limits, "follow_redirects": False}
+        if transport is not None:
+            client_kw["transport"] = transport
+        else:
+            client_kw["verify"] = verify_tls
+        async with httpx.AsyncClient(**client_kw) as http:
+
+            async def one(job: _Job) -> None:
+                nonlocal done
+                async with gate:
+                    outcome = await _call(http, job, header_style, limiter, retries_429, max_backoff, rng)
+                statuses[job.label] = outcome.status
+                errors[job.label] = outcome.error
+                stamps[job.label] = outcome.at
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+
+            await asyncio.gather(*(one(job) for job in jobs))
+
+    _write_columns(result, statuses, errors, stamps, where)
+    return result
+
+
+def _write_columns(
+    frame: pd.DataFrame,
+    statuses: dict[Any, int | None],
+    errors: dict[Any, str | None],
+    stamps: dict[Any, datetime | None],
+    where: dict[Any, str | None],
+) -> None:
+    """Set the verify columns: rows not verified this time are left empty (null)."""
+    frame["verify_status"] = pd.array([statuses.get(label) for label in frame.index], dtype="Int64")
+    frame["verify_error"] = pd.array([errors.get(label) for label in frame.index], dtype=object)
+    stamped = pd.Series([stamps.get(label) for label in frame.index], index=frame.index, dtype=object)
+    frame["verified_at"] = pd.to_datetime(stamped, utc=True)
+    frame["verify_target"] = pd.array([where.get(label) for label in frame.index], dtype=object)
+
+
+def verify_access(
+    outcomes: pd.DataFrame,
+    gateway_url: str | None = None,
+    *,
+    snapshot: PortalSnapshot | None = None,
+    sample: int | float | None = None,
+    header_style: str = "authorization",
+    concurrency: int = 16,
+    rate_per_second: float | None = None,
+    path: str = "/",
+    progress: Progress | None = None,
+    timeout: float = 10.0,
+    retries_429: int = 3,
+    max_backoff: float = 5.0,
+    seed: int = 0,
+    verify_tls: bool = True,
+    allow_insecure_http: bool | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> pd.DataFrame:
+    """Call the gateway with every migrated key (or a sample) and return a copy with the answers.
+
+    Rows whose ``status`` is ``created`` or ``skipped`` are called; with ``snapshot`` each key is sent to
+    ``gateway_url`` + the listen path (else API ID) of the first of its ``product_ids`` that has one,
+    + ``path``; without a snapshot every key goes to ``gateway_url`` + ``path``.
+
+    Adds ``verify_status`` (HTTP status, nullable Int64; null when no answer or not verified),
+    ``verify_error`` (why there is no usable answer: connection error, no API, persistent 429),
+    ``verified_at`` (UTC) and ``verify_target`` (the path called, never the key). The input frame is not
+    modified. ``sample`` is a count or a fraction (deterministic under ``seed``). ``concurrency`` bounds
+    calls in flight, ``rate_per_second`` spaces their starts; a 429 is retried ``retries_429`` times after
+    ``Retry-After`` or a short backoff (at most ``max_backoff`` s), then recorded as 429.
+    ``header_style``: ``authorization`` (``Authorization: <key>``, Tyk's default), ``bearer``
+    (``Authorization: Bearer <key>``) or ``x-api-key``. ``progress(done, total)`` is called as calls end.
+
+    Works from scripts and from a running notebook loop alike.
+    """
+    kwargs = dict(
+        snapshot=snapshot,
+        sample=sample,
+        header_style=header_style,
+        concurrency=concurrency,
+        rate_per_second=rate_per_second,
+        path=path,
+        progress=progress,
+        timeout=timeout,
+        retries_429=retries_429,
+        max_backoff=max_backoff,
+        seed=seed,
+        verify_tls=verify_tls,
+        allow_insecure_http=allow_insecure_http,
+        transport=transport,
+    )
+    return run_sync(lambda: verify_access_async(outcomes, gateway_url, **kwargs))  # type: ignore[arg-type]
+
+
+def verification_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts of verified rows by gateway answer, with a readable meaning for each (for reports)."""
+    if "verify_status" not in frame.columns:
+        return pd.DataFrame(columns=["verify_status", "meaning", "keys"])
+    tried = frame[frame["verify_status"].notna() | frame["verify_error"].notna()]
+    labels = [str(int(s)) if pd.notna(s) else "no answer" for s in tried["verify_status"]]
+    counts = pd.Series(labels, dtype=object).value_counts().sort_index()
+    return pd.DataFrame(
+        {
+            "verify_status": counts.index.astype(str),
+            "meaning": [MEANINGS.get(label, _meaning(label)) for label in counts.index],
+            "keys": counts.to_numpy(),
+        }
+    )
+
+
+MEANINGS = {
+    "200": "key works on its API",
+    "401": "gateway does not know the key",
+    "403": "key known but not allowed on that API (products?)",
+    "429": "rate limit of the key's plan hit (even after backoff)",
+    "no answer": "connection error or no API to call (see verify_error)",
+}
+
+
+def _meaning(label: str) -> str:
+    if label.startswith("2"):
+        return "key accepted"
+    if label.startswith("5"):
+        return "gateway or upstream error"
+    return "unexpected answer"
+
+
+def verified_ok(frame: pd.DataFrame) -> pd.Series:
+    """Boolean per row: the gateway answered 2xx."""
+    status = frame.get("verify_status")
+    if status is None:
+        return pd.Series(False, index=frame.index)
+    return status.between(200, 299).fillna(False).astype(bool)
