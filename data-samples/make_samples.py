@@ -31,12 +31,14 @@ PRODUCTS = [
     ("Payments API", "payments"), ("Accounts API", "accounts"), ("FX Rates API", "fx-rates"),
     ("Cards API", "cards"), ("Webhooks API", "webhooks"), ("Statements API", "statements"),
 ]
-# name, rate limit, quota, auto-approve
+# name, rate (calls per `per` seconds), quota per month (None = unlimited), auto-approve.
+# Plans are written in the shape of the official file's ``Plan`` schema (GET /plans/{id}): numeric
+# ``RateLimit``/``Per``/``Quota``, integer catalogue IDs.
 PLANS = [
-    ("Free", "60 calls / 1 minute(s)", "1000 calls / month", True),
-    ("Standard", "600 calls / 1 minute(s)", "100000 calls / month", True),
-    ("Premium", "3000 calls / 1 minute(s)", "unlimited", False),
-    ("Partner", "10000 calls / 1 minute(s)", "unlimited", False),
+    ("Free", 60, 60, 1000, True),
+    ("Standard", 600, 60, 100000, True),
+    ("Premium", 3000, 60, None, False),
+    ("Partner", 10000, 60, None, False),
 ]
 
 
@@ -99,11 +101,13 @@ def build_roster() -> dict:
             "APIDetails": [{"APIID": hexid(32), "Name": name, "Status": True, "ListenPath": f"/{slug}/"}],
         })
     plans = []
-    for i, (name, rate, quota, auto) in enumerate(PLANS, start=len(products) + 1):
+    for i, (name, rate, per, quota, auto) in enumerate(PLANS, start=len(products) + 1):
         plans.append({
             "ID": i, "Name": name, "DisplayName": f"{name} plan", "ReferenceID": hexid(24),
-            "Description": f"{name} access to Quillbridge APIs", "RateLimit": rate, "Quota": quota,
-            "AutoApproveAccessRequests": auto, "AuthType": "authToken", "Catalogues": ["Public Catalogue"],
+            "Description": f"{name} access to Quillbridge APIs", "ProviderID": 1, "Catalogues": [1],
+            "AutoApproveAccessRequests": auto, "RateLimit": rate, "Per": per, "UnlimitedRateLimit": False,
+            "Quota": -1 if quota is None else quota, "QuotaRenewalRate": 2592000,
+            "UnlimitedQuota": quota is None, "KeyExpiresIn": 0, "JWTScope": "", "MetaData": {},
         })
     return {"users": users, "products": products, "plans": plans}
 

@@ -74,6 +74,85 @@ def cli() -> None:
 
 # --- commands: sandbox (tyk_migrate/sandbox) ---
 
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=3001, show_default=True, type=int, help="Port to listen on (the portal's usual).")
+@click.option(
+    "--seed",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Seed JSON (users, products, plans, apps, custom_credentials); empty portal if omitted.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Keep state in this SQLite file (a restart keeps everything); default in memory.",
+)
+@click.option(
+    "--token",
+    envvar="TYK_SANDBOX_TOKEN",
+    show_envvar=True,
+    default="sandbox-admin-token",
+    show_default=True,
+    help="Admin API token the sandbox expects in the Authorization header.",
+)
+@click.option("--latency-ms", type=float, default=0, show_default=True, help="Fixed latency per portal request.")
+@click.option("--faults", default="", help='Fault spec, e.g. "429=5%,500=2%,lost=1%,cap=32,jitter=20".')
+@click.option("--random-seed", type=int, default=0, show_default=True, help="Seed for fault draws.")
+@click.option("--min-key-length", type=int, default=8, show_default=True, help="Shortest KeyID accepted.")
+@click.option(
+    "--auth-token-type",
+    type=click.Choice(["both", "AUTH_TOKEN_TYPE_CUSTOM", "AUTH_TOKEN_CUSTOM"]),
+    default="both",
+    show_default=True,
+    help="Custom-token spelling(s) accepted (mimic a portal version).",
+)
+@one_line_errors
+def sandbox(
+    host: str,
+    port: int,
+    seed: str | None,
+    db: str | None,
+    token: str,
+    latency_ms: float,
+    faults: str,
+    random_seed: int,
+    min_key_length: int,
+    auth_token_type: str,
+) -> None:
+    """Run the local Tyk Developer Portal + gateway emulator (for rehearsals, demos and tests).
+
+    \b
+    Example:
+      tyk-migrate sandbox --seed data-samples/sandbox_seed.json --faults "429=5%,503=2%"
+    """
+    from .config import AUTH_TOKEN_TYPES
+    from .sandbox import SandboxConfig, create_app, serve
+
+    accepted = AUTH_TOKEN_TYPES if auth_token_type == "both" else (auth_token_type,)
+    config = SandboxConfig(
+        token=token,
+        seed=seed,
+        db=db,
+        min_key_length=min_key_length,
+        accept_auth_token_types=tuple(accepted),
+        latency_ms=latency_ms,
+        faults=faults,
+        random_seed=random_seed,
+    )
+    create_app(config).state.sandbox.close()  # check seed, db and faults before printing anything
+    url = f"http://{host}:{port}"
+    click.echo(f"portal API:  {url}/portal-api")
+    click.echo(f"gateway:     {url}/gateway")
+    click.echo(f"admin:       {url}/__sandbox/state")
+    click.echo(
+        f"use it:      export TYK_PORTAL_URL={url} TYK_PORTAL_TOKEN=<the --token value> TYK_GATEWAY_URL={url}/gateway"
+    )
+    serve(config, host, port)
+
+
 # --- commands: validate (sources, validate) ---
 
 # --- commands: plan (portal, snapshot, plan) ---

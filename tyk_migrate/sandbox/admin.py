@@ -1,0 +1,72 @@
+"""``/__sandbox/...``: read the whole state and switch faults while running (for tests and benchmarks).
+
+Guarded by the same admin token as the portal API (the state holds raw key values, and a sandbox may be
+bound to a non-loopback address). Never faulted or delayed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import ConfigError
+from .faults import FaultInjector
+from .state import SandboxState
+
+
+class Admin:
+    def __init__(self, state: SandboxState, injector: FaultInjector, token: str) -> None:
+        self.state = state
+        self.injector = injector
+        self.token = token.encode()
+
+    def routes(self) -> list[Route]:
+        g = self._guard
+        return [
+            Route("/state", g(self.get_state), methods=["GET"]),
+            Route("/faults", g(self.get_faults), methods=["GET"]),
+            Route("/faults", g(self.put_faults), methods=["PUT"]),
+            Route("/reset", g(self.reset), methods=["POST"]),
+        ]
+
+    def _guard(self, func: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, self.token):
+                return JSONResponse({"errors": ["not authorised"]}, status_code=401)
+            return await func(request)
+
+        return endpoint
+
+    async def get_state(self, request: Request) -> Response:
+        snap = self.state.snapshot()
+        snap["faults"] = self.injector.describe()
+        return JSONResponse(snap)
+
+    async def get_faults(self, request: Request) -> Response:
+        return JSONResponse(self.injector.describe())
+
+    async def put_faults(self, request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse({"errors": ['body must be {"faults": "...", "latency_ms": N}']}, status_code=400)
+        spec, latency = body.get("faults", self.injector.spec.text), body.get("latency_ms")
+        if not isinstance(spec, str) or not (latency is None or isinstance(latency, int | float)):
+            return JSONResponse({"errors": ["faults must be a string, latency_ms a number"]}, status_code=422)
+        try:
+            self.injector.configure(spec, latency)
+        except ConfigError as exc:
+            return JSONResponse({"errors": [str(exc)]}, status_code=422)
+        return JSONResponse(self.injector.describe())
+
+    async def reset(self, request: Request) -> Response:
+        self.state.reset()
+        return JSONResponse({"status": "ok"})

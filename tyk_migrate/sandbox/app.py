@@ -1,0 +1,90 @@
+"""The sandbox as one ASGI app: ``create_app(SandboxConfig(...))``.
+
+Layout: ``/portal-api/...`` (portal_api.py), ``/gateway/...`` (gateway.py), ``/__sandbox/...``
+(admin.py), all wrapped by the counting/fault middleware (middleware.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
+
+from ..config import AUTH_TOKEN_TYPES
+from ..errors import ConfigError
+from .admin import Admin
+from .faults import FaultInjector
+from .gateway import Gateway
+from .middleware import RAW_SEND, SandboxMiddleware
+from .portal_api import PortalAPI, PortalRules
+from .state import SandboxState
+
+
+@dataclass
+class SandboxConfig:
+    """Everything a sandbox needs; ``seed`` may be a path or an already-parsed dict."""
+
+    token: str = field(default="sandbox-admin-token", repr=False)
+    seed: str | Path | dict[str, Any] | None = None
+    db: str | Path | None = None
+    min_key_length: int = 8
+    accept_auth_token_types: tuple[str, ...] = ("AUTH_TOKEN_TYPE_CUSTOM", "AUTH_TOKEN_CUSTOM")
+    latency_ms: float = 0
+    faults: str = ""
+    random_seed: int = 0
+
+    def check(self) -> None:
+        if not self.token:
+            raise ConfigError("sandbox: the admin token must not be empty")
+        if self.min_key_length < 1:
+            raise ConfigError("sandbox: min_key_length must be at least 1")
+        bad = [t for t in self.accept_auth_token_types if t not in AUTH_TOKEN_TYPES]
+        if bad or not self.accept_auth_token_types:
+            raise ConfigError(f"sandbox: accepted auth token types must be among {', '.join(AUTH_TOKEN_TYPES)}")
+        if self.latency_ms < 0:
+            raise ConfigError("sandbox: latency_ms must not be negative")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"errors": ["not found"]}, status_code=404)
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"errors": ["method not allowed"]}, status_code=405)
+
+
+class SandboxApp(Starlette):
+    """Starlette that hands the server's own ``send`` to the fault layer (to drop connections for real)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        scope[RAW_SEND] = send
+        await super().__call__(scope, receive, send)
+
+
+def create_app(config: SandboxConfig) -> Starlette:
+    """Build the sandbox; ``app.state.sandbox`` is the live ``SandboxState``.
+
+    Raises ``InputError`` for a bad seed or db and ``ConfigError`` for a bad faults spec or setting.
+    """
+    config.check()
+    injector = FaultInjector(config.faults, config.latency_ms, config.random_seed)
+    state = SandboxState(config.seed, config.db)
+    rules = PortalRules(config.token, config.min_key_length, tuple(config.accept_auth_token_types))
+    app = SandboxApp(
+        routes=[
+            Mount("/portal-api", routes=PortalAPI(state, rules).routes()),
+            Mount("/gateway", routes=Gateway(state).routes()),
+            Mount("/__sandbox", routes=Admin(state, injector, config.token).routes()),
+        ],
+        exception_handlers={404: _not_found, 405: _not_allowed},
+    )
+    app.state.sandbox = state
+    app.state.injector = injector
+    app.state.config = config
+    app.add_middleware(SandboxMiddleware, injector=injector, stats=state.stats)
+    return app

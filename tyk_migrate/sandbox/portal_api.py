@@ -1,0 +1,405 @@
+"""``/portal-api`` routes: the part of the Tyk Developer Portal admin API a key migration uses.
+
+Field names, status codes and bodies follow ``portal-api.openapi.yaml``. Refusals answer 422 with
+``{"errors": [...]}`` (the file's ``OnlyErrors``); an unparsable body answers 400 with the same shape;
+unknown IDs answer 404. docs/sandbox.md lists where the file says nothing and what was chosen.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .state import Obj, SandboxState
+
+VISIBILITY = ("personal", "team", "organisation")
+CREDENTIAL_TYPES = ("CREDENTIAL_TYPE_TYK_MANAGED", "CREDENTIAL_TYPE_CUSTOM")
+STANDARD_TOKEN = "AUTH_TOKEN_STANDARD"
+#: characters refused in a KeyID (besides whitespace and control characters): they break the
+#: Dashboard's /api/keys/{keyId} routes or the hashed-key JSON wrapper (TYK-FACTS.md)
+KEY_FORBIDDEN = set('/?#%"\\')
+
+
+class Refused(Exception):
+    """A request the portal refuses: becomes ``{"errors": [...]}`` with ``status``."""
+
+    def __init__(self, status: int, *errors: str) -> None:
+        self.status = status
+        self.errors = list(errors)
+        super().__init__("; ".join(errors))
+
+
+@dataclass
+class PortalRules:
+    token: str
+    min_key_length: int
+    accept_auth_token_types: tuple[str, ...]
+
+
+def errors(status: int, *messages: str) -> JSONResponse:
+    return JSONResponse({"errors": list(messages)}, status_code=status)
+
+
+# ----- request parsing -----
+def _page(request: Request) -> tuple[int, int]:
+    """(offset, count): ``page`` from 1, ``per_page`` default 20; ``limit`` sets the count, not the offset."""
+    q = request.query_params
+
+    def number(name: str, default: int) -> int:
+        try:
+            value = int(q.get(name, ""))
+        except ValueError:
+            return default
+        return value if value >= 1 else default
+
+    page, per_page = number("page", 1), number("per_page", 20)
+    return (page - 1) * per_page, number("limit", per_page)
+
+
+async def _body(request: Request) -> Obj:
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, "request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise Refused(400, "request body must be a JSON object")
+    return data
+
+
+def _int_id(value: str, what: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise Refused(404, f"{what} not found") from None
+
+
+class Fields:
+    """Type checks in the manner of a Go JSON decoder: wrong JSON types are refused, not coerced."""
+
+    def __init__(self, body: Obj) -> None:
+        self.body = body
+        self.problems: list[str] = []
+
+    def _get(self, name: str, types: tuple[type, ...], label: str) -> Any:
+        value = self.body.get(name)
+        if value is None:
+            return None
+        ok = False if isinstance(value, bool) and bool not in types else isinstance(value, types)
+        if not ok:
+            self.problems.append(f"{name} must be {label}")
+            return None
+        return value
+
+    def string(self, name: str) -> str | None:
+        return self._get(name, (str,), "a string")
+
+    def integer(self, name: str) -> int | None:
+        return self._get(name, (int,), "an integer")
+
+    def boolean(self, name: str) -> bool | None:
+        return self._get(name, (bool,), "a boolean")
+
+    def int_list(self, name: str) -> list[int] | None:
+        value = self._get(name, (list,), "an array of integers")
+        if value is not None and not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            self.problems.append(f"{name} must be an array of integers")
+            return None
+        return value
+
+    def check(self) -> None:
+        if self.problems:
+            raise Refused(422, *self.problems)
+
+
+# ----- answers (the file's *-show / *-index shapes) -----
+def app_index(app: Obj) -> Obj:
+    return {
+        k: app[k]
+        for k in ("ID", "Name", "Description", "RedirectURLs", "UserID", "Visibility", "CreatedAt")
+        if k in app
+    }
+
+
+def app_show(app: Obj) -> Obj:
+    return {**app_index(app), "AccessRequests": []}
+
+
+def credential_show(cred: Obj) -> Obj:
+    return {k: v for k, v in cred.items() if k != "AppID"}
+
+
+def plan_summary(plan: Obj) -> Obj:
+    keys = ("ID", "Name", "DisplayName", "AutoApproveAccessRequests", "RateLimit", "Quota")
+    return {k: plan[k] for k in keys if k in plan}
+
+
+class PortalAPI:
+    def __init__(self, state: SandboxState, rules: PortalRules) -> None:
+        self.state = state
+        self.rules = rules
+
+    def routes(self) -> list[Route]:
+        h = self._handler
+        return [
+            Route("/users", h(self.list_users), methods=["GET"]),
+            Route("/users", h(self.create_user), methods=["POST"]),
+            Route("/users/{id}", h(self.get_user), methods=["GET"]),
+            Route("/products", h(self.list_products), methods=["GET"]),
+            Route("/products/{id}", h(self.get_product), methods=["GET"]),
+            Route("/plans", h(self.list_plans), methods=["GET"]),
+            Route("/plans/{id}", h(self.get_plan), methods=["GET"]),
+            Route("/apps", h(self.list_apps), methods=["GET"]),
+            Route("/apps", h(self.create_app), methods=["POST"]),
+            Route("/apps/{id}", h(self.get_app), methods=["GET"]),
+            Route("/apps/{id}", h(self.update_app), methods=["PUT"]),
+            Route("/apps/{id}", h(self.delete_app), methods=["DELETE"]),
+            Route("/apps/{id}/custom_credentials", h(self.list_credentials), methods=["GET"]),
+            Route("/apps/{id}/custom_credentials", h(self.create_credential), methods=["POST"]),
+            Route("/apps/{id}/custom_credentials/{cid}", h(self.get_credential), methods=["GET"]),
+            Route("/apps/{id}/custom_credentials/{cid}", h(self.update_credential), methods=["PUT"]),
+            Route("/apps/{id}/custom_credentials/{cid}", h(self.delete_credential), methods=["DELETE"]),
+        ]
+
+    def _handler(self, func: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        token = self.rules.token.encode()
+
+        async def endpoint(request: Request) -> Response:
+            given = request.headers.get("authorization", "").encode()
+            if not given or not hmac.compare_digest(given, token):
+                return errors(401, "not authorised: send the admin API token in the Authorization header")
+            try:
+                return await func(request)
+            except Refused as exc:
+                return errors(exc.status, *exc.errors)
+
+        endpoint.__name__ = func.__name__
+        return endpoint
+
+    # ----- lookups -----
+    def _app(self, request: Request) -> Obj:
+        app = self.state.apps.get(_int_id(request.path_params["id"], "app"))
+        if app is None:
+            raise Refused(404, "app not found")
+        return app
+
+    def _credential(self, request: Request) -> Obj:
+        app = self._app(request)
+        cred = self.state.credentials.get(_int_id(request.path_params["cid"], "credential"))
+        if cred is None or cred["AppID"] != app["ID"]:
+            raise Refused(404, "credential not found")
+        return cred
+
+    def _list(self, request: Request, items: dict[int, Obj], shape: Callable[[Obj], Obj] | None = None) -> list[Obj]:
+        offset, count = _page(request)
+        ids = self.state.page(items, offset, count)
+        return [shape(items[i]) if shape else items[i] for i in ids]
+
+    # ----- users -----
+    async def list_users(self, request: Request) -> Response:
+        return JSONResponse(self._list(request, self.state.users))
+
+    async def get_user(self, request: Request) -> Response:
+        user = self.state.users.get(_int_id(request.path_params["id"], "user"))
+        if user is None:
+            raise Refused(404, "user not found")
+        return JSONResponse(user)
+
+    async def create_user(self, request: Request) -> Response:
+        body = await _body(request)
+        f = Fields(body)
+        values: dict[str, Any] = {
+            "Email": f.string("Email"),
+            "First": f.string("First"),
+            "Last": f.string("Last"),
+            "Active": f.boolean("Active"),
+            "OrganisationID": f.integer("OrganisationID"),
+            "Role": f.string("Role"),
+            "Provider": f.string("Provider"),
+            "ResetPassword": f.boolean("ResetPassword"),
+        }
+        f.check()
+        email = (values["Email"] or "").strip()
+        if "@" not in email:
+            raise Refused(422, "Email is required and must be an email address")
+        if email.lower() in self.state.emails:
+            raise Refused(422, "Email has already been taken")
+        user = self.state.add_user(
+            {
+                "Email": email,
+                "First": values["First"] or "",
+                "Last": values["Last"] or "",
+                "Active": bool(values["Active"]),
+                "OrganisationID": values["OrganisationID"] or 0,
+                "Role": values["Role"] or "consumer-team-member",
+                "Provider": values["Provider"] or "password",
+                "ResetPassword": bool(values["ResetPassword"]),
+            }
+        )
+        return JSONResponse(user)
+
+    # ----- products, plans -----
+    async def list_products(self, request: Request) -> Response:
+        return JSONResponse(self._list(request, self.state.products))
+
+    async def get_product(self, request: Request) -> Response:
+        product = self.state.products.get(_int_id(request.path_params["id"], "product"))
+        if product is None:
+            raise Refused(404, "product not found")
+        return JSONResponse(product)
+
+    async def list_plans(self, request: Request) -> Response:
+        return JSONResponse({"data": self._list(request, self.state.plans, plan_summary)})
+
+    async def get_plan(self, request: Request) -> Response:
+        plan = self.state.plans.get(_int_id(request.path_params["id"], "plan"))
+        if plan is None:
+            raise Refused(404, "plan not found")
+        return JSONResponse(plan)
+
+    # ----- apps -----
+    async def list_apps(self, request: Request) -> Response:
+        return JSONResponse(self._list(request, self.state.apps, app_index))
+
+    async def get_app(self, request: Request) -> Response:
+        return JSONResponse(app_show(self._app(request)))
+
+    def _app_fields(self, body: Obj, current: Obj | None) -> Obj:
+        f = Fields(body)
+        given: dict[str, Any] = {
+            "Name": f.string("Name"),
+            "Description": f.string("Description"),
+            "RedirectURLs": f.string("RedirectURLs"),
+            "UserID": f.integer("UserID"),
+            "Visibility": f.string("Visibility"),
+        }
+        f.check()
+        merged = {**(current or {"Description": "", "RedirectURLs": "", "Visibility": "organisation"})}
+        merged.update({k: v for k, v in given.items() if v is not None})
+        problems = []
+        if not str(merged.get("Name") or "").strip():
+            problems.append("Name can't be blank")
+        if merged.get("UserID") is None:
+            problems.append("UserID is required")
+        elif merged["UserID"] not in self.state.users:
+            problems.append(f"UserID {merged['UserID']} does not exist")
+        if merged.get("Visibility") not in VISIBILITY:
+            problems.append(f"Visibility must be one of {', '.join(VISIBILITY)}")
+        if problems:
+            raise Refused(422, *problems)
+        return {k: merged[k] for k in ("Name", "Description", "RedirectURLs", "UserID", "Visibility")}
+
+    async def create_app(self, request: Request) -> Response:
+        fields = self._app_fields(await _body(request), None)
+        return JSONResponse(app_show(self.state.add_app(fields)))
+
+    async def update_app(self, request: Request) -> Response:
+        app = self._app(request)
+        fields = self._app_fields(await _body(request), app)
+        return JSONResponse(app_show(self.state.update_app(app["ID"], fields)))
+
+    async def delete_app(self, request: Request) -> Response:
+        app = self._app(request)
+        self.state.delete_app(app["ID"])
+        return JSONResponse({"status": "ok"})
+
+    # ----- custom credentials -----
+    async def list_credentials(self, request: Request) -> Response:
+        app = self._app(request)
+        offset, count = _page(request)
+        ids = self.state.page(self.state.creds_by_app.get(app["ID"], {}), offset, count)
+        return JSONResponse([credential_show(self.state.credentials[i]) for i in ids])
+
+    async def get_credential(self, request: Request) -> Response:
+        return JSONResponse(credential_show(self._credential(request)))
+
+    def check_key(self, key: str) -> list[str]:
+        problems = []
+        if len(key) < self.rules.min_key_length:
+            problems.append(f"KeyID is too short (minimum is {self.rules.min_key_length} characters)")
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch in KEY_FORBIDDEN for ch in key):
+            problems.append('KeyID must not contain whitespace, control characters or any of / ? # % " \\')
+        if key in self.state.keys:
+            problems.append("KeyID already exists")
+        return problems
+
+    async def create_credential(self, request: Request) -> Response:
+        app = self._app(request)
+        body = await _body(request)
+        f = Fields(body)
+        given: dict[str, Any] = {
+            "Alias": f.string("Alias"),
+            "Type": f.string("Type"),
+            "PlanID": f.integer("PlanID"),
+            "AuthenticationMethod": f.string("AuthenticationMethod"),
+            "ProductIDs": f.int_list("ProductIDs"),
+            "AuthTokenType": f.string("AuthTokenType"),
+            "KeyID": f.string("KeyID"),
+            "ProviderID": f.integer("ProviderID"),
+            "ClientTypeID": f.integer("ClientTypeID"),
+        }
+        f.string("CredentialKey")
+        f.string("CredentialSecret")
+        f.check()
+        problems = []
+        if given["Type"] not in CREDENTIAL_TYPES:
+            problems.append(f"Type must be one of {', '.join(CREDENTIAL_TYPES)}")
+        plan_id = given["PlanID"]
+        if plan_id is None:
+            problems.append("PlanID is required")
+        elif plan_id not in self.state.plans:
+            problems.append(f"PlanID {plan_id} does not exist")
+        product_ids = given["ProductIDs"] or []
+        if not product_ids:
+            problems.append("ProductIDs must list at least one product")
+        unknown = [p for p in product_ids if p not in self.state.products]
+        if unknown:
+            problems.append(f"ProductIDs {', '.join(map(str, unknown))} do not exist")
+        token_type = given["AuthTokenType"]
+        allowed = (*self.rules.accept_auth_token_types, STANDARD_TOKEN)
+        key = given["KeyID"]
+        if token_type not in allowed:
+            problems.append(f"AuthTokenType must be one of {', '.join(allowed)}")
+        elif token_type == STANDARD_TOKEN:
+            key = secrets.token_hex(16)  # the portal generates the key; a KeyID sent is not used
+        elif not key:
+            problems.append("KeyID is required for a custom token")
+        else:
+            problems.extend(self.check_key(key))
+        if problems:
+            raise Refused(422, *problems)
+        fields: Obj = {
+            "Alias": given["Alias"] or "",
+            "Type": given["Type"],
+            "PlanID": str(plan_id),
+            "AuthenticationMethod": given["AuthenticationMethod"] or "",
+            "ProductIDs": product_ids,
+            "AuthTokenType": token_type,
+            "KeyID": key,
+        }
+        for extra in ("ProviderID", "ClientTypeID"):
+            if given[extra] is not None:
+                fields[extra] = given[extra]
+        cred = self.state.add_credential(app["ID"], fields)
+        return JSONResponse(credential_show(cred), status_code=201)
+
+    async def update_credential(self, request: Request) -> Response:
+        cred = self._credential(request)
+        f = Fields(await _body(request))
+        alias = f.string("Alias")
+        f.check()
+        fields = {} if alias is None else {"Alias": alias}
+        return JSONResponse(credential_show(self.state.update_credential(cred["ID"], fields)))
+
+    async def delete_credential(self, request: Request) -> Response:
+        cred = self._credential(request)
+        self.state.delete_credential(cred["ID"])
+        return JSONResponse({"status": "ok", "message": "Credential deleted successfully"})

@@ -1,0 +1,118 @@
+"""Running the sandbox: in a background thread for tests and notebooks, or in the foreground for the CLI.
+
+uvicorn with httptools/uvloop when installed (``loop="auto"``, ``http="auto"``), no access log, warnings
+only. ``run_in_thread`` binds the socket itself (port 0 = a free port), so the URL is known before the
+server thread starts and nothing races for the port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+
+from ..errors import ConfigError
+from .app import SandboxConfig, create_app
+from .state import SandboxState
+
+
+def _uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        loop="auto",
+        http="auto",
+        backlog=4096,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=2,
+    )
+
+
+@dataclass
+class RunningSandbox:
+    """A live sandbox: its URLs, token and state, plus helpers to switch faults and read the state."""
+
+    url: str
+    token: str = field(repr=False)
+    state: SandboxState
+    server: uvicorn.Server = field(repr=False)
+
+    @property
+    def portal_url(self) -> str:
+        return self.url + "/portal-api"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url + "/gateway"
+
+    def _admin(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        response = httpx.request(method, self.url + path, headers={"Authorization": self.token}, timeout=10, **kw)
+        if response.status_code >= 400:
+            raise ConfigError(f"sandbox admin {method} {path}: {response.status_code} {response.text}")
+        data: dict[str, Any] = response.json()
+        return data
+
+    def set_faults(self, spec: str, latency_ms: float | None = None) -> dict[str, Any]:
+        """Switch faults (and optionally the fixed latency) while running."""
+        body: dict[str, Any] = {"faults": spec}
+        if latency_ms is not None:
+            body["latency_ms"] = latency_ms
+        return self._admin("PUT", "/__sandbox/faults", json=body)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Same as ``GET /__sandbox/state``: every object plus request counters."""
+        return self._admin("GET", "/__sandbox/state")
+
+
+@contextlib.contextmanager
+def run_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningSandbox]:
+    """Serve the sandbox on a background thread for the ``with`` block; stops and joins it after."""
+    app = create_app(config)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        app.state.sandbox.close()
+        raise ConfigError(f"sandbox: cannot listen on {host}:{port}: {exc}") from None
+    bound_port = sock.getsockname()[1]
+    server = uvicorn.Server(_uvicorn_config(app, host, bound_port))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="tyk-sandbox", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(5)
+            sock.close()
+            raise ConfigError("sandbox: the server did not start")
+        time.sleep(0.005)
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        yield RunningSandbox(f"http://{shown}:{bound_port}", config.token, app.state.sandbox, server)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        app.state.sandbox.close()
+
+
+def serve(config: SandboxConfig, host: str = "127.0.0.1", port: int = 3001) -> None:
+    """Run in the foreground until Ctrl-C (the ``tyk-migrate sandbox`` command)."""
+    app = create_app(config)
+    try:
+        uvicorn.Server(_uvicorn_config(app, host, port)).run()
+    finally:
+        app.state.sandbox.close()
