@@ -1,0 +1,368 @@
+"""Side by side: ``tyk-migrate apply`` vs the how-to's loop vs Newman, same sandbox settings, same data.
+
+Two runs, each tool on its own fresh sandbox (``tyk-migrate sandbox`` in a subprocess, same seed, same
+latency, same cap on portal requests in flight, same fault seed):
+
+1. throughput: no faults besides the cap. Keys per second (wall clock of the tool's whole command,
+   start-up and tyk-migrate's portal snapshot included), ratios to the two baselines, and the ratio to the
+   theoretical limit ``cap / (requests per key x latency)`` with requests per key counted by the
+   sandbox for that tool's run (reads included).
+2. faults: 5xx, 429 with and without Retry-After, writes whose answer is lost, dropped connections.
+   Afterwards the sandbox state is audited per key: missing, misplaced (wrong app, owner, plan or
+   products), duplicate apps, orphan apps.
+
+The one-request-at-a-time baselines need ``2 x latency`` per key at best, so they run on fewer keys
+(``--baseline-keys``); keys per second are comparable across N, and N is in the table.
+
+    python benchmarks/bench_compare.py                 # defaults: 2,000 keys, 300 for baselines, 50 ms, cap 32
+    python benchmarks/bench_compare.py --keys 500 --baseline-keys 100 --skip-faults
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import (
+    BENCH_DIR,
+    RESULTS,
+    SANDBOX_TOKEN,
+    SandboxProcess,
+    fmt,
+    machine_info,
+    machine_label,
+    md_table,
+    portal_requests,
+    sandbox,
+    tyk_migrate_command,
+    write_json,
+)
+from benchmarks.workload import Key, audit, make_keys, write_legacy_csv, write_prepared_csv
+
+NEWMAN_DIR = BENCH_DIR / "newman"
+NEWMAN_BIN = NEWMAN_DIR / "node_modules" / ".bin" / "newman"
+TOOLS = ("tyk-migrate", "howto-loop", "newman")
+LABELS = {
+    "tyk-migrate": "tyk-migrate apply",
+    "howto-loop": "how-to loop (httpx, one at a time)",
+    "newman": "Newman + CSV (Postman collection)",
+}
+DEFAULT_FAULTS = "500=3%,502=2%,503=3%,429=4%,429-no-retry=2%,lost=3%,lost-drop=1%,drop=1%"
+TOOL_TIMEOUT = 420  # seconds: a tool that hangs must not hang `make bench`
+
+
+def ensure_newman() -> str | None:
+    """Install the pinned Newman when missing; ``None`` when ready, else why it cannot run."""
+    if NEWMAN_BIN.exists():
+        return None
+    npm = shutil.which("npm")
+    if not npm or not shutil.which("node"):
+        return "node/npm not found"
+    print("installing newman (npm install --prefix benchmarks/newman) ...", flush=True)
+    r = subprocess.run(
+        [npm, "install", "--prefix", str(NEWMAN_DIR), "--no-audit", "--no-fund"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if r.returncode != 0 or not NEWMAN_BIN.exists():
+        last = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["unknown error"]
+        return f"npm install failed: {last[0][:120]}"
+    return None
+
+
+def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=TOOL_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        proc = subprocess.CompletedProcess(cmd, -9, out, f"timed out after {TOOL_TIMEOUT} s")
+    return time.perf_counter() - started, proc
+
+
+def run_tool(tool: str, keys: list[Key], sb: SandboxProcess, work: Path, concurrency: str | None) -> dict[str, Any]:
+    """Run one tool to completion against ``sb``; returns its wall time, exit code and own summary."""
+    env = {**os.environ, "TYK_PORTAL_URL": sb.url, "TYK_PORTAL_TOKEN": SANDBOX_TOKEN}
+    info: dict[str, Any] = {}
+    if tool == "tyk-migrate":
+        data = write_legacy_csv(keys, work / "legacy.csv")
+        cmd = [
+            *tyk_migrate_command(),
+            "apply",
+            str(data),
+            "--journal",
+            str(work / "run.journal.sqlite"),
+            "--out",
+            str(work / "outcomes.csv"),
+        ]
+        if concurrency:
+            cmd += ["--concurrency", concurrency]
+        seconds, proc = _run(cmd, env, work)
+    elif tool == "howto-loop":
+        data = write_prepared_csv(keys, work / "prepared.csv")
+        seconds, proc = _run([sys.executable, str(BENCH_DIR / "howto_loop.py"), str(data)], env, work)
+        lines = proc.stdout.strip().splitlines()
+        if proc.returncode == 0 and lines:
+            info = json.loads(lines[-1])
+    elif tool == "newman":
+        data = write_prepared_csv(keys, work / "prepared.csv")
+        report = work / "newman-report.json"
+        cmd = [
+            str(NEWMAN_BIN),
+            "run",
+            str(NEWMAN_DIR / "collection.json"),
+            "-d",
+            str(data),
+            "--env-var",
+            f"base={sb.portal_url}",
+            "--env-var",
+            f"token={SANDBOX_TOKEN}",
+            "--reporters",
+            "json",
+            "--reporter-json-export",
+            str(report),
+            "--timeout-request",
+            "30000",
+        ]
+        seconds, proc = _run(cmd, env, work)
+        if report.exists():
+            run = json.loads(report.read_text(encoding="utf-8"))["run"]
+            info = {"requests": run["stats"]["requests"], "assertions": run["stats"]["assertions"]}
+            report.unlink()  # it holds the request bodies, keys included
+    else:
+        raise ValueError(f"unknown tool {tool!r}")
+    return {
+        "seconds": round(seconds, 3),
+        "exit_code": proc.returncode,
+        "stderr_tail": proc.stderr.strip().splitlines()[-3:],
+        "tool_summary": info,
+    }
+
+
+def measure(
+    tool: str,
+    keys: list[Key],
+    *,
+    latency_ms: float,
+    cap: int,
+    faults: str,
+    random_seed: int,
+    concurrency: str | None,
+) -> dict[str, Any]:
+    spec = ",".join(filter(None, [faults, f"cap={cap}"]))
+    with (
+        tempfile.TemporaryDirectory(prefix=f"bench-{tool}-") as tmp,
+        sandbox(latency_ms=latency_ms, faults=spec, random_seed=random_seed, log=RESULTS / f"sandbox-{tool}.log") as sb,
+    ):
+        outcome = run_tool(tool, keys, sb, Path(tmp), concurrency)
+        state = sb.state()
+    requests = portal_requests(state)
+    total_requests = sum(requests.values())
+    result = audit(keys, state)
+    rpk = total_requests / len(keys) if keys else 0.0
+    limit = cap / (rpk * latency_ms / 1000) if rpk and latency_ms else None
+    ideal = cap / (2 * latency_ms / 1000) if latency_ms else None
+    kps = result["migrated"] / outcome["seconds"] if outcome["seconds"] else 0.0
+    return {
+        "tool": tool,
+        "label": LABELS[tool],
+        **outcome,
+        **result,
+        "keys_per_second": round(kps, 2),
+        "portal_requests": total_requests,
+        "requests_per_key": round(rpk, 3),
+        "requests_by_route": requests,
+        "faults_injected": state.get("requests", {}).get("faults_injected", {}),
+        "portal_in_flight_peak": state.get("requests", {}).get("portal_in_flight_peak"),
+        "limit_keys_per_second": round(limit, 2) if limit else None,
+        "ratio_to_limit": round(kps / limit, 3) if limit else None,
+        "ideal_keys_per_second": round(ideal, 2) if ideal else None,
+        "ratio_to_ideal": round(kps / ideal, 3) if ideal else None,
+    }
+
+
+def run_scenario(
+    name: str,
+    tools: list[str],
+    keys_by_tool: dict[str, list[Key]],
+    *,
+    latency_ms: float,
+    cap: int,
+    faults: str,
+    random_seed: int,
+    concurrency: str | None,
+    newman_problem: str | None,
+) -> dict[str, Any]:
+    rows = []
+    for tool in tools:
+        keys = keys_by_tool[tool]
+        if tool == "newman" and newman_problem:
+            print(f"  {name}: newman not run: {newman_problem}", flush=True)
+            rows.append({"tool": tool, "label": LABELS[tool], "keys": len(keys), "skipped": newman_problem})
+            continue
+        print(f"  {name}: {LABELS[tool]} on {len(keys):,} keys ...", flush=True)
+        row = measure(
+            tool, keys, latency_ms=latency_ms, cap=cap, faults=faults, random_seed=random_seed, concurrency=concurrency
+        )
+        print(
+            f"    {row['seconds']:.1f} s, {row['keys_per_second']:.1f} keys/s, missing {row['missing']}, "
+            f"misplaced {row['misplaced']}, duplicate apps {row['duplicate_apps']}, orphan apps "
+            f"{row['orphan_apps']}, exit {row['exit_code']}",
+            flush=True,
+        )
+        rows.append(row)
+    by_tool = {r["tool"]: r for r in rows if "skipped" not in r}
+    ours = by_tool.get("tyk-migrate")
+    for base in ("howto-loop", "newman"):
+        other = by_tool.get(base)
+        if ours and other and other["keys_per_second"]:
+            ours[f"ratio_to_{base}"] = round(ours["keys_per_second"] / other["keys_per_second"], 1)
+    return {
+        "name": name,
+        "latency_ms": latency_ms,
+        "cap": cap,
+        "faults": faults,
+        "random_seed": random_seed,
+        "rows": rows,
+    }
+
+
+def throughput_table(scn: dict[str, Any]) -> str:
+    headers = [
+        "tool",
+        "keys",
+        "seconds",
+        "keys/s",
+        "x how-to",
+        "x Newman",
+        "requests/key",
+        "limit keys/s",
+        "% of limit",
+    ]
+    out = []
+    for r in scn["rows"]:
+        if "skipped" in r:
+            out.append([r["label"], f"{r['keys']:,}", f"not run: {r['skipped']}", "", "", "", "", "", ""])
+            continue
+        out.append(
+            [
+                r["label"],
+                f"{r['keys']:,}",
+                fmt(r["seconds"]),
+                fmt(r["keys_per_second"]),
+                fmt(r.get("ratio_to_howto-loop")) if r["tool"] == "tyk-migrate" else "",
+                fmt(r.get("ratio_to_newman")) if r["tool"] == "tyk-migrate" else "",
+                fmt(r["requests_per_key"], 2),
+                fmt(r["limit_keys_per_second"]),
+                fmt(100 * r["ratio_to_limit"]) if r["ratio_to_limit"] is not None else "n/a",
+            ]
+        )
+    return md_table(headers, out)
+
+
+def faults_table(scn: dict[str, Any]) -> str:
+    headers = ["tool", "keys", "migrated", "missing", "misplaced", "duplicate apps", "orphan apps", "keys/s", "exit"]
+    out = []
+    for r in scn["rows"]:
+        if "skipped" in r:
+            out.append([r["label"], f"{r['keys']:,}", f"not run: {r['skipped']}", "", "", "", "", "", ""])
+            continue
+        out.append(
+            [
+                r["label"],
+                f"{r['keys']:,}",
+                f"{r['migrated']:,}",
+                r["missing"],
+                r["misplaced"],
+                r["duplicate_apps"],
+                r["orphan_apps"],
+                fmt(r["keys_per_second"]),
+                r["exit_code"],
+            ]
+        )
+    return md_table(headers, out)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--keys", type=int, default=2000, help="keys for tyk-migrate (default 2000)")
+    p.add_argument("--baseline-keys", type=int, default=300, help="keys for the one-at-a-time tools (default 300)")
+    p.add_argument("--latency-ms", type=float, default=50, help="sandbox latency per portal request (default 50)")
+    p.add_argument("--cap", type=int, default=32, help="sandbox cap on portal requests in flight (default 32)")
+    p.add_argument("--faults", default=DEFAULT_FAULTS, help="fault spec for the faults run")
+    p.add_argument("--fault-latency-ms", type=float, default=10, help="latency during the faults run (default 10)")
+    p.add_argument("--fault-keys", type=int, default=None, help="keys for tyk-migrate in the faults run (= --keys)")
+    p.add_argument("--random-seed", type=int, default=7, help="seed of the sandbox's fault draws")
+    p.add_argument("--concurrency", default=None, help="passed to tyk-migrate apply --concurrency (default: its own)")
+    p.add_argument("--tools", default=",".join(TOOLS), help=f"comma list among {', '.join(TOOLS)}")
+    p.add_argument("--skip-faults", action="store_true", help="only the throughput run")
+    args = p.parse_args(argv)
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    unknown = set(tools) - set(TOOLS)
+    if unknown:
+        p.error(f"unknown tools: {', '.join(sorted(unknown))}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    newman_problem = ensure_newman() if "newman" in tools else None
+    # One key set: the baselines take its first rows, so every tool migrates the same kind of keys.
+    all_keys = make_keys(max(args.keys, args.fault_keys or 0, args.baseline_keys))
+
+    def keys_for(n_ours: int) -> dict[str, list[Key]]:
+        return {t: all_keys[: n_ours if t == "tyk-migrate" else args.baseline_keys] for t in tools}
+
+    info = machine_info()
+    print(f"compare: {machine_label(info)}", flush=True)
+    scenarios = [
+        run_scenario(
+            "throughput",
+            tools,
+            keys_for(args.keys),
+            latency_ms=args.latency_ms,
+            cap=args.cap,
+            faults="",
+            random_seed=args.random_seed,
+            concurrency=args.concurrency,
+            newman_problem=newman_problem,
+        )
+    ]
+    if not args.skip_faults:
+        scenarios.append(
+            run_scenario(
+                "faults",
+                tools,
+                keys_for(args.fault_keys or args.keys),
+                latency_ms=args.fault_latency_ms,
+                cap=args.cap,
+                faults=args.faults,
+                random_seed=args.random_seed,
+                concurrency=args.concurrency,
+                newman_problem=newman_problem,
+            )
+        )
+    results = {"benchmark": "compare", "machine": info, "scenarios": scenarios}
+    write_json("compare.json", results)
+    print()
+    print(f"Throughput: sandbox latency {args.latency_ms:g} ms, cap {args.cap} requests in flight, no faults")
+    print(throughput_table(scenarios[0]))
+    if len(scenarios) > 1:
+        print()
+        print(f"Faults: {args.faults}, cap {args.cap}, latency {args.fault_latency_ms:g} ms")
+        print(faults_table(scenarios[1]))
+    print(f"\nmachine: {machine_label(info)}\nJSON: {RESULTS / 'compare.json'}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
