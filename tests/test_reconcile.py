@@ -102,6 +102,20 @@ def test_every_status(snapshot: PortalSnapshot) -> None:
     assert not recon.all_present([fingerprint(K[1]), fingerprint("never-seen-key-000")])
 
 
+def test_expectations_come_from_the_planner(snapshot: PortalSnapshot, tmp_path) -> None:
+    legacy = legacy_frame()
+    recon = reconcile(legacy, snapshot)  # no plan frame: build_plan resolves pol-free / pol-pay / ada
+    got = dict(zip(recon.rows["source_row"], recon.rows["recon_status"], strict=True))
+    assert got == EXPECTED
+    assert recon.rows["expected_plan"].tolist() == ["Free"] * len(legacy)
+    # a mapping file (with a loader section the planner must ignore) changes what is expected
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("columns: {key: token}\nplans: {pol-free: Gold}\n", encoding="utf-8")
+    recon = reconcile(legacy, snapshot, mapping)
+    got = dict(zip(recon.rows["source_row"], recon.rows["recon_status"], strict=True))
+    assert got[1] == "wrong_plan" and got[3] == "present"
+
+
 def test_unexplained_credentials(snapshot: PortalSnapshot) -> None:
     legacy = legacy_frame()
     recon = reconcile(legacy, snapshot, plan=plan_frame(legacy))

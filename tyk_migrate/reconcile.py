@@ -150,8 +150,14 @@ def expected_targets(
     """
     source = plan
     if source is None or not {"plan_id", "product_ids"} <= set(source.columns):
-        from .plan import build_plan
+        from pathlib import Path
 
+        from .plan import build_plan, read_mapping_file, split_mapping
+
+        if isinstance(mapping, (str, Path)):  # one file for loader and planner: keep the planner's part
+            mapping = read_mapping_file(mapping)
+        if isinstance(mapping, dict):
+            mapping, _ = split_mapping(mapping)
         built, unresolved = build_plan(legacy, snapshot, mapping)
         frames = [f for f in (built, unresolved) if isinstance(f, pd.DataFrame) and "key_fingerprint" in f.columns]
         source = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -338,8 +344,9 @@ def _judge(row: dict[str, Any]) -> tuple[str, str]:
     legacy_email = str(row.get("owner_email") or "").strip().lower()
     portal_email = str(row.get("portal_owner_email") or "").strip().lower()
     expected_user = row.get("expected_user_id")
+    # the planner's user (owner mapping applied) decides; the e-mail only when the owner did not resolve
     if (expected_user is not None and row["portal_user_id"] != expected_user) or (
-        legacy_email and portal_email != legacy_email
+        expected_user is None and portal_email != legacy_email
     ):
         found.append(("wrong_owner", f"owner is {portal_email or 'unknown user'}, legacy owner {legacy_email}"))
     expected_plan = row.get("expected_plan_id")

@@ -42,6 +42,10 @@ class SecretKey(str):
 
     __slots__ = ()
 
+    def __new__(cls, value: object = "") -> SecretKey:
+        # str(other_secret_key) is its mask: take the raw value, or wrapping a SecretKey would mask it
+        return super().__new__(cls, reveal(value) if isinstance(value, str) else value)
+
     def __repr__(self) -> str:
         return f"SecretKey({mask(self)!r})"
 
