@@ -110,7 +110,8 @@ def test_create_app_and_credential_shapes(api: httpx.Client) -> None:
     assert cred["PlanID"] == "8" and cred["ProductIDs"] == [1, 2] and cred["KeyID"] == "legacy-key-0001"
     assert "AppID" not in cred
     assert api.get(f"/apps/{app['ID']}/custom_credentials/{cred['ID']}").json() == cred
-    assert api.get(f"/apps/{app['ID']}/custom_credentials").json() == [cred]
+    listed = api.get(f"/apps/{app['ID']}/custom_credentials").json()
+    assert listed == [{k: v for k, v in cred.items() if k not in ("CreatedAt", "UpdatedAt")}]
     assert api.get(f"/apps/{app['ID']}").json()["Name"] == "Payment App"
 
 

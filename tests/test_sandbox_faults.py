@@ -162,18 +162,18 @@ def test_latency_is_async_not_blocking(make_sandbox: Any) -> None:
             await asyncio.gather(*(c.get(sb.portal_url + "/plans") for _ in range(100)))
             return time.perf_counter() - start
 
-    assert asyncio.run(burst()) < 1.5  # 100 x 200 ms would be 20 s if latency blocked the loop
+    assert asyncio.run(burst()) < 8  # 100 x 200 ms would be 20 s if latency blocked the loop
     assert sb.snapshot()["requests"]["portal_in_flight_peak"] >= 50
 
 
 def test_gateway_and_admin_are_not_faulted(make_sandbox: Any, seed_data: dict[str, Any]) -> None:
-    sb = make_sandbox(faults="500=100%", latency_ms=500)
+    sb = make_sandbox(faults="500=100%", latency_ms=5000)
     cred = seed_data["custom_credentials"][0]
     start = time.perf_counter()
     r = httpx.get(sb.gateway_url + "/webhooks/ping", headers={"Authorization": cred["KeyID"]})
     assert r.status_code == 200
     assert sb.snapshot()["faults"]["faults"] == "500=100%"
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 4  # neither call waited for the 5 s portal latency
 
 
 def test_admin_refuses_bad_faults(sandbox: Any) -> None:

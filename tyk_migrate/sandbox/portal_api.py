@@ -120,26 +120,150 @@ class Fields:
             raise Refused(422, *self.problems)
 
 
-# ----- answers (the file's *-show / *-index shapes) -----
+# ----- answers: the fields each of the file's response schemas declares, nothing else -----
+# Seed objects may carry more; answers are cut to the schema so a client cannot come to rely on a
+# field the real portal does not promise (e.g. ListenPath is only in GET /products/{id}).
+USER_INDEX = ("ID", "Active", "Email", "First", "Last", "OrganisationID", "Role", "Provider")
+USER_SHOW = (
+    *USER_INDEX,
+    "JWTToken",
+    "APITokenCreatedAt",
+    "Organisation",
+    "ResetPassword",
+    "Teams",
+    "CreatedAt",
+    "UpdatedAt",
+)
+API_INDEX = ("APIID", "Name", "Status")
+API_SHOW = ("APIID", "APIType", "Description", "ListenPath", "Name", "OASUrl", "Status", "TargetURL")
+PRODUCT_INDEX = (
+    "ID",
+    "CID",
+    "APIDetails",
+    "AuthType",
+    "AuthTypes",
+    "DCREnabled",
+    "DisplayName",
+    "Feature",
+    "IsDocumentationOnly",
+    "Name",
+    "Path",
+    "Preview",
+    "ReferenceID",
+    "Scopes",
+    "SpecDetails",
+)
+PRODUCT_SHOW = (
+    "ID",
+    "APIDetails",
+    "AuthType",
+    "AuthTypes",
+    "Catalogues",
+    "CID",
+    "Content",
+    "DCREnabled",
+    "Description",
+    "DisplayName",
+    "Feature",
+    "IsDocumentationOnly",
+    "Logo",
+    "Name",
+    "Path",
+    "ReferenceID",
+    "Scopes",
+    "SpecDetails",
+    "Tags",
+    "Templates",
+    "ProviderID",
+    "Preview",
+)
+PLAN_SUMMARY = ("ID", "Name", "DisplayName", "AutoApproveAccessRequests", "RateLimit", "Quota")
+PLAN_SHOW = (
+    "ID",
+    "ReferenceID",
+    "CID",
+    "AutoApproveAccessRequests",
+    "Catalogues",
+    "DisplayName",
+    "Description",
+    "JWTScope",
+    "KeyExpiresIn",
+    "MetaData",
+    "Name",
+    "Per",
+    "PlanQuota",
+    "PlanQuotaRenewalRate",
+    "Quota",
+    "QuotaRenewalRate",
+    "RateLimit",
+    "UnlimitedQuota",
+    "UnlimitedRateLimit",
+    "ProviderID",
+)
+APP_INDEX = ("ID", "Name", "Description", "RedirectURLs", "UserID", "Visibility", "CreatedAt")
+CREDENTIAL_INDEX = (
+    "ID",
+    "Alias",
+    "Type",
+    "PlanID",
+    "AuthenticationMethod",
+    "ProductIDs",
+    "AuthTokenType",
+    "KeyID",
+    "ProviderID",
+    "ClientTypeID",
+)
+CREDENTIAL_SHOW = (*CREDENTIAL_INDEX, "CreatedAt", "UpdatedAt")
+
+
+def pick(obj: Obj, fields: tuple[str, ...]) -> Obj:
+    return {k: obj[k] for k in fields if k in obj}
+
+
+def user_index(user: Obj) -> Obj:
+    return pick(user, USER_INDEX)
+
+
+def user_show(user: Obj) -> Obj:
+    return pick(user, USER_SHOW)
+
+
+def product_index(product: Obj) -> Obj:
+    shown = pick(product, PRODUCT_INDEX)
+    if isinstance(shown.get("APIDetails"), list):
+        shown["APIDetails"] = [pick(a, API_INDEX) for a in shown["APIDetails"] if isinstance(a, dict)]
+    return shown
+
+
+def product_show(product: Obj) -> Obj:
+    shown = pick(product, PRODUCT_SHOW)
+    if isinstance(shown.get("APIDetails"), list):
+        shown["APIDetails"] = [pick(a, API_SHOW) for a in shown["APIDetails"] if isinstance(a, dict)]
+    return shown
+
+
+def plan_summary(plan: Obj) -> Obj:
+    return pick(plan, PLAN_SUMMARY)
+
+
+def plan_show(plan: Obj) -> Obj:
+    return pick(plan, PLAN_SHOW)
+
+
 def app_index(app: Obj) -> Obj:
-    return {
-        k: app[k]
-        for k in ("ID", "Name", "Description", "RedirectURLs", "UserID", "Visibility", "CreatedAt")
-        if k in app
-    }
+    return pick(app, APP_INDEX)
 
 
 def app_show(app: Obj) -> Obj:
     return {**app_index(app), "AccessRequests": []}
 
 
+def credential_index(cred: Obj) -> Obj:
+    return pick(cred, CREDENTIAL_INDEX)
+
+
 def credential_show(cred: Obj) -> Obj:
-    return {k: v for k, v in cred.items() if k != "AppID"}
-
-
-def plan_summary(plan: Obj) -> Obj:
-    keys = ("ID", "Name", "DisplayName", "AutoApproveAccessRequests", "RateLimit", "Quota")
-    return {k: plan[k] for k in keys if k in plan}
+    return pick(cred, CREDENTIAL_SHOW)
 
 
 class PortalAPI:
@@ -198,20 +322,19 @@ class PortalAPI:
             raise Refused(404, "credential not found")
         return cred
 
-    def _list(self, request: Request, items: dict[int, Obj], shape: Callable[[Obj], Obj] | None = None) -> list[Obj]:
+    def _list(self, request: Request, items: dict[int, Obj], shape: Callable[[Obj], Obj]) -> list[Obj]:
         offset, count = _page(request)
-        ids = self.state.page(items, offset, count)
-        return [shape(items[i]) if shape else items[i] for i in ids]
+        return [shape(items[i]) for i in self.state.page(items, offset, count)]
 
     # ----- users -----
     async def list_users(self, request: Request) -> Response:
-        return JSONResponse(self._list(request, self.state.users))
+        return JSONResponse(self._list(request, self.state.users, user_index))
 
     async def get_user(self, request: Request) -> Response:
         user = self.state.users.get(_int_id(request.path_params["id"], "user"))
         if user is None:
             raise Refused(404, "user not found")
-        return JSONResponse(user)
+        return JSONResponse(user_show(user))
 
     async def create_user(self, request: Request) -> Response:
         body = await _body(request)
@@ -244,17 +367,17 @@ class PortalAPI:
                 "ResetPassword": bool(values["ResetPassword"]),
             }
         )
-        return JSONResponse(user)
+        return JSONResponse(user_show(user))
 
     # ----- products, plans -----
     async def list_products(self, request: Request) -> Response:
-        return JSONResponse(self._list(request, self.state.products))
+        return JSONResponse(self._list(request, self.state.products, product_index))
 
     async def get_product(self, request: Request) -> Response:
         product = self.state.products.get(_int_id(request.path_params["id"], "product"))
         if product is None:
             raise Refused(404, "product not found")
-        return JSONResponse(product)
+        return JSONResponse(product_show(product))
 
     async def list_plans(self, request: Request) -> Response:
         return JSONResponse({"data": self._list(request, self.state.plans, plan_summary)})
@@ -263,7 +386,7 @@ class PortalAPI:
         plan = self.state.plans.get(_int_id(request.path_params["id"], "plan"))
         if plan is None:
             raise Refused(404, "plan not found")
-        return JSONResponse(plan)
+        return JSONResponse(plan_show(plan))
 
     # ----- apps -----
     async def list_apps(self, request: Request) -> Response:
@@ -316,7 +439,7 @@ class PortalAPI:
         app = self._app(request)
         offset, count = _page(request)
         ids = self.state.page(self.state.creds_by_app.get(app["ID"], {}), offset, count)
-        return JSONResponse([credential_show(self.state.credentials[i]) for i in ids])
+        return JSONResponse([credential_index(self.state.credentials[i]) for i in ids])
 
     async def get_credential(self, request: Request) -> Response:
         return JSONResponse(credential_show(self._credential(request)))
