@@ -206,7 +206,7 @@ def run_scenario(
     concurrency: str | None,
     newman_problem: str | None,
 ) -> dict[str, Any]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for tool in tools:
         keys = keys_by_tool[tool]
         if tool == "newman" and newman_problem:
