@@ -54,6 +54,7 @@ class SnapshotUsers(pa.DataFrameModel):
     class Config:
         strict = True
         ordered = True
+        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
 
 
 class SnapshotProducts(pa.DataFrameModel):
@@ -67,6 +68,7 @@ class SnapshotProducts(pa.DataFrameModel):
     class Config:
         strict = True
         ordered = True
+        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
 
 
 class SnapshotPlans(pa.DataFrameModel):
@@ -80,6 +82,7 @@ class SnapshotPlans(pa.DataFrameModel):
     class Config:
         strict = True
         ordered = True
+        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
 
 
 class SnapshotApps(pa.DataFrameModel):
@@ -92,6 +95,7 @@ class SnapshotApps(pa.DataFrameModel):
     class Config:
         strict = True
         ordered = True
+        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
 
 
 class SnapshotCredentials(pa.DataFrameModel):
@@ -110,6 +114,7 @@ class SnapshotCredentials(pa.DataFrameModel):
     class Config:
         strict = True
         ordered = True
+        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
 
 
 def _int(value: Any, default: int = -1) -> int:
@@ -365,6 +370,26 @@ def _needs_detail(plan: dict[str, Any]) -> bool:
     return not plan.get("ReferenceID")
 
 
+def _needs_listen_paths(product: dict[str, Any]) -> bool:
+    """The product list omits ``ListenPath`` (only ``GET /products/{id}`` has it): the gateway check needs it."""
+    details = product.get("APIDetails") or []
+    return any(isinstance(d, dict) and not d.get("ListenPath") for d in details)
+
+
+def _merge_product_detail(summary: dict[str, Any], detail: Any) -> dict[str, Any]:
+    return {**summary, **detail} if isinstance(detail, dict) else summary
+
+
+def _complete(
+    items: list[dict[str, Any]],
+    fetched_for: list[dict[str, Any]],
+    details: list[Any],
+    merge: Callable[[dict[str, Any], Any], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    by_id = {p["ID"]: d for p, d in zip(fetched_for, details, strict=True)}
+    return [merge(p, by_id[p["ID"]]) if p["ID"] in by_id else p for p in items]
+
+
 def _with_app(creds: list[dict[str, Any]], app_id: int) -> list[dict[str, Any]]:
     return [{**c, "AppID": app_id} for c in creds]
 
@@ -385,8 +410,10 @@ async def fetch_snapshot_async(
 
     missing = [p for p in plans if _needs_detail(p)]
     details = await asyncio.gather(*(gated(client.get_plan, p["ID"]) for p in missing))
-    detail_by_id = {p["ID"]: d for p, d in zip(missing, details, strict=True)}
-    plans = [_merge_plan_detail(p, detail_by_id[p["ID"]]) if p["ID"] in detail_by_id else p for p in plans]
+    plans = _complete(plans, missing, details, _merge_plan_detail)
+    thin = [p for p in products if _needs_listen_paths(p)]
+    details = await asyncio.gather(*(gated(client.get_product, p["ID"]) for p in thin))
+    products = _complete(products, thin, details, _merge_product_detail)
 
     credentials: list[dict[str, Any]] = []
     bar = _progress_bar(len(apps), progress, "credentials")
@@ -419,10 +446,11 @@ def _fetch_with_threads(client: PortalClient, progress: bool | None, concurrency
         )
         users, products, plans, apps = f_users.result(), f_products.result(), f_plans.result(), f_apps.result()
         missing = [p for p in plans if _needs_detail(p)]
-        detail_by_id = dict(
-            zip([p["ID"] for p in missing], pool.map(lambda p: client.get_plan(p["ID"]), missing), strict=True)
-        )
-        plans = [_merge_plan_detail(p, detail_by_id[p["ID"]]) if p["ID"] in detail_by_id else p for p in plans]
+        details = list(pool.map(lambda p: client.get_plan(p["ID"]), missing))
+        plans = _complete(plans, missing, details, _merge_plan_detail)
+        thin = [p for p in products if _needs_listen_paths(p)]
+        details = list(pool.map(lambda p: client.get_product(p["ID"]), thin))
+        products = _complete(products, thin, details, _merge_product_detail)
         credentials: list[dict[str, Any]] = []
         bar = _progress_bar(len(apps), progress, "credentials")
         try:
