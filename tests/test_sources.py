@@ -1,0 +1,435 @@
+"""Loaders: every format and encoding lands in the same canonical frame."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tyk_migrate.errors import InputError, MigrateError, MissingColumnsError, UnknownFormatError
+from tyk_migrate.schemas import LegacyKeys
+from tyk_migrate.secrets import SecretKey, fingerprint, reveal
+from tyk_migrate.sources import FORMATS, detect_format, load_keys
+from tyk_migrate.sources.canonical import COLUMNS
+
+ROWS = [
+    # key, email, plan, products, expires, status, app
+    (
+        "qb_live_AAAAbbbbCCCCdddd",
+        " Ada.Okafor@Lumen.example ",
+        "plan-free",
+        "p-pay;p-acc",
+        "2030-01-31",
+        "active",
+        "Checkout",
+    ),
+    ("K3yWithNoExpiry99", "bruno@orbit.example", "plan-std", "p-fx", "", "inactive", ""),
+]
+HEADER = ("key", "email", "plan", "products", "expires", "status", "app")
+
+
+def csv_bytes(delimiter: str = ",", header: tuple[str, ...] = HEADER, rows=ROWS, encoding: str = "utf-8") -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def check_canonical(frame: pd.DataFrame, fmt: str) -> None:
+    assert list(frame.columns) == list(COLUMNS)
+    assert frame.attrs["format"] == fmt
+    LegacyKeys.validate(frame, lazy=True)
+    assert all(isinstance(k, SecretKey) for k in frame["key_id"])
+    first = frame.iloc[0]
+    assert reveal(first["key_id"]) == "qb_live_AAAAbbbbCCCCdddd"
+    assert first["key_fingerprint"] == fingerprint("qb_live_AAAAbbbbCCCCdddd")
+    assert first["owner_email"] == "ada.okafor@lumen.example"
+    assert first["plan"] == "plan-free"
+    assert first["products"] == ["p-pay", "p-acc"]
+    assert first["expires_at"] == pd.Timestamp("2030-01-31", tz="UTC")
+    assert bool(first["active"]) is True
+    second = frame.iloc[1]
+    assert pd.isna(second["expires_at"])
+    assert bool(second["active"]) is False
+    assert list(frame["source_row"]) == [1, 2]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_csv_delimiters_are_sniffed(delimiter: str) -> None:
+    frame = load_keys(csv_bytes(delimiter), format="csv")
+    check_canonical(frame, "csv")
+
+
+def test_tsv_file(tmp_path: Path) -> None:
+    path = tmp_path / "keys.tsv"
+    path.write_bytes(csv_bytes("\t"))
+    assert detect_format(path) == "tsv"
+    check_canonical(load_keys(path), "tsv")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252"])
+def test_encodings(tmp_path: Path, encoding: str) -> None:
+    rows = [(*ROWS[0][:6], "Café Zürich"), ROWS[1]]
+    path = tmp_path / "keys.csv"
+    path.write_bytes(csv_bytes(";", rows=rows, encoding=encoding))
+    report: list[str] = []
+    frame = load_keys(path, report=report)
+    check_canonical(frame, "csv")
+    assert frame.iloc[0]["app_name"] == "Café Zürich"
+    assert any(encoding.split("-sig")[0].replace("utf-16", "utf-16") in line for line in report)
+
+
+def test_cp1252_undefined_bytes_fall_back_to_latin1() -> None:
+    data = b"key,email,plan,products\nabcdefghijk\x81,a@b.example,p,x\n"
+    frame = load_keys(data)
+    assert reveal(frame.iloc[0]["key_id"]) == "abcdefghijk\x81"
+
+
+def test_excel(tmp_path: Path) -> None:
+    path = tmp_path / "keys.xlsx"
+    pd.DataFrame(ROWS, columns=list(HEADER)).to_excel(path, index=False)
+    assert detect_format(path) == "excel"
+    check_canonical(load_keys(path), "excel")
+
+
+def test_excel_numbers_and_dates_keep_their_text(tmp_path: Path) -> None:
+    path = tmp_path / "keys.xlsx"
+    frame = pd.DataFrame(
+        {
+            "Key": ["00012345678"],
+            "Email": ["a@b.example"],
+            "Plan": ["p"],
+            "APIs": ["x|y"],
+            "Expiry": [pd.Timestamp("2031-05-01 12:00")],
+        }
+    )
+    frame.to_excel(path, index=False)
+    out = load_keys(path)
+    assert reveal(out.iloc[0]["key_id"]) == "00012345678"
+    assert out.iloc[0]["products"] == ["x", "y"]
+    assert out.iloc[0]["expires_at"] == pd.Timestamp("2031-05-01 12:00", tz="UTC")
+
+
+def records() -> list[dict]:
+    return [dict(zip(HEADER, r, strict=True)) for r in ROWS]
+
+
+def test_json_array_with_list_products() -> None:
+    recs = records()
+    recs[0]["products"] = ["p-pay", "p-acc"]
+    data = json.dumps(recs).encode()
+    assert detect_format(data) == "json"
+    check_canonical(load_keys(data), "json")
+
+
+def test_jsonl_rows_are_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "keys.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records()) + "\n")
+    check_canonical(load_keys(path), "jsonl")
+    path.write_text(json.dumps(records()[0]) + "\n\n" + json.dumps(records()[1]) + "\n")
+    assert list(load_keys(path)["source_row"]) == [1, 3]
+
+
+def test_dataframe_source() -> None:
+    frame = load_keys(pd.DataFrame(ROWS, columns=list(HEADER)))
+    check_canonical(frame, "frame")
+
+
+@pytest.mark.parametrize(
+    "header,canon",
+    [
+        ("API Key", "key_id"),
+        ("access_token", "key_id"),
+        ("TOKEN", "key_id"),
+        ("apikey", "key_id"),
+        ("Developer Email", "owner_email"),
+        ("owner", "owner_email"),
+        ("user", "owner_email"),
+        ("Policy ID", "plan"),
+        ("tier", "plan"),
+        ("APIs", "products"),
+        ("product_ids", "products"),
+        ("Expiry", "expires_at"),
+        ("expires-at", "expires_at"),
+        ("Application", "app_name"),
+        ("Organisation", "org"),
+        ("Name", "alias"),
+    ],
+)
+def test_header_recognition(header: str, canon: str) -> None:
+    base = {"key_id": "key", "owner_email": "email", "plan": "plan", "products": "products"}
+    base[canon] = header
+    table = pd.DataFrame(
+        {
+            h: [
+                "abcdefghijkl"
+                if c == "key_id"
+                else "x@y.example"
+                if c == "owner_email"
+                else "2030-01-01"
+                if c == "expires_at"
+                else "v"
+            ]
+            for c, h in base.items()
+        }
+    )
+    frame = load_keys(table)
+    assert frame.attrs["column_map"][canon] == header
+
+
+def test_is_inactive_header_is_inverted() -> None:
+    table = pd.DataFrame(
+        {
+            "key": ["abcdefghijkl", "mnopqrstuvwx"],
+            "email": ["a@b.example"] * 2,
+            "plan": ["p"] * 2,
+            "apis": ["x"] * 2,
+            "is_inactive": ["true", "false"],
+        }
+    )
+    frame = load_keys(table)
+    assert list(frame["active"]) == [False, True]
+    assert "inverted" in frame.attrs["column_map"]["active"]
+
+
+def test_mapping_dict_file_and_constants(tmp_path: Path) -> None:
+    data = b"Name,Secret Value,Contact,Usage,Stages\nk1,abcdefghijkl,a@b.example,gold,s1|s2\n"
+    with pytest.raises(MissingColumnsError):
+        load_keys(data)
+    mapping = {"key_id": "Secret Value", "owner_email": "Contact", "plan": "Usage", "products": "Stages"}
+    frame = load_keys(data, mapping=mapping)
+    assert reveal(frame.iloc[0]["key_id"]) == "abcdefghijkl" and frame.iloc[0]["products"] == ["s1", "s2"]
+    assert frame.attrs["column_map"]["plan"] == "Usage"
+    yml = tmp_path / "m.yaml"
+    yml.write_text("key_id: Secret Value\nowner_email: Contact\nplan:\n  value: plan-free\nproducts: Stages\n")
+    frame = load_keys(data, mapping=yml)
+    assert frame.iloc[0]["plan"] == "plan-free"
+    js = tmp_path / "m.json"
+    js.write_text(
+        json.dumps({"Secret Value": "key_id", "Contact": "owner_email", "Usage": "plan", "Stages": "products"})
+    )  # inverse orientation
+    assert load_keys(data, mapping=js).iloc[0]["plan"] == "gold"
+
+
+def test_mapping_errors_are_one_line(tmp_path: Path) -> None:
+    data = csv_bytes()
+    with pytest.raises(InputError, match="not a canonical column"):
+        load_keys(data, mapping={"colour": "key"})
+    with pytest.raises(MissingColumnsError, match="Nope"):
+        load_keys(data, mapping={"key_id": "Nope"})
+    bad = tmp_path / "m.yaml"
+    bad.write_text("key_id: [unclosed\n")
+    with pytest.raises(InputError, match="not valid YAML"):
+        load_keys(data, mapping=bad)
+
+
+def test_missing_required_columns_names_found_columns() -> None:
+    with pytest.raises(MissingColumnsError) as err:
+        load_keys(b"token,colour\nabcdefghijkl,red\n")
+    msg = str(err.value)
+    assert "owner_email" in msg and "plan" in msg and "colour" in msg and "token" in msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("1893456000", pd.Timestamp("2030-01-01", tz="UTC")),
+        ("1893456000000", pd.Timestamp("2030-01-01", tz="UTC")),
+        ("2030-01-01T00:00:00Z", pd.Timestamp("2030-01-01", tz="UTC")),
+        ("2030-01-01T02:00:00+02:00", pd.Timestamp("2030-01-01", tz="UTC")),
+        ("01/31/2030", pd.Timestamp("2030-01-31", tz="UTC")),
+        ("0", None),
+        ("-1", None),
+        ("never", None),
+        ("", None),
+    ],
+)
+def test_expiry_spellings(value: str, expected: pd.Timestamp | None) -> None:
+    frame = load_keys(
+        pd.DataFrame(
+            {"key": ["abcdefghijkl"], "email": ["a@b.example"], "plan": ["p"], "apis": ["x"], "expires": [value]}
+        )
+    )
+    got = frame.iloc[0]["expires_at"]
+    assert pd.isna(got) if expected is None else got == expected
+    assert pd.isna(frame.iloc[0]["expires_raw"])
+
+
+def test_unparseable_expiry_is_kept_for_validation() -> None:
+    frame = load_keys(b"key,email,plan,apis,expires\nabcdefghijkl,a@b.example,p,x,next tuesday\n")
+    assert pd.isna(frame.iloc[0]["expires_at"]) and frame.iloc[0]["expires_raw"] == "next tuesday"
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("a;b", ["a", "b"]),
+        ("a, b", ["a", "b"]),
+        ("a | b |", ["a", "b"]),
+        ('["a", "b"]', ["a", "b"]),
+        ("", []),
+        ("a;;b", ["a", "b"]),
+    ],
+)
+def test_products_spellings(value: str, expected: list[str]) -> None:
+    data = f'key,email,plan,apis\nabcdefghijkl,a@b.example,p,"{value.replace(chr(34), chr(34) * 2)}"\n'.encode()
+    assert load_keys(data).iloc[0]["products"] == expected
+
+
+def test_keys_are_not_trimmed_or_numbers() -> None:
+    frame = load_keys(b'key,email,plan,apis\n" padded key ",a@b.example,p,x\n000123456789,a@b.example,p,x\n')
+    assert reveal(frame.iloc[0]["key_id"]) == " padded key "
+    assert reveal(frame.iloc[1]["key_id"]) == "000123456789"
+
+
+def test_quoted_newlines_and_duplicate_headers() -> None:
+    data = b'key,email,plan,apis,alias,alias\nabcdefghijkl,a@b.example,p,x,"two\nlines",second\n'
+    frame = load_keys(data)
+    assert frame.iloc[0]["alias"] == "two\nlines"
+
+
+def dashboard_doc() -> dict:
+    def key(kid: str, policies: list[str], meta: dict, **data) -> dict:
+        return {
+            "key_id": kid,
+            "key_hash": "h" + kid[-4:],
+            "api_model": {},
+            "data": {
+                "alias": "alias " + kid[-2:],
+                "apply_policies": policies,
+                "meta_data": meta,
+                "expires": 0,
+                "is_inactive": False,
+                "org_id": "org1",
+                "access_rights": {"a1": {"api_id": "a1", "api_name": "Payments API"}},
+                **data,
+            },
+        }
+
+    return {
+        "pages": 1,
+        "keys": [
+            key("org1abcdefghijkl01", ["plan1", "prod1", "prod2"], {"email": "A@B.example"}),
+            key("org1abcdefghijkl02", ["plan2"], {"developer_email": "c@d.example"}, expires=1893456000),
+            key("org1abcdefghijkl03", [], {"tyk_developer_id": "dev9"}, is_inactive=True),
+            key("org1abcdefghijkl04", ["plan1", "prod1"], {"contact": "e@f.example"}, expires=-1),
+        ],
+    }
+
+
+def test_dashboard_dump(tmp_path: Path) -> None:
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(dashboard_doc()))
+    assert detect_format(path) == "dashboard"
+    frame = load_keys(path)
+    assert frame.attrs["format"] == "dashboard"
+    LegacyKeys.validate(frame)
+    assert list(frame["plan"].fillna("-")) == ["plan1", "plan2", "-", "plan1"]
+    assert list(frame["products"]) == [["prod1", "prod2"], ["Payments API"], ["Payments API"], ["prod1"]]
+    assert list(frame["owner_email"].fillna("-")) == ["a@b.example", "c@d.example", "-", "-"]
+    assert frame.iloc[1]["expires_at"] == pd.Timestamp("2030-01-01", tz="UTC")
+    assert pd.isna(frame.iloc[3]["expires_at"])
+    assert list(frame["active"]) == [True, True, False, True]
+    assert frame.iloc[0]["org"] == "org1" and frame.iloc[0]["alias"] == "alias 01"
+    assert load_keys(path, email_field="contact").iloc[3]["owner_email"] == "e@f.example"
+
+
+def test_dashboard_joined_with_classic_developers(tmp_path: Path) -> None:
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps(dashboard_doc()))
+    devs = tmp_path / "devs.json"
+    devs.write_text(json.dumps({"Data": [{"id": "dev9", "email": "Joined@X.example"}], "Pages": 1}))
+    report: list[str] = []
+    frame = load_keys(dump, developers=devs, report=report)
+    assert frame.iloc[2]["owner_email"] == "joined@x.example"
+    assert any("joined" in line for line in report)
+
+
+def test_classic_dump() -> None:
+    doc = {
+        "Pages": 1,
+        "Data": [
+            {
+                "id": "d1",
+                "email": "A@B.example",
+                "inactive": False,
+                "org_id": "org1",
+                "keys": {"abcdef0123456789abcdef0123456789": ["plan1", "prod1"]},
+                "subscriptions": {"plan2": "second-key-value-xyz"},
+            },
+            {
+                "id": "d2",
+                "email": "c@d.example",
+                "inactive": True,
+                "org_id": "org1",
+                "keys": {},
+                "subscriptions": {"plan1": "third-key-value-xyz", "prod3": "third-key-value-xyz"},
+            },
+        ],
+    }
+    data = json.dumps(doc).encode()
+    assert detect_format(data) == "classic"
+    frame = load_keys(data)
+    LegacyKeys.validate(frame)
+    assert frame.attrs["format"] == "classic"
+    assert len(frame) == 3
+    assert list(frame["plan"]) == ["plan1", "plan2", "plan1"]
+    assert list(frame["products"]) == [["prod1"], [], ["prod3"]]
+    assert list(frame["active"]) == [True, True, False]
+    assert list(frame["source_id"]) == ["d1", "d1", "d2"]
+
+
+def test_formats_constant() -> None:
+    assert {"csv", "tsv", "excel", "json", "jsonl", "dashboard", "classic"} <= set(FORMATS)
+
+
+@pytest.mark.parametrize(
+    "source,exc,text",
+    [
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, UnknownFormatError, "xls"),
+        (b"   \n", InputError, "empty"),
+        (b'{"keys": 5}', InputError, "Dashboard"),
+        (b"[1, 2]", InputError, "expected an object"),
+        (b"PK\x03\x04garbage", InputError, "xlsx"),
+        (b"[{broken", InputError, "not valid JSON"),
+        (b"key,email,plan,apis\nabc,def\n", InputError, "field"),
+    ],
+)
+def test_unusable_inputs_raise_one_line_errors(source: bytes, exc: type, text: str) -> None:
+    with pytest.raises(exc, match=text) as err:
+        load_keys(source)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_format_name_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(UnknownFormatError, match="unknown format"):
+        load_keys(csv_bytes(), format="parquet")
+    with pytest.raises(InputError, match="no such file"):
+        load_keys(tmp_path / "nope.csv")
+    with pytest.raises(InputError, match="directory"):
+        load_keys(tmp_path)
+
+
+def test_ragged_csv_error_does_not_echo_the_line() -> None:
+    with pytest.raises(MigrateError) as err:
+        load_keys(b"key,email,plan,apis\nSECRETSECRET123,a@b.example,p,x,extra,fields\n")
+    assert "SECRETSECRET123" not in str(err.value)
+
+
+def test_file_objects_and_text_io() -> None:
+    check_canonical(load_keys(io.BytesIO(csv_bytes())), "csv")
+    check_canonical(load_keys(io.StringIO(csv_bytes().decode())), "csv")
+
+
+def test_column_map_and_report() -> None:
+    report: list[str] = []
+    frame = load_keys(csv_bytes(), report=report)
+    assert frame.attrs["column_map"]["key_id"] == "key"
+    assert frame.attrs["column_map"]["active"] == "status"
+    assert any("key_id <- key" in line for line in report)

@@ -1,0 +1,82 @@
+"""pandera models of the frames tyk-migrate passes between its steps (DESIGN.md, "Frames").
+
+Each model is checked at a boundary (a function's input or output) so a frame of the wrong shape fails
+loudly there, not three steps later. Row-level business rules of the legacy frame (key syntax,
+duplicates, emails, ...) live in ``validate.py``: they are vectorised there and turned into a rejects
+report with person-readable messages and masked key values, which pandera's failure cases (which carry
+raw values, and so raw keys) cannot give safely.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from .secrets import SecretKey
+
+# --- legacy ---
+
+UTCDateTime = Annotated[pd.DatetimeTZDtype, "ns", "UTC"]
+
+
+class LegacyKeys(pa.DataFrameModel):
+    """The canonical legacy frame as every loader returns it (values may still be invalid)."""
+
+    source_row: Series[int] = pa.Field(ge=1)
+    source_id: Series[str] = pa.Field(nullable=True)
+    key_id: Series[object] = pa.Field(nullable=True)
+    key_fingerprint: Series[str] = pa.Field(nullable=True)
+    owner_email: Series[str] = pa.Field(nullable=True)
+    app_name: Series[str] = pa.Field(nullable=True)
+    alias: Series[str] = pa.Field(nullable=True)
+    plan: Series[str] = pa.Field(nullable=True)
+    products: Series[object]
+    expires_at: Series[UTCDateTime] = pa.Field(nullable=True)
+    active: Series[bool]
+    org: Series[str] | None = pa.Field(nullable=True)
+    expires_raw: Series[str] | None = pa.Field(nullable=True)
+
+    class Config:
+        ordered = False
+        strict = False  # later steps add their own columns to the same frame
+
+    @pa.check("key_id", name="key_is_secret", error="key_id must hold tyk_migrate.secrets.SecretKey values")
+    def _key_is_secret(cls, s: Series[object]) -> bool:
+        # a whole-column answer (set of types): per-element checks cost seconds on a million rows
+        return set(map(type, s.to_numpy())) <= {SecretKey, type(None)}
+
+    @pa.check("products", name="products_are_lists", error="products must hold a list of strings per row")
+    def _products_are_lists(cls, s: Series[object]) -> bool:
+        return set(map(type, s.to_numpy())) <= {list}
+
+
+class ValidLegacyKeys(LegacyKeys):
+    """The rows ``validate_keys`` lets through: what the planner may rely on."""
+
+    key_id: Series[object] = pa.Field(nullable=False)
+    key_fingerprint: Series[str] = pa.Field(nullable=False)
+    owner_email: Series[str] = pa.Field(nullable=False, str_contains="@")
+    plan: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
+    warnings: Series[str] = pa.Field(nullable=False)
+
+    @pa.check("products", name="has_products", error="every valid row has at least one product")
+    def _has_products(cls, s: Series[object]) -> bool:
+        return len(s) == 0 or min(map(len, s.to_numpy())) > 0
+
+
+class Rejects(pa.DataFrameModel):
+    """The rejects report: one row per problem found; ``value`` is masked for ``key_id``."""
+
+    source_row: Series[int] = pa.Field(ge=1)
+    column: Series[str]
+    check: Series[str]
+    severity: Series[str] = pa.Field(isin=["error", "warning"])
+    message: Series[str]
+    value: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        ordered = True
+        strict = True

@@ -1,0 +1,271 @@
+"""Build the canonical legacy frame from raw per-column values, whatever loader produced them.
+
+Every loader ends here, so the column contract (DESIGN.md, "Frames") is enforced in one place: the
+same trimming, lower-casing, list splitting, expiry and status parsing for CSV, Excel, JSON and Tyk
+dumps. The work is vectorised (pandas / pyarrow string kernels) because a 1,000,000-row export must load
+in seconds; only key wrapping and fingerprints are per-row Python, and they are cheap.
+
+Nothing here rejects a row: values that cannot be understood are kept as they are (or as missing) and
+``tyk_migrate.validate`` reports them with the row number and a sentence the analyst can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..secrets import SecretKey
+
+#: Canonical legacy columns, in order. ``org`` and ``expires_raw`` are this project's additions:
+#: ``org`` is the owner's organisation when the source has one; ``expires_raw`` holds the source's
+#: expiry text only where it could not be parsed (so validation can name it), else missing.
+COLUMNS: tuple[str, ...] = (
+    "source_row",
+    "source_id",
+    "key_id",
+    "key_fingerprint",
+    "owner_email",
+    "app_name",
+    "alias",
+    "plan",
+    "products",
+    "expires_at",
+    "active",
+    "org",
+    "expires_raw",
+)
+REQUIRED: tuple[str, ...] = ("key_id", "owner_email", "plan", "products")
+
+NEVER_EXPIRES = frozenset({"", "0", "-1", "0.0", "-1.0", "never", "none", "null", "nan", "nat", "n/a", "na", "-"})
+FALSE_WORDS = frozenset(
+    {
+        "false",
+        "f",
+        "no",
+        "n",
+        "0",
+        "0.0",
+        "off",
+        "inactive",
+        "disabled",
+        "revoked",
+        "suspended",
+        "blocked",
+        "deleted",
+        "expired",
+    }
+)
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0", "on"})
+PRODUCT_SEPARATORS = r"\s*[;,|]\s*"
+_SEP = re.compile(PRODUCT_SEPARATORS)
+DT_DTYPE = pd.DatetimeTZDtype("ns", "UTC")
+
+
+def as_text(values: Any, index: pd.Index | None = None) -> pd.Series:
+    """A ``str``-dtype Series of the values as written: numbers without a trailing ``.0``, NA kept."""
+    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    if index is not None:
+        s.index = index
+    if isinstance(s.dtype, pd.StringDtype):
+        return s
+    return pd.Series([_one_text(v) for v in s], index=s.index, dtype="str")
+
+
+def _one_text(v: object) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT or v is pd.NA:
+        return None
+    if isinstance(v, str):
+        return str.__str__(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e18:
+        return str(int(v))
+    if isinstance(v, pd.Timestamp | np.datetime64):
+        return pd.Timestamp(v).isoformat()
+    if hasattr(v, "isoformat"):
+        return v.isoformat()  # datetime.datetime / date from Excel or JSON decoders
+    if isinstance(v, list | tuple):
+        return ";".join(t for t in (_one_text(x) for x in v) if t)
+    return str(v)
+
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Trimmed text; blanks become missing."""
+    s = as_text(values).str.strip()
+    return s.where(s.str.len() > 0)
+
+
+def parse_products(values: pd.Series) -> pd.Series:
+    """``list[str]`` per row from lists or from strings separated by ``;`` ``,`` or ``|``."""
+    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    if not isinstance(s.dtype, pd.StringDtype):
+        # JSON / DataFrame sources: lists or strings per row; per-row Python is fine at their sizes
+        return pd.Series([_products_of(v) for v in s], index=s.index, dtype=object)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Parse each distinct spelling once (exports repeat the same few product lists), with pyarrow
+    # kernels (RE2) instead of pandas' per-row fallbacks; every row still gets its own list object.
+    codes, uniques = pd.factorize(as_text(s), use_na_sentinel=True)
+    arr = pa.array(uniques, type=pa.string(), from_pandas=True)
+    arr = pc.utf8_trim_whitespace(arr)
+    bracketed = pc.fill_null(pc.starts_with(arr, "["), False)
+    if pc.any(bracketed).as_py():
+        arr = pc.if_else(bracketed, pc.replace_substring_regex(arr, r"[\[\]\"']", ""), arr)
+    arr = pc.replace_substring_regex(arr, PRODUCT_SEPARATORS, "|")
+    arr = pc.utf8_trim(pc.replace_substring_regex(arr, r"\|{2,}", "|"), "|")
+    arr = pc.if_else(pc.equal(pc.utf8_length(arr), 0), pa.scalar(None, pa.string()), arr)
+    parsed = [v if v is not None else [] for v in pc.split_pattern(arr, "|").to_pylist()]
+    parsed.append([])  # code -1 (missing) -> the last entry
+    return pd.Series([parsed[c].copy() for c in codes.tolist()], index=s.index, dtype=object)
+
+
+def _products_of(v: object) -> list[str]:
+    if isinstance(v, list | tuple | np.ndarray):
+        items = [_one_text(x) for x in v]
+        return [t.strip() for t in items if t and t.strip()]
+    t = (_one_text(v) or "").strip()
+    if t.startswith("["):
+        t = re.sub(r"[\[\]\"']", "", t)
+    return [p for p in (x.strip() for x in _SEP.split(t)) if p]
+
+
+def parse_expiry(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``(expires_at, expires_raw)``: UTC timestamps (NaT = never) and the text of unparseable values.
+
+    Accepted: blank / 0 / -1 / "never" (no expiry); unix seconds (milliseconds above 10^11); ISO 8601
+    dates and date-times (naive ones are taken as UTC); other common date spellings via pandas' parser
+    (month first when ambiguous).
+    """
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype | np.dtypes.DateTime64DType):
+        at = pd.to_datetime(values, utc=True).astype(DT_DTYPE)
+        return at, pd.Series(pd.NA, index=values.index, dtype="str")
+    text = as_text(values).str.strip()
+    index = text.index
+    at = pd.Series(pd.NaT, index=index, dtype=DT_DTYPE)
+    never = text.isna() | text.str.lower().isin(NEVER_EXPIRES)
+    pending = ~never
+    if pending.any():
+        numbers = pd.to_numeric(text[pending], errors="coerce")
+        numeric = numbers.notna() & np.isfinite(numbers) & (numbers > 0) & (numbers < 1e14)
+        if numeric.any():
+            n = numbers[numeric]
+            seconds = n.where(n < 1e11, n / 1000.0)
+            at[n.index] = pd.to_datetime(seconds, unit="s", utc=True).astype(DT_DTYPE)
+            pending[n.index] = False
+        if (numbers.isin([0, -1])).any():
+            pending[numbers.index[numbers.isin([0, -1])]] = False
+    if pending.any():
+        sub = text[pending]
+        parsed = pd.to_datetime(sub, utc=True, errors="coerce", format="ISO8601")
+        missed = parsed.isna()
+        if missed.any():
+            parsed[missed] = pd.to_datetime(sub[missed], utc=True, errors="coerce", format="mixed")
+        at[sub.index] = parsed.astype(DT_DTYPE)
+        pending[sub.index[parsed.notna()]] = False
+    raw = text.where(pending)
+    return at.astype(DT_DTYPE), raw
+
+
+def parse_active(values: pd.Series | None, index: pd.Index, *, inverted: bool = False) -> pd.Series:
+    """Bool per row; blank means active. ``inverted`` for ``is_inactive``-style columns."""
+    if values is None:
+        return pd.Series(True, index=index, dtype=bool)
+    text = as_text(values).str.strip().str.lower().fillna("")
+    if inverted:
+        return pd.Series(~text.isin(TRUE_WORDS | {"inactive", "disabled", "revoked"}).to_numpy(), index=index)
+    return pd.Series(~text.isin(FALSE_WORDS).to_numpy(), index=index)
+
+
+def key_values(values: Any, index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """``(key_id, key_fingerprint)``: SecretKey objects (raw value untouched: no trimming) and fingerprints."""
+    raw = as_text(values, index)
+    items = raw.to_list()
+    sha = hashlib.sha256
+    if all_text := not raw.hasnans:
+        keys: list[object] = list(map(SecretKey, items))
+    else:
+        keys = [SecretKey(v) if isinstance(v, str) else None for v in items]
+    # == secrets.fingerprint (first 16 hex digits of SHA-256), inlined: it is the per-row hot spot
+    fps = [
+        sha(v.encode("utf-8", "surrogatepass")).digest()[:8].hex() if all_text or isinstance(v, str) else None
+        for v in items
+    ]
+    return (
+        pd.Series(keys, index=index, dtype=object, name="key_id"),
+        pd.Series(fps, index=index, dtype="str", name="key_fingerprint"),
+    )
+
+
+def build_frame(
+    n: int,
+    columns: Mapping[str, Any],
+    *,
+    fmt: str,
+    column_map: Mapping[str, str] | None = None,
+    source_row: Sequence[int] | Iterable[int] | None = None,
+    inverted_active: bool = False,
+) -> pd.DataFrame:
+    """The canonical frame from raw values per canonical column (any missing optional column is NA)."""
+    index = pd.RangeIndex(n)
+
+    def col(name: str) -> pd.Series | None:
+        v = columns.get(name)
+        if v is None:
+            return None
+        s = v if isinstance(v, pd.Series) else pd.Series(list(v), dtype=object)
+        return s.reset_index(drop=True)
+
+    def text(name: str) -> pd.Series:
+        s = col(name)
+        return pd.Series(pd.NA, index=index, dtype="str") if s is None else clean_text(s)
+
+    keys = col("key_id")
+    key_id, key_fp = key_values(keys if keys is not None else [None] * n, index)
+    email = text("owner_email").str.lower()
+    products = col("products")
+    expires = col("expires_at")
+    if expires is None:
+        expires_at = pd.Series(pd.NaT, index=index, dtype=DT_DTYPE)
+        expires_raw = pd.Series(pd.NA, index=index, dtype="str")
+    else:
+        expires_at, expires_raw = parse_expiry(expires)
+    rows = (
+        pd.Series(list(source_row), dtype="int64")
+        if source_row is not None
+        else pd.Series(np.arange(1, n + 1, dtype="int64"))
+    )
+    frame = pd.DataFrame(
+        {
+            "source_row": rows.to_numpy(),
+            "source_id": text("source_id"),
+            "key_id": key_id,
+            "key_fingerprint": key_fp,
+            "owner_email": email,
+            "app_name": text("app_name"),
+            "alias": text("alias"),
+            "plan": text("plan"),
+            "products": parse_products(products)
+            if products is not None
+            else pd.Series([[] for _ in range(n)], index=index, dtype=object),
+            "expires_at": expires_at.set_axis(index),
+            "active": parse_active(col("active"), index, inverted=inverted_active),
+            "org": text("org"),
+            "expires_raw": expires_raw.set_axis(index),
+        },
+        index=index,
+    )
+    frame["expires_at"] = frame["expires_at"].astype(DT_DTYPE)
+    frame["expires_raw"] = frame["expires_raw"].astype("str")
+    frame.attrs["format"] = fmt
+    frame.attrs["column_map"] = dict(column_map or {})
+    return frame
+
+
+def empty_frame(fmt: str) -> pd.DataFrame:
+    return build_frame(0, {}, fmt=fmt)
