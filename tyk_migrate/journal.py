@@ -1,0 +1,368 @@
+"""The journal: a durable SQLite ledger of every write a migration makes, so a run is exactly-once.
+
+Why: a POST whose answer was lost may still have been applied, and a kernel can die between any two
+lines. So the runner writes an *intent* (committed) before each write and the *outcome* after it. On any
+later run an intent without an outcome means "look the object up in the portal before doing anything":
+adopt it if it is there, write it again if not. Outcomes say what exists and which run created it, which
+is all ``rollback`` needs to delete what a migration made and nothing else.
+
+Identities are stable across runs and never secret: an app is ``(user_id, app_name)``, a credential is
+the key's fingerprint. Raw keys never reach this file.
+
+The file runs in WAL mode with ``synchronous=NORMAL``: every committed record survives a killed process
+(only a power loss may drop the last few commits, and then the runner's lookups settle them). One commit
+per record costs tens of microseconds, well below one HTTP exchange.
+
+A journal belongs to one input: the hash of the plan's key fingerprints is stored on first use and a
+different input is refused (``JournalError``) unless forced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import JournalError
+
+SCHEMA_VERSION = "1"
+
+# App states: intent (POST sent, outcome unknown), created (exists, made by ``run_id``), failed (no app),
+# deleted (removed again by compensation), rolled_back (removed by rollback).
+# Credential states: intent, created, failed, mismatch (exists but differs from what was asked),
+# rolled_back.
+APP_STATES = ("intent", "created", "failed", "deleted", "rolled_back")
+CREDENTIAL_STATES = ("intent", "created", "failed", "mismatch", "rolled_back")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    state TEXT NOT NULL,
+    dry_run INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS apps (
+    user_id INTEGER NOT NULL,
+    app_name TEXT NOT NULL,
+    app_id INTEGER,
+    state TEXT NOT NULL,
+    run_id INTEGER,
+    how TEXT,
+    http_status INTEGER,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    intent_at TEXT,
+    outcome_at TEXT,
+    PRIMARY KEY (user_id, app_name)
+);
+CREATE TABLE IF NOT EXISTS credentials (
+    fingerprint TEXT PRIMARY KEY,
+    source_row INTEGER,
+    user_id INTEGER,
+    app_name TEXT,
+    app_id INTEGER,
+    credential_id INTEGER,
+    state TEXT NOT NULL,
+    run_id INTEGER,
+    how TEXT,
+    http_status INTEGER,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    batch INTEGER,
+    intent_at TEXT,
+    outcome_at TEXT
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def input_identity(fingerprints: Iterable[object]) -> str:
+    """Identity of an input: sha256 over its sorted, distinct key fingerprints (order-independent)."""
+    distinct = sorted({str(f) for f in fingerprints if isinstance(f, str) and f})
+    digest = hashlib.sha256("\n".join(distinct).encode()).hexdigest()
+    return f"{len(distinct)}:{digest[:32]}"
+
+
+@dataclass(slots=True)
+class AppRecord:
+    user_id: int
+    app_name: str
+    app_id: int | None
+    state: str
+    run_id: int | None = None
+    how: str | None = None  # posted | adopted
+    http_status: int | None = None
+    error: str | None = None
+    attempts: int = 0
+    intent_at: str | None = None
+    outcome_at: str | None = None
+
+
+@dataclass(slots=True)
+class CredentialRecord:
+    fingerprint: str
+    source_row: int | None
+    user_id: int | None
+    app_name: str | None
+    app_id: int | None
+    credential_id: int | None
+    state: str
+    run_id: int | None = None
+    how: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+    attempts: int = 0
+    batch: int | None = None
+    intent_at: str | None = None
+    outcome_at: str | None = None
+
+
+_APP_COLS = [f.name for f in fields(AppRecord)]
+_CRED_COLS = [f.name for f in fields(CredentialRecord)]
+
+
+class Journal:
+    """``with Journal("run.journal") as j: …``. Records are cached in memory and written through.
+
+    Not thread-safe: one runner (one event loop) owns it at a time.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.executescript(_SCHEMA)
+            version = self._meta("schema_version")
+            if version is None:
+                self._set_meta("schema_version", SCHEMA_VERSION)
+            elif version != SCHEMA_VERSION:
+                raise JournalError(f"journal {self.path}: schema version {version}, this tool writes {SCHEMA_VERSION}")
+            self._apps = {(r.user_id, r.app_name): r for r in self._load(AppRecord, "apps", _APP_COLS)}
+            self._creds = {r.fingerprint: r for r in self._load(CredentialRecord, "credentials", _CRED_COLS)}
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"journal {self.path} is not usable: {exc}") from None
+        self._closed = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._conn.close()
+            self._closed = True
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r}, apps={len(self._apps)}, credentials={len(self._creds)})"
+
+    # -- identity ---------------------------------------------------------------------------------
+    @property
+    def input_id(self) -> str | None:
+        return self._meta("input_id")
+
+    def bind(self, input_id: str, *, force: bool = False) -> None:
+        """Tie the journal to one input; refuse another unless ``force`` (which re-ties it)."""
+        current = self.input_id
+        if current == input_id:
+            return
+        if current is not None and not force:
+            have = current.split(":", 1)[0]
+            got = input_id.split(":", 1)[0]
+            raise JournalError(
+                f"journal {self.path} belongs to another input ({have} keys; this input has {got}): use a new "
+                "journal file, or force it (--force-journal) if the input only grew or shrank on purpose"
+            )
+        self._set_meta("input_id", input_id)
+
+    # -- runs -------------------------------------------------------------------------------------
+    def begin_run(self, *, dry_run: bool = False) -> int:
+        cur = self._exec(
+            "INSERT INTO runs (started_at, state, dry_run) VALUES (?, 'running', ?)", (_now(), int(dry_run))
+        )
+        return int(cur.lastrowid or 0)
+
+    def end_run(self, run_id: int, state: str) -> None:
+        self._exec("UPDATE runs SET finished_at = ?, state = ? WHERE run_id = ?", (_now(), state, run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        cur = self._conn.execute("SELECT run_id, started_at, finished_at, state, dry_run FROM runs ORDER BY run_id")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    # -- apps -------------------------------------------------------------------------------------
+    def app(self, user_id: int, app_name: str) -> AppRecord | None:
+        return self._apps.get((int(user_id), app_name))
+
+    def apps(self) -> list[AppRecord]:
+        return list(self._apps.values())
+
+    def app_intent(self, user_id: int, app_name: str, *, run_id: int, attempts: int) -> AppRecord:
+        """Before POST /apps: committed, so a crash leaves a question the next run answers by lookup."""
+        key = (int(user_id), app_name)
+        rec = self._apps.get(key)
+        if rec is None:
+            rec = AppRecord(int(user_id), app_name, None, "intent")
+            self._apps[key] = rec
+        rec.state, rec.run_id, rec.attempts, rec.intent_at = "intent", run_id, attempts, _now()
+        rec.app_id, rec.how, rec.error = None, None, None
+        self._save_app(rec)
+        return rec
+
+    def app_outcome(
+        self,
+        user_id: int,
+        app_name: str,
+        state: str,
+        *,
+        app_id: int | None = None,
+        run_id: int | None = None,
+        how: str | None = None,
+        http_status: int | None = None,
+        error: str | None = None,
+        attempts: int | None = None,
+    ) -> AppRecord:
+        if state not in APP_STATES:
+            raise ValueError(f"unknown app state {state!r}")
+        key = (int(user_id), app_name)
+        rec = self._apps.get(key) or AppRecord(int(user_id), app_name, None, state)
+        self._apps[key] = rec
+        rec.state, rec.outcome_at = state, _now()
+        if app_id is not None:
+            rec.app_id = int(app_id)
+        if run_id is not None:
+            rec.run_id = run_id
+        if how is not None:
+            rec.how = how
+        rec.http_status, rec.error = http_status, error
+        if attempts is not None:
+            rec.attempts = attempts
+        self._save_app(rec)
+        return rec
+
+    # -- credentials ------------------------------------------------------------------------------
+    def credential(self, fingerprint: str) -> CredentialRecord | None:
+        return self._creds.get(fingerprint)
+
+    def credentials(self) -> list[CredentialRecord]:
+        return list(self._creds.values())
+
+    def credential_intent(
+        self,
+        fingerprint: str,
+        *,
+        app_id: int,
+        run_id: int,
+        attempts: int,
+        source_row: int | None = None,
+        user_id: int | None = None,
+        app_name: str | None = None,
+        batch: int | None = None,
+    ) -> CredentialRecord:
+        rec = self._creds.get(fingerprint)
+        if rec is None:
+            rec = CredentialRecord(fingerprint, source_row, user_id, app_name, int(app_id), None, "intent")
+            self._creds[fingerprint] = rec
+        rec.source_row, rec.user_id, rec.app_name, rec.app_id = source_row, user_id, app_name, int(app_id)
+        rec.state, rec.run_id, rec.attempts, rec.batch, rec.intent_at = "intent", run_id, attempts, batch, _now()
+        rec.credential_id, rec.how, rec.error = None, None, None
+        self._save_cred(rec)
+        return rec
+
+    def credential_outcome(
+        self,
+        fingerprint: str,
+        state: str,
+        *,
+        credential_id: int | None = None,
+        app_id: int | None = None,
+        run_id: int | None = None,
+        how: str | None = None,
+        http_status: int | None = None,
+        error: str | None = None,
+        attempts: int | None = None,
+    ) -> CredentialRecord:
+        if state not in CREDENTIAL_STATES:
+            raise ValueError(f"unknown credential state {state!r}")
+        rec = self._creds.get(fingerprint) or CredentialRecord(fingerprint, None, None, None, None, None, state)
+        self._creds[fingerprint] = rec
+        rec.state, rec.outcome_at = state, _now()
+        if credential_id is not None:
+            rec.credential_id = int(credential_id)
+        if app_id is not None:
+            rec.app_id = int(app_id)
+        if run_id is not None:
+            rec.run_id = run_id
+        if how is not None:
+            rec.how = how
+        rec.http_status, rec.error = http_status, error
+        if attempts is not None:
+            rec.attempts = attempts
+        self._save_cred(rec)
+        return rec
+
+    def credentials_of_app(self, app_id: int) -> Iterator[CredentialRecord]:
+        return (r for r in self._creds.values() if r.app_id == app_id)
+
+    # -- inspection -------------------------------------------------------------------------------
+    def frame(self, kind: str = "credentials") -> Any:
+        """The journal's ``apps`` or ``credentials`` as a DataFrame (fingerprints only, never keys)."""
+        import pandas as pd
+
+        if kind == "apps":
+            return pd.DataFrame([{c: getattr(r, c) for c in _APP_COLS} for r in self._apps.values()], columns=_APP_COLS)
+        if kind == "credentials":
+            rows = [{c: getattr(r, c) for c in _CRED_COLS} for r in self._creds.values()]
+            return pd.DataFrame(rows, columns=_CRED_COLS)
+        if kind == "runs":
+            return pd.DataFrame(self.runs())
+        raise ValueError("kind must be 'apps', 'credentials' or 'runs'")
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        if getattr(self, "_closed", False):
+            raise JournalError(f"journal {self.path} is closed")
+        for attempt in range(20):
+            try:
+                return self._conn.execute(sql, params)
+            except sqlite3.OperationalError as exc:  # locked by another process: brief wait
+                if "locked" not in str(exc) or attempt == 19:
+                    raise JournalError(f"journal {self.path}: {exc}") from None
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def _load(self, cls: Any, table: str, cols: list[str]) -> list[Any]:
+        cur = self._conn.execute(f"SELECT {', '.join(cols)} FROM {table}")
+        return [cls(*row) for row in cur]
+
+    def _save_app(self, rec: AppRecord) -> None:
+        values = tuple(getattr(rec, c) for c in _APP_COLS)
+        marks = ", ".join("?" * len(_APP_COLS))
+        self._exec(f"INSERT OR REPLACE INTO apps ({', '.join(_APP_COLS)}) VALUES ({marks})", values)
+
+    def _save_cred(self, rec: CredentialRecord) -> None:
+        values = tuple(getattr(rec, c) for c in _CRED_COLS)
+        marks = ", ".join("?" * len(_CRED_COLS))
+        self._exec(f"INSERT OR REPLACE INTO credentials ({', '.join(_CRED_COLS)}) VALUES ({marks})", values)
