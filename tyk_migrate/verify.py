@@ -129,7 +129,7 @@ def api_targets(snapshot: PortalSnapshot | None) -> dict[int, str]:
             if choice:
                 break
         if choice:
-            targets[int(row.product_id)] = choice
+            targets[int(str(row.product_id))] = choice
     return targets
 
 
@@ -385,7 +385,7 @@ def verification_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Counts of verified rows by gateway answer, with a readable meaning for each (for reports)."""
     if "verify_status" not in frame.columns:
         return pd.DataFrame(columns=["verify_status", "meaning", "keys"])
-    tried = frame[frame["verify_status"].notna() | frame["verify_error"].notna()]
+    tried = frame[verification_attempted(frame)]
     labels = [str(int(s)) if pd.notna(s) else "no answer" for s in tried["verify_status"]]
     counts = pd.Series(labels, dtype=object).value_counts().sort_index()
     return pd.DataFrame(
@@ -414,9 +414,65 @@ def _meaning(label: str) -> str:
     return "unexpected answer"
 
 
+def verification_attempted(frame: pd.DataFrame) -> pd.Series:
+    """Boolean per row: a call was made or tried (an answer or a recorded reason for none)."""
+    status = frame["verify_status"].notna() if "verify_status" in frame.columns else pd.Series(False, index=frame.index)
+    if "verify_error" in frame.columns:
+        status = status | frame["verify_error"].notna()
+    return status.astype(bool)
+
+
 def verified_ok(frame: pd.DataFrame) -> pd.Series:
     """Boolean per row: the gateway answered 2xx."""
     status = frame.get("verify_status")
     if status is None:
         return pd.Series(False, index=frame.index)
     return status.between(200, 299).fillna(False).astype(bool)
+
+
+def outcomes_from_journal(plan: pd.DataFrame, journal: Any) -> pd.DataFrame:
+    """Rebuild a run's outcome frame from a plan (made again from the input) and the run's journal.
+
+    For ``tyk-migrate verify INPUT --journal FILE``: the journal says which keys the run created (with app
+    and credential IDs), failed or rolled back; rows it does not know keep the plan's verdict
+    (``skip_existing`` -> ``skipped``, ``blocked`` -> ``blocked``, else ``pending``). Nothing is written.
+    A journal bound to another input is refused (``JournalError``).
+    """
+    from .errors import JournalError
+    from .journal import input_identity
+
+    bound = getattr(journal, "input_id", None)
+    if bound and bound != input_identity(plan["key_fingerprint"]):
+        raise JournalError(f"journal {getattr(journal, 'path', '')} belongs to another input than this one")
+    frame = plan.copy()
+    status: list[str] = []
+    columns: dict[str, list[Any]] = {
+        c: [] for c in ("app_id", "credential_id", "http_status", "error", "attempts", "batch")
+    }
+    by_state = {"created": "created", "failed": "failed", "mismatch": "failed", "rolled_back": "rolled_back"}
+    actions = frame["action"] if "action" in frame.columns else pd.Series("", index=frame.index)
+    app_ids = frame["app_id"] if "app_id" in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+    cred_ids = (
+        frame["credential_id"] if "credential_id" in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+    )
+    for fp, action, app_id, cred_id in zip(frame["key_fingerprint"], actions, app_ids, cred_ids, strict=True):
+        rec = journal.credential(fp) if isinstance(fp, str) else None
+        if rec is not None and rec.state in by_state:
+            status.append(by_state[rec.state])
+            values = [rec.app_id, rec.credential_id, rec.http_status, rec.error, rec.attempts, rec.batch]
+        else:
+            status.append(
+                {"skip_existing": "skipped", "blocked": "blocked"}.get(str(action), "pending")
+                if rec is None or rec.state != "intent"
+                else "pending"
+            )
+            values = [app_id, cred_id, None, None, None, None]
+        for column, value in zip(columns, values, strict=True):
+            columns[column].append(None if value is None or value is pd.NA or value != value else value)
+    frame["status"] = pd.Series(status, index=frame.index, dtype=object)
+    for column, values in columns.items():
+        if column == "error":
+            frame[column] = pd.Series(values, index=frame.index, dtype=object)
+        else:
+            frame[column] = pd.array(values, dtype="Int64")
+    return frame
