@@ -162,6 +162,182 @@ def sandbox(
 # --- commands: verify, reconcile, demo (verify, reconcile, report) ---
 
 
+def _sample_value(value: str | None) -> int | float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a count or a fraction", param_hint="--sample") from None
+    return int(number) if number.is_integer() and number >= 1 else number
+
+
+@cli.command("verify")
+@click.argument("input", type=click.Path(exists=True, dir_okay=False))
+@click.option("--journal", required=True, type=click.Path(exists=True, dir_okay=False), help="The run's journal.")
+@click.option(
+    "--gateway-url",
+    envvar="TYK_GATEWAY_URL",
+    show_envvar=True,
+    default=None,
+    help="Gateway address, e.g. https://gw:8080.",
+)
+@click.option(
+    "--header",
+    "header_style",
+    type=click.Choice(["authorization", "bearer", "x-api-key"]),
+    default="authorization",
+    show_default=True,
+    help="How the key is sent: 'Authorization: <key>', 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
+)
+@click.option("--sample", default=None, help="Verify only N keys (e.g. 50) or a fraction (e.g. 0.1).")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True, help="Calls in flight.")
+@click.option("--rate", type=float, default=None, help="At most this many calls per second (default: no limit).")
+@click.option("--path", default="/", show_default=True, help="Path called below each API's listen path.")
+@click.option("--format", "fmt", default="auto", show_default=True, help="Input format (as for validate).")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None, help="Mapping file.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the outcome log with verify columns.")
+@portal_options
+@one_line_errors
+def verify_command(
+    input: str,
+    journal: str,
+    gateway_url: str | None,
+    header_style: str,
+    sample: str | None,
+    concurrency: int,
+    rate: float | None,
+    path: str,
+    fmt: str,
+    mapping: str | None,
+    out: str | None,
+    portal_url: str | None,
+    token: str | None,
+) -> None:
+    """Call the gateway with every migrated key and report what it answered.
+
+    The run's outcome is rebuilt from INPUT (loaded and planned again against the portal) and its
+    journal; each created or skipped key is sent to an API of its products. Exit 0 when every key called
+    answered 2xx, 1 otherwise.
+
+    \b
+    Example:
+      tyk-migrate verify keys.csv --journal run.journal --gateway-url https://gw.example.com --out verified.csv
+    """
+    from .config import Settings
+    from .journal import Journal
+    from .plan import prepare
+    from .report import export_outcomes
+    from .verify import (
+        outcomes_from_journal,
+        verification_attempted,
+        verification_summary,
+        verified_ok,
+        verify_access,
+    )
+
+    settings = Settings.from_env(portal_url=portal_url, token=token, gateway_url=gateway_url)
+    prepared = prepare(input, format=fmt, mapping=mapping, portal=settings, progress=False)
+    with Journal(journal) as ledger:
+        outcomes = outcomes_from_journal(prepared.plan, ledger)
+    migrated = outcomes["status"].isin(["created", "skipped"])
+    if not migrated.any():
+        click.echo("nothing to verify: no key of this input is migrated according to the journal", err=True)
+        sys.exit(1)
+    result = verify_access(
+        outcomes,
+        settings.gateway_url or None,
+        snapshot=prepared.snapshot,
+        sample=_sample_value(sample),
+        header_style=header_style,
+        concurrency=concurrency,
+        rate_per_second=rate,
+        path=path,
+    )
+    summary = verification_summary(result)
+    for row in summary.itertuples(index=False):
+        click.echo(f"{row.verify_status:>10}  {row.keys:>6}  {row.meaning}")
+    if out:
+        click.echo(f"outcome log: {export_outcomes(result, out)}")
+    called = verification_attempted(result)
+    sys.exit(0 if bool(verified_ok(result)[called].all()) else 1)
+
+
+@cli.command("reconcile")
+@click.argument("input", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", default="auto", show_default=True, help="Input format (as for validate).")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None, help="Mapping file.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write one row per legacy key (CSV).")
+@click.option(
+    "--unexplained", type=click.Path(dir_okay=False), default=None, help="Write portal credentials no key explains."
+)
+@click.option("--html", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report.")
+@portal_options
+@one_line_errors
+def reconcile_command(
+    input: str,
+    fmt: str,
+    mapping: str | None,
+    out: str | None,
+    unexplained: str | None,
+    html: str | None,
+    portal_url: str | None,
+    token: str | None,
+) -> None:
+    """Compare the keys in INPUT with the portal as it is now.
+
+    Each valid key is present, missing, wrong_owner, wrong_plan, wrong_products or duplicated; portal
+    credentials that no key explains are listed too. Exit 0 when every key is present and no row was
+    rejected, 1 otherwise (reports written).
+
+    \b
+    Example:
+      tyk-migrate reconcile keys.csv --out reconciliation.csv --html report.html
+    """
+    from .config import Settings
+    from .plan import prepare
+    from .reconcile import reconcile
+    from .report import export_frame, export_reconciliation, write_report
+
+    settings = Settings.from_env(portal_url=portal_url, token=token)
+    prepared = prepare(input, format=fmt, mapping=mapping, portal=settings, progress=False)
+    recon = reconcile(prepared.valid, prepared.snapshot, plan=prepared.plan)
+    for status, count in recon.counts.items():
+        click.echo(f"{status:>15}  {count}")
+    if prepared.rejected_rows:
+        click.echo(f"{prepared.rejected_rows} input rows rejected by validation (not reconciled)")
+    if out:
+        click.echo(f"reconciliation: {export_reconciliation(recon, out)}")
+    if unexplained:
+        click.echo(f"unexplained credentials: {export_frame(recon.unexplained, unexplained)}")
+    if html:
+        inputs = {"input file": input, "valid keys": len(prepared.valid), "portal": prepared.snapshot.portal_url}
+        report = write_report(html, rejects=prepared.rejects, reconciliation=recon, inputs=inputs)
+        click.echo(f"report: {report}")
+    sys.exit(0 if recon.all_present() and not prepared.rejected_rows else 1)
+
+
+@cli.command("demo")
+@click.option(
+    "--out", type=click.Path(file_okay=False), default="demo-output", show_default=True, help="Output folder."
+)
+@one_line_errors
+def demo_command(out: str) -> None:
+    """Run the whole migration on data-samples/ against a throwaway local sandbox.
+
+    Writes plan.csv, outcomes.csv, rejects.csv, reconciliation.csv and report.html into --out. Exit 0
+    when every key that could migrate did (and opens the gateway, and is present), 1 otherwise.
+
+    \b
+    Example:
+      tyk-migrate demo --out demo-output && open demo-output/report.html
+    """
+    from .demo import run_demo
+
+    result = run_demo(out, echo=click.echo)
+    sys.exit(0 if result.ok else 1)
+
+
 def main() -> None:
     cli(prog_name="tyk-migrate")
 
