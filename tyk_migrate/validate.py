@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -570,3 +571,19 @@ def summarize(rejects: pd.DataFrame) -> pd.DataFrame:
     counts["_e"] = counts["severity"] != "error"
     counts["_o"] = counts["check"].map({name: i for i, name in enumerate(RULES)})
     return counts.sort_values(["_e", "_o"]).drop(columns=["_e", "_o"]).reset_index(drop=True)
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path:
+    """The rejects report as UTF-8 CSV, with text a spreadsheet would run as a formula neutralised."""
+    out = rejects[REPORT_COLUMNS].copy()
+    for column in ("column", "check", "severity", "message", "value"):
+        text = out[column].astype("str").fillna("")
+        risky = text.str.startswith(FORMULA_PREFIXES)
+        out[column] = text.where(~risky, "'" + text)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(target, index=False, encoding="utf-8", lineterminator="\n")
+    return target

@@ -161,12 +161,13 @@ def load_keys(
             report.append(f"format detected: {fmt}")
     if fmt in {"dashboard", "classic"}:
         if doc is None:
-            doc = parse_json(data, display)
+            what = "a Dashboard key dump" if fmt == "dashboard" else "a Classic Portal developer dump"
+            doc = parse_json(data, display, what)
         if fmt == "dashboard":
             devs = None
             if developers is not None:
                 dev_bytes, dev_name, _ = _read_source(developers)
-                devs = developer_index(parse_json(dev_bytes, dev_name), dev_name)
+                devs = developer_index(parse_json(dev_bytes, dev_name, "a Classic Portal developer dump"), dev_name)
             return load_dashboard(doc, source=display, developers=devs, email_field=email_field, report=report)
         return load_classic(doc, source=display, report=report)
     return load_flat(data, fmt, source=display, mapping=parsed_mapping, report=report)

@@ -22,13 +22,13 @@ from .policies import split_policies
 EMAIL_FIELDS = ("email", "developer_email", "owner_email", "user_email")
 
 
-def parse_json(data: bytes, source: str) -> Any:
+def parse_json(data: bytes, source: str, what: str = "JSON") -> Any:
     text, _ = decode(data, source)
     try:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise InputError(f"{source}: not valid JSON{where}") from None
+        raise InputError(f"{source}: not valid JSON{where}; expected {what}") from None
 
 
 def developer_index(doc: Any, source: str = "developers") -> dict[str, dict[str, Any]]:

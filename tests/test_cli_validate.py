@@ -1,0 +1,113 @@
+"""``tyk-migrate validate``: exit codes 0/1/2, one-line errors, rejects file, no raw key printed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from tyk_migrate.cli import cli
+
+GOOD = "key,email,plan,apis\nGoodKeyValue0001x,a@b.example,p1,x\nGoodKeyValue0002x,c@d.example,p1,x;y\n"
+DUP = "SameKeyValue9999zz"
+BAD = f"key,email,plan,apis\n{DUP},a@b.example,p1,x\n{DUP},c@d.example,p1,x\nShort1,e@f.example,p1,x\n"
+
+
+def invoke(args: list[str], cwd: Path):
+    work = cwd / "cwd"
+    work.mkdir(exist_ok=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    files = {p.name: p.read_text() for p in work.glob("*.rejects.csv")}
+    return result, files
+
+
+def test_all_valid_exits_0_and_writes_empty_report(tmp_path: Path) -> None:
+    src = tmp_path / "keys.csv"
+    src.write_text(GOOD)
+    result, files = invoke(["validate", str(src)], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "rows read: 2" in result.output and "rejected:  0" in result.output
+    assert "key_id       <- key" in result.output
+    assert files["keys.rejects.csv"].splitlines() == ["source_row,column,check,severity,message,value"]
+
+
+def test_some_rejected_exits_1_with_counts_and_masked_report(tmp_path: Path) -> None:
+    src = tmp_path / "keys.csv"
+    src.write_text(BAD)
+    out = tmp_path / "sub" / "rej.csv"
+    result, _ = invoke(["validate", str(src), "--rejects", str(out)], tmp_path)
+    assert result.exit_code == 1
+    assert "rejected:  3" in result.output
+    assert "key_duplicate" in result.output and "key_too_short" in result.output
+    report = pd.read_csv(out)
+    assert set(report["check"]) >= {"key_duplicate", "key_too_short"}
+    text = out.read_text() + result.output
+    assert DUP not in text and "Short1" not in text
+
+
+def test_min_key_length_option(tmp_path: Path) -> None:
+    src = tmp_path / "keys.csv"
+    src.write_text(GOOD)
+    result, _ = invoke(["validate", str(src), "--min-key-length", "40"], tmp_path)
+    assert result.exit_code == 1 and "key_too_short" in result.output
+
+
+def test_mapping_option(tmp_path: Path) -> None:
+    src = tmp_path / "aws.csv"
+    src.write_text("Name,Value,Contact,UsagePlan,Stages\nk,GoodKeyValue0001x,a@b.example,gold,prod\n")
+    result, _ = invoke(["validate", str(src)], tmp_path)
+    assert result.exit_code == 2
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("key_id: Value\nowner_email: Contact\nplan: UsagePlan\nproducts: Stages\n")
+    result, _ = invoke(["validate", str(src), "--mapping", str(mapping)], tmp_path)
+    assert result.exit_code == 0, result.output
+
+
+def test_unusable_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
+    missing_cols = tmp_path / "cols.csv"
+    missing_cols.write_text("token,colour\nabcdefghijkl,red\n")
+    garbage = tmp_path / "bin.xlsx"
+    garbage.write_bytes(b"PK\x03\x04not really a zip")
+    for args, words in [
+        (["validate", str(missing_cols)], ["owner_email", "colour"]),
+        (["validate", str(tmp_path / "nope.csv")], ["no such file"]),
+        (["validate", str(garbage)], ["xlsx"]),
+        (["validate", str(missing_cols), "--format", "dashboard"], ["Dashboard"]),
+    ]:
+        result, _ = invoke(args, tmp_path)
+        assert result.exit_code == 2, (args, result.output)
+        lines = [ln for ln in result.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+        assert all(w in lines[0] for w in words), lines[0]
+        assert "Traceback" not in result.output
+
+
+def test_real_process_exit_code_and_no_traceback(tmp_path: Path) -> None:
+    src = tmp_path / "keys.csv"
+    src.write_text(BAD)
+    run = subprocess.run(
+        [sys.executable, "-m", "tyk_migrate.cli", "validate", str(src)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stderr
+    assert (tmp_path / "keys.rejects.csv").exists()
+    assert DUP not in run.stdout + run.stderr and "Traceback" not in run.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"key,email\nabc,def,ghi,jkl\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "tyk_migrate.cli", "validate", str(bad)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr and run.stderr.startswith("error: ")
