@@ -264,3 +264,12 @@ def test_adaptive_concurrency_backs_off_and_settles_below_a_cap():
     assert cap - 4 <= ctl.limit <= cap + 1
     fixed = Limiter(4)
     assert fixed.limit == 4
+
+
+def test_outcome_columns_follow_the_outcomes_schema(sandbox, tmp_path):
+    from tyk_migrate.schemas import Outcomes
+
+    plan = make_plan(8)
+    plan.loc[7, "action"] = "blocked"
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    Outcomes.validate(plan)

@@ -80,3 +80,23 @@ class Rejects(pa.DataFrameModel):
     class Config:
         ordered = True
         strict = True
+
+
+# --- outcomes ---
+
+
+OUTCOME_STATUSES = ("pending", "created", "skipped", "failed", "blocked", "rolled_back", "dry_run")
+
+
+class Outcomes(pa.DataFrameModel):
+    """The outcome columns ``run.Migration`` adds to a plan frame (in place), one row per key."""
+
+    status: Series[str] = pa.Field(isin=list(OUTCOME_STATUSES))
+    app_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1)
+    credential_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1)
+    http_status: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=100, le=599)
+    error: Series[str] = pa.Field(nullable=True)
+    attempts: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    started_at: Series[UTCDateTime] = pa.Field(nullable=True)
+    finished_at: Series[UTCDateTime] = pa.Field(nullable=True)
+    batch: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1)
