@@ -434,6 +434,9 @@ def test_summary_counts_and_top_reasons():
     summary = summarize(plan)
     assert summary["counts"] == {"create_app": 1, "add_credential": 1, "skip_existing": 0, "blocked": 3}
     assert summary["top_reasons"][0][1] == 2
+    # the same cause with different values counts as one kind
+    plan, _ = build_plan(legacy({"owner": "a@y.example"}, {"owner": "b@z.example"}), portal())
+    assert summarize(plan)["top_reasons"] == [(summarize(plan)["top_reasons"][0][0], 2)]
 
 
 def test_seed_portal_keys_all_get_an_action():

@@ -252,6 +252,120 @@ def validate_command(
 
 # --- commands: plan (portal, snapshot, plan) ---
 
+
+def plan_scope(owner: tuple[str, ...], plan: tuple[str, ...], product: tuple[str, ...], org: tuple[str, ...]) -> Any:
+    """The ``--owner/--plan/--product/--org`` options as a ``build_plan`` scope (None when unscoped)."""
+    scope = {"owners": list(owner), "plans": list(plan), "products": list(product), "orgs": list(org)}
+    return {k: v for k, v in scope.items() if v} or None
+
+
+@cli.command("plan")
+@click.argument("input", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", default="auto", show_default=True, help="Export format (auto sniffs it).")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML/JSON: plans:/products:/owners: translations (docs/planning.md) and the loader's columns:.",
+)
+@click.option("--developers", type=click.Path(exists=True, dir_okay=False), help="Classic Portal developer dump.")
+@click.option(
+    "--app-name",
+    "app_name_rule",
+    default="legacy",
+    show_default=True,
+    help="App naming rule: legacy, alias, or a format string such as '{plan} keys'.",
+)
+@click.option("--owner", multiple=True, help="Only keys of this owner email (repeatable).")
+@click.option(
+    "--plan", "plan_filter", multiple=True, help="Only keys on this plan: name, ID or policy ID (repeatable)."
+)
+@click.option("--product", multiple=True, help="Only keys with this product (repeatable).")
+@click.option("--org", multiple=True, help="Only keys of this organisation: portal org ID or legacy org (repeatable).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Plan CSV (keys masked). Default: INPUT-stem.plan.csv.")
+@click.option("--unresolved", "unresolved_out", type=click.Path(dir_okay=False), help="Also write unmatched values.")
+@click.option("--concurrency", default=16, show_default=True, help="Requests in flight while reading the portal.")
+@portal_options
+@one_line_errors
+def plan_command(
+    input: str,
+    fmt: str,
+    mapping: str | None,
+    developers: str | None,
+    app_name_rule: str,
+    owner: tuple[str, ...],
+    plan_filter: tuple[str, ...],
+    product: tuple[str, ...],
+    org: tuple[str, ...],
+    out: str | None,
+    unresolved_out: str | None,
+    concurrency: int,
+    portal_url: str | None,
+    token: str | None,
+) -> None:
+    """Show what apply would do with every key, without writing anything to the portal.
+
+    Loads and validates INPUT (rejected rows are counted and left out), reads the portal, and gives every
+    key one action: create_app, add_credential, skip_existing or blocked (with the reason). Writes the
+    plan as CSV with keys masked. Exit 0 when nothing is blocked or rejected, 1 otherwise.
+
+    \b
+    Example:
+      tyk-migrate plan keys.csv --mapping mapping.yaml --out plan.csv
+      tyk-migrate plan dump.json --plan Gold --app-name '{plan} keys'
+    """
+    from pathlib import Path
+
+    from .config import Settings
+    from .plan import PlanSettings, prepare, summarize
+    from .report import export_frame
+
+    settings = Settings.from_env(portal_url=portal_url, token=token)
+    settings.require_portal()
+    prepared = prepare(
+        input,
+        format=fmt,
+        mapping=mapping,
+        developers=developers,
+        settings=PlanSettings(app_name=app_name_rule),
+        scope=plan_scope(owner, plan_filter, product, org),
+        portal=settings,
+        concurrency=concurrency,
+        min_key_length=settings.min_key_length,
+    )
+    snap, plan = prepared.snapshot, prepared.plan
+    rejected = prepared.rejected_rows
+    click.echo(
+        f"input   {Path(input).name}: {len(prepared.legacy)} rows, {len(prepared.valid)} valid, {rejected} rejected"
+        + (" (run `tyk-migrate validate` for the report)" if rejected else "")
+    )
+    click.echo(
+        f"portal  {snap.portal_url}: {len(snap.users)} users, {len(snap.products)} products, "
+        f"{len(snap.plans)} plans, {len(snap.apps)} apps, {len(snap.credentials)} credentials"
+    )
+    summary = summarize(plan)
+    scoped = f", {summary['out_of_scope']} out of scope" if summary["out_of_scope"] else ""
+    click.echo(f"plan    {summary['rows']} rows{scoped}")
+    for action, count in summary["counts"].items():
+        click.echo(f"  {action:<15} {count:>7}")
+    if summary["top_reasons"]:
+        click.echo("top blocking reasons:")
+        for reason, count in summary["top_reasons"]:
+            click.echo(f"  {count:>7}  {reason[:160]}")
+    unresolved = prepared.unresolved
+    if len(unresolved):
+        click.echo("unmatched values (add them to the mapping file or fix the portal):")
+        for kind, value, count, suggestions in unresolved.head(5)[["kind", "value", "rows", "suggestions"]].to_numpy():
+            hint = f"  did you mean {suggestions}?" if suggestions else ""
+            click.echo(f"  {int(count):>7}  {kind} {str(value)!r}{hint}")
+    target = Path(out) if out else Path(Path(input).stem + ".plan.csv")
+    export_frame(plan, target)
+    click.echo(f"plan written to {target} (keys masked)")
+    if unresolved_out:
+        export_frame(unresolved, unresolved_out)
+        click.echo(f"unmatched values written to {unresolved_out}")
+    sys.exit(1 if summary["counts"]["blocked"] or rejected else 0)
+
+
 # --- commands: apply, rollback (run, journal) ---
 
 # --- commands: verify, reconcile, demo (verify, reconcile, report) ---

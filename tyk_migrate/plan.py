@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -319,7 +320,7 @@ def resolve_policies(resolver: Resolver, plan_value: Any, products: Sequence[str
 
     if not plans:
         seen = f" (found only {show(products_found, 'product')})" if products_found else ""
-        if (tokens and not unknown) or products_found:
+        if tokens and not unknown:
             reasons.append(
                 f"no portal plan among the key's policies{seen}: map its plan policy under plans: in the mapping file"
             )
@@ -330,7 +331,7 @@ def resolve_policies(resolver: Resolver, plan_value: Any, products: Sequence[str
             f"{len(plans)} portal plans among the key's policies ({show(plans, 'plan')}); a credential takes "
             "exactly one: map the extra ones to null or to a product in the mapping file"
         )
-    if plans and not products_found:
+    if plans and not products_found and not unknown:
         reasons.append(
             f"no portal product among the key's policies ({show(plans, 'plan')}): map the key's API policies "
             "or names under products: in the mapping file"
@@ -693,14 +694,14 @@ def build_plan(
         diffs = []
         if cred[2] != uid_list[i]:
             portal_owner = f"{user_email.get(cred[2], '?')!r} user {cred[2]}"
-            diffs.append(f"owner (portal: {portal_owner}; legacy: {emails.iat[i]!r} user {uid_list[i]})")
+            diffs.append(f"owner (portal: {portal_owner} vs legacy: {emails.iat[i]!r} user {uid_list[i]})")
         if cred[3] != result.plan_id:
             portal_plan = resolver.label(("plan", cred[3])) if cred[3] is not None else "none"
-            diffs.append(f"plan (portal: {portal_plan}; legacy: {resolver.label(('plan', result.plan_id or -1))})")
+            diffs.append(f"plan (portal: {portal_plan} vs legacy: {resolver.label(('plan', result.plan_id or -1))})")
         if sorted(cred[4]) != result.product_ids:
             portal_products = ", ".join(resolver.label(("product", p)) for p in sorted(cred[4])) or "none"
             legacy_products = ", ".join(resolver.label(("product", p)) for p in result.product_ids)
-            diffs.append(f"products (portal: {portal_products}; legacy: {legacy_products})")
+            diffs.append(f"products (portal: {portal_products} vs legacy: {legacy_products})")
         credential_id[i], app_id[i] = cred[0], cred[1]
         app_name_out[i] = app_label.get(cred[1], app_name_out[i])
         if diffs:
@@ -786,12 +787,34 @@ def _unresolved(
     return frame.sort_values(["rows", "kind", "value"], ascending=[False, True, True], ignore_index=True)
 
 
+_QUOTED = re.compile(r"'[^']*'")
+_SUGGESTION = re.compile(r" \(did you mean [^)]*\)")
+_NUMBER = re.compile(r"\b\d+\b")
+
+
+def reason_kind(reason: str) -> str:
+    """A reason with its specific values blanked, so rows blocked for the same cause count together."""
+    text = _SUGGESTION.sub("", reason)
+    text = _QUOTED.sub("'…'", text)
+    return _NUMBER.sub("N", text)
+
+
 def summarize(plan: pd.DataFrame, top: int = 5) -> dict[str, Any]:
-    """Counts by action and the most common blocking reasons (owner emails and values generalised)."""
+    """Counts by action and the most common kinds of blocking problem (values blanked) with row counts.
+
+    A blocked row's reason lists its problems separated by ``"; "``; each counts on its own here.
+    """
     counts = {a: int((plan["action"] == a).sum()) for a in ACTIONS}
     blocked = plan.loc[plan["action"] == "blocked", "reason"]
-    reasons = blocked.value_counts().head(top)
-    return {"counts": counts, "rows": len(plan), "top_reasons": [(str(r), int(c)) for r, c in reasons.items()]}
+    problems = blocked.str.split("; ").explode()
+    problems = problems[~problems.str.startswith("note:")]
+    kinds = problems.map(reason_kind).value_counts().head(top)
+    return {
+        "counts": counts,
+        "rows": len(plan),
+        "out_of_scope": int(plan.attrs.get("out_of_scope", 0)),
+        "top_reasons": [(str(r), int(c)) for r, c in kinds.items()],
+    }
 
 
 # -- load + validate + fetch + plan -----------------------------------------------------------------
@@ -830,6 +853,7 @@ def prepare(
     snapshot: PortalSnapshot | None = None,
     progress: bool | None = None,
     concurrency: int = 16,
+    min_key_length: int = 8,
 ) -> Prepared:
     """Load and validate ``input``, fetch the portal (unless ``snapshot`` is given), and plan.
 
@@ -850,7 +874,7 @@ def prepare(
     if developers is not None:
         load_kwargs["developers"] = developers
     legacy = load_keys(input, **load_kwargs)
-    valid, rejects = validate_keys(legacy)
+    valid, rejects = validate_keys(legacy, min_key_length=min_key_length)
     if snapshot is None:
         snapshot = fetch_snapshot(portal, progress=progress, concurrency=concurrency)
     plan, unresolved = build_plan(valid, snapshot, plan_mapping, settings=settings, scope=scope)
