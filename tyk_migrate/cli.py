@@ -368,6 +368,253 @@ def plan_command(
 
 # --- commands: apply, rollback (run, journal) ---
 
+
+def _concurrency_option(value: str) -> int | str:
+    if value == "adaptive":
+        return value
+    try:
+        number = int(value)
+    except ValueError:
+        raise click.BadParameter("a whole number or 'adaptive'") from None
+    if number < 1:
+        raise click.BadParameter("at least 1")
+    return number
+
+
+@cli.command("apply")
+@click.argument("input", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", default="auto", show_default=True, help="Export format (auto sniffs it).")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML/JSON: plans:/products:/owners: translations and the loader's columns: (as for plan).",
+)
+@click.option("--developers", type=click.Path(exists=True, dir_okay=False), help="Classic Portal developer dump.")
+@click.option(
+    "--app-name",
+    "app_name_rule",
+    default="legacy",
+    show_default=True,
+    help="App naming rule, as for plan: legacy, alias, or a format string such as '{plan} keys'.",
+)
+@click.option(
+    "--journal",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite journal of this migration: created if new; rerun with the same file to resume.",
+)
+@click.option(
+    "--concurrency",
+    default="adaptive",
+    show_default=True,
+    help="Requests in flight: a number, or 'adaptive' (starts at 8, follows the portal's answers).",
+)
+@click.option("--max-concurrency", default=64, show_default=True, help="Ceiling for adaptive concurrency.")
+@click.option("--batch-size", default=200, show_default=True, help="Rows per batch (apps of a batch go first).")
+@click.option("--dry-run", is_flag=True, help="Make every check, write nothing (rows marked dry_run).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Outcome CSV (keys masked). Default: INPUT-stem.outcomes.csv."
+)
+@click.option("--force-journal", is_flag=True, help="Use a journal that was made for a different input.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (logs, CI).")
+@portal_options
+@one_line_errors
+def apply_command(
+    input: str,
+    fmt: str,
+    mapping: str | None,
+    developers: str | None,
+    app_name_rule: str,
+    journal: str,
+    concurrency: str,
+    max_concurrency: int,
+    batch_size: int,
+    dry_run: bool,
+    out: str | None,
+    force_journal: bool,
+    no_progress: bool,
+    portal_url: str | None,
+    token: str | None,
+) -> None:
+    """Create every planned key in the portal, exactly once, resumably.
+
+    Plans INPUT like `tyk-migrate plan`, then creates apps and custom credentials in batches, journalling
+    every write so a rerun with the same --journal does only what is missing (also after a crash or
+    Ctrl-C). Each credential is read back and compared. Writes the outcome CSV (keys masked).
+    Exit 0 when every key is created or already there, 1 when some row failed, was blocked or rejected.
+
+    \b
+    Example:
+      tyk-migrate apply keys.csv --mapping mapping.yaml --journal run.journal --out outcomes.csv
+      tyk-migrate apply keys.csv --journal run.journal --dry-run
+    """
+    import asyncio
+    import contextlib
+    import signal
+    import time
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .config import Settings
+    from .plan import PlanSettings, prepare
+    from .report import export_outcomes
+    from .run import Migration, Progress
+
+    try:
+        limit = _concurrency_option(concurrency)
+    except click.BadParameter as exc:
+        raise click.UsageError(f"--concurrency: {exc.message}") from None
+    if batch_size < 1 or max_concurrency < 1:
+        raise click.UsageError("--batch-size and --max-concurrency must be at least 1")
+    settings = Settings.from_env(portal_url=portal_url, token=token)
+    settings.require_portal()
+    prepared = prepare(
+        input,
+        format=fmt,
+        mapping=mapping,
+        developers=developers,
+        settings=PlanSettings(app_name=app_name_rule),
+        portal=settings,
+        min_key_length=settings.min_key_length,
+    )
+    plan = prepared.plan
+    rejected = prepared.rejected_rows
+    counts = plan["action"].value_counts().to_dict() if len(plan) else {}
+    click.echo(
+        f"input   {Path(input).name}: {len(prepared.legacy)} rows, {len(prepared.valid)} valid, {rejected} rejected"
+    )
+    click.echo(
+        "plan    "
+        + ", ".join(f"{counts.get(a, 0)} {a}" for a in ("create_app", "add_credential", "skip_existing", "blocked"))
+    )
+    bar = (
+        None
+        if no_progress
+        else tqdm(total=len(plan), unit="key", desc="dry run" if dry_run else "apply", dynamic_ncols=True, leave=True)
+    )
+    shown = [0, 0.0]
+
+    def on_progress(p: Progress) -> None:
+        if bar is None:
+            return
+        if p.done > shown[0]:
+            bar.update(p.done - shown[0])
+            shown[0] = p.done
+        now = time.monotonic()
+        if now - shown[1] > 0.5:
+            shown[1] = now
+            bar.set_postfix_str(
+                f"created={p.created} failed={p.failed} in_flight={p.in_flight}/{p.concurrency} "
+                f"{p.requests_per_second:.0f} req/s",
+                refresh=False,
+            )
+
+    migration = Migration(
+        plan,
+        settings,
+        journal,
+        batch_size=batch_size,
+        concurrency=limit,
+        max_concurrency=max_concurrency,
+        dry_run=dry_run,
+        on_progress=on_progress,
+        force_journal=force_journal,
+    )
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        # first Ctrl-C: finish what is in flight and stop cleanly; a second one interrupts
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, _graceful_stop, loop, migration)
+        await migration.run()
+
+    try:
+        asyncio.run(main())
+    finally:
+        if bar is not None:
+            bar.close()
+    progress = migration.progress
+    final = plan["status"].value_counts().to_dict()
+    click.echo(
+        "status  "
+        + ", ".join(
+            f"{final[s]} {s}" for s in ("created", "skipped", "dry_run", "failed", "blocked", "pending") if final.get(s)
+        )
+    )
+    click.echo(
+        f"portal  {progress.requests} requests in {progress.elapsed_seconds:.1f}s, "
+        f"concurrency ended at {progress.concurrency}"
+    )
+    failed = plan[plan["status"] == "failed"]
+    if len(failed):
+        click.echo("first failures:")
+        for row in failed.head(5).itertuples():
+            click.echo(f"  row {row.source_row}: {str(row.error)[:200]}")
+    if migration.fatal_error:
+        click.echo(migration.fatal_error, err=True)
+    if final.get("pending"):
+        click.echo("stopped before the end: rerun the same command to resume", err=True)
+    target = Path(out) if out else Path(Path(input).stem + ".outcomes.csv")
+    export_outcomes(plan, target)
+    click.echo(f"outcomes written to {target} (keys masked); journal: {journal}")
+    bad = sum(final.get(s, 0) for s in ("failed", "blocked", "pending"))
+    sys.exit(1 if bad or rejected or migration.fatal_error else 0)
+
+
+def _graceful_stop(loop: Any, migration: Any) -> None:
+    import signal
+
+    click.echo("\nstopping: finishing requests in flight (Ctrl-C again to interrupt)", err=True)
+    migration.stop()
+    loop.remove_signal_handler(signal.SIGINT)
+
+
+@cli.command("rollback")
+@click.option("--journal", required=True, type=click.Path(exists=True, dir_okay=False), help="Journal of the run(s).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--concurrency", default=8, show_default=True, help="Deletes in flight.")
+@portal_options
+@one_line_errors
+def rollback_command(journal: str, yes: bool, concurrency: int, portal_url: str | None, token: str | None) -> None:
+    """Delete what the journal's runs created in the portal, and only that.
+
+    Apps a run created are deleted whole (with their credentials) unless someone has since added a
+    credential the migration did not create: then only the migration's credentials are deleted. Keys added
+    to apps that existed before are deleted one by one. Exit 0 when everything went, 1 otherwise.
+
+    \b
+    Example:
+      tyk-migrate rollback --journal run.journal
+      tyk-migrate rollback --journal run.journal --yes
+    """
+    from .config import Settings
+    from .journal import Journal
+    from .run import rollback
+
+    settings = Settings.from_env(portal_url=portal_url, token=token)
+    settings.require_portal()
+    with Journal(journal) as jr:
+        apps = [a for a in jr.apps() if a.state == "created" and a.run_id]
+        creds = [c for c in jr.credentials() if c.run_id and c.state in ("created", "mismatch", "intent")]
+    if not apps and not creds:
+        click.echo("nothing to roll back: the journal records nothing the migration created")
+        return
+    click.echo(f"the journal records {len(apps)} app(s) and {len(creds)} credential(s) created by the migration")
+    if not yes:
+        click.confirm(f"delete them from {settings.portal_url}?", abort=True)
+    report = rollback(journal, settings, concurrency=concurrency)
+    for row in report.itertuples():
+        what = (
+            f"app {row.app_id}" if row.kind == "app" else f"credential {row.credential_id} (key {row.key_fingerprint})"
+        )
+        detail = f": {row.detail}" if isinstance(row.detail, str) and row.detail else ""
+        click.echo(f"  {row.result:<16} {what}{detail}")
+    counts = report["result"].value_counts().to_dict()
+    click.echo("rolled back: " + ", ".join(f"{n} {r}" for r, n in counts.items()))
+    sys.exit(1 if counts.get("failed") else 0)
+
+
 # --- commands: verify, reconcile, demo (verify, reconcile, report) ---
 
 

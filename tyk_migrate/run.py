@@ -833,6 +833,21 @@ class Migration:
                     error=rec.error or "the credential read back differs from the request",
                 )
             return True
+        if action == "skip_existing" and rec is not None and rec.state == "intent" and self._plan_cred[pos] is not None:
+            # our write whose answer was lost (the planner now sees the key): it is ours, adopt it
+            if not self.dry_run:
+                journal.credential_outcome(
+                    fp,
+                    "created",
+                    credential_id=self._plan_cred[pos],
+                    app_id=self._plan_app[pos],
+                    run_id=rec.run_id,
+                    how="adopted",
+                    attempts=rec.attempts,
+                )
+            self._set(pos, started_at=now)
+            self._finish(pos, "created", credential_id=self._plan_cred[pos], attempts=rec.attempts)
+            return True
         if action == "skip_existing":
             self._set(pos, started_at=now)
             self._finish(pos, "skipped", error=None, http_status=None)

@@ -1,0 +1,78 @@
+"""``tyk-migrate apply`` and ``rollback`` on the sample export against the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from run_helpers import post_count
+
+from tyk_migrate.cli import cli
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data-samples" / "legacy_keys.csv"
+
+
+@pytest.fixture
+def env(sandbox):
+    return {"TYK_PORTAL_URL": sandbox.portal_url, "TYK_PORTAL_TOKEN": sandbox.token}
+
+
+def run(args, env, input=None):
+    return CliRunner().invoke(cli, args, env=env, input=input, catch_exceptions=False)
+
+
+def test_apply_then_rerun_then_rollback(sandbox, env, tmp_path):
+    journal, out = tmp_path / "run.journal", tmp_path / "outcomes.csv"
+    seed_keys = {c["KeyID"] for c in sandbox.snapshot()["custom_credentials"]}
+    result = run(["apply", str(SAMPLE), "--journal", str(journal), "--out", str(out), "--no-progress"], env)
+    assert result.exit_code == 1, result.output  # the sample has rejected and blocked rows on purpose
+    assert "created" in result.output and "outcomes written" in result.output
+    state = sandbox.snapshot()
+    created = len(state["custom_credentials"]) - len(seed_keys)
+    assert created > 200
+    text = out.read_text(encoding="utf-8")
+    for cred in state["custom_credentials"]:
+        assert cred["KeyID"] not in text  # keys masked in the outcome log
+    assert text.count(",created,") == created
+
+    posts = post_count(state)
+    again = run(["apply", str(SAMPLE), "--journal", str(journal), "--out", str(out), "--no-progress"], env)
+    assert again.exit_code == 1 and f"{created} created" in again.output
+    assert post_count(sandbox.snapshot()) == posts  # a rerun after success writes nothing
+
+    refused = run(["rollback", "--journal", str(journal)], env, input="n\n")
+    assert refused.exit_code != 0 and len(sandbox.snapshot()["custom_credentials"]) == len(seed_keys) + created
+    done = run(["rollback", "--journal", str(journal), "--yes"], env)
+    assert done.exit_code == 0, done.output
+    assert "deleted" in done.output
+    assert {c["KeyID"] for c in sandbox.snapshot()["custom_credentials"]} == seed_keys
+
+
+def test_dry_run_writes_nothing(sandbox, env, tmp_path):
+    result = run(
+        [
+            "apply",
+            str(SAMPLE),
+            "--journal",
+            str(tmp_path / "j"),
+            "--dry-run",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+        env,
+    )
+    assert "dry_run" in result.output
+    assert post_count(sandbox.snapshot()) == 0
+
+
+def test_usage_and_input_errors_are_one_line_exit_2(sandbox, env, tmp_path):
+    bad = run(["apply", str(SAMPLE), "--journal", str(tmp_path / "j"), "--concurrency", "lots"], env)
+    assert bad.exit_code == 2 and "--concurrency" in bad.output
+    missing = run(["apply", str(tmp_path / "nope.csv"), "--journal", str(tmp_path / "j")], env)
+    assert missing.exit_code == 2 and "Traceback" not in missing.output
+    not_journal = tmp_path / "notes.txt"
+    not_journal.write_text("hello " * 200)
+    broken = run(["apply", str(SAMPLE), "--journal", str(not_journal), "--no-progress"], env)
+    assert broken.exit_code == 2 and "journal" in broken.output and "Traceback" not in broken.output
