@@ -13,6 +13,7 @@ import json
 import random
 import string
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -190,6 +191,276 @@ def main() -> None:
     apps, creds = existing_portal_state(roster, keys)
     write_json(HERE / "sandbox_seed.json", {**roster, "apps": apps, "custom_credentials": creds})
     # Export writers (CSV, Excel, JSON, Dashboard and Classic Portal dumps) are added below this line.
+    write_exports(roster, keys)
+
+
+# ---------------------------------------------------------------- legacy exports (docs/formats.md)
+# Every export holds keys of the same roster plus a few deliberately dirty rows; docs/formats.md lists
+# each dirty row by its source_row and the check it trips. A separate RNG keeps sandbox_seed.json as it was.
+
+EXPORT_RNG = random.Random(20261129)
+
+
+def developer_id(email: str) -> str:
+    """A stable Classic Portal developer id per email (Mongo-style 24 hex digits)."""
+    import hashlib
+
+    return hashlib.sha1(email.encode()).hexdigest()[:24]
+
+
+def iso_expiry(k: LegacyKey) -> str:
+    return "" if not k.expires else datetime.fromtimestamp(k.expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def flat_row(k: LegacyKey) -> dict:
+    return {
+        "key": k.key,
+        "email": k.owner_email,
+        "app": k.app_name or "",
+        "alias": k.alias or "",
+        "plan": k.plan_policy,
+        "products": ";".join(k.product_policies),
+        "expires": iso_expiry(k),
+        "status": "active" if k.active else "inactive",
+        "org": k.owner_email.split("@")[1],
+    }
+
+
+def dirty_flat_rows(keys: list[LegacyKey]) -> list[dict]:
+    """The dirty rows appended to legacy_keys.csv (in this order; see docs/formats.md)."""
+    base = flat_row(keys[11])
+    return [
+        {**flat_row(keys[4]), "email": keys[30].owner_email, "alias": "copied key"},  # key_duplicate with row 5
+        {**base, "key": "qb_7x", "alias": "too short"},  # key_too_short
+        {**base, "key": "qb live key 0001", "alias": "has spaces"},  # key_bad_chars
+        {**base, "key": "qb_live/slash" + token(8), "alias": "has a slash"},  # key_bad_chars
+        {**base, "key": token(20), "email": "", "alias": "no owner"},  # email_missing
+        {**base, "key": token(20), "email": "olga.tanaka(at)harborfreightapps.example"},  # email_malformed
+        {**base, "key": token(20), "plan": "", "alias": "no plan"},  # plan_missing
+        {**base, "key": token(20), "products": "", "alias": "no products"},  # products_missing
+        {**base, "key": token(20), "expires": "31/31/2030", "alias": "bad expiry"},  # expiry_unparseable
+        {**base, "key": "", "alias": "empty key"},  # key_missing
+        {**base, "key": hexid(32), "alias": "looks hashed"},  # warning: key_looks_hashed
+        {**base, "key": keys[7].key.upper(), "alias": "case twin"},  # warning: key_near_duplicate with row 8
+        {**base, "key": "z" * 16, "alias": "weak"},  # warning: key_weak
+        {**base, "key": token(20), "expires": "2023-06-30", "alias": "expired"},  # warning: expired
+    ]
+
+
+def write_csv(
+    path: Path, header: list[str], rows: list[list[str]], *, delimiter: str = ",", encoding: str = "utf-8"
+) -> None:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n" if encoding != "utf-8" else "\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(out.getvalue().encode(encoding))
+
+
+def write_exports(roster: dict, keys: list[LegacyKey]) -> None:
+    global RNG
+    saved, RNG = RNG, EXPORT_RNG  # token()/hexid() draw from the exports' own RNG from here on
+    try:
+        _write_exports(roster, keys)
+    finally:
+        RNG = saved
+
+
+def _write_exports(roster: dict, keys: list[LegacyKey]) -> None:
+    # 1. legacy_keys.csv: every key + the dirty rows (the demo's input)
+    header = [
+        "Key",
+        "Developer Email",
+        "Application",
+        "Alias",
+        "Policy ID",
+        "APIs",
+        "Expires",
+        "Status",
+        "Organisation",
+    ]
+    order = ["key", "email", "app", "alias", "plan", "products", "expires", "status", "org"]
+    rows = [flat_row(k) for k in keys] + dirty_flat_rows(keys)
+    write_csv(HERE / "legacy_keys.csv", header, [[r[c] for c in order] for r in rows])
+
+    # 2. legacy_keys_semicolon.csv: Windows-1252, ';', other header names, keys 1-60
+    sub = [flat_row(k) for k in keys[:60]]
+    sub[2]["app"] = "Café sync"
+    sub[3]["email"] = "  " + sub[3]["email"].upper() + " "  # fine after trimming and lower-casing
+    sub[5]["key"] = sub[5]["key"][:10] + "#" + sub[5]["key"][10:]  # dirty: key_bad_chars (row 6)
+    sub[8]["key"] = sub[8]["key"] + " "  # dirty: trailing space, key_bad_chars (row 9)
+    write_csv(
+        HERE / "legacy_keys_semicolon.csv",
+        ["Token", "E-Mail", "App", "Name", "Tier", "Products", "Expiry", "Active", "Company"],
+        [
+            [
+                r["key"],
+                r["email"],
+                r["app"],
+                r["alias"],
+                r["plan"],
+                r["products"].replace(";", ","),
+                r["expires"][:10],
+                "yes" if r["status"] == "active" else "no",
+                r["org"],
+            ]
+            for r in sub
+        ],
+        delimiter=";",
+        encoding="cp1252",
+    )
+
+    # 3. legacy_keys.xlsx: keys 61-140, real Excel dates and booleans
+    import pandas as pd
+
+    xl = [flat_row(k) for k in keys[60:140]]
+    xl[4]["key"] = "12345"  # dirty: key_too_short (row 5)
+    xl[9]["plan"] = ""  # dirty: plan_missing (row 10)
+    pd.DataFrame(
+        {
+            "API Key": [r["key"] for r in xl],
+            "Email": [r["email"] for r in xl],
+            "Application": [r["app"] for r in xl],
+            "Plan": [r["plan"] for r in xl],
+            "Products": [r["products"].replace(";", " | ") for r in xl],
+            "Expiry Date": [pd.Timestamp(r["expires"]).tz_localize(None) if r["expires"] else None for r in xl],
+            "Enabled": [r["status"] == "active" for r in xl],
+        }
+    ).to_excel(HERE / "legacy_keys.xlsx", index=False, sheet_name="API keys")
+
+    # 4. legacy_keys.json: keys 141-220, products as lists, expiry as unix seconds
+    js = [
+        {
+            "key_id": k.key,
+            "owner_email": k.owner_email,
+            "app_name": k.app_name,
+            "alias": k.alias,
+            "plan": k.plan_policy,
+            "products": list(k.product_policies),
+            "expires_at": k.expires or None,
+            "active": k.active,
+        }
+        for k in keys[140:220]
+    ]
+    js[2]["products"] = []  # dirty: products_missing (row 3)
+    js[6]["owner_email"] = None  # dirty: email_missing (row 7)
+    write_json(HERE / "legacy_keys.json", js)
+
+    # 5. legacy_keys.jsonl: keys 221-300, one object per line
+    jl = [
+        {
+            "token": k.key,
+            "email": k.owner_email,
+            "policy_id": k.plan_policy,
+            "apis": "|".join(k.product_policies),
+            "expires": k.expires,
+            "is_inactive": not k.active,
+            "name": k.alias,
+        }
+        for k in keys[220:300]
+    ]
+    jl[3]["token"] = hexid(64)  # warning: key_looks_hashed (row 4)
+    jl[10]["token"] = jl[9]["token"]  # dirty: key_duplicate, rows 10 and 11
+    (HERE / "legacy_keys.jsonl").write_text("".join(json.dumps(r) + "\n" for r in jl), encoding="utf-8")
+
+    # 6. dashboard_keys.json: GET /api/keys/detailed for the first 120 keys
+    api_by_ref = {p["ReferenceID"]: p["APIDetails"][0] for p in roster["products"]}
+    entries = []
+    for i, k in enumerate(keys[:120]):
+        meta = {"email": k.owner_email, "tyk_developer_id": developer_id(k.owner_email)}
+        if i % 10 == 3:  # only the developer id: the email comes from classic_developers.json
+            meta = {"tyk_developer_id": developer_id(k.owner_email)}
+        data = {
+            "alias": k.alias,
+            "apply_policies": [k.plan_policy, *k.product_policies],
+            "org_id": ORG_ID,
+            "access_rights": {
+                api_by_ref[r]["APIID"]: {
+                    "api_id": api_by_ref[r]["APIID"],
+                    "api_name": api_by_ref[r]["Name"],
+                    "versions": ["Default"],
+                }
+                for r in k.product_policies
+            },
+            "expires": k.expires,
+            "is_inactive": not k.active,
+            "meta_data": meta,
+            "rate": 0,
+            "per": 0,
+            "quota_max": -1,
+            "tags": [],
+            "date_created": k.date_created,
+        }
+        entries.append({"key_id": k.key, "key_hash": hexid(8), "data": data, "api_model": {}})
+    entries[5]["data"]["apply_policies"] = []  # dirty: plan_missing (row 6), products from access_rights
+    entries[8]["data"]["expires"] = 1688083200  # warning: expired 2023-06-30 (row 9)
+    entries[12]["key_id"] = hexid(32)  # warning: key_looks_hashed, as with key hashing on (row 13)
+    entries[15]["data"]["meta_data"] = {"tyk_developer_id": "0" * 24}  # dirty: email_missing (row 16)
+    write_json(HERE / "dashboard_keys.json", {"keys": entries, "pages": 1})
+
+    # 7. classic_developers.json: GET /api/portal/developers, every key under its developer
+    by_email: dict[str, list[LegacyKey]] = {}
+    for k in keys:
+        by_email.setdefault(k.owner_email, []).append(k)
+    users = {u["Email"]: u for u in roster["users"]}
+    devs = []
+    for n, (email, own) in enumerate(by_email.items()):
+        dev = {
+            "id": developer_id(email),
+            "email": email,
+            "date_created": own[0].date_created,
+            "inactive": not users[email]["Active"],
+            "org_id": ORG_ID,
+            "fields": {"Name": f"{users[email]['First']} {users[email]['Last']}"},
+            "keys": {},
+            "subscriptions": {},
+        }
+        for k in own:
+            subs = dev["subscriptions"]
+            if n % 4 == 1 and len(k.product_policies) == 1 and not {k.plan_policy, *k.product_policies} & set(subs):
+                # older portal shape {policy: key}: only where no other key of this developer has the policy
+                dev["subscriptions"][k.plan_policy] = k.key
+                dev["subscriptions"][k.product_policies[0]] = k.key
+            else:
+                dev["keys"][k.key] = [k.plan_policy, *k.product_policies]
+        devs.append(dev)
+    devs[2]["keys"] = {hexid(32): v for v in devs[2]["keys"].values()}  # warning: hashed keys (hashing on)
+    devs[6]["email"] = ""  # dirty: email_missing for all of this developer's keys
+    write_json(HERE / "classic_developers.json", {"Data": devs, "Pages": 1})
+
+    # 8. aws_api_keys.csv + mapping_aws.yaml: another gateway's export, needs a mapping
+    aws = keys[:60]
+    rows_aws = [
+        [
+            k.alias or "",
+            k.key,
+            f"migrated from legacy, app {k.app_name or '-'}",
+            "true" if k.active else "false",
+            k.date_created,
+            k.plan_policy,
+            "|".join(k.product_policies),
+            k.owner_email,
+        ]
+        for k in aws
+    ]
+    rows_aws[7][1] = "aws%key" + token(14)  # dirty: key_bad_chars (row 8)
+    rows_aws[12][7] = ""  # dirty: email_missing (row 13)
+    write_csv(
+        HERE / "aws_api_keys.csv",
+        ["Name", "Key", "Description", "Enabled", "CreatedDate", "UsagePlanIds", "Stages", "tags.owner"],
+        rows_aws,
+    )
+    (HERE / "mapping_aws.yaml").write_text(
+        "# Column mapping for an AWS API Gateway key export (aws_api_keys.csv).\n"
+        "# canonical column: the export's header.\n"
+        "# Usage: tyk-migrate validate aws_api_keys.csv --mapping mapping_aws.yaml\n"
+        "columns:\n  key_id: Key\n  alias: Name\n  owner_email: tags.owner\n  plan: UsagePlanIds\n"
+        "  products: Stages\n  active: Enabled\n",
+        encoding="utf-8",
+    )
 
 
 if __name__ == "__main__":

@@ -433,3 +433,58 @@ def test_column_map_and_report() -> None:
     assert frame.attrs["column_map"]["key_id"] == "key"
     assert frame.attrs["column_map"]["active"] == "status"
     assert any("key_id <- key" in line for line in report)
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data-samples"
+
+
+@pytest.mark.parametrize(
+    "name,fmt,rows,errors",
+    [
+        (
+            "legacy_keys.csv",
+            "csv",
+            334,
+            {
+                "key_duplicate",
+                "key_too_short",
+                "key_bad_chars",
+                "email_missing",
+                "email_malformed",
+                "plan_missing",
+                "products_missing",
+                "expiry_unparseable",
+                "key_missing",
+            },
+        ),
+        ("legacy_keys_semicolon.csv", "csv", 60, {"key_bad_chars"}),
+        ("legacy_keys.xlsx", "excel", 80, {"key_too_short", "plan_missing"}),
+        ("legacy_keys.json", "json", 80, {"products_missing", "email_missing"}),
+        ("legacy_keys.jsonl", "jsonl", 80, {"key_duplicate"}),
+        ("dashboard_keys.json", "dashboard", 120, {"plan_missing", "email_missing"}),
+        ("classic_developers.json", "classic", 320, {"email_missing"}),
+    ],
+)
+def test_data_samples_load_with_their_documented_dirty_rows(name: str, fmt: str, rows: int, errors: set) -> None:
+    from tyk_migrate.validate import validate_keys
+
+    devs = SAMPLES / "classic_developers.json" if fmt == "dashboard" else None
+    frame = load_keys(SAMPLES / name, developers=devs)
+    assert frame.attrs["format"] == fmt and len(frame) == rows
+    _, rejects = validate_keys(frame)
+    assert set(rejects.loc[rejects["severity"] == "error", "check"]) == errors
+
+
+def test_aws_sample_needs_its_mapping() -> None:
+    with pytest.raises(MissingColumnsError):
+        load_keys(SAMPLES / "aws_api_keys.csv")
+    frame = load_keys(SAMPLES / "aws_api_keys.csv", mapping=SAMPLES / "mapping_aws.yaml")
+    assert len(frame) == 60 and frame.attrs["column_map"]["owner_email"] == "tags.owner"
+
+
+def test_planner_sections_of_a_shared_mapping_are_ignored() -> None:
+    mapping = {"columns": {"key_id": "Key"}, "plans": {"Gold": "Premium"}}
+    frame = load_keys(b"Key,email,plan,apis\nabcdefghijkl,a@b.example,p,x\n", mapping=mapping)
+    assert len(frame) == 1
+    frame = load_keys(b"Key,email,plan,apis\nabcdefghijkl,a@b.example,p,x\n", mapping={"plans": {}, "products": {}})
+    assert len(frame) == 1

@@ -114,6 +114,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 #: Status headers whose true value means "not active".
 INVERTED_ACTIVE = frozenset({"isinactive", "inactive", "disabled", "isdisabled", "revoked"})
+#: Sections of a shared mapping file that belong to the planner, not to the loader.
+PLANNER_SECTIONS = frozenset({"plans", "owners"})
 #: Extra mapping target: a column whose true value means the key is inactive.
 MAPPING_TARGETS = frozenset(set(canonical.COLUMNS) - {"key_fingerprint", "source_row", "expires_raw"} | {"inactive"})
 
@@ -297,6 +299,8 @@ def load_mapping(mapping: Mapping[str, Any] | str | Path | None) -> dict[str, An
     out: dict[str, Any] = {}
     for k, v in mapping.items():
         key = str(k).strip()
+        if key in PLANNER_SECTIONS or (key == "products" and isinstance(v, Mapping) and "value" not in v):
+            continue  # the planner's sections of a shared mapping file (docs/formats.md)
         if key in MAPPING_TARGETS:
             out[key] = v
         elif isinstance(v, str) and v.strip() in MAPPING_TARGETS:
