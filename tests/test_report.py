@@ -74,7 +74,7 @@ def test_outcome_log_masks_keys_and_neutralises_formulas(tmp_path: Path) -> None
     assert rows[3]["app_name"] == "Zürich café ✓"  # UTF-8 round trip
     assert rows[1]["products"] == "pol-pay;pol-acc" and rows[1]["product_ids"] == "1;2"
     assert rows[0]["status"] == "created" and rows[1]["http_status"] == "422" and rows[2]["verify_status"] == "401"
-    assert rows[0]["started_at"].startswith("2026-11-28T10:00:00")
+    assert rows[0]["started_at"] == "2026-11-28T10:00:00Z"
     for row in rows:  # no cell a spreadsheet would evaluate
         assert not any(v[:1] in ("=", "+", "-", "@", "\t", "\r") for v in row.values() if v)
 

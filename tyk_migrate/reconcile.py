@@ -288,7 +288,7 @@ class Reconciliation:
             ax.set_xlabel("keys")
             ax.spines[["top", "right"]].set_visible(False)
             if names:
-                ax.legend(loc="lower right", fontsize="small", frameon=False)
+                ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
             charts[group] = fig
         return charts
 

@@ -162,11 +162,29 @@ def export_outcomes(frame: pd.DataFrame, path: str | Path, *, include_secrets: b
     return _write_csv(out, path)
 
 
+def _iso_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """Datetime columns as ISO 8601 text: ``2026-11-28T10:00:00Z`` for UTC-aware columns (all of ours)."""
+    out = frame
+    for column in frame.columns:
+        series = frame[column]
+        if not pd.api.types.is_datetime64_any_dtype(series.dtype):
+            continue
+        if out is frame:
+            out = frame.copy()
+        aware = getattr(series.dt, "tz", None) is not None
+        text = (series.dt.tz_convert("UTC") if aware else series).dt.strftime(
+            "%Y-%m-%dT%H:%M:%SZ" if aware else "%Y-%m-%dT%H:%M:%S"
+        )
+        out[column] = text.astype(object).where(series.notna(), None)
+    return out
+
+
 def _write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    frame = _iso_times(frame)
     target = Path(path)
     if target.parent and not target.parent.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(target, index=False, encoding="utf-8", lineterminator="\r\n", date_format="%Y-%m-%dT%H:%M:%S%z")
+    frame.to_csv(target, index=False, encoding="utf-8", lineterminator="\r\n")
     return target
 
 
@@ -198,8 +216,8 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#
 main{max-width:1100px;margin:0 auto;padding:24px 32px 48px;background:#fff;min-height:100vh}
 h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;padding-bottom:4px;border-bottom:2px solid #e4e7eb}
 h3{font-size:15px;margin:20px 0 6px}.muted{color:#616e7c}.small{font-size:12px}
-table{border-collapse:collapse;margin:8px 0 12px;font-size:13px;max-width:100%}
-th,td{border:1px solid #e4e7eb;padding:4px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:8px 0 12px;font-size:13px;width:100%}
+th,td{border:1px solid #e4e7eb;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#f0f4f8;font-weight:600}tr:nth-child(even) td{background:#fafbfc}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0}
@@ -359,7 +377,6 @@ def _section_failures(outcomes: pd.DataFrame | None, rejects: pd.DataFrame | Non
                 [
                     "source_row",
                     "key_masked",
-                    "key_fingerprint",
                     "owner_email",
                     "app_name",
                     "status",
@@ -369,10 +386,14 @@ def _section_failures(outcomes: pd.DataFrame | None, rejects: pd.DataFrame | Non
             )
             parts.append("<h3>Keys</h3>" + _table(detail))
     if rejects is not None and not rejects.empty:
-        parts.append("<h3>Rejected and flagged input rows</h3>")
+        parts.append("<h3>Validation findings</h3>")
         by_check = _pick(rejects, ["severity", "column", "check"]).value_counts().rename("rows").reset_index()
         parts.append(_table(by_check, limit=50))
-        parts.append(_table(_pick(_safe(rejects), ["source_row", "severity", "column", "check", "message", "value"])))
+        errors = rejects[rejects["severity"] == "error"] if "severity" in rejects.columns else rejects
+        parts.append(f"<h3>Rejected rows ({errors['source_row'].nunique() if len(errors) else 0})</h3>")
+        parts.append(_table(_pick(_safe(errors), ["source_row", "column", "check", "message", "value"])))
+        if len(errors) < len(rejects):
+            parts.append('<p class="muted small">Warnings (rows kept) are counted above; rejects.csv lists each.</p>')
     return "".join(parts)
 
 
