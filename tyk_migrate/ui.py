@@ -378,23 +378,26 @@ class MigrationConsole:
         m = self.migration
         if m is not None and m.fatal_error:
             self._show_error(MigrateError(m.fatal_error), "run")
-        self._read_journal()
+        self._read_journal(quiet=True)
         self._update_scope()
         self._failures_for = -1
         self._refresh()
         if m is not None and not task.cancelled() and task.exception() is None:
-            self._say(f"run {self.runs} ended: {fmt.progress_line(m.progress)}")
+            self._say(f"run {self.runs} ended: {fmt.progress_line(m.progress, self._state())}")
 
     # -- drawing ----------------------------------------------------------------------------------------
-    def _read_journal(self) -> None:
+    def _read_journal(self, *, quiet: bool = False) -> None:
         """Fingerprints the journal shows as created (so the preview and Start know what a rerun skips)."""
-        if isinstance(self.journal, Journal):
-            records = self.journal.credentials()
-        elif Path(self.journal).exists():
-            with Journal(self.journal) as journal:
-                records = journal.credentials()
-        else:
-            records = []
+        records: list[Any] = []
+        try:
+            if isinstance(self.journal, Journal):
+                records = self.journal.credentials()
+            elif Path(self.journal).exists():
+                with Journal(self.journal) as journal:
+                    records = journal.credentials()
+        except MigrateError as exc:  # shown now; Start reports it again if it still stands
+            if not quiet:
+                self._show_error(exc, "journal")
         self._journal_done = frozenset(r.fingerprint for r in records if r.state == "created")
 
     def _update_scope(self) -> None:
@@ -411,6 +414,16 @@ class MigrationConsole:
         self.preview.value = fmt.html_table(table, last_row_total=True)
         self._sync_buttons()
 
+    def _state(self) -> str:
+        """What the view shows: the runner's state, or ``ready``/``starting``/``stopped`` around it."""
+        m = self.migration
+        if m is None:
+            return "ready"
+        if self.running:
+            return "starting" if m.state == "idle" else m.state
+        # the task has ended: whatever the runner last said, nothing runs any more
+        return m.state if m.state in ("finished", "stopped") else "stopped"
+
     def _sync_buttons(self) -> None:
         m = self.migration
         active = self.running
@@ -422,7 +435,7 @@ class MigrationConsole:
         for widget in (*self.filters.values(), self.clear_button, self.batch_size_input, self.concurrency_input):
             widget.disabled = active
         self.dry_run_input.disabled = active
-        resumable = bool(self._journal_done) or (m is not None and m.state == "stopped")
+        resumable = bool(self._journal_done) or self._state() == "stopped"
         verb = "Dry run" if self.dry_run_input.value else ("Continue" if resumable else "Start")
         self.start_button.description = verb
         self.start_button.tooltip = (
@@ -436,9 +449,7 @@ class MigrationConsole:
         self.refreshes += 1
         self._last_refresh = time.monotonic()
         p = self.progress
-        state = p.state if self.migration is not None else "ready"
-        if self.running and state == "idle":
-            state = "starting"
+        state = self._state()
         bar = self.progress_bar
         bar.max = max(1, p.total)
         bar.value = min(p.done, bar.max)
@@ -500,7 +511,7 @@ class MigrationConsole:
 
     def _print_line(self, p: Progress) -> None:
         self._last_text = time.monotonic()
-        print(fmt.progress_line(p), flush=True)
+        print(fmt.progress_line(p, self._state()), flush=True)
 
     # -- messages ---------------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -531,7 +542,7 @@ class MigrationConsole:
             f"  scope: {n:,} of {len(self.plan):,} rows" + (f" (filters: {chosen})" if chosen else " (no filter)"),
             f"  batch size {self.batch_size_input.value} | concurrency {self.concurrency_input.value} | "
             f"dry run {'on' if self.dry_run_input.value else 'off'} | journal {self._journal_name()}",
-            "  " + (fmt.progress_line(p) if self.migration is not None else f"ready: {n:,} rows to run"),
+            "  " + (fmt.progress_line(p, self._state()) if self.migration is not None else f"ready: {n:,} rows to run"),
         ]
         preview = fmt.action_preview(self.plan, self.scope, self._journal_done)
         lines.append("  preview:")
@@ -549,7 +560,7 @@ class MigrationConsole:
 
     def __repr__(self) -> str:
         p = self.progress
-        return f"<MigrationConsole {p.state}: {p.done:,}/{p.total:,} rows, {p.failed:,} failed>"
+        return f"<MigrationConsole {self._state()}: {p.done:,}/{p.total:,} rows, {p.failed:,} failed>"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self) if cycle else self.render_text())

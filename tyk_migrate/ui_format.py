@@ -281,10 +281,10 @@ def badge(label: str, value: Any, colour: str) -> str:
     )
 
 
-def progress_line(p: Any) -> str:
+def progress_line(p: Any, state: str | None = None) -> str:
     """One plain-text line of a ``Progress`` (headless runs, logs, ``repr``)."""
     parts = [
-        f"{p.state}",
+        state or p.state,
         f"{p.done:,}/{p.total:,} rows",
         f"created {p.created:,}",
         f"skipped {p.skipped:,}",
