@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,6 +41,19 @@ def api(sandbox: Any) -> httpx.Client:
 @pytest.fixture
 def app_id(api: httpx.Client) -> int:
     return int(api.post("/apps", json={"Name": "Migrated", "UserID": 3}).json()["ID"])
+
+
+@pytest.fixture(scope="module")
+def shared_api() -> Any:
+    """One sandbox for the many refusal cases (they store nothing), to keep the suite fast."""
+    seed = Path(__file__).resolve().parents[1] / "data-samples" / "sandbox_seed.json"
+    with run_in_thread(SandboxConfig(seed=seed)) as sb, client(sb) as c:
+        yield c
+
+
+@pytest.fixture
+def shared_app(shared_api: httpx.Client) -> int:
+    return int(shared_api.post("/apps", json={"Name": "Refusals", "UserID": 3}).json()["ID"])
 
 
 def test_token_is_required_raw(sandbox: Any) -> None:
@@ -158,7 +172,8 @@ def test_standard_token_is_generated(api: httpx.Client, app_id: int) -> None:
         ({"KeyID": 12345678}, "KeyID must be a string"),
     ],
 )
-def test_credential_refusals(api: httpx.Client, app_id: int, over: dict[str, Any], needle: str) -> None:
+def test_credential_refusals(shared_api: httpx.Client, shared_app: int, over: dict[str, Any], needle: str) -> None:
+    api, app_id = shared_api, shared_app
     before = len(api.get(f"/apps/{app_id}/custom_credentials").json())
     r = api.post(f"/apps/{app_id}/custom_credentials", json=cred_body(**over))
     assert r.status_code == 422, r.text
@@ -197,8 +212,8 @@ def test_min_key_length_is_configurable(make_sandbox: Any) -> None:
         ({"Name": 5, "UserID": 3}, "Name must be a string"),
     ],
 )
-def test_app_refusals(api: httpx.Client, body: dict[str, Any], needle: str) -> None:
-    r = api.post("/apps", json=body)
+def test_app_refusals(shared_api: httpx.Client, body: dict[str, Any], needle: str) -> None:
+    r = shared_api.post("/apps", json=body)
     assert r.status_code == 422
     assert any(needle in e for e in r.json()["errors"]), r.json()
 
@@ -267,7 +282,8 @@ BAD_BODIES: list[bytes] = [
 
 
 @pytest.mark.parametrize("raw", BAD_BODIES)
-def test_bad_bodies_never_500(api: httpx.Client, app_id: int, raw: bytes) -> None:
+def test_bad_bodies_never_500(shared_api: httpx.Client, shared_app: int, raw: bytes) -> None:
+    api, app_id = shared_api, shared_app
     for path in ("/apps", f"/apps/{app_id}", f"/apps/{app_id}/custom_credentials", "/users"):
         method = "PUT" if path == f"/apps/{app_id}" else "POST"
         r = api.request(method, path, content=raw, headers={"Content-Type": "application/json"})
