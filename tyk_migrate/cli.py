@@ -129,7 +129,7 @@ def sandbox(
       tyk-migrate sandbox --seed data-samples/sandbox_seed.json --faults "429=5%,503=2%"
     """
     from .config import AUTH_TOKEN_TYPES
-    from .sandbox import SandboxConfig, create_app, serve
+    from .sandbox import SandboxConfig, serve
 
     accepted = AUTH_TOKEN_TYPES if auth_token_type == "both" else (auth_token_type,)
     config = SandboxConfig(
@@ -142,15 +142,18 @@ def sandbox(
         faults=faults,
         random_seed=random_seed,
     )
-    create_app(config).state.sandbox.close()  # check seed, db and faults before printing anything
-    url = f"http://{host}:{port}"
-    click.echo(f"portal API:  {url}/portal-api")
-    click.echo(f"gateway:     {url}/gateway")
-    click.echo(f"admin:       {url}/__sandbox/state")
-    click.echo(
-        f"use it:      export TYK_PORTAL_URL={url} TYK_PORTAL_TOKEN=<the --token value> TYK_GATEWAY_URL={url}/gateway"
-    )
-    serve(config, host, port)
+
+    def announce(url: str) -> None:
+        click.echo(f"portal API:  {url}/portal-api")
+        click.echo(f"gateway:     {url}/gateway")
+        click.echo(f"admin:       {url}/__sandbox/state")
+        click.echo(
+            f"use it:      export TYK_PORTAL_URL={url} TYK_PORTAL_TOKEN=<the --token value> "
+            f"TYK_GATEWAY_URL={url}/gateway"
+        )
+        sys.stdout.flush()
+
+    serve(config, host, port, announce=announce)
 
 
 # --- commands: validate (sources, validate) ---

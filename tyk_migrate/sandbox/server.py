@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,18 +75,27 @@ class RunningSandbox:
         return self._admin("GET", "/__sandbox/state")
 
 
-@contextlib.contextmanager
-def run_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningSandbox]:
-    """Serve the sandbox on a background thread for the ``with`` block; stops and joins it after."""
-    app = create_app(config)
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket ourselves: the port is known at once and "in use" is one clear line."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        raise ConfigError(f"sandbox: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+@contextlib.contextmanager
+def run_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningSandbox]:
+    """Serve the sandbox on a background thread for the ``with`` block; stops and joins it after."""
+    app = create_app(config)
+    try:
+        sock = _bind(host, port)
+    except ConfigError:
         app.state.sandbox.close()
-        raise ConfigError(f"sandbox: cannot listen on {host}:{port}: {exc}") from None
+        raise
     bound_port = sock.getsockname()[1]
     server = uvicorn.Server(_uvicorn_config(app, host, bound_port))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="tyk-sandbox", daemon=True)
@@ -109,10 +118,24 @@ def run_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 0)
         app.state.sandbox.close()
 
 
-def serve(config: SandboxConfig, host: str = "127.0.0.1", port: int = 3001) -> None:
-    """Run in the foreground until Ctrl-C (the ``tyk-migrate sandbox`` command)."""
-    app = create_app(config)
+def serve(
+    config: SandboxConfig, host: str = "127.0.0.1", port: int = 3001, announce: Callable[[str], None] | None = None
+) -> None:
+    """Run in the foreground until Ctrl-C (the ``tyk-migrate sandbox`` command).
+
+    The port is bound and the seed, db and faults checked before ``announce(url)`` is called, so
+    nothing is announced for a sandbox that cannot start.
+    """
+    sock = _bind(host, port)
     try:
-        uvicorn.Server(_uvicorn_config(app, host, port)).run()
+        app = create_app(config)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        if announce is not None:
+            announce(f"http://{f'[{host}]' if ':' in host else host}:{port}")
+        uvicorn.Server(_uvicorn_config(app, host, port)).run(sockets=[sock])
     finally:
+        sock.close()
         app.state.sandbox.close()
