@@ -21,6 +21,7 @@ The one-request-at-a-time baselines need ``2 x latency`` per key at best, so the
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +54,10 @@ from benchmarks.workload import Key, audit, make_keys, write_legacy_csv, write_p
 
 NEWMAN_DIR = BENCH_DIR / "newman"
 NEWMAN_BIN = NEWMAN_DIR / "node_modules" / ".bin" / "newman"
-TOOLS = ("tyk-migrate", "howto-loop", "newman")
+TOOLS = ("tyk-migrate", "tyk-migrate-fixed", "howto-loop", "newman")
 LABELS = {
-    "tyk-migrate": "tyk-migrate apply",
+    "tyk-migrate": "tyk-migrate apply (default: adaptive)",
+    "tyk-migrate-fixed": "tyk-migrate apply --concurrency CAP",
     "howto-loop": "how-to loop (httpx, one at a time)",
     "newman": "Newman + CSV (Postman collection)",
 }
@@ -93,24 +96,30 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subproc
     return time.perf_counter() - started, proc
 
 
+def outcome_summary(path: Path) -> dict[str, Any]:
+    """Status counts and the most frequent errors from ``tyk-migrate apply --out`` (no key values in it)."""
+    if not path.exists():
+        return {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    statuses = Counter(r.get("status", "") for r in rows)
+    errors = Counter((r.get("error") or "")[:160] for r in rows if r.get("error"))
+    return {"statuses": dict(statuses), "top_errors": errors.most_common(5)}
+
+
 def run_tool(tool: str, keys: list[Key], sb: SandboxProcess, work: Path, concurrency: str | None) -> dict[str, Any]:
     """Run one tool to completion against ``sb``; returns its wall time, exit code and own summary."""
     env = {**os.environ, "TYK_PORTAL_URL": sb.url, "TYK_PORTAL_TOKEN": SANDBOX_TOKEN}
     info: dict[str, Any] = {}
-    if tool == "tyk-migrate":
+    if tool in ("tyk-migrate", "tyk-migrate-fixed"):
         data = write_legacy_csv(keys, work / "legacy.csv")
-        cmd = [
-            *tyk_migrate_command(),
-            "apply",
-            str(data),
-            "--journal",
-            str(work / "run.journal.sqlite"),
-            "--out",
-            str(work / "outcomes.csv"),
-        ]
+        outcomes = work / "outcomes.csv"
+        cmd = [*tyk_migrate_command(), "apply", str(data), "--journal", str(work / "run.journal.sqlite"),
+               "--out", str(outcomes), "--no-progress"]  # fmt: skip
         if concurrency:
             cmd += ["--concurrency", concurrency]
         seconds, proc = _run(cmd, env, work)
+        info = outcome_summary(outcomes)
     elif tool == "howto-loop":
         data = write_prepared_csv(keys, work / "prepared.csv")
         seconds, proc = _run([sys.executable, str(BENCH_DIR / "howto_loop.py"), str(data)], env, work)
@@ -153,16 +162,10 @@ def run_tool(tool: str, keys: list[Key], sb: SandboxProcess, work: Path, concurr
 
 
 def measure(
-    tool: str,
-    keys: list[Key],
-    *,
-    latency_ms: float,
-    cap: int,
-    faults: str,
-    random_seed: int,
-    concurrency: str | None,
+    tool: str, keys: list[Key], *, latency_ms: float, cap: int, faults: str, random_seed: int
 ) -> dict[str, Any]:
     spec = ",".join(filter(None, [faults, f"cap={cap}"]))
+    concurrency = str(cap) if tool == "tyk-migrate-fixed" else None
     with (
         tempfile.TemporaryDirectory(prefix=f"bench-{tool}-") as tmp,
         sandbox(latency_ms=latency_ms, faults=spec, random_seed=random_seed, log=RESULTS / f"sandbox-{tool}.log") as sb,
@@ -176,17 +179,18 @@ def measure(
     limit = cap / (rpk * latency_ms / 1000) if rpk and latency_ms else None
     ideal = cap / (2 * latency_ms / 1000) if latency_ms else None
     kps = result["migrated"] / outcome["seconds"] if outcome["seconds"] else 0.0
+    stats = state.get("requests", {})
     return {
         "tool": tool,
-        "label": LABELS[tool],
+        "label": label(tool, cap),
         **outcome,
         **result,
         "keys_per_second": round(kps, 2),
         "portal_requests": total_requests,
         "requests_per_key": round(rpk, 3),
         "requests_by_route": requests,
-        "faults_injected": state.get("requests", {}).get("faults_injected", {}),
-        "portal_in_flight_peak": state.get("requests", {}).get("portal_in_flight_peak"),
+        "faults_injected": stats.get("faults_injected", {}),
+        "portal_in_flight_peak": stats.get("portal_in_flight_peak"),
         "limit_keys_per_second": round(limit, 2) if limit else None,
         "ratio_to_limit": round(kps / limit, 3) if limit else None,
         "ideal_keys_per_second": round(ideal, 2) if ideal else None,
@@ -194,105 +198,73 @@ def measure(
     }
 
 
+def label(tool: str, cap: int) -> str:
+    return LABELS[tool].replace("CAP", str(cap))
+
+
 def run_scenario(
-    name: str,
-    tools: list[str],
-    keys_by_tool: dict[str, list[Key]],
-    *,
-    latency_ms: float,
-    cap: int,
-    faults: str,
-    random_seed: int,
-    concurrency: str | None,
-    newman_problem: str | None,
-) -> dict[str, Any]:
+    name: str, tools: list[str], keys_by_tool: dict[str, list[Key]], *, latency_ms: float, cap: int, faults: str,
+    random_seed: int, newman_problem: str | None,
+) -> dict[str, Any]:  # fmt: skip
     rows: list[dict[str, Any]] = []
     for tool in tools:
         keys = keys_by_tool[tool]
         if tool == "newman" and newman_problem:
             print(f"  {name}: newman not run: {newman_problem}", flush=True)
-            rows.append({"tool": tool, "label": LABELS[tool], "keys": len(keys), "skipped": newman_problem})
+            rows.append({"tool": tool, "label": label(tool, cap), "keys": len(keys), "skipped": newman_problem})
             continue
-        print(f"  {name}: {LABELS[tool]} on {len(keys):,} keys ...", flush=True)
-        row = measure(
-            tool, keys, latency_ms=latency_ms, cap=cap, faults=faults, random_seed=random_seed, concurrency=concurrency
-        )
-        print(
-            f"    {row['seconds']:.1f} s, {row['keys_per_second']:.1f} keys/s, missing {row['missing']}, "
-            f"misplaced {row['misplaced']}, duplicate apps {row['duplicate_apps']}, orphan apps "
-            f"{row['orphan_apps']}, exit {row['exit_code']}",
-            flush=True,
-        )
+        print(f"  {name}: {label(tool, cap)} on {len(keys):,} keys ...", flush=True)
+        row = measure(tool, keys, latency_ms=latency_ms, cap=cap, faults=faults, random_seed=random_seed)
+        print(f"    {row['seconds']:.1f} s, {row['keys_per_second']:.1f} keys/s, {row['requests_per_key']:.2f} "
+              f"requests/key, missing {row['missing']}, misplaced {row['misplaced']}, duplicate apps "
+              f"{row['duplicate_apps']}, orphan apps {row['orphan_apps']}, exit {row['exit_code']}",
+              flush=True)  # fmt: skip
+        if row["exit_code"] not in (0, 1) or row["tool_summary"].get("top_errors"):
+            print(f"    {row['stderr_tail']} {row['tool_summary'].get('top_errors', '')}", flush=True)
         rows.append(row)
     by_tool = {r["tool"]: r for r in rows if "skipped" not in r}
-    ours = by_tool.get("tyk-migrate")
-    for base in ("howto-loop", "newman"):
-        other = by_tool.get(base)
-        if ours and other and other["keys_per_second"]:
-            ours[f"ratio_to_{base}"] = round(ours["keys_per_second"] / other["keys_per_second"], 1)
-    return {
-        "name": name,
-        "latency_ms": latency_ms,
-        "cap": cap,
-        "faults": faults,
-        "random_seed": random_seed,
-        "rows": rows,
-    }
+    for ours in (by_tool.get("tyk-migrate"), by_tool.get("tyk-migrate-fixed")):
+        for base in ("howto-loop", "newman"):
+            other = by_tool.get(base)
+            if ours and other and other["keys_per_second"]:
+                ours[f"ratio_to_{base}"] = round(ours["keys_per_second"] / other["keys_per_second"], 1)
+    return {"name": name, "latency_ms": latency_ms, "cap": cap, "faults": faults, "random_seed": random_seed,
+            "rows": rows}  # fmt: skip
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:,.1f}x"
 
 
 def throughput_table(scn: dict[str, Any]) -> str:
-    headers = [
-        "tool",
-        "keys",
-        "seconds",
-        "keys/s",
-        "x how-to",
-        "x Newman",
-        "requests/key",
-        "limit keys/s",
-        "% of limit",
-    ]
+    headers = ["tool", "keys", "seconds", "keys/s", "vs how-to loop", "vs Newman", "requests/key", "limit keys/s",
+               "% of limit"]  # fmt: skip
     out = []
     for r in scn["rows"]:
         if "skipped" in r:
             out.append([r["label"], f"{r['keys']:,}", f"not run: {r['skipped']}", "", "", "", "", "", ""])
             continue
-        out.append(
-            [
-                r["label"],
-                f"{r['keys']:,}",
-                fmt(r["seconds"]),
-                fmt(r["keys_per_second"]),
-                fmt(r.get("ratio_to_howto-loop")) if r["tool"] == "tyk-migrate" else "",
-                fmt(r.get("ratio_to_newman")) if r["tool"] == "tyk-migrate" else "",
-                fmt(r["requests_per_key"], 2),
-                fmt(r["limit_keys_per_second"]),
-                fmt(100 * r["ratio_to_limit"]) if r["ratio_to_limit"] is not None else "n/a",
-            ]
-        )
+        out.append([
+            r["label"], f"{r['keys']:,}", fmt(r["seconds"]), fmt(r["keys_per_second"]),
+            _ratio(r.get("ratio_to_howto-loop")), _ratio(r.get("ratio_to_newman")), fmt(r["requests_per_key"], 2),
+            fmt(r["limit_keys_per_second"]),
+            fmt(100 * r["ratio_to_limit"]) + "%" if r["ratio_to_limit"] is not None else "n/a",
+        ])  # fmt: skip
     return md_table(headers, out)
 
 
 def faults_table(scn: dict[str, Any]) -> str:
-    headers = ["tool", "keys", "migrated", "missing", "misplaced", "duplicate apps", "orphan apps", "keys/s", "exit"]
+    headers = ["tool", "keys", "migrated", "missing", "misplaced", "duplicate apps", "orphan apps", "seconds",
+               "keys/s", "exit"]  # fmt: skip
     out = []
     for r in scn["rows"]:
         if "skipped" in r:
-            out.append([r["label"], f"{r['keys']:,}", f"not run: {r['skipped']}", "", "", "", "", "", ""])
+            out.append([r["label"], f"{r['keys']:,}", f"not run: {r['skipped']}", "", "", "", "", "", "", ""])
             continue
-        out.append(
-            [
-                r["label"],
-                f"{r['keys']:,}",
-                f"{r['migrated']:,}",
-                r["missing"],
-                r["misplaced"],
-                r["duplicate_apps"],
-                r["orphan_apps"],
-                fmt(r["keys_per_second"]),
-                r["exit_code"],
-            ]
-        )
+        out.append([
+            r["label"], f"{r['keys']:,}", f"{r['migrated']:,}", r["missing"], r["misplaced"], r["duplicate_apps"],
+            r["orphan_apps"], fmt(r["seconds"]), fmt(r["keys_per_second"]), r["exit_code"],
+        ])  # fmt: skip
     return md_table(headers, out)
 
 
@@ -304,9 +276,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--cap", type=int, default=32, help="sandbox cap on portal requests in flight (default 32)")
     p.add_argument("--faults", default=DEFAULT_FAULTS, help="fault spec for the faults run")
     p.add_argument("--fault-latency-ms", type=float, default=10, help="latency during the faults run (default 10)")
-    p.add_argument("--fault-keys", type=int, default=None, help="keys for tyk-migrate in the faults run (= --keys)")
+    p.add_argument("--fault-keys", type=int, default=500, help="keys for tyk-migrate in the faults run (default 500)")
     p.add_argument("--random-seed", type=int, default=7, help="seed of the sandbox's fault draws")
-    p.add_argument("--concurrency", default=None, help="passed to tyk-migrate apply --concurrency (default: its own)")
     p.add_argument("--tools", default=",".join(TOOLS), help=f"comma list among {', '.join(TOOLS)}")
     p.add_argument("--skip-faults", action="store_true", help="only the throughput run")
     args = p.parse_args(argv)
@@ -317,40 +288,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     RESULTS.mkdir(parents=True, exist_ok=True)
     newman_problem = ensure_newman() if "newman" in tools else None
     # One key set: the baselines take its first rows, so every tool migrates the same kind of keys.
-    all_keys = make_keys(max(args.keys, args.fault_keys or 0, args.baseline_keys))
+    all_keys = make_keys(max(args.keys, args.fault_keys, args.baseline_keys))
 
     def keys_for(n_ours: int) -> dict[str, list[Key]]:
-        return {t: all_keys[: n_ours if t == "tyk-migrate" else args.baseline_keys] for t in tools}
+        return {t: all_keys[: n_ours if t.startswith("tyk-migrate") else args.baseline_keys] for t in tools}
 
     info = machine_info()
     print(f"compare: {machine_label(info)}", flush=True)
+    common = {"cap": args.cap, "random_seed": args.random_seed, "newman_problem": newman_problem}
     scenarios = [
-        run_scenario(
-            "throughput",
-            tools,
-            keys_for(args.keys),
-            latency_ms=args.latency_ms,
-            cap=args.cap,
-            faults="",
-            random_seed=args.random_seed,
-            concurrency=args.concurrency,
-            newman_problem=newman_problem,
-        )
+        run_scenario("throughput", tools, keys_for(args.keys), latency_ms=args.latency_ms, faults="", **common)
     ]
     if not args.skip_faults:
-        scenarios.append(
-            run_scenario(
-                "faults",
-                tools,
-                keys_for(args.fault_keys or args.keys),
-                latency_ms=args.fault_latency_ms,
-                cap=args.cap,
-                faults=args.faults,
-                random_seed=args.random_seed,
-                concurrency=args.concurrency,
-                newman_problem=newman_problem,
-            )
-        )
+        scenarios.append(run_scenario(
+            "faults", tools, keys_for(args.fault_keys), latency_ms=args.fault_latency_ms, faults=args.faults, **common
+        ))  # fmt: skip
     results = {"benchmark": "compare", "machine": info, "scenarios": scenarios}
     write_json("compare.json", results)
     print()

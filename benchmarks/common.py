@@ -46,6 +46,7 @@ def machine_info() -> dict[str, Any]:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -53,13 +54,16 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        # other work on the machine skews wall times; this says how busy it was when the run started
+        "load_average_1m": round(load[0], 2) if load else None,
     }
 
 
 def machine_label(info: dict[str, Any] | None = None) -> str:
     info = info or machine_info()
     mem = f", {info['memory_gb']} GB RAM" if info.get("memory_gb") else ""
-    return f"{info['cpu']}, {info['cores']} cores{mem}, Python {info['python']}, {info['date']}"
+    load = f", load average {info['load_average_1m']} at start" if info.get("load_average_1m") is not None else ""
+    return f"{info['cpu']}, {info['cores']} cores{mem}, Python {info['python']}, {info['date']}{load}"
 
 
 def write_json(name: str, data: Any) -> Path:
