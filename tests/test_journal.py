@@ -87,3 +87,20 @@ def test_thousands_of_records_per_second(tmp_path):
             journal.credential_outcome(f"fp{i}", "created", credential_id=i)
         rate = 1000 / (time.perf_counter() - started)
     assert rate > 1000, f"{rate:.0f} journal writes/s"
+
+
+def test_group_commit_makes_intents_durable_before_the_caller_goes_on(tmp_path):
+    path = tmp_path / "j"
+    journal = Journal(path)
+    journal.start_group_commit()
+    for i in range(50):
+        journal.credential_intent(f"fp{i}", app_id=1, run_id=1, attempts=1)
+    journal.durable().result(timeout=10)
+    # another connection (another process, after a crash) sees every record once durable() resolved
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM credentials WHERE state = 'intent'").fetchone()[0] == 50
+    journal.credential_outcome("fp0", "created", credential_id=9)
+    assert journal.credential("fp0").state == "created"  # memory is current at once
+    journal.close()  # drains the queue
+    assert conn.execute("SELECT state FROM credentials WHERE fingerprint = 'fp0'").fetchone()[0] == "created"
+    conn.close()

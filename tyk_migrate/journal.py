@@ -19,8 +19,12 @@ different input is refused (``JournalError``) unless forced.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import hashlib
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -155,6 +159,8 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"journal {self.path} is not usable: {exc}") from None
         self._closed = False
+        self._writer: threading.Thread | None = None
+        self._writer_error: str | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def __enter__(self) -> Journal:
@@ -165,8 +171,85 @@ class Journal:
 
     def close(self) -> None:
         if not self._closed:
+            self.stop_group_commit()
             self._conn.close()
             self._closed = True
+
+    # -- group commit -----------------------------------------------------------------------------
+    def start_group_commit(self) -> None:
+        """Write records from a background thread, many per transaction (a runner under load).
+
+        Record methods then return at once (the in-memory state is updated immediately) and the writes
+        are committed in order by one thread, all records waiting at that moment in one transaction.
+        ``durable()`` gives a future that resolves once everything recorded so far is committed: the
+        runner awaits it after an intent, before sending the write, and never waits for outcomes (an
+        outcome lost in a crash only costs a lookup on the next run). The event loop never blocks on disk.
+        """
+        if self._writer is not None:
+            return
+        self._queue: queue.SimpleQueue[tuple[str, tuple[Any, ...], concurrent.futures.Future[None]] | None]
+        self._queue = queue.SimpleQueue()
+        self._last: concurrent.futures.Future[None] | None = None
+        self._writer = threading.Thread(target=self._write_loop, name="tyk-migrate journal", daemon=True)
+        self._writer.start()
+
+    def stop_group_commit(self) -> None:
+        """Commit what is queued and go back to writing in the caller's thread."""
+        if self._writer is None:
+            return
+        self._queue.put(None)
+        self._writer.join()
+        self._writer = None
+        if self._writer_error is not None:
+            error, self._writer_error = self._writer_error, None
+            raise JournalError(f"journal {self.path}: {error}")
+
+    def durable(self) -> concurrent.futures.Future[None]:
+        """A future done when every record made so far is committed (done at once without group commit)."""
+        last = self._last if self._writer is not None else None
+        if last is None:
+            done: concurrent.futures.Future[None] = concurrent.futures.Future()
+            done.set_result(None)
+            return done
+        return last
+
+    def _write_loop(self) -> None:
+        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        try:
+            while True:
+                item = self._queue.get()
+                stop = item is None
+                batch = [] if item is None else [item]
+                while True:  # everything already waiting goes into the same transaction
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                    else:
+                        batch.append(more)
+                if batch:
+                    try:
+                        conn.execute("BEGIN")
+                        for sql, params, _ in batch:
+                            conn.execute(sql, params)
+                        conn.execute("COMMIT")
+                    except sqlite3.Error as exc:
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                        self._writer_error = str(exc)
+                        for _, _, fut in batch:
+                            fut.set_exception(JournalError(f"journal {self.path}: {exc}"))
+                        continue
+                    for _, _, fut in batch:
+                        fut.set_result(None)
+                if stop:
+                    return
+        finally:
+            conn.close()
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, apps={len(self._apps)}, credentials={len(self._creds)})"
@@ -198,7 +281,7 @@ class Journal:
         return int(cur.lastrowid or 0)
 
     def end_run(self, run_id: int, state: str) -> None:
-        self._exec("UPDATE runs SET finished_at = ?, state = ? WHERE run_id = ?", (_now(), state, run_id))
+        self._write("UPDATE runs SET finished_at = ?, state = ? WHERE run_id = ?", (_now(), state, run_id))
 
     def runs(self) -> list[dict[str, Any]]:
         cur = self._conn.execute("SELECT run_id, started_at, finished_at, state, dry_run FROM runs ORDER BY run_id")
@@ -334,6 +417,15 @@ class Journal:
         raise ValueError("kind must be 'apps', 'credentials' or 'runs'")
 
     # -- plumbing ---------------------------------------------------------------------------------
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        """A record write: queued for the group-commit thread when it runs, else executed now."""
+        if self._writer is not None:
+            fut: concurrent.futures.Future[None] = concurrent.futures.Future()
+            self._last = fut
+            self._queue.put((sql, params, fut))
+            return
+        self._exec(sql, params)
+
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         if getattr(self, "_closed", False):
             raise JournalError(f"journal {self.path} is closed")
@@ -360,9 +452,9 @@ class Journal:
     def _save_app(self, rec: AppRecord) -> None:
         values = tuple(getattr(rec, c) for c in _APP_COLS)
         marks = ", ".join("?" * len(_APP_COLS))
-        self._exec(f"INSERT OR REPLACE INTO apps ({', '.join(_APP_COLS)}) VALUES ({marks})", values)
+        self._write(f"INSERT OR REPLACE INTO apps ({', '.join(_APP_COLS)}) VALUES ({marks})", values)
 
     def _save_cred(self, rec: CredentialRecord) -> None:
         values = tuple(getattr(rec, c) for c in _CRED_COLS)
         marks = ", ".join("?" * len(_CRED_COLS))
-        self._exec(f"INSERT OR REPLACE INTO credentials ({', '.join(_CRED_COLS)}) VALUES ({marks})", values)
+        self._write(f"INSERT OR REPLACE INTO credentials ({', '.join(_CRED_COLS)}) VALUES ({marks})", values)

@@ -592,6 +592,7 @@ class Migration:
                         self.limiter, initial=self.initial_concurrency, maximum=self.max_concurrency
                     )
                 self.run_id = self.journal.begin_run()
+                self.journal.start_group_commit()
             if stop_requested:
                 self.state = "stopping"
                 self._stop_event.set()
@@ -605,6 +606,7 @@ class Migration:
             if self.run_id is not None and self.journal is not None:
                 with contextlib.suppress(MigrateError):
                     self.journal.end_run(self.run_id, self.state)
+                self.journal.stop_group_commit()
             if restore_hook is not None:
                 client, hook, retry = restore_hook
                 client.on_response, client.retry = hook, retry
@@ -1013,6 +1015,7 @@ class Migration:
                 async with self._slot(new_write=True):
                     sent += 1
                     journal.app_intent(user_id, name, run_id=run_id, attempts=sent)
+                    await asyncio.wrap_future(journal.durable())  # the intent is on disk before the write
                     body = await client.create_app(name, user_id)
             except RateLimited as exc:  # refused before anything was done: safe to send again
                 last, rate_limited = exc, rate_limited + 1
@@ -1177,6 +1180,7 @@ class Migration:
                         app_name=self._app_name[pos],
                         batch=self._cols["batch"][pos],
                     )
+                    await asyncio.wrap_future(journal.durable())  # the intent is on disk before the write
                     body = await client.create_credential(
                         app_id,
                         key_id=key,
