@@ -217,6 +217,8 @@ class Resolver:
                     if level != "id":
                         self.vocabulary[kind].setdefault(_norm(value), f"{str(value)!r} ({kind} {ref[1]})")
         self._mapped: dict[tuple[str, str], list[Ref]] = {}
+        self._resolved: dict[tuple[str, str], list[Ref] | None] = {}
+        self._suggested: dict[tuple[str, str | None], str] = {}
         for kind, section in (("plan", mapping.plans), ("product", mapping.products)):
             for legacy, targets in section.items():
                 refs: list[Ref] = []
@@ -252,14 +254,22 @@ class Resolver:
 
     def resolve(self, value: str, hint: str) -> list[Ref] | None:
         """Portal refs for a legacy value; ``[]`` when the mapping says ignore it; None when unknown."""
+        cache_key = (value, hint)
+        if cache_key in self._resolved:
+            return self._resolved[cache_key]
         key = _norm(value)
-        mapped = [(kind, refs) for (kind, legacy), refs in self._mapped.items() if legacy == key]
-        if mapped:
-            return [r for _, refs in mapped for r in refs]
-        found = self._lookup(value, hint)
-        return found or None
+        mapped = [refs for (kind, legacy), refs in self._mapped.items() if legacy == key]
+        found = [r for refs in mapped for r in refs] if mapped else (self._lookup(value, hint) or None)
+        self._resolved[cache_key] = found
+        return found
 
     def suggest(self, value: str, kind: str | None = None) -> str:
+        cache_key = (value, kind)
+        if cache_key not in self._suggested:
+            self._suggested[cache_key] = self._suggest(value, kind)
+        return self._suggested[cache_key]
+
+    def _suggest(self, value: str, kind: str | None) -> str:
         vocab = self.vocabulary[kind] if kind is not None else {**self.vocabulary["product"], **self.vocabulary["plan"]}
         close = difflib.get_close_matches(_norm(value), list(vocab), n=self.n_suggestions, cutoff=0.6)
         return ", ".join(vocab[c] for c in close)
@@ -555,30 +565,39 @@ def build_plan(
     owners = OwnerIndex(snapshot.users, settings.suggestions)
 
     # owners: one lookup per distinct email
-    emails = frame["owner_email"].astype(object).map(lambda e: e.strip().lower() if isinstance(e, str) else "")
+    email_list = frame["owner_email"].astype("str").str.strip().str.lower().fillna("").tolist()
     if plan_mapping.owners:
-        emails = emails.map(lambda e: plan_mapping.owners.get(e, e))
-    owner_results = {e: owners.resolve(e) for e in pd.unique(emails)}
-    user_id = _int64([owner_results[e].user_id for e in emails], index)
-    org_id = [owner_results[e].org_id for e in emails]
-    owner_reason = [owner_results[e].reason for e in emails]
+        email_list = [plan_mapping.owners.get(e, e) for e in email_list]
+    emails = pd.Series(email_list, index=index, dtype=object)
+    email_code, distinct_emails = pd.factorize(emails)
+    owner_results = {e: owners.resolve(e) for e in distinct_emails}
+    per_email = [owner_results[e] for e in distinct_emails]
+    user_arr = np.array([-1 if r.user_id is None else r.user_id for r in per_email], dtype=np.int64)[email_code]
+    org_arr = np.array([r.org_id for r in per_email], dtype=object)[email_code]
+    owner_reason = np.array([r.reason for r in per_email], dtype=object)[email_code]
 
     # policies: one resolution per distinct (plan, products) combination
-    combos: dict[tuple[str, tuple[str, ...]], int] = {}
+    combos: dict[tuple[str, tuple[str, ...]], int] = {}  # canonical (plan, sorted products) -> code
+    seen: dict[tuple[Any, ...], int] = {}  # the values as given -> code (cheap to build per row)
     results: list[PolicyResult] = []
-    combo_of_row = np.empty(len(frame), dtype=np.int64)
-    for i, (plan_value, products) in enumerate(zip(frame["plan"].tolist(), frame["products"].tolist(), strict=True)):
-        key = (str(plan_value) if isinstance(plan_value, str) else "", tuple(_as_list(products)))
-        code = combos.get(key)
+    codes: list[int] = []
+    for plan_value, products in zip(frame["plan"].tolist(), frame["products"].tolist(), strict=True):
+        raw = (plan_value, *products) if type(products) is list else (plan_value, repr(products))
+        code = seen.get(raw)
         if code is None:
-            code = combos[key] = len(results)
-            results.append(resolve_policies(resolver, key[0], key[1]))
-        combo_of_row[i] = code
+            key = (plan_value if isinstance(plan_value, str) else "", tuple(sorted(set(_as_list(products)))))
+            code = combos.get(key)
+            if code is None:
+                code = combos[key] = len(results)
+                results.append(resolve_policies(resolver, key[0], key[1]))
+            seen[raw] = code
+        codes.append(code)
+    combo_of_row = np.array(codes, dtype=np.int64)
 
     # scope
     keep = np.ones(len(frame), dtype=bool)
     if "owners" in scope_values:
-        keep &= emails.isin({_norm(v) for v in scope_values["owners"]}).to_numpy()
+        keep &= emails.isin({_norm(v) for v in scope_values["owners"]}).to_numpy(bool)
     for kind in ("plans", "products"):
         if kind in scope_values:
             single = kind[:-1]
@@ -598,7 +617,7 @@ def build_plan(
             keep &= in_scope[combo_of_row]
     if "orgs" in scope_values:
         wanted_orgs = {_norm(v) for v in scope_values["orgs"]}
-        portal_org = np.array([str(o) in wanted_orgs if o is not None else False for o in org_id], dtype=bool)
+        portal_org = np.array([str(o) in wanted_orgs if o is not None else False for o in org_arr], dtype=bool)
         if "org" in frame:
             portal_org |= (
                 frame["org"].map(lambda o: _norm(o) in wanted_orgs if isinstance(o, str) else False).to_numpy(bool)
@@ -608,15 +627,17 @@ def build_plan(
     if out_of_scope:
         frame = frame.loc[keep].reset_index(drop=True)
         emails = emails.loc[keep].reset_index(drop=True)
-        user_id = user_id.loc[keep].reset_index(drop=True)
-        org_id = [o for o, k in zip(org_id, keep, strict=True) if k]
-        owner_reason = [r for r, k in zip(owner_reason, keep, strict=True) if k]
+        user_arr, org_arr, owner_reason = user_arr[keep], org_arr[keep], owner_reason[keep]
         combo_of_row = combo_of_row[keep]
         index = frame.index
+    user_id = pd.Series(pd.array(user_arr, dtype="Int64"), index=index).mask(user_arr == -1)
 
-    plan_id = _int64([results[c].plan_id for c in combo_of_row], index)
-    product_ids = pd.Series([list(results[c].product_ids) for c in combo_of_row], index=index, dtype=object)
-    policy_reason = [results[c].reason for c in combo_of_row]
+    combo_plan = np.array([-1 if r.plan_id is None else r.plan_id for r in results], dtype=np.int64)
+    plan_arr = combo_plan[combo_of_row] if len(results) else np.empty(0, dtype=np.int64)
+    plan_id = pd.Series(pd.array(plan_arr, dtype="Int64"), index=index).mask(plan_arr == -1)
+    product_ids = pd.Series([list(results[c].product_ids) for c in combo_of_row.tolist()], index=index, dtype=object)
+    combo_reason = np.array([r.reason for r in results], dtype=object)
+    policy_reason = combo_reason[combo_of_row] if len(results) else np.empty(0, dtype=object)
 
     # app names under the naming rule
     plan_names = dict(zip(snapshot.plans["plan_id"].tolist(), snapshot.plans["name"].tolist(), strict=True))
@@ -633,31 +654,29 @@ def build_plan(
         "owner": emails,
         "first": user_id.map(first),
         "last": user_id.map(last),
-        "org": frame["org"] if "org" in frame else pd.Series([o if o is not None else "" for o in org_id], index=index),
+        "org": frame["org"] if "org" in frame else pd.Series(org_arr, index=index).fillna(""),
         "source_id": frame["source_id"] if "source_id" in frame else pd.Series("", index=index),
         "legacy_plan": frame["plan"],
     }
     final_app = app_names(frame, settings, fields)
 
-    # decide
+    # decide: most rows need no per-row work; loops below visit only rows with a problem or a known key
     n = len(frame)
     action = np.full(n, "", dtype=object)
     reason = np.full(n, "", dtype=object)
     app_id: list[int | None] = [None] * n
     credential_id: list[int | None] = [None] * n
     app_name_out = final_app.tolist()
+    uid_list: list[int | None] = [None if u == -1 else int(u) for u in user_arr.tolist()]
 
     fps = frame["key_fingerprint"].astype(object).tolist()
-    first_row: dict[str, int] = {}
     source_rows = frame["source_row"].tolist()
-    order = np.argsort(np.asarray(source_rows), kind="stable")
-    duplicate_of: dict[int, int] = {}
-    for i in order:
-        fp = fps[i]
-        if fp in first_row:
-            duplicate_of[int(i)] = source_rows[first_row[fp]]
-        else:
-            first_row[fp] = int(i)
+    by_source = frame[["key_fingerprint", "source_row"]].reset_index(drop=True).sort_values("source_row", kind="stable")
+    dup_mask = by_source.duplicated("key_fingerprint").to_numpy()
+    first_of = dict(
+        zip(by_source["key_fingerprint"][~dup_mask].tolist(), by_source["source_row"][~dup_mask].tolist(), strict=True)
+    )
+    duplicate_of = {int(i): first_of[fps[int(i)]] for i in by_source.index.to_numpy()[dup_mask]}
 
     existing = snapshot.credentials_by_fingerprint
     in_portal = existing.index.intersection(pd.Index([f for f in fps if isinstance(f, str)]))
@@ -671,12 +690,15 @@ def build_plan(
     }  # fmt: skip
     app_label = dict(zip(snapshot.apps["app_id"].tolist(), snapshot.apps["name"].tolist(), strict=True))
     user_email = dict(zip(snapshot.users["user_id"].tolist(), snapshot.users["email"].tolist(), strict=True))
-    uid_list = [None if pd.isna(u) else int(u) for u in user_id.tolist()]
 
     def where(cred: tuple[int, int, int, int | None, list[int]]) -> str:
         return f"credential {cred[0]} in app {cred[1]} {app_label.get(cred[1], '?')!r}"
 
-    for i in range(n):
+    has_problem = (owner_reason != "") | (policy_reason != "")
+    if duplicate_of:
+        has_problem[list(duplicate_of)] = True
+    known_key = np.fromiter((f in cred_by_fp for f in fps), dtype=bool, count=n) if cred_by_fp else np.zeros(n, bool)
+    for i in map(int, np.flatnonzero(has_problem | known_key)):
         problems = [p for p in (owner_reason[i], policy_reason[i]) if p]
         if i in duplicate_of:
             problems.append(
@@ -716,9 +738,10 @@ def build_plan(
             reason[i] = f"already in the portal as {where(cred)} with the same owner, plan and products"
 
     # apps: reuse the user's app of that name, else the group's first row creates it
+    apps_named = snapshot._apps_by_owner_name
     for i in map(int, np.flatnonzero(action == "")):
         owner_id = uid_list[i]
-        named = snapshot.app_ids_named(owner_id, app_name_out[i]) if owner_id is not None else []
+        named = apps_named.get((owner_id, app_name_out[i])) if owner_id is not None else None
         if named:
             app_id[i] = named[0]
             action[i] = "add_credential"
