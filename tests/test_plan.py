@@ -261,6 +261,11 @@ def test_plan_resolves_by_reference_name_display_name_or_id(value):
     assert one(plan, 1)["plan_id"] == 8
 
 
+def test_products_resolve_by_gateway_api_id():
+    plan, _ = build_plan(legacy({"products": ["a1"]}), portal())
+    assert one(plan, 1)["product_ids"] == [1]
+
+
 def test_products_resolve_by_each_field_and_are_sorted():
     plan, _ = build_plan(legacy({"products": ["Cards", "pol-pay", "2"]}), portal())
     assert one(plan, 1)["product_ids"] == [1, 2, 3]
@@ -454,3 +459,33 @@ def test_seed_portal_keys_all_get_an_action():
     plan, _ = build_plan(legacy(*rows), snap)
     assert_explained(plan)
     assert (plan["action"] == "skip_existing").all()
+
+
+SAMPLE_EXPORTS = [
+    ("legacy_keys.csv", {}),
+    ("legacy_keys_semicolon.csv", {}),
+    ("legacy_keys.xlsx", {}),
+    ("legacy_keys.json", {}),
+    ("legacy_keys.jsonl", {}),
+    ("dashboard_keys.json", {"developers": "classic_developers.json"}),
+    ("classic_developers.json", {}),
+    ("aws_api_keys.csv", {"mapping": "mapping_aws.yaml"}),
+]
+
+
+@pytest.mark.parametrize(("name", "options"), SAMPLE_EXPORTS)
+def test_every_sample_export_plans_with_every_row_explained(name, options):
+    from tyk_migrate.sources import load_keys
+    from tyk_migrate.validate import validate_keys
+
+    samples = ROOT / "data-samples"
+    if not (samples / name).exists():
+        pytest.skip(f"data-samples/{name} not generated yet")
+    kwargs = {k: samples / v for k, v in options.items()}
+    valid, _ = validate_keys(load_keys(samples / name, **kwargs))
+    seed = json.loads((samples / "sandbox_seed.json").read_text(encoding="utf-8"))
+    plan, _ = build_plan(valid, PortalSnapshot.from_seed(seed))
+    assert len(plan) == len(valid) > 0
+    assert_explained(plan)
+    # the sample roster and the exports share emails and policy IDs: most keys are plannable
+    assert (plan["action"] != "blocked").mean() > 0.5

@@ -185,14 +185,15 @@ def load_mapping(source: PlanMapping | dict[str, Any] | str | Path | None) -> Pl
 # -- resolving names --------------------------------------------------------------------------------
 
 Ref = tuple[str, int]  # ("plan" | "product", portal ID)
-LEVELS = ("reference_id", "name", "display_name", "id")
+LEVELS = ("reference_id", "name", "display_name", "id", "api_id")
 
 
 class Resolver:
     """Legacy policy IDs / names -> portal plans and products, in the documented order.
 
     A value is looked up by ``ReferenceID`` first (the Dashboard policy ID a provider sync stored), then
-    ``Name``, ``DisplayName``, ``ID``; the first level where it matches anything decides. If that level
+    ``Name``, ``DisplayName``, ``ID``, and for products the gateway API IDs they bundle (a Dashboard key's
+    ``access_rights``); the first level where it matches anything decides. If that level
     holds both a plan and a product, the column the value came from breaks the tie (``plan`` -> plan).
     An explicit mapping entry wins over all of this.
     """
@@ -210,6 +211,8 @@ class Resolver:
                 self.labels[ref] = f"{kind} {row.name!r} (ID {ref[1]})"
                 values = {"reference_id": row.reference_id, "name": row.name, "display_name": row.display_name}
                 values["id"] = str(ref[1])
+                for api_id in getattr(row, "api_ids", None) or []:  # a legacy key's access_rights API IDs
+                    self.index["api_id"].setdefault(_norm(api_id), []).append(ref)
                 for level, value in values.items():
                     if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
                         continue
