@@ -297,3 +297,33 @@ def test_async_client_retries_reads_in_process(seed_data):
     assert len(users) == 70
     assert retry.asked  # faults were met and retried
     assert {after for _, after in retry.asked} <= {None, 0.0}
+
+
+def capped_portal(total: int, cap: int, seen: list[dict[str, str]]) -> httpx.MockTransport:
+    """A portal that serves at most ``cap`` rows a page, whatever ``per_page`` asks (offset at the cap)."""
+    rows = [{"ID": i, "Email": f"u{i}@example.test"} for i in range(1, total + 1)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        query = dict(request.url.params)
+        seen.append(query)
+        size = min(int(query.get("per_page", 20)), cap)
+        start = (int(query.get("page", 1)) - 1) * size
+        return httpx.Response(200, json=rows[start : start + size])
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize(("total", "cap"), [(45, 20), (100, 50), (20, 20)])
+def test_paging_survives_a_portal_that_caps_per_page(total, cap):
+    seen: list[dict[str, str]] = []
+    with PortalClient("http://127.0.0.1:1", "t", transport=capped_portal(total, cap, seen)) as client:
+        users = client.list_users()
+    assert [u["ID"] for u in users] == list(range(1, total + 1))
+    assert all("limit" not in q for q in seen)
+
+
+def test_short_page_of_odd_size_ends_the_walk_without_a_probe():
+    seen: list[dict[str, str]] = []
+    with PortalClient("http://127.0.0.1:1", "t", transport=capped_portal(7, 100, seen)) as client:
+        assert len(client.list_users()) == 7
+    assert len(seen) == 1

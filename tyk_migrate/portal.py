@@ -144,10 +144,46 @@ def connection_error(call: Call, exc: Exception) -> PortalConnectionError:
     return PortalConnectionError(f"no answer ({kind})", method=call.method, path=call.path)
 
 
-def page_items(call: Call, body: Any) -> list[dict[str, Any]]:
-    if not isinstance(body, list):
-        raise UnexpectedAnswer("expected a JSON array", method=call.method, path=call.path)
-    return body
+class Pager:
+    """Walks a list endpoint page by page (pure: it builds the calls and reads their answers).
+
+    Tyk documents ``page`` and ``per_page`` but not a server-side cap on ``per_page``. A portal that
+    capped it below what we ask would answer a short first page that looks like the end of the list,
+    and the rest would be lost without an error. So a short page of a round size (a multiple of 10)
+    is confirmed with one more request; if that page is not empty, the walk restarts at the size the
+    portal actually serves.
+    """
+
+    def __init__(self, path: str, per_page: int, unwrap: str | None = None) -> None:
+        self.path, self.per_page, self.unwrap = path, per_page, unwrap
+        self.items: list[dict[str, Any]] = []
+        self._page = 1
+        self._short: int | None = None  # length of a suspicious short page being confirmed
+        self._done = False
+
+    def next_call(self) -> Call | None:
+        if self._done:
+            return None
+        return Call("GET", self.path, params={"page": self._page, "per_page": self.per_page}, unwrap=self.unwrap)
+
+    def feed(self, body: Any) -> None:
+        if not isinstance(body, list):
+            raise UnexpectedAnswer("expected a JSON array", method="GET", path=self.path)
+        if self._short is not None:  # the confirming request
+            if body:  # the portal serves at most self._short rows a page: start again at that size
+                self.per_page, self.items, self._page = self._short, [], 1
+            else:
+                self._done = True
+            self._short = None
+            return
+        self.items.extend(body)
+        self._page += 1
+        if len(body) >= self.per_page:
+            return
+        if body and len(body) % 10 == 0:
+            self._short = len(body)
+        else:
+            self._done = True
 
 
 class _Operations:
@@ -323,9 +359,6 @@ class _ClientBase(_Operations):
     def _build(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
         return http.build_request(call.method, call.path.lstrip("/"), params=call.params, json=call.json)
 
-    def _page_call(self, path: str, page: int, unwrap: str | None) -> Call:
-        return Call("GET", path, params={"page": page, "per_page": self.per_page}, unwrap=unwrap)
-
 
 class PortalClient(_ClientBase):
     """Blocking client, for notebooks and scripts. Use as a context manager or call ``close()``."""
@@ -358,15 +391,10 @@ class PortalClient(_ClientBase):
             time.sleep(wait)
 
     def _walk(self, path: str, unwrap: str | None = None) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            call = self._page_call(path, page, unwrap)
-            batch = page_items(call, self._send(call))
-            items.extend(batch)
-            if len(batch) < self.per_page:
-                return items
-            page += 1
+        pager = Pager(path, self.per_page, unwrap)
+        while (call := pager.next_call()) is not None:
+            pager.feed(self._send(call))
+        return pager.items
 
 
 class AsyncPortalClient(_ClientBase):
@@ -400,12 +428,7 @@ class AsyncPortalClient(_ClientBase):
             await asyncio.sleep(wait)
 
     async def _walk(self, path: str, unwrap: str | None = None) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            call = self._page_call(path, page, unwrap)
-            batch = page_items(call, await self._send(call))
-            items.extend(batch)
-            if len(batch) < self.per_page:
-                return items
-            page += 1
+        pager = Pager(path, self.per_page, unwrap)
+        while (call := pager.next_call()) is not None:
+            pager.feed(await self._send(call))
+        return pager.items
