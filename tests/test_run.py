@@ -134,7 +134,7 @@ def test_pause_resume_and_stop_from_another_task(make_sandbox, tmp_path):
     m = asyncio.run(drive())
     assert m.state == "stopped"
     counts = plan["status"].value_counts().to_dict()
-    assert counts.get("pending", 0) > 0 and counts.get("failed", 0) == 0
+    assert counts.get("pending", 0) > 0 and counts.get("failed", 0) == 0, counts
     # the journal is consistent: finishing the run creates exactly the missing rows
     rest = apply_plan(plan, settings_for(sb), tmp_path / "j")
     assert set(rest["status"]) == {"created"}

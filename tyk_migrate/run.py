@@ -112,12 +112,17 @@ class Progress:
 # concurrency
 # ------------------------------------------------------------------------------------------------
 class Limiter:
-    """A FIFO semaphore whose size can change while tasks wait (no semaphore swapping)."""
+    """A FIFO semaphore whose size can change while tasks wait (no semaphore swapping).
+
+    Waiters marked ``urgent`` are served before the others: the runner uses it for follow-ups of rows
+    already started (read-backs, lookups, their app), so rows finish as they go instead of all at the end.
+    """
 
     def __init__(self, limit: int) -> None:
         self._limit = max(1, int(limit))
         self._used = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
 
     @property
     def limit(self) -> int:
@@ -129,18 +134,19 @@ class Limiter:
 
     @property
     def waiting(self) -> int:
-        return len(self._waiters)
+        return len(self._waiters) + len(self._urgent)
 
     def set_limit(self, limit: int) -> None:
         self._limit = max(1, int(limit))
         self._wake()
 
-    async def acquire(self) -> None:
-        if self._used < self._limit and not self._waiters:
+    async def acquire(self, urgent: bool = False) -> None:
+        if self._used < self._limit and not self._urgent and (urgent or not self._waiters):
             self._used += 1
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
+        queue = self._urgent if urgent else self._waiters
+        queue.append(fut)
         try:
             await fut
         except asyncio.CancelledError:
@@ -148,7 +154,7 @@ class Limiter:
                 self.release()  # the slot was handed over just as we were cancelled
             else:
                 with contextlib.suppress(ValueError):
-                    self._waiters.remove(fut)
+                    queue.remove(fut)
             raise
 
     def release(self) -> None:
@@ -156,8 +162,8 @@ class Limiter:
         self._wake()
 
     def _wake(self) -> None:
-        while self._waiters and self._used < self._limit:
-            fut = self._waiters.popleft()
+        while self._used < self._limit and (self._urgent or self._waiters):
+            fut = (self._urgent or self._waiters).popleft()
             if not fut.done():
                 self._used += 1
                 fut.set_result(None)
@@ -790,23 +796,27 @@ class Migration:
                     group.rows.append(pos)
                     group.left += 1
         self._flush(force=True)
-        previous: asyncio.Task[None] | None = None
-        running: list[asyncio.Task[None]] = []
+        # A sliding window of rows, not a barrier per batch: a row waiting out a Retry-After or a backoff
+        # must not hold up the rows behind it. Batches still order the work: when a batch opens, its apps
+        # are queued first, then its rows are admitted as earlier rows finish.
+        window = asyncio.Semaphore(max(2 * self.batch_size, 4 * self.max_concurrency))
+        tasks: list[asyncio.Task[None]] = []
         for number, rows in enumerate(work, start=1):
             await self._wait_running()
             if self.state == "stopping":
                 break
             self._batch = number
-            if not rows:
-                continue
-            task = asyncio.create_task(self._run_batch(rows))
-            running.append(task)
-            # at most two batches in flight: the next one fills the tail of the current one
-            if previous is not None:
-                await previous
-            previous = task
-        if running:
-            await asyncio.gather(*running)
+            tasks.extend(self._open_batch(rows))
+            for pos in rows:
+                await window.acquire()
+                if self.state == "stopping":
+                    window.release()
+                    break
+                task = asyncio.create_task(self._row_task(pos))
+                task.add_done_callback(lambda _: window.release())
+                tasks.append(task)
+        if tasks:
+            await asyncio.gather(*tasks)
         if self._compensations:
             await asyncio.gather(*self._compensations)
         self._flush(force=True)
@@ -900,8 +910,8 @@ class Migration:
             return True
         return False
 
-    async def _run_batch(self, rows: list[int]) -> None:
-        # apps first: their POSTs queue ahead of this batch's credentials
+    def _open_batch(self, rows: list[int]) -> list[asyncio.Task[None]]:
+        """Queue the batch's app creations (one per group not yet started) ahead of its credentials."""
         app_tasks = []
         for pos in rows:
             if self._plan_app[pos] is None:
@@ -909,15 +919,14 @@ class Migration:
                 if group.future is None:
                     group.future = asyncio.get_running_loop().create_future()
                     app_tasks.append(asyncio.create_task(self._app_task(group)))
-        row_tasks = [asyncio.create_task(self._row_task(pos)) for pos in rows]
-        await asyncio.gather(*app_tasks, *row_tasks)
+        return app_tasks
 
     async def _wait_running(self) -> None:
         if self._running is not None and not self._running.is_set():
             await self._running.wait()
 
     @contextlib.asynccontextmanager
-    async def _slot(self, *, new_write: bool) -> AsyncIterator[None]:
+    async def _slot(self, *, new_write: bool, urgent: bool = False) -> AsyncIterator[None]:
         """One request's place under the concurrency limit; waits while paused.
 
         When stopping, new writes are refused (``_Stopped``) but follow-ups of a started row (lookups,
@@ -927,7 +936,7 @@ class Migration:
             await self._wait_running()
             if new_write and self.state == "stopping":
                 raise _Stopped
-            await self.limiter.acquire()
+            await self.limiter.acquire(urgent or not new_write)
             # paused or stopped while queued for the slot: give it back and look again
             if (self._running is None or self._running.is_set()) and not (new_write and self.state == "stopping"):
                 break
@@ -1012,7 +1021,7 @@ class Migration:
                 )
                 raise last if last is not None else MigrateError(error)
             try:
-                async with self._slot(new_write=True):
+                async with self._slot(new_write=True, urgent=True):
                     sent += 1
                     journal.app_intent(user_id, name, run_id=run_id, attempts=sent)
                     await asyncio.wrap_future(journal.durable())  # the intent is on disk before the write
