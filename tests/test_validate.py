@@ -160,3 +160,12 @@ def test_summarize_counts_rows_per_check() -> None:
     _, rejects = run({"key": "Ab3d5"}, {"key": "Ab3d6"}, {"status": "inactive"})
     counts = summarize(rejects).set_index("check")["rows"].to_dict()
     assert counts["key_too_short"] == 2 and counts["inactive"] == 1
+
+
+def test_vectorised_masks_equal_secrets_mask() -> None:
+    import pyarrow as pa
+
+    from tyk_migrate.validate import masks_of
+
+    values = ["", "a", "abcdefg", "abcdefgh", "abcdefghijklmno", "abcdefghijklmnop", "é" * 20, None, "x" * 99]
+    assert masks_of(pa.array(values, pa.string())).to_pylist() == [mask(v) for v in values]
