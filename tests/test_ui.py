@@ -8,6 +8,7 @@ a kernel: each test is one ``asyncio.run`` of a coroutine that clicks and awaits
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import string
@@ -478,3 +479,76 @@ def test_format_helpers_without_widgets() -> None:
     assert keys[1] not in scrub(f"x={keys[1]}!") and "secr" in scrub(f"x={keys[1]}!")
     with pytest.raises(MigrateError):
         MigrationConsole(plan.drop(columns=["action"]), None, "j")
+
+
+KERNEL_SETUP = """
+import contextlib, json, sys
+sys.path.insert(0, "tests")
+from test_ui import legacy_frame
+from tyk_migrate import MigrationConsole, Settings
+from tyk_migrate.plan import build_plan
+from tyk_migrate.sandbox import SandboxConfig, run_in_thread
+from tyk_migrate.snapshot import PortalSnapshot
+seed = json.load(open("data-samples/sandbox_seed.json"))
+stack = contextlib.ExitStack()
+sb = stack.enter_context(run_in_thread(SandboxConfig(seed=seed, latency_ms=20)))
+plan, _ = build_plan(legacy_frame(seed, 60), PortalSnapshot.from_seed(seed))
+console = MigrationConsole(plan, Settings(portal_url=sb.portal_url, token=sb.token), JOURNAL, batch_size=10,
+                           concurrency=2)
+print(json.dumps({"widgets": console.widgets_enabled, "start": console.start_button.model_id}))
+"""
+
+
+def test_in_a_real_kernel_a_frontend_click_runs_in_the_background(tmp_path: Path) -> None:
+    """ipykernel, as JupyterLab drives it: the click is a comm message; other cells run meanwhile."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(Path(__file__).resolve().parent.parent))
+
+    def run(code: str) -> tuple[str, list[str], str]:
+        msg_id = kc.execute(code)
+        out, kinds, error = [], [], ""
+        while True:
+            msg = kc.get_iopub_msg(timeout=60)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                out.append(content["text"])
+            elif kind in ("execute_result", "display_data"):
+                kinds += list(content["data"])
+            elif kind == "error":
+                error = f"{content['ename']}: {content['evalue']}"
+            elif kind == "status" and content["execution_state"] == "idle":
+                return "".join(out), kinds, error
+
+    try:
+        out, _, error = run(KERNEL_SETUP.replace("JOURNAL", repr(str(tmp_path / "k.journal"))))
+        assert not error, error
+        ids = json.loads(out)
+        assert ids["widgets"] is True  # a kernel: widgets by default
+        _, kinds, _ = run("console")
+        assert "application/vnd.jupyter.widget-view+json" in kinds and "text/plain" in kinds
+        click = {"comm_id": ids["start"], "data": {"method": "custom", "content": {"event": "click"}}}
+        kc.shell_channel.send(kc.session.msg("comm_msg", click))
+        started = time.monotonic()
+        out, _, error = run("print(console.running, console.start_button.disabled, console.progress.state)")
+        assert (out.split(), error) == (["True", "True", "running"], "")  # the kernel answered mid-run
+        time.sleep(0.5)  # the kernel is idle: the run must go on by itself
+        out, _, _ = run("print(console.progress.requests)")
+        assert int(out) > 0
+        out, _, error = run(
+            "await console.wait()\n"
+            "print(json.dumps({'state': console.progress.state, 'created': int((plan.status == 'created').sum()),"
+            " 'portal': sum(1 for c in sb.state.snapshot()['custom_credentials'] if c['KeyID'].startswith('ui')),"
+            " 'errors': console.errors}))"
+        )
+        assert not error, error
+        assert time.monotonic() - started > 0.5
+        result = json.loads(out)
+        assert result == {"state": "finished", "created": 58, "portal": 58, "errors": []}
+    finally:
+        with contextlib.suppress(Exception):
+            run("stack.close()")
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

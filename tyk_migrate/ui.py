@@ -22,6 +22,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import sys
 import time
@@ -40,6 +41,7 @@ from .run import Migration, Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+HEARTBEAT_SECONDS = 1.0
 CONCURRENCY_CHOICES = ("adaptive", 1, 2, 4, 8, 16, 32, 64)
 HELP = (
     "Pick a scope (nothing selected = every row; Ctrl/Cmd-click selects several), check the preview, then "
@@ -124,6 +126,7 @@ class MigrationConsole:
         self.refreshes = 0  # how many times the view was redrawn (the benchmark reports it)
         self._task: asyncio.Task[pd.DataFrame] | None = None
         self._handle: asyncio.TimerHandle | None = None
+        self._heartbeat: asyncio.TimerHandle | None = None
         self._last_refresh = 0.0
         self._last_text = 0.0
         self._last_state = ""
@@ -367,10 +370,26 @@ class MigrationConsole:
         self._refresh()
 
     @guarded
+    def _on_heartbeat(self) -> None:
+        self._heartbeat = None
+        if self.running:
+            self._refresh()
+
+    def _arm_heartbeat(self) -> None:
+        """Redraw at least once a second while running, so rates and ETA move even when no row finishes."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        if self.running:
+            with contextlib.suppress(RuntimeError):
+                self._heartbeat = asyncio.get_running_loop().call_later(HEARTBEAT_SECONDS, self._on_heartbeat)
+
+    @guarded
     def _on_done(self, task: asyncio.Task[pd.DataFrame]) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        for handle in (self._handle, self._heartbeat):
+            if handle is not None:
+                handle.cancel()
+        self._handle = self._heartbeat = None
         if task.cancelled():
             self._say("the run was cancelled; Start continues from the journal")
         elif task.exception() is not None:
@@ -448,6 +467,7 @@ class MigrationConsole:
         """Redraw everything from the runner's current progress (called at most a few times a second)."""
         self.refreshes += 1
         self._last_refresh = time.monotonic()
+        self._arm_heartbeat()
         p = self.progress
         state = self._state()
         bar = self.progress_bar
