@@ -22,7 +22,6 @@ Writes ``benchmarks/results/apply.json``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
 import signal
@@ -42,7 +41,7 @@ import pandas as pd
 
 from benchmarks.common import fmt, machine_info, machine_label, md_table, portal_requests, sandbox, write_json
 from tyk_migrate.config import Settings
-from tyk_migrate.run import Migration
+from tyk_migrate.run import Migration, run_blocking
 from tyk_migrate.secrets import fingerprint, reveal, secret_series
 
 RELIABILITY_FAULTS = "500=4%,502=3%,503=3%,429=4%,429-no-retry=1%,lost=2%,lost-drop=1%,drop=1%"
@@ -119,6 +118,19 @@ def audit(state: dict[str, Any], plan: pd.DataFrame) -> dict[str, int]:
     }
 
 
+def sched(pid: int | str = "self") -> tuple[float, float]:
+    """(CPU seconds, seconds spent runnable but waiting for a CPU) of a process, all threads (Linux)."""
+    cpu = wait = 0.0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            fields = (task / "schedstat").read_text().split()
+            cpu += int(fields[0]) / 1e9
+            wait += int(fields[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    return cpu, wait
+
+
 def requests_by_kind(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     kinds: Counter[str] = Counter()
@@ -145,7 +157,7 @@ async def migrate(plan: pd.DataFrame, settings: Settings, journal: Path, **kw: A
 
 def run_migration(plan: pd.DataFrame, settings: Settings, journal: Path, **kw: Any) -> tuple[Migration, float]:
     started = time.perf_counter()
-    m = asyncio.run(migrate(plan, settings, journal, **kw))
+    m = run_blocking(lambda: migrate(plan, settings, journal, **kw))
     return m, time.perf_counter() - started
 
 
@@ -236,9 +248,9 @@ def throughput(n: int, tmp: Path, concurrency: int | str) -> dict[str, Any]:
         settings = Settings(portal_url=sb.url, token=sb.token)
         plan = make_plan(n)
         before = portal_requests(sb.state())
-        cpu0 = time.process_time()
+        me0, sb0 = sched(), sched(sb.proc.pid)
         m, seconds = run_migration(plan, settings, tmp / f"speed-{concurrency}.journal", concurrency=concurrency)
-        cpu = time.process_time() - cpu0
+        me1, sb1 = sched(), sched(sb.proc.pid)
         state = sb.state()
         kinds = requests_by_kind(before, portal_requests(state))
         created = int((plan["status"] == "created").sum())
@@ -257,7 +269,10 @@ def throughput(n: int, tmp: Path, concurrency: int | str) -> dict[str, Any]:
             "requests": kinds,
             "final_concurrency": m.progress.concurrency,
             "peak_in_flight_at_sandbox": state["requests"]["portal_in_flight_peak"],
-            "client_cpu_seconds": round(cpu, 2),
+            "client_cpu_seconds": round(me1[0] - me0[0], 2),
+            "client_waiting_for_cpu_seconds": round(me1[1] - me0[1], 2),
+            "sandbox_cpu_seconds": round(sb1[0] - sb0[0], 2),
+            "sandbox_waiting_for_cpu_seconds": round(sb1[1] - sb0[1], 2),
             **audit(state, plan),
         }
 
@@ -330,11 +345,13 @@ def main() -> None:
                         t["requests"].get("refused (429)", 0),
                         t["peak_in_flight_at_sandbox"],
                         t["missing"] + t["duplicate_credentials"],
+                        f"{t['client_cpu_seconds']}/{t['client_waiting_for_cpu_seconds']}",
+                        f"{t['sandbox_cpu_seconds']}/{t['sandbox_waiting_for_cpu_seconds']}",
                     ]
                 )
             print(
                 f"\nthroughput: latency {LATENCY_MS} ms, cap {CAP} in flight; "
-                "limit = cap / (requests per key x latency)"
+                "limit = cap / (requests per key x latency); cpu/wait = CPU used / runnable but waiting for a CPU"
             )
             print(
                 md_table(
@@ -349,6 +366,8 @@ def main() -> None:
                         "429s",
                         "peak in flight",
                         "missing+dup",
+                        "client cpu/wait s",
+                        "sandbox cpu/wait s",
                     ],
                     rows,
                 )
@@ -356,7 +375,7 @@ def main() -> None:
     results["machine_label"] = machine_label(info)
     path = write_json("apply.json", results)
     shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
-    print(f"\n{machine_label(info)}, load average {os.getloadavg()[0]:.1f}\nwritten to {shown}")
+    print(f"\n{machine_label(info)}\nwritten to {shown}")
 
 
 if __name__ == "__main__":

@@ -462,7 +462,7 @@ def apply_command(
     from .config import Settings
     from .plan import PlanSettings, prepare
     from .report import export_outcomes
-    from .run import Migration, Progress
+    from .run import Migration, Progress, run_blocking
 
     try:
         limit = _concurrency_option(concurrency)
@@ -533,7 +533,7 @@ def apply_command(
         await migration.run()
 
     try:
-        asyncio.run(main())
+        run_blocking(main)
     finally:
         if bar is not None:
             bar.close()

@@ -172,12 +172,14 @@ class Limiter:
 class AdaptiveConcurrency:
     """Sets a ``Limiter``'s size from the answers: slow start, then AIMD with a remembered ceiling.
 
-    * Slow start: the limit doubles every window (a window = as many healthy answers as the limit) until
-      the first congestion signal.
+    * Slow start: the limit grows by half every window (a window = as many healthy answers as the limit)
+      until the first congestion signal, which halves it.
     * Congestion (429, 503, or a window whose mean latency is well above the lowest seen): the limit is
       multiplied by ``backoff``, at most once per window, and the level where it happened is remembered.
-    * Recovery: +1 per window up to just below that ceiling, then +1 every ``probe_windows`` windows, so
-      the run sits near the best safe level instead of sawing between it and half of it.
+    * Recovery: +1 per window up to just below that ceiling, then a probe one above it every
+      ``probe_windows`` windows; each refused probe doubles that interval (up to 64 windows), a probe that
+      holds raises the ceiling. So the run sits near the best safe level instead of sawing between it and
+      half of it.
     """
 
     def __init__(
@@ -197,6 +199,7 @@ class AdaptiveConcurrency:
         self.backoff, self.latency_factor, self.latency_margin = backoff, latency_factor, latency_margin
         self.probe_windows = probe_windows
         self.slow_start = True
+        self.hold = False  # set near the end of a run: probing then only delays the last rows
         self.ceiling: float = math.inf
         self.floor_latency: float = math.inf
         self.decreases = 0
@@ -204,6 +207,7 @@ class AdaptiveConcurrency:
         self._window_latency = 0.0
         self._since_decrease = 0
         self._windows_at_ceiling = 0
+        self._probe_every = probe_windows
         limiter.set_limit(min(self.maximum, max(self.minimum, initial)))
 
     @property
@@ -234,13 +238,19 @@ class AdaptiveConcurrency:
 
     def _grow(self) -> None:
         limit = self.limit
+        if self.hold:
+            return
         if self.slow_start:
-            new = limit * 2
+            new = math.ceil(limit * 1.5)
         elif limit + 1 < self.ceiling:
             new = limit + 1
-        else:
+        elif limit >= self.ceiling:  # a probe above the old ceiling held for a whole window: raise it
+            self.ceiling = limit + 1
+            self._probe_every = self.probe_windows
+            new = limit + 1
+        else:  # at the known-good level: probe one above now and then
             self._windows_at_ceiling += 1
-            if self._windows_at_ceiling < self.probe_windows:
+            if self._windows_at_ceiling < self._probe_every:
                 return
             self._windows_at_ceiling = 0
             new = limit + 1
@@ -254,12 +264,17 @@ class AdaptiveConcurrency:
         self._since_decrease = 0
         self._window, self._window_latency, self._windows_at_ceiling = 0, 0.0, 0
         if not self.slow_start and limit >= self.ceiling:
-            # a probe above the known-good level failed: step back below it, keep the ceiling
+            # a probe above the known-good level failed: step back below it, keep the ceiling, and probe
+            # half as often (a fixed limit such as a concurrency cap will refuse every probe)
             self.limiter.set_limit(max(self.minimum, int(self.ceiling) - 1))
+            self._probe_every = min(self._probe_every * 2, 64)
             return
+        self._probe_every = self.probe_windows
+        # leaving slow start, the limit just doubled past the right level: halve it (as TCP does)
+        factor = 0.5 if self.slow_start else self.backoff
         self.slow_start = False
         self.ceiling = max(float(self.minimum) + 1, min(level, float(limit)))
-        self.limiter.set_limit(max(self.minimum, int(limit * self.backoff)))
+        self.limiter.set_limit(max(self.minimum, int(limit * factor)))
 
 
 class _Meter:
@@ -759,6 +774,9 @@ class Migration:
         old = self._cols["status"][pos]
         self._counts[old] -= 1
         self._counts[status] += 1
+        if self.controller is not None and not self.controller.hold:
+            # the last few rounds gain nothing from probing for more; a refused probe would delay the end
+            self.controller.hold = self._counts["pending"] < 4 * self.controller.limit
         self._set(pos, status=status, finished_at=_utcnow(), **values)
         self._done_times.append(time.perf_counter())
         self._flush()
@@ -1377,14 +1395,32 @@ class Migration:
             self.stop()
 
 
+def run_blocking(make: Callable[[], Awaitable[T]]) -> T:
+    """Run ``make()`` on a new event loop until done: uvloop when installed (it halves the loop's own CPU
+    per request, which matters at hundreds of requests per second), else asyncio's default loop."""
+    factory: Callable[[], asyncio.AbstractEventLoop] | None
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it on Linux and macOS
+        factory = None
+
+    async def main() -> T:
+        return await make()
+
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main())
+
+
 def _run_sync(make: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine to the end from sync code, also when a loop already runs (Jupyter): in a thread."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(make())  # type: ignore[arg-type]
+        return run_blocking(make)
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tyk-migrate") as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()  # type: ignore[arg-type]
+        return pool.submit(run_blocking, make).result()
 
 
 def apply_plan(
