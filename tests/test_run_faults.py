@@ -67,9 +67,7 @@ def test_sigkill_mid_run_then_rerun_converges_and_a_third_run_writes_nothing(mak
     sb = make_sandbox(latency_ms=15, faults="lost=5%,500=3%", random_seed=3)
     journal = tmp_path / "run.journal"
     n = 150
-    code = _CHILD.format(
-        tests=str(Path(__file__).parent), n=n, url=sb.portal_url, token=sb.token, journal=str(journal)
-    )
+    code = _CHILD.format(tests=str(Path(__file__).parent), n=n, url=sb.portal_url, token=sb.token, journal=str(journal))
     child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 30
     while _journal_rows(journal) < 40 and time.monotonic() < deadline and child.poll() is None:
