@@ -51,10 +51,9 @@ from .errors import (
     UnexpectedAnswer,
 )
 from .journal import Journal, input_identity
-from .portal import AsyncPortalClient, _tls_verify
+from .portal import AsyncPortalClient
 from .retry import RetryPolicy
 from .secrets import fingerprint
-from .transport import LeanTransport
 
 T = TypeVar("T")
 
@@ -643,9 +642,7 @@ class Migration:
         if isinstance(arg, AsyncPortalClient):
             return arg, False
         settings = arg if isinstance(arg, Settings) else Settings.from_env()
-        transport = LeanTransport(verify=_tls_verify(settings), timeout=settings.timeout)
-        client = AsyncPortalClient(settings=settings, transport=transport)
-        return client, True
+        return AsyncPortalClient(settings=settings), True
 
     @property
     def settings(self) -> Settings:
@@ -1460,9 +1457,7 @@ async def rollback_async(
         api = client
     else:
         settings = client if isinstance(client, Settings) else Settings.from_env()
-        api = AsyncPortalClient(
-            settings=settings, transport=LeanTransport(verify=_tls_verify(settings), timeout=settings.timeout)
-        )
+        api = AsyncPortalClient(settings=settings)
     policy = retry or RetryPolicy()
     sem = asyncio.Semaphore(max(1, concurrency))
     results: list[dict[str, Any]] = []
