@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -55,6 +56,100 @@ def portal_options(func: F) -> F:
         help="Portal address, e.g. https://portal.example.com:3001 (or the full …/portal-api).",
     )(func)
     return func
+
+
+INPUT_FORMATS = ("auto", "csv", "tsv", "excel", "json", "jsonl", "dashboard", "classic")
+
+
+@dataclass(frozen=True)
+class Source:
+    """How INPUT is read, validated and its apps named: the same options on every command that reads it."""
+
+    path: str
+    format: str = "auto"
+    mapping: str | None = None
+    developers: str | None = None
+    email_field: str = "email"
+    min_key_length: int = 8
+    app_name: str = "legacy"
+
+    def prepare(self, **kw: Any) -> Any:
+        """Load, validate, fetch the portal and plan (``tyk_migrate.plan.prepare``)."""
+        from .plan import PlanSettings, prepare
+
+        return prepare(
+            self.path,
+            format=self.format,
+            mapping=self.mapping,
+            developers=self.developers,
+            email_field=self.email_field,
+            min_key_length=self.min_key_length,
+            settings=PlanSettings(app_name=self.app_name),
+            **kw,
+        )
+
+
+def input_options(*, planning: bool = True) -> Callable[[F], F]:
+    """INPUT with ``--format --mapping --developers --email-field --min-key-length`` (and ``--app-name``
+    for commands that plan), handed to the command as one ``source: Source``."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            fields = ("format", "mapping", "developers", "email_field", "min_key_length", "app_name")
+            values = {name: kw.pop(name) for name in fields if name in kw}
+            return func(*args, source=Source(kw.pop("input_path"), **values), **kw)
+
+        options = [
+            # no exists=True: a missing or unreadable file gets the loader's one-line error, not click's usage
+            click.argument("input_path", metavar="INPUT", type=click.Path()),
+            click.option(
+                "--format",
+                type=click.Choice(INPUT_FORMATS),
+                default="auto",
+                show_default=True,
+                help="Export format; auto = by extension and content.",
+            ),
+            click.option(
+                "--mapping",
+                type=click.Path(dir_okay=False),
+                help="YAML/JSON: the loader's columns: and the planner's plans:/products:/owners: (docs/formats.md).",
+            ),
+            click.option(
+                "--developers",
+                type=click.Path(dir_okay=False),
+                help="Classic Portal developer dump: owner emails of a Dashboard dump via tyk_developer_id.",
+            ),
+            click.option(
+                "--email-field",
+                default="email",
+                show_default=True,
+                help="meta_data field with the owner's email in a Dashboard dump.",
+            ),
+            click.option(
+                "--min-key-length",
+                type=click.IntRange(min=1),
+                envvar="TYK_MIN_KEY_LENGTH",
+                show_envvar=True,
+                default=8,
+                show_default=True,
+                help="The target gateway's min_token_length: shorter keys are rejected.",
+            ),
+        ]
+        if planning:
+            options.append(
+                click.option(
+                    "--app-name",
+                    default="legacy",
+                    show_default=True,
+                    help="App naming rule: legacy, alias, or a format string such as '{plan} keys'.",
+                )
+            )
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -159,44 +254,8 @@ def sandbox(
 # --- commands: validate (sources, validate) ---
 
 
-VALIDATE_FORMATS = ("auto", "csv", "tsv", "excel", "json", "jsonl", "dashboard", "classic")
-
-
 @cli.command("validate")
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=True, path_type=str))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(VALIDATE_FORMATS),
-    default="auto",
-    show_default=True,
-    help="Export format; auto = by extension and content.",
-)
-@click.option(
-    "--mapping",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="YAML/JSON column mapping {canonical_column: source_header} for flat files.",
-)
-@click.option(
-    "--developers",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Classic Portal developer dump: owner emails of a Dashboard dump via tyk_developer_id.",
-)
-@click.option(
-    "--email-field",
-    default="email",
-    show_default=True,
-    help="meta_data field with the owner's email in a Dashboard dump.",
-)
-@click.option(
-    "--min-key-length",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="The target gateway's min_token_length: shorter keys are rejected.",
-)
+@input_options(planning=False)
 @click.option(
     "--rejects",
     "rejects_path",
@@ -205,15 +264,7 @@ VALIDATE_FORMATS = ("auto", "csv", "tsv", "excel", "json", "jsonl", "dashboard",
     help="Where to write the rejects report [default: ./<INPUT stem>.rejects.csv].",
 )
 @one_line_errors
-def validate_command(
-    input_path: str,
-    fmt: str,
-    mapping: str | None,
-    developers: str | None,
-    email_field: str,
-    min_key_length: int,
-    rejects_path: str | None,
-) -> None:
+def validate_command(source: Source, rejects_path: str | None) -> None:
     """Load a legacy key export, check every row, and write a rejects report.
 
     Exit 0 when every row is valid (warnings allowed), 1 when some rows are rejected, 2 when the input
@@ -229,13 +280,15 @@ def validate_command(
     from .sources import load_keys
     from .validate import summarize, validate_keys, write_rejects
 
-    frame = load_keys(input_path, fmt, mapping, developers=developers, email_field=email_field)
-    valid, rejects = validate_keys(frame, min_key_length=min_key_length)
-    target = Path(rejects_path) if rejects_path else Path.cwd() / f"{Path(input_path).stem}.rejects.csv"
+    frame = load_keys(
+        source.path, source.format, source.mapping, developers=source.developers, email_field=source.email_field
+    )
+    valid, rejects = validate_keys(frame, min_key_length=source.min_key_length)
+    target = Path(rejects_path) if rejects_path else Path.cwd() / f"{Path(source.path).stem}.rejects.csv"
     write_rejects(rejects, target)
     rejected = len(frame) - len(valid)
     warned = int((valid["warnings"] != "").sum())
-    click.echo(f"input:     {input_path} ({frame.attrs.get('format', fmt)})")
+    click.echo(f"input:     {source.path} ({frame.attrs.get('format', source.format)})")
     for canon, source in frame.attrs.get("column_map", {}).items():
         click.echo(f"  {canon:<12} <- {source}")
     ignored = frame.attrs.get("ignored_columns")
@@ -263,21 +316,7 @@ def plan_scope(owner: tuple[str, ...], plan: tuple[str, ...], product: tuple[str
 
 
 @cli.command("plan")
-@click.argument("input", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", default="auto", show_default=True, help="Export format (auto sniffs it).")
-@click.option(
-    "--mapping",
-    type=click.Path(exists=True, dir_okay=False),
-    help="YAML/JSON: plans:/products:/owners: translations (docs/planning.md) and the loader's columns:.",
-)
-@click.option("--developers", type=click.Path(exists=True, dir_okay=False), help="Classic Portal developer dump.")
-@click.option(
-    "--app-name",
-    "app_name_rule",
-    default="legacy",
-    show_default=True,
-    help="App naming rule: legacy, alias, or a format string such as '{plan} keys'.",
-)
+@input_options()
 @click.option("--owner", multiple=True, help="Only keys of this owner email (repeatable).")
 @click.option(
     "--plan", "plan_filter", multiple=True, help="Only keys on this plan: name, ID or policy ID (repeatable)."
@@ -290,11 +329,7 @@ def plan_scope(owner: tuple[str, ...], plan: tuple[str, ...], product: tuple[str
 @portal_options
 @one_line_errors
 def plan_command(
-    input: str,
-    fmt: str,
-    mapping: str | None,
-    developers: str | None,
-    app_name_rule: str,
+    source: Source,
     owner: tuple[str, ...],
     plan_filter: tuple[str, ...],
     product: tuple[str, ...],
@@ -319,27 +354,19 @@ def plan_command(
     from pathlib import Path
 
     from .config import Settings
-    from .plan import PlanSettings, prepare, summarize
+    from .plan import summarize
     from .report import export_frame
 
     settings = Settings.from_env(portal_url=portal_url, token=token)
     settings.require_portal()
-    prepared = prepare(
-        input,
-        format=fmt,
-        mapping=mapping,
-        developers=developers,
-        settings=PlanSettings(app_name=app_name_rule),
-        scope=plan_scope(owner, plan_filter, product, org),
-        portal=settings,
-        concurrency=concurrency,
-        min_key_length=settings.min_key_length,
+    prepared = source.prepare(
+        scope=plan_scope(owner, plan_filter, product, org), portal=settings, concurrency=concurrency
     )
     snap, plan = prepared.snapshot, prepared.plan
     rejected = prepared.rejected_rows
     click.echo(
-        f"input   {Path(input).name}: {len(prepared.legacy)} rows, {len(prepared.valid)} valid, {rejected} rejected"
-        + (" (run `tyk-migrate validate` for the report)" if rejected else "")
+        f"input   {Path(source.path).name}: {len(prepared.legacy)} rows, {len(prepared.valid)} valid, "
+        f"{rejected} rejected" + (" (run `tyk-migrate validate` for the report)" if rejected else "")
     )
     click.echo(
         f"portal  {snap.portal_url}: {len(snap.users)} users, {len(snap.products)} products, "
@@ -360,7 +387,7 @@ def plan_command(
         for kind, value, count, suggestions in unresolved.head(5)[["kind", "value", "rows", "suggestions"]].to_numpy():
             hint = f"  did you mean {suggestions}?" if suggestions else ""
             click.echo(f"  {int(count):>7}  {kind} {str(value)!r}{hint}")
-    target = Path(out) if out else Path(Path(input).stem + ".plan.csv")
+    target = Path(out) if out else Path(Path(source.path).stem + ".plan.csv")
     export_frame(plan, target)
     click.echo(f"plan written to {target} (keys masked)")
     if unresolved_out:
@@ -385,21 +412,7 @@ def _concurrency_option(value: str) -> int | str:
 
 
 @cli.command("apply")
-@click.argument("input", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", default="auto", show_default=True, help="Export format (auto sniffs it).")
-@click.option(
-    "--mapping",
-    type=click.Path(exists=True, dir_okay=False),
-    help="YAML/JSON: plans:/products:/owners: translations and the loader's columns: (as for plan).",
-)
-@click.option("--developers", type=click.Path(exists=True, dir_okay=False), help="Classic Portal developer dump.")
-@click.option(
-    "--app-name",
-    "app_name_rule",
-    default="legacy",
-    show_default=True,
-    help="App naming rule, as for plan: legacy, alias, or a format string such as '{plan} keys'.",
-)
+@input_options()
 @click.option(
     "--journal",
     required=True,
@@ -423,11 +436,7 @@ def _concurrency_option(value: str) -> int | str:
 @portal_options
 @one_line_errors
 def apply_command(
-    input: str,
-    fmt: str,
-    mapping: str | None,
-    developers: str | None,
-    app_name_rule: str,
+    source: Source,
     journal: str,
     concurrency: str,
     max_concurrency: int,
@@ -460,7 +469,6 @@ def apply_command(
     from tqdm import tqdm
 
     from .config import Settings
-    from .plan import PlanSettings, prepare
     from .report import export_outcomes
     from .run import Migration, Progress, run_blocking
 
@@ -472,20 +480,13 @@ def apply_command(
         raise click.UsageError("--batch-size and --max-concurrency must be at least 1")
     settings = Settings.from_env(portal_url=portal_url, token=token)
     settings.require_portal()
-    prepared = prepare(
-        input,
-        format=fmt,
-        mapping=mapping,
-        developers=developers,
-        settings=PlanSettings(app_name=app_name_rule),
-        portal=settings,
-        min_key_length=settings.min_key_length,
-    )
+    prepared = source.prepare(portal=settings)
     plan = prepared.plan
     rejected = prepared.rejected_rows
     counts = plan["action"].value_counts().to_dict() if len(plan) else {}
     click.echo(
-        f"input   {Path(input).name}: {len(prepared.legacy)} rows, {len(prepared.valid)} valid, {rejected} rejected"
+        f"input   {Path(source.path).name}: {len(prepared.legacy)} rows, {len(prepared.valid)} valid, "
+        f"{rejected} rejected"
     )
     click.echo(
         "plan    "
@@ -558,7 +559,7 @@ def apply_command(
         click.echo(migration.fatal_error, err=True)
     if final.get("pending"):
         click.echo("stopped before the end: rerun the same command to resume", err=True)
-    target = Path(out) if out else Path(Path(input).stem + ".outcomes.csv")
+    target = Path(out) if out else Path(Path(source.path).stem + ".outcomes.csv")
     export_outcomes(plan, target)
     click.echo(f"outcomes written to {target} (keys masked); journal: {journal}")
     bad = sum(final.get(s, 0) for s in ("failed", "blocked", "pending"))
@@ -632,7 +633,7 @@ def _sample_value(value: str | None) -> int | float | None:
 
 
 @cli.command("verify")
-@click.argument("input", type=click.Path(exists=True, dir_okay=False))
+@input_options()
 @click.option("--journal", required=True, type=click.Path(exists=True, dir_okay=False), help="The run's journal.")
 @click.option(
     "--gateway-url",
@@ -653,13 +654,11 @@ def _sample_value(value: str | None) -> int | float | None:
 @click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True, help="Calls in flight.")
 @click.option("--rate", type=float, default=None, help="At most this many calls per second (default: no limit).")
 @click.option("--path", default="/", show_default=True, help="Path called below each API's listen path.")
-@click.option("--format", "fmt", default="auto", show_default=True, help="Input format (as for validate).")
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None, help="Mapping file.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the outcome log with verify columns.")
 @portal_options
 @one_line_errors
 def verify_command(
-    input: str,
+    source: Source,
     journal: str,
     gateway_url: str | None,
     header_style: str,
@@ -667,8 +666,6 @@ def verify_command(
     concurrency: int,
     rate: float | None,
     path: str,
-    fmt: str,
-    mapping: str | None,
     out: str | None,
     portal_url: str | None,
     token: str | None,
@@ -685,7 +682,6 @@ def verify_command(
     """
     from .config import Settings
     from .journal import Journal
-    from .plan import prepare
     from .report import export_outcomes
     from .verify import (
         outcomes_from_journal,
@@ -696,7 +692,7 @@ def verify_command(
     )
 
     settings = Settings.from_env(portal_url=portal_url, token=token, gateway_url=gateway_url)
-    prepared = prepare(input, format=fmt, mapping=mapping, portal=settings, progress=False)
+    prepared = source.prepare(portal=settings, progress=False)
     with Journal(journal) as ledger:
         outcomes = outcomes_from_journal(prepared.plan, ledger)
     migrated = outcomes["status"].isin(["created", "skipped"])
@@ -723,9 +719,7 @@ def verify_command(
 
 
 @cli.command("reconcile")
-@click.argument("input", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", default="auto", show_default=True, help="Input format (as for validate).")
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False), default=None, help="Mapping file.")
+@input_options()
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write one row per legacy key (CSV).")
 @click.option(
     "--unexplained", type=click.Path(dir_okay=False), default=None, help="Write portal credentials no key explains."
@@ -734,9 +728,7 @@ def verify_command(
 @portal_options
 @one_line_errors
 def reconcile_command(
-    input: str,
-    fmt: str,
-    mapping: str | None,
+    source: Source,
     out: str | None,
     unexplained: str | None,
     html: str | None,
@@ -754,12 +746,11 @@ def reconcile_command(
       tyk-migrate reconcile keys.csv --out reconciliation.csv --html report.html
     """
     from .config import Settings
-    from .plan import prepare
     from .reconcile import reconcile
     from .report import export_frame, export_reconciliation, write_report
 
     settings = Settings.from_env(portal_url=portal_url, token=token)
-    prepared = prepare(input, format=fmt, mapping=mapping, portal=settings, progress=False)
+    prepared = source.prepare(portal=settings, progress=False)
     recon = reconcile(prepared.valid, prepared.snapshot, plan=prepared.plan)
     for status, count in recon.counts.items():
         click.echo(f"{status:>15}  {count}")
@@ -770,7 +761,7 @@ def reconcile_command(
     if unexplained:
         click.echo(f"unexplained credentials: {export_frame(recon.unexplained, unexplained)}")
     if html:
-        inputs = {"input file": input, "valid keys": len(prepared.valid), "portal": prepared.snapshot.portal_url}
+        inputs = {"input file": source.path, "valid keys": len(prepared.valid), "portal": prepared.snapshot.portal_url}
         report = write_report(html, rejects=prepared.rejects, reconciliation=recon, inputs=inputs)
         click.echo(f"report: {report}")
     sys.exit(0 if recon.all_present() and not prepared.rejected_rows else 1)

@@ -873,6 +873,7 @@ def prepare(
     format: str = "auto",
     mapping: dict[str, Any] | str | Path | None = None,
     developers: str | Path | None = None,
+    email_field: str = "email",
     settings: PlanSettings | None = None,
     scope: dict[str, Any] | None = None,
     portal: Any = None,
@@ -896,7 +897,7 @@ def prepare(
     raw = read_mapping_file(mapping) if isinstance(mapping, str | Path) else (mapping or {})
     plan_part, column_part = split_mapping(raw)
     plan_mapping = load_mapping(plan_part)
-    load_kwargs: dict[str, Any] = {"format": format, "mapping": column_part}
+    load_kwargs: dict[str, Any] = {"format": format, "mapping": column_part, "email_field": email_field}
     if developers is not None:
         load_kwargs["developers"] = developers
     legacy = load_keys(input, **load_kwargs)
