@@ -389,7 +389,7 @@ def test_workbook_in_jupyterlab(lab: dict[str, Any]) -> None:
             verified = [r for r in outcomes if r["key_fingerprint"] in migrated]
             assert all(r["verify_status"] == "200" for r in verified), "a migrated key did not open its API"
             assert page.get_by_text("key works on its API").is_visible()
-            page.locator(".jp-Cell").filter(has_text="recon.problems.head(20)").scroll_into_view_if_needed()
+            page.locator(".jp-Cell").filter(has_text="recon.problems[").scroll_into_view_if_needed()
             wb.shot("6-reconciliation")
 
             # nothing on the page (DOM, text, widget values) shows a raw key or the portal token
