@@ -41,8 +41,9 @@ if __package__ in (None, ""):
 import pandas as pd
 
 from benchmarks.common import RESULTS, fmt, machine_info, machine_label, md_table, portal_requests, sandbox, write_json
+from tyk_migrate.aio import run_blocking
 from tyk_migrate.config import Settings
-from tyk_migrate.run import Migration, run_blocking
+from tyk_migrate.run import Migration
 from tyk_migrate.secrets import fingerprint, reveal, secret_series
 
 RELIABILITY_FAULTS = "500=4%,502=3%,503=3%,429=4%,429-no-retry=1%,lost=2%,lost-drop=1%,drop=1%"

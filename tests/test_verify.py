@@ -12,7 +12,7 @@ import pytest
 
 from tyk_migrate.errors import ConfigError, InputError
 from tyk_migrate.secrets import fingerprint, mask, secret_series
-from tyk_migrate.verify import verification_summary, verified_ok, verify_access
+from tyk_migrate.verify import RateLimiter, verification_summary, verified_ok, verify_access
 
 KEYS = [f"qb_live_key{n:04d}abcdefgh" for n in range(6)]
 GOOD = {KEYS[0], KEYS[1], KEYS[2], KEYS[5]}
@@ -180,11 +180,27 @@ def test_concurrency_cap_and_rate() -> None:
     gateway = Gateway(delay=0.05)
     run(frame, gateway, concurrency=2)
     assert gateway.peak == 2
-    gateway = Gateway()
-    run(frame, gateway, rate_per_second=50)
-    starts = sorted(gateway.starts)
-    # call i starts no earlier than i * 20 ms after the first (a late wake-up may shorten one gap, not the sum)
-    assert all(t - starts[0] >= i * 0.02 - 0.005 for i, t in enumerate(starts))
+    # six calls at 50/s cannot all start within less than five intervals of 20 ms, however busy the machine
+    started = time.monotonic()
+    run(frame, Gateway(), rate_per_second=50)
+    assert time.monotonic() - started >= 5 * 0.02
+
+
+def test_rate_limiter_spaces_starts() -> None:
+    async def starts() -> list[float]:
+        limiter = RateLimiter(50)
+        times: list[float] = []
+
+        async def one() -> None:
+            await limiter.wait()
+            times.append(time.monotonic())
+
+        await asyncio.gather(*(one() for _ in range(6)))
+        return sorted(times)
+
+    times = asyncio.run(starts())
+    # sleeps never end early, and the first start does not sleep: each gap to it is at least i intervals
+    assert all(t - times[0] >= i * 0.02 - 0.002 for i, t in enumerate(times))
 
 
 def test_connection_errors_are_recorded_without_the_key() -> None:

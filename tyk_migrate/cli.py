@@ -468,9 +468,10 @@ def apply_command(
 
     from tqdm import tqdm
 
+    from .aio import run_blocking
     from .config import Settings
     from .report import export_outcomes
-    from .run import Migration, Progress, run_blocking
+    from .run import Migration, Progress
 
     try:
         limit = _concurrency_option(concurrency)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import contextlib
 import math
 import time
@@ -36,6 +35,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from .aio import run_sync
 from .config import AUTH_TOKEN_TYPES, Settings
 from .errors import (
     AuthError,
@@ -1392,34 +1392,6 @@ class Migration:
             self.stop()
 
 
-def run_blocking(make: Callable[[], Awaitable[T]]) -> T:
-    """Run ``make()`` on a new event loop until done: uvloop when installed (it halves the loop's own CPU
-    per request, which matters at hundreds of requests per second), else asyncio's default loop."""
-    factory: Callable[[], asyncio.AbstractEventLoop] | None
-    try:
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it on Linux and macOS
-        factory = None
-
-    async def main() -> T:
-        return await make()
-
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(main())
-
-
-def _run_sync(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine to the end from sync code, also when a loop already runs (Jupyter): in a thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return run_blocking(make)
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tyk-migrate") as pool:
-        return pool.submit(run_blocking, make).result()
-
-
 def apply_plan(
     plan: pd.DataFrame,
     client: AsyncPortalClient | Settings | None,
@@ -1428,7 +1400,7 @@ def apply_plan(
 ) -> pd.DataFrame:
     """Run a migration to the end and return the plan frame with its outcome columns (sync wrapper)."""
     migration = Migration(plan, client, journal, **kw)
-    return _run_sync(migration.run)
+    return run_sync(migration.run)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1566,4 +1538,4 @@ async def rollback_async(
 
 def rollback(journal: Journal | str | Path, client: AsyncPortalClient | Settings | None, **kw: Any) -> pd.DataFrame:
     """Sync wrapper of ``rollback_async`` (works inside Jupyter too)."""
-    return _run_sync(lambda: rollback_async(journal, client, **kw))
+    return run_sync(lambda: rollback_async(journal, client, **kw))

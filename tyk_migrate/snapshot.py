@@ -25,6 +25,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from .aio import run_sync
 from .config import Settings
 from .errors import UnexpectedAnswer
 from .portal import AsyncPortalClient, PortalClient
@@ -471,16 +472,6 @@ def _fetch_with_threads(client: PortalClient, progress: bool | None, concurrency
     )  # fmt: skip
 
 
-def _run_coroutine(factory: Callable[[], Any]) -> Any:
-    """Run a coroutine to completion, also from inside a running loop (Jupyter) via a worker thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(factory())
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(factory())).result()
-
-
 def fetch_snapshot(
     client: PortalClient | AsyncPortalClient | Settings | None = None,
     *,
@@ -501,7 +492,7 @@ def fetch_snapshot(
         return _fetch_with_threads(client, progress, concurrency)
     if isinstance(client, AsyncPortalClient):
         given = client
-        return _run_coroutine(lambda: fetch_snapshot_async(given, progress=progress, concurrency=concurrency))
+        return run_sync(lambda: fetch_snapshot_async(given, progress=progress, concurrency=concurrency))
     settings = client if isinstance(client, Settings) else Settings.from_env()
     with PortalClient(settings=settings, max_connections=max(concurrency, 4)) as own:
         return _fetch_with_threads(own, progress, concurrency)

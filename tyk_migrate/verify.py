@@ -17,10 +17,9 @@ one plain call.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import random
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,10 +28,12 @@ from urllib.parse import urlsplit
 import httpx
 import pandas as pd
 
+from .aio import run_sync
 from .config import Settings, _env_bool, is_loopback
 from .errors import ConfigError, InputError
 from .retry import parse_retry_after
 from .secrets import mask, reveal
+from .transport import LeanTransport
 
 if TYPE_CHECKING:
     from .snapshot import PortalSnapshot
@@ -59,20 +60,6 @@ def auth_headers(key: str, header_style: str) -> dict[str, str]:
     if header_style == "x-api-key":
         return {"X-API-Key": raw}
     raise ConfigError(f"header style must be one of {', '.join(HEADER_STYLES)}, got {header_style!r}")
-
-
-def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to completion from sync code, also from inside a running loop (Jupyter).
-
-    With a loop already running in this thread (a notebook kernel) the coroutine runs in a worker thread
-    with its own loop; ``asyncio.run`` cannot nest.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(factory())
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tyk-migrate") as pool:
-        return pool.submit(lambda: asyncio.run(factory())).result()
 
 
 class RateLimiter:
@@ -288,10 +275,8 @@ async def verify_access_async(
         rng = random.Random(seed)
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         client_kw: dict[str, Any] = {"timeout": httpx.Timeout(timeout), "limits": limits, "follow_redirects": False}
-        if transport is not None:
-            client_kw["transport"] = transport
-        else:
-            client_kw["verify"] = verify_tls
+        # the lean transport: httpx's default pool costs milliseconds per call with many in flight
+        client_kw["transport"] = transport or LeanTransport(verify=verify_tls, timeout=timeout)
         async with httpx.AsyncClient(**client_kw) as http:
 
             async def one(job: _Job) -> None:
