@@ -10,17 +10,12 @@ import pandas as pd
 import pytest
 from run_helpers import make_plan, portal_audit, portal_requests, post_count
 
+from tyk_migrate.concurrency import AdaptiveConcurrency, Limiter
 from tyk_migrate.config import Settings
 from tyk_migrate.errors import JournalError
 from tyk_migrate.journal import Journal
-from tyk_migrate.run import (
-    AdaptiveConcurrency,
-    Limiter,
-    Migration,
-    apply_plan,
-    compare_credential,
-    rollback,
-)
+from tyk_migrate.rollback import rollback
+from tyk_migrate.run import Migration, apply_plan, compare_credential
 from tyk_migrate.secrets import fingerprint, reveal
 
 

@@ -595,7 +595,7 @@ def rollback_command(journal: str, yes: bool, concurrency: int, portal_url: str 
     """
     from .config import Settings
     from .journal import Journal
-    from .run import rollback
+    from .rollback import rollback
 
     settings = Settings.from_env(portal_url=portal_url, token=token)
     settings.require_portal()

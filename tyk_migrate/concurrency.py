@@ -1,0 +1,220 @@
+"""How many requests the runner keeps in flight: a resizable limiter and the controller that sizes it.
+
+``AdaptiveConcurrency`` watches every answer (status and latency) and sets the ``Limiter``'s size:
+slow start, then additive increase and multiplicative decrease on 429/503 or latency climbing well above
+the floor, remembering the level where congestion began so a run sits near the best safe speed.
+``Meter`` counts answers for progress reports (requests per second, recent error rate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import math
+
+
+class Limiter:
+    """A FIFO semaphore whose size can change while tasks wait (no semaphore swapping).
+
+    Waiters marked ``urgent`` are served before the others: the runner uses it for follow-ups of rows
+    already started (read-backs, lookups, their app), so rows finish as they go instead of all at the end.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = max(1, int(limit))
+        self._used = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    @property
+    def in_use(self) -> int:
+        return self._used
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters) + len(self._urgent)
+
+    def set_limit(self, limit: int) -> None:
+        self._limit = max(1, int(limit))
+        self._wake()
+
+    async def acquire(self, urgent: bool = False) -> None:
+        if self._used < self._limit and not self._urgent and (urgent or not self._waiters):
+            self._used += 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._waiters
+        queue.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()  # the slot was handed over just as we were cancelled
+            else:
+                with contextlib.suppress(ValueError):
+                    queue.remove(fut)
+            raise
+
+    def release(self) -> None:
+        self._used -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._used < self._limit and (self._urgent or self._waiters):
+            fut = (self._urgent or self._waiters).popleft()
+            if not fut.done():
+                self._used += 1
+                fut.set_result(None)
+
+
+class AdaptiveConcurrency:
+    """Sets a ``Limiter``'s size from the answers: slow start, then AIMD with a remembered ceiling.
+
+    * Slow start: the limit grows by half every window (a window = as many healthy answers as the limit)
+      until the first congestion signal, which halves it.
+    * Congestion (429, 503, or a window whose mean latency is well above the lowest seen): the limit is
+      multiplied by ``backoff``, at most once per window, and the level where it happened is remembered.
+    * Recovery: +1 per window up to just below that ceiling, then a probe one above it every
+      ``probe_windows`` windows; each refused probe doubles that interval (up to 64 windows), a probe that
+      holds raises the ceiling. So the run sits near the best safe level instead of sawing between it and
+      half of it.
+    """
+
+    def __init__(
+        self,
+        limiter: Limiter,
+        *,
+        initial: int = 8,
+        minimum: int = 1,
+        maximum: int = 64,
+        backoff: float = 0.75,
+        latency_factor: float = 2.0,
+        latency_margin: float = 0.02,
+        probe_windows: int = 4,
+    ) -> None:
+        self.limiter = limiter
+        self.minimum, self.maximum = max(1, minimum), max(1, maximum)
+        self.backoff, self.latency_factor, self.latency_margin = backoff, latency_factor, latency_margin
+        self.probe_windows = probe_windows
+        self.slow_start = True
+        self.hold = False  # set near the end of a run: probing then only delays the last rows
+        self.ceiling: float = math.inf
+        self.floor_latency: float = math.inf
+        self.decreases = 0
+        self._window = 0
+        self._window_latency = 0.0
+        self._since_decrease = 0
+        self._windows_at_ceiling = 0
+        self._probe_every = probe_windows
+        limiter.set_limit(min(self.maximum, max(self.minimum, initial)))
+
+    @property
+    def limit(self) -> int:
+        return self.limiter.limit
+
+    def observe(self, status: int | None, seconds: float) -> None:
+        self._since_decrease += 1
+        if status in (429, 503):
+            self._congested(float(self.limiter.in_use))
+            return
+        if status is None or status >= 500:
+            return  # a random fault or a dropped connection says nothing about load
+        self._window += 1
+        self._window_latency += seconds
+        if self._window < self.limit:
+            return
+        mean = self._window_latency / self._window
+        self._window, self._window_latency = 0, 0.0
+        if mean < self.floor_latency:
+            self.floor_latency = mean
+        else:
+            self.floor_latency *= 1.02  # let the floor follow a portal that became slower for good
+        if mean > self.floor_latency * self.latency_factor and mean > self.floor_latency + self.latency_margin:
+            self._congested(float(self.limit))
+            return
+        self._grow()
+
+    def _grow(self) -> None:
+        limit = self.limit
+        if self.hold:
+            return
+        if self.slow_start:
+            new = math.ceil(limit * 1.5)
+        elif limit + 1 < self.ceiling:
+            new = limit + 1
+        elif limit >= self.ceiling:  # a probe above the old ceiling held for a whole window: raise it
+            self.ceiling = limit + 1
+            self._probe_every = self.probe_windows
+            new = limit + 1
+        else:  # at the known-good level: probe one above now and then
+            self._windows_at_ceiling += 1
+            if self._windows_at_ceiling < self._probe_every:
+                return
+            self._windows_at_ceiling = 0
+            new = limit + 1
+        self.limiter.set_limit(min(self.maximum, max(self.minimum, new)))
+
+    def _congested(self, level: float) -> None:
+        if self._since_decrease < self.limit:  # one decrease per window: answers to older sends lag
+            return
+        limit = self.limit
+        self.decreases += 1
+        self._since_decrease = 0
+        self._window, self._window_latency, self._windows_at_ceiling = 0, 0.0, 0
+        if not self.slow_start and limit >= self.ceiling:
+            # a probe above the known-good level failed: step back below it, keep the ceiling, and probe
+            # half as often (a fixed limit such as a concurrency cap will refuse every probe)
+            self.limiter.set_limit(max(self.minimum, int(self.ceiling) - 1))
+            self._probe_every = min(self._probe_every * 2, 64)
+            return
+        self._probe_every = self.probe_windows
+        # leaving slow start, the limit just doubled past the right level: halve it (as TCP does)
+        factor = 0.5 if self.slow_start else self.backoff
+        self.slow_start = False
+        self.ceiling = max(float(self.minimum) + 1, min(level, float(limit)))
+        self.limiter.set_limit(max(self.minimum, int(limit * factor)))
+
+
+class Meter:
+    """Counts answers for the progress snapshot: total, per second (last seconds), recent error rate."""
+
+    def __init__(self, window_seconds: float = 5.0, recent: int = 200) -> None:
+        self.window_seconds = window_seconds
+        self.total = 0
+        self.by_status: collections.Counter[int | None] = collections.Counter()
+        self._times: collections.deque[float] = collections.deque()
+        self._recent: collections.deque[bool] = collections.deque(maxlen=recent)
+        self._recent_errors = 0
+
+    def observe(self, status: int | None, now: float) -> None:
+        self.total += 1
+        self.by_status[status] += 1
+        self._times.append(now)
+        error = status is None or status >= 400
+        if len(self._recent) == self._recent.maxlen and self._recent[0]:
+            self._recent_errors -= 1
+        self._recent.append(error)
+        self._recent_errors += error
+
+    def rate(self, now: float) -> float:
+        cutoff = now - self.window_seconds
+        while self._times and self._times[0] < cutoff:
+            self._times.popleft()
+        if not self._times:
+            return 0.0
+        span = max(now - self._times[0], 1e-3)
+        return len(self._times) / span if len(self._times) > 1 else 0.0
+
+    @property
+    def error_rate(self) -> float:
+        return self._recent_errors / len(self._recent) if self._recent else 0.0
+
+
+# ------------------------------------------------------------------------------------------------
+# internal row state
+# ------------------------------------------------------------------------------------------------
