@@ -153,10 +153,11 @@ class MigrationConsole:
             select = w.SelectMultiple(options=facet.options(), rows=6, layout=full)
             select.observe(self._on_filter, names="value")
             self.filters[facet.name] = select
+            grow = "1.6" if facet.name == "owner" else "1"  # e-mail addresses are the longest labels
             boxes.append(
                 w.VBox(
                     [w.HTML(f"<b>{facet.title}</b>"), select],
-                    layout=w.Layout(flex="1 1 0", min_width="190px", margin="0 8px 0 0"),
+                    layout=w.Layout(flex=f"{grow} 1 0", min_width="190px", margin="0 8px 0 0"),
                 )
             )
         self.clear_button = w.Button(description="Clear filters", icon="times", layout=w.Layout(width="130px"))
@@ -165,14 +166,19 @@ class MigrationConsole:
         self.preview = w.HTML()
 
         self.batch_size_input = w.BoundedIntText(
-            value=int(batch_size), min=1, max=100_000, description="Batch size", layout=w.Layout(width="190px")
+            value=int(batch_size),
+            min=1,
+            max=100_000,
+            description="Batch size",
+            style={"description_width": "initial"},
+            layout=w.Layout(width="170px", margin="0 16px 0 0"),
         )
         choices: list[Any] = list(CONCURRENCY_CHOICES)
         if concurrency not in choices:
             choices.append(int(concurrency))
         self.concurrency_input = w.Dropdown(
             options=[(str(c), c) for c in choices], value=concurrency, description="Concurrency",
-            layout=w.Layout(width="210px"),
+            style={"description_width": "initial"}, layout=w.Layout(width="200px", margin="0 16px 0 0"),
         )  # fmt: skip
         self.dry_run_input = w.Checkbox(value=bool(dry_run), description="Dry run (no writes)", indent=False)
         self.dry_run_input.observe(self._on_settings, names="value")

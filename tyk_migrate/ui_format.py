@@ -77,11 +77,13 @@ def _names(frame: pd.DataFrame | None, key: str, name: str) -> dict[str, str]:
 
 
 def _labelled(values: Iterable[Any], names: Mapping[str, str]) -> dict[Any, str]:
+    """``Premium · fecd2177…``: the portal name first, then the start of the legacy ID it matched."""
     out: dict[Any, str] = {}
     for value in values:
         text = str(value)
         named = names.get(text)
-        out[value] = f"{named} · {text}" if named and named != text else text
+        short = text if len(text) <= 12 else text[:8] + "…"
+        out[value] = f"{named} · {short}" if named and named != text else text
     return out
 
 
