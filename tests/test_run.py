@@ -268,3 +268,26 @@ def test_outcome_columns_follow_the_outcomes_schema(sandbox, tmp_path):
     plan.loc[7, "action"] = "blocked"
     apply_plan(plan, settings_for(sandbox), tmp_path / "j")
     Outcomes.validate(plan)
+
+
+def test_a_journal_is_tied_to_its_portal(make_sandbox, tmp_path):
+    first, second = make_sandbox(), make_sandbox()
+    plan = make_plan(6)
+    apply_plan(plan, settings_for(first), tmp_path / "j")
+    assert set(plan["status"]) == {"created"}
+    before = post_count(second.snapshot())
+    # the same journal against another portal would mark every row created there without creating any
+    with pytest.raises(JournalError, match="records a migration into"):
+        apply_plan(make_plan(6), settings_for(second), tmp_path / "j")
+    # and a rollback there would delete apps with the same IDs that belong to someone else
+    with pytest.raises(JournalError, match="refusing to delete"):
+        rollback(tmp_path / "j", settings_for(second))
+    assert post_count(second.snapshot()) == before
+    assert len(second.snapshot()["apps"]) == len(first.snapshot()["apps"]) - 2  # two apps made on the first only
+
+
+def test_a_journal_that_cannot_be_opened_ends_the_run_as_stopped(sandbox, tmp_path):
+    migration = Migration(make_plan(3), settings_for(sandbox), tmp_path)  # a directory, not a file
+    with pytest.raises(Exception):  # noqa: B017 - whatever sqlite or the journal says, the state must settle
+        asyncio.run(migration.run())
+    assert migration.state == "stopped"

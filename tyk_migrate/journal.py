@@ -273,6 +273,23 @@ class Journal:
             )
         self._set_meta("input_id", input_id)
 
+    @property
+    def portal_url(self) -> str | None:
+        return self._meta("portal_url")
+
+    def bind_portal(self, portal_url: str, *, force: bool = False) -> None:
+        """Tie the journal to one portal. Its "created" records and IDs mean nothing on another portal:
+        a rerun there would skip keys that do not exist, and a rollback would delete someone else's apps."""
+        current = self.portal_url
+        if current == portal_url:
+            return
+        if current is not None and not force:
+            raise JournalError(
+                f"journal {self.path} records a migration into {current}, not {portal_url}: use a new journal "
+                "file for another portal"
+            )
+        self._set_meta("portal_url", portal_url)
+
     # -- runs -------------------------------------------------------------------------------------
     def begin_run(self, *, dry_run: bool = False) -> int:
         cur = self._exec(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .aio import run_sync
 from .config import Settings
-from .errors import NotFound, PortalConnectionError, PortalError, PortalServerError, RateLimited
+from .errors import JournalError, NotFound, PortalConnectionError, PortalError, PortalServerError, RateLimited
 from .journal import Journal
 from .portal import AsyncPortalClient
 from .retry import RetryPolicy
@@ -47,6 +47,15 @@ async def rollback_async(
     else:
         settings = client if isinstance(client, Settings) else Settings.from_env()
         api = AsyncPortalClient(settings=settings)
+    recorded = jr.portal_url
+    if recorded is not None and recorded != api.base_url:
+        if own_client:
+            await api.aclose()
+        if own_journal:
+            jr.close()
+        raise JournalError(
+            f"journal {jr.path} records a migration into {recorded}, not {api.base_url}: refusing to delete anything"
+        )
     policy = retry or RetryPolicy()
     sem = asyncio.Semaphore(max(1, concurrency))
     results: list[dict[str, Any]] = []

@@ -390,16 +390,17 @@ class Migration:
         self.state = "running"
         self._started = time.perf_counter()
         own_journal = self.journal is None
-        if self.journal is None:
-            self.journal = Journal(self._journal_arg)  # type: ignore[arg-type]
         restore_hook: tuple[AsyncPortalClient, Any, Any] | None = None
         own_client = False
         try:
+            if self.journal is None:  # inside the try: a journal that cannot be opened ends the run as stopped
+                self.journal = Journal(self._journal_arg)  # type: ignore[arg-type]
             if not self.dry_run:
                 self.journal.bind(input_identity(self.plan["key_fingerprint"]), force=self.force_journal)
             self._prepare_rows()
             if not self.dry_run:
                 self.client, own_client = self._make_client()
+                self.journal.bind_portal(self.client.base_url)
                 restore_hook = (self.client, self.client.on_response, self.client.retry)
                 previous = self.client.on_response
                 self.client.on_response = self._hooked(previous)
