@@ -13,7 +13,6 @@ carry ``PlanID`` as a string, converted to an integer here once so nothing downs
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -435,43 +434,6 @@ async def fetch_snapshot_async(
     )  # fmt: skip
 
 
-def _fetch_with_threads(client: PortalClient, progress: bool | None, concurrency: int) -> PortalSnapshot:
-    """The blocking client's fetch: one ``httpx.Client`` shared by a thread pool (it is thread-safe)."""
-    fetched_at = datetime.now(UTC)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        f_users, f_products, f_plans, f_apps = (
-            pool.submit(client.list_users),
-            pool.submit(client.list_products),
-            pool.submit(client.list_plans),
-            pool.submit(client.list_apps),
-        )
-        users, products, plans, apps = f_users.result(), f_products.result(), f_plans.result(), f_apps.result()
-        missing = [p for p in plans if _needs_detail(p)]
-        details = list(pool.map(lambda p: client.get_plan(p["ID"]), missing))
-        plans = _complete(plans, missing, details, _merge_plan_detail)
-        thin = [p for p in products if _needs_listen_paths(p)]
-        details = list(pool.map(lambda p: client.get_product(p["ID"]), thin))
-        products = _complete(products, thin, details, _merge_product_detail)
-        credentials: list[dict[str, Any]] = []
-        bar = _progress_bar(len(apps), progress, "credentials")
-        try:
-            futures = {pool.submit(client.list_credentials, int(a["ID"])): int(a["ID"]) for a in apps}
-            for future in concurrent.futures.as_completed(futures):
-                credentials.extend(_with_app(future.result(), futures[future]))
-                bar.update(1)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-        finally:
-            bar.close()
-    credentials.sort(key=lambda c: _int(c.get("ID")))
-    return PortalSnapshot.from_api(
-        users=users, products=products, plans=plans, apps=apps, credentials=credentials,
-        portal_url=client.base_url, fetched_at=fetched_at,
-    )  # fmt: skip
-
-
 def fetch_snapshot(
     client: PortalClient | AsyncPortalClient | Settings | None = None,
     *,
@@ -480,19 +442,21 @@ def fetch_snapshot(
 ) -> PortalSnapshot:
     """Read the portal into a ``PortalSnapshot``; blocking, safe to call from a notebook cell.
 
-    ``client`` may be a ``PortalClient`` (fetched with a thread pool), an ``AsyncPortalClient`` (fetched
-    on an event loop, in a worker thread when one is already running), ``Settings``, or None for the
-    environment (``TYK_PORTAL_URL`` / ``TYK_PORTAL_TOKEN``). A client passed in is left open.
-
-    Settings/None use the blocking client and a thread pool: with httpx's default async pool, many small
-    concurrent requests cost milliseconds of CPU each (encode/httpx#3215), measured here several times
-    slower than threads for a 10,000-app portal.
+    ``client`` may be a ``PortalClient`` or ``Settings`` (its settings are used for an async client of our
+    own), an ``AsyncPortalClient`` (used as given and left open), or None for the environment
+    (``TYK_PORTAL_URL`` / ``TYK_PORTAL_TOKEN``). The fetch runs on an event loop, in a worker thread when
+    one already runs (Jupyter).
     """
-    if isinstance(client, PortalClient):
-        return _fetch_with_threads(client, progress, concurrency)
     if isinstance(client, AsyncPortalClient):
         given = client
         return run_sync(lambda: fetch_snapshot_async(given, progress=progress, concurrency=concurrency))
-    settings = client if isinstance(client, Settings) else Settings.from_env()
-    with PortalClient(settings=settings, max_connections=max(concurrency, 4)) as own:
-        return _fetch_with_threads(own, progress, concurrency)
+    if isinstance(client, PortalClient):
+        settings = client.settings
+    else:
+        settings = client if isinstance(client, Settings) else Settings.from_env()
+
+    async def fetch() -> PortalSnapshot:
+        async with AsyncPortalClient(settings=settings) as own:
+            return await fetch_snapshot_async(own, progress=progress, concurrency=concurrency)
+
+    return run_sync(fetch)
