@@ -327,3 +327,18 @@ def test_short_page_of_odd_size_ends_the_walk_without_a_probe():
     with PortalClient("http://127.0.0.1:1", "t", transport=capped_portal(7, 100, seen)) as client:
         assert len(client.list_users()) == 7
     assert len(seen) == 1
+
+
+def test_a_configured_proxy_keeps_httpx_transport(monkeypatch):
+    from tyk_migrate.portal import AsyncPortalClient
+    from tyk_migrate.transport import LeanTransport, lean_transport
+
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.test:3128")
+    assert lean_transport("https://portal.example.com", verify=True, timeout=5) is None
+    assert isinstance(lean_transport("http://portal.example.com", verify=True, timeout=5), LeanTransport)
+    client = AsyncPortalClient("https://portal.example.com", "t")
+    assert not isinstance(client._http._transport, LeanTransport)
+    monkeypatch.delenv("HTTPS_PROXY")
+    assert isinstance(AsyncPortalClient("https://portal.example.com", "t")._http._transport, LeanTransport)

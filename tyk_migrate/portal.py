@@ -41,7 +41,7 @@ from .errors import (
 )
 from .retry import RetryPolicy, parse_retry_after
 from .secrets import mask, reveal
-from .transport import LeanTransport
+from .transport import lean_transport
 
 CREDENTIAL_TYPE_TYK_MANAGED = "CREDENTIAL_TYPE_TYK_MANAGED"
 DEFAULT_PER_PAGE = 100
@@ -417,10 +417,10 @@ class AsyncPortalClient(_ClientBase):
         super().__init__(base_url, token, **kw)
         if "transport" not in self._http_kwargs:
             # httpcore's pool spends milliseconds per request with dozens in flight: see transport.py
-            self._http_kwargs.pop("verify")
-            self._http_kwargs["transport"] = LeanTransport(
-                verify=_tls_verify(self.settings), timeout=self.settings.timeout
-            )
+            lean = lean_transport(self.base_url, verify=self._http_kwargs["verify"], timeout=self.settings.timeout)
+            if lean is not None:
+                self._http_kwargs.pop("verify")
+                self._http_kwargs["transport"] = lean
         self._http = httpx.AsyncClient(**self._http_kwargs)
 
     async def aclose(self) -> None:

@@ -7,7 +7,8 @@ origin, writes each request in one ``write`` and parses the answer with ``asynci
 microseconds per request. It plugs into ``httpx.AsyncClient(transport=...)``, so every httpx feature above
 the transport (base URL, headers, timeouts as set here, JSON) stays as it is.
 
-Scope, on purpose: HTTP/1.1 over TCP or TLS, no proxies, no HTTP/2, no request streaming (bodies are
+Scope, on purpose: HTTP/1.1 over TCP or TLS, no proxies (``lean_transport`` returns None when one is
+configured, and callers then keep httpx's own transport), no HTTP/2, no request streaming (bodies are
 JSON). Failures are raised as httpx transport errors (``ConnectError``, ``ReadError``, ``ReadTimeout`` …)
 so callers see exactly what they would see with the default transport.
 """
@@ -19,11 +20,23 @@ import collections
 import contextlib
 import ssl
 import time
+import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 _IDLE_SECONDS = 4.0  # reuse an idle connection only this long (uvicorn closes after 5 s by default)
+
+
+def lean_transport(url: str, *, verify: ssl.SSLContext | bool, timeout: float) -> LeanTransport | None:
+    """A ``LeanTransport`` for ``url``, or None when the environment routes that URL through a proxy
+    (``HTTPS_PROXY`` and friends): httpx's own transport honours those, this one does not."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if (proxies.get(parts.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return LeanTransport(verify=verify, timeout=timeout)
 
 
 class _Conn:

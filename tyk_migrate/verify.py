@@ -33,7 +33,7 @@ from .config import Settings, _env_bool, is_loopback
 from .errors import ConfigError, InputError
 from .retry import parse_retry_after
 from .secrets import mask, reveal
-from .transport import LeanTransport
+from .transport import lean_transport
 
 if TYPE_CHECKING:
     from .snapshot import PortalSnapshot
@@ -276,7 +276,11 @@ async def verify_access_async(
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         client_kw: dict[str, Any] = {"timeout": httpx.Timeout(timeout), "limits": limits, "follow_redirects": False}
         # the lean transport: httpx's default pool costs milliseconds per call with many in flight
-        client_kw["transport"] = transport or LeanTransport(verify=verify_tls, timeout=timeout)
+        transport = transport or lean_transport(base, verify=verify_tls, timeout=timeout)
+        if transport is not None:
+            client_kw["transport"] = transport
+        else:
+            client_kw["verify"] = verify_tls
         async with httpx.AsyncClient(**client_kw) as http:
 
             async def one(job: _Job) -> None:
