@@ -22,6 +22,7 @@ import ipywidgets as w
 import pandas as pd
 import pytest
 
+from tyk_migrate import ui_format as fmt
 from tyk_migrate.config import Settings
 from tyk_migrate.errors import MigrateError
 from tyk_migrate.plan import build_plan
@@ -345,6 +346,79 @@ def test_dry_run_writes_nothing(setup: Callable[..., Any]) -> None:
     assert set(plan["status"].astype(object)) <= {"dry_run", "blocked", "failed"}
     assert (plan["status"] == "dry_run").sum() >= 28
     assert "dry run" in console.stats.value
+
+
+def test_the_view_follows_the_scope_and_says_where_it_writes(setup: Callable[..., Any]) -> None:
+    """What a first-time analyst reads: target portal, journal, mode, scope-sized progress, honest buttons."""
+    sandbox, settings, plan, snapshot, journal = setup(60, latency_ms=20)
+    console = MigrationConsole(plan, settings, journal, snapshot=snapshot, widgets=True, batch_size=10, concurrency=2)
+    host = sandbox.portal_url.split("//", 1)[1].split("/", 1)[0]
+    title = console.title.value
+    assert host in title and str(journal) in title and "LIVE" in title and sandbox.token not in widget_text(console)
+    assert "tyk-console" in console.widget._dom_classes and "tyk-start" in console.start_button._dom_classes
+    assert "tyk-filter-plan" in console.filters["plan"]._dom_classes
+    console.dry_run_input.value = True
+    assert "DRY RUN" in console.title.value and "DRY RUN" in console.render_text()
+    console.dry_run_input.value = False
+    # ready: only Start is coloured; a disabled button shows no colour (no red Stop nobody can press)
+    assert buttons(console) == {"start": True, "pause": False, "resume": False, "stop": False}
+    styles = {n: getattr(console, f"{n}_button").button_style for n in ("start", "pause", "resume", "stop")}
+    assert styles == {"start": "primary", "pause": "", "resume": "", "stop": ""}
+    assert "concurrency</span>" in console.stats.value and "· 0 in flight" in console.stats.value
+
+    # picking a scope before any run: the bar and pending follow it
+    first = console.filters["plan"].options[0][1]
+    console.filters["plan"].value = (first,)
+    n = int(console.scope.sum())
+    assert 0 < n < len(plan)
+    assert console.progress.total == n and console.progress.pending == n and console.progress_bar.max == n
+    assert f"/ {n:,} rows" in console.progress_label.value
+
+    async def first_run() -> None:
+        console.start_button.click()
+        assert console.stop_button.button_style == "danger" and console.start_button.button_style == ""
+        await console.wait()
+
+    asyncio.run(first_run())
+    assert console.errors == [] and console.progress.done == n
+    assert "finished" in console.state_label.value and "verify and reconcile" in console.state_label.value
+    results = console.results_table.value
+    assert "create app + credential" in results and ">created<" in results and ">pending<" in results
+    # the finished scope has nothing left to send: the button says so instead of offering a Continue
+    if (plan.loc[console.scope, "status"] == "failed").sum() == 0:
+        assert console.start_button.description == "Nothing to send" and console.start_button.disabled
+    console.require_finished()  # a finished run, none active: the workbook may verify
+
+    # another scope: Start (nothing of it is done), the state and progress are that scope's, not the last run's
+    console.filters["plan"].value = ()
+    second = next(v for _, v in console.filters["plan"].options if v != first)
+    console.filters["plan"].value = (second,)
+    m = int(console.scope.sum())
+    assert console.start_button.description == "Start" and not console.start_button.disabled
+    assert console.progress.total == m and console.progress.done == 0 and "ready" in console.state_label.value
+
+    async def stopped_run() -> None:
+        console.start_button.click()
+        await until(lambda: console.progress.created >= 1)
+        console.stop_button.click()
+        await console.wait()
+
+    asyncio.run(stopped_run())
+    assert console.progress.state == "stopped" and 0 < console.progress.done < m
+    # a Stop the user pressed is not an error: amber label, neutral bar, no red
+    assert "stopped" in console.state_label.value and fmt.COLOURS["failed"] not in console.state_label.value
+    assert console.progress_bar.bar_style == ""
+    assert console.start_button.description == "Continue" and console.start_button.button_style == "primary"
+
+
+def test_require_finished_says_what_to_do(setup: Callable[..., Any]) -> None:
+    _, settings, plan, _, journal = setup(12)
+    console = MigrationConsole(plan, settings, journal, widgets=False)
+    with pytest.raises(MigrateError, match=r"^no finished run yet: press Start"):
+        console.require_finished()
+    asyncio.run(console.run())
+    console.require_finished()
+    assert "results in scope" in console.render_text()
 
 
 def test_errors_in_callbacks_show_in_the_console_output(setup: Callable[..., Any], tmp_path: Path) -> None:

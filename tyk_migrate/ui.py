@@ -24,17 +24,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import html
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import ipywidgets as w
 import pandas as pd
 
 from . import ui_format as fmt
+from .config import Settings
 from .errors import MigrateError
 from .journal import Journal
 from .run import Migration, Progress
@@ -50,6 +53,9 @@ HELP = (
     "write. Results land in <code>console.results</code>."
 )
 _ERROR_TYPES = (MigrateError, ValueError, TypeError, KeyError)
+NEXT_STEP = "next: run the cells below to verify and reconcile"
+# the colour each button shows while enabled (a disabled button is plain grey: no red Stop nobody can press)
+BUTTON_STYLES = {"start": "primary", "pause": "", "resume": "info", "stop": "danger"}
 
 
 def guarded(method: F) -> F:
@@ -71,6 +77,29 @@ def _widgets_available() -> bool:
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
     return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def portal_host(client: Any) -> str:
+    """The portal's host (and port) the console writes to, from a client or ``Settings``; never the token.
+
+    ``None`` means the environment, as ``Migration`` reads it. Credentials in the URL are dropped.
+    """
+    url = ""
+    try:
+        if client is None:
+            url = Settings.from_env().portal_url
+        elif isinstance(client, Settings):
+            url = client.portal_url
+        else:
+            settings = getattr(client, "settings", None)
+            url = str(getattr(settings, "portal_url", "") or getattr(client, "base_url", "") or "")
+    except MigrateError:
+        url = ""
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    host = parts.hostname or ""
+    if host and parts.port:
+        host = f"{host}:{parts.port}"
+    return host or "(portal not set)"
 
 
 def _heading(text: str) -> w.HTML:
@@ -130,10 +159,14 @@ class MigrationConsole:
         self._last_refresh = 0.0
         self._last_text = 0.0
         self._last_state = ""
+        self._results_at = 0.0
         self._failures_for = -1
         self._scrub = fmt.Scrubber(plan["key_id"])
         self._facets = fmt.facets(plan, snapshot)
         self._journal_done: frozenset[str] = frozenset()
+        self._run_scope: pd.Series | None = None  # the rows of the last run (progress shows them while in scope)
+        self.finished_runs = 0
+        self.host = portal_host(client)
 
         self._build(batch_size, concurrency, dry_run)
         self._read_journal()
@@ -142,28 +175,32 @@ class MigrationConsole:
 
     # -- the widgets ---------------------------------------------------------------------------------
     def _build(self, batch_size: int, concurrency: int | str, dry_run: bool) -> None:
-        full = w.Layout(width="100%")
-        self.title = w.HTML(
-            "<div style='font-size:var(--jp-content-font-size3,17px);font-weight:600'>Key migration console</div>"
-            f"<div style='color:var(--jp-ui-font-color2,#757575);margin:2px 0 4px 0'>{HELP}</div>"
+        self.title = w.HTML()
+        self.help = w.HTML(
+            f"<div style='color:var(--jp-ui-font-color2,#757575);margin:2px 0 4px 0;line-height:1.45'>{HELP}</div>"
         )
         self.filters: dict[str, w.SelectMultiple] = {}
         boxes = []
         for facet in self._facets:
-            select = w.SelectMultiple(options=facet.options(), rows=6, layout=full)
+            options = facet.options()
+            select = w.SelectMultiple(options=options, rows=6, layout=w.Layout(width="auto"))  # 100% + margin overflows
+            select.add_class("tyk-filter")
+            select.add_class(f"tyk-filter-{facet.name}")
             select.observe(self._on_filter, names="value")
             self.filters[facet.name] = select
-            grow = "1.6" if facet.name == "owner" else "1"  # e-mail addresses are the longest labels
+            # each list grows with its longest label (+ room for the scroll bar), so none is cut at the edge
+            chars = max([len(label) for label, _ in options] + [len(facet.title), 12]) + 5
             boxes.append(
                 w.VBox(
                     [w.HTML(f"<b>{facet.title}</b>"), select],
-                    layout=w.Layout(flex=f"{grow} 1 0", min_width="190px", margin="0 8px 0 0"),
+                    layout=w.Layout(flex=f"{chars} 1 0", min_width=f"{min(chars, 24) * 6}px", margin="0 8px 0 0"),
                 )
             )
         self.clear_button = w.Button(description="Clear filters", icon="times", layout=w.Layout(width="130px"))
         self.clear_button.on_click(self._on_clear)
         self.scope_label = w.HTML()
         self.preview = w.HTML()
+        self.preview.add_class("tyk-preview")
 
         self.batch_size_input = w.BoundedIntText(
             value=int(batch_size),
@@ -184,31 +221,51 @@ class MigrationConsole:
         self.dry_run_input.observe(self._on_settings, names="value")
 
         button = w.Layout(width="120px")
-        self.start_button = w.Button(description="Start", icon="play", button_style="primary", layout=button)
+        self.start_button = w.Button(description="Start", icon="play", layout=w.Layout(width="170px"))
         self.pause_button = w.Button(description="Pause", icon="pause", layout=button)
-        self.resume_button = w.Button(description="Resume", icon="play-circle", button_style="info", layout=button)
-        self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", layout=button)
+        self.resume_button = w.Button(description="Resume", icon="play-circle", layout=button)
+        self.stop_button = w.Button(description="Stop", icon="stop", layout=button)
+        self._buttons = {
+            "start": self.start_button,
+            "pause": self.pause_button,
+            "resume": self.resume_button,
+            "stop": self.stop_button,
+        }
+        for name, widget in self._buttons.items():
+            widget.add_class(f"tyk-{name}")
         self.start_button.on_click(self._on_start)
         self.pause_button.on_click(self._on_pause)
         self.resume_button.on_click(self._on_resume)
         self.stop_button.on_click(self._on_stop)
-        self.state_label = w.HTML()
+        self.state_label = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0"))  # the note gets the row's rest
+        self.state_label.add_class("tyk-state")
 
         self.progress_bar = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="60%"))
+        self.progress_bar.add_class("tyk-progress")
         self.progress_label = w.HTML()
+        self.progress_label.add_class("tyk-progress-label")
         self.stats = w.HTML()
+        self.stats.add_class("tyk-stats")
+        self.results_table = w.HTML()
+        self.results_table.add_class("tyk-results")
         self.failures = w.HTML()
+        self.failures.add_class("tyk-failures")
         self.output = w.Output(layout=w.Layout(max_height="160px", overflow="auto"))
+        self.output.add_class("tyk-messages")
 
         self.widget = w.VBox(
             [
                 self.title,
+                self.help,
                 _heading("Scope"),
                 w.HBox(boxes, layout=w.Layout(flex_flow="row wrap", width="100%")),
                 w.HBox([self.clear_button, self.scope_label], layout=w.Layout(align_items="center")),
                 self.preview,
                 _heading("Run"),
-                w.HBox([self.batch_size_input, self.concurrency_input, self.dry_run_input]),
+                w.HBox(
+                    [self.batch_size_input, self.concurrency_input, self.dry_run_input],
+                    layout=w.Layout(align_items="center"),
+                ),
                 w.HBox(
                     [self.start_button, self.pause_button, self.resume_button, self.stop_button, self.state_label],
                     layout=w.Layout(align_items="center"),
@@ -216,12 +273,39 @@ class MigrationConsole:
                 _heading("Progress"),
                 w.HBox([self.progress_bar, self.progress_label], layout=w.Layout(align_items="center")),
                 self.stats,
+                _heading("Results in scope"),
+                self.results_table,
                 _heading(f"Latest failures (up to {self.failures_shown})"),
                 self.failures,
                 _heading("Messages"),
                 self.output,
             ],
             layout=w.Layout(width="100%", max_width="1200px", padding="4px 8px"),
+        )
+        self.widget.add_class("tyk-console")
+        self._draw_title()
+
+    def _draw_title(self) -> None:
+        """Title, DRY RUN / LIVE badge, portal host and journal: where a press of Start writes, before it."""
+        dry = bool(self.dry_run_input.value)
+        colour = fmt.COLOURS["dry_run"] if dry else "var(--jp-brand-color1, #1976d2)"
+        badge = (
+            f"<span class='tyk-mode' style='margin-left:12px;padding:1px 8px;border-radius:3px;font-size:0.7em;"
+            f"vertical-align:middle;color:white;background:{colour}'>{'DRY RUN' if dry else 'LIVE'}</span>"
+        )
+        grey = "color:var(--jp-ui-font-color2,#757575)"
+        where = (
+            "<div class='tyk-target' style='margin:2px 0;line-height:1.4;overflow-wrap:anywhere'>"
+            f"<span style='{grey}'>portal</span> "
+            f"<code>{html.escape(self.host)}</code> "
+            f"<span style='{grey};margin-left:14px'>journal</span> "
+            f"<code title='{html.escape(self._journal_path())}'>{html.escape(self._journal_path())}</code>"
+            + (f"<span style='{grey};margin-left:14px'>nothing is written to the portal</span>" if dry else "")
+            + "</div>"
+        )
+        self.title.value = (
+            "<div style='font-size:var(--jp-content-font-size3,17px);font-weight:600'>Key migration console"
+            f"{badge}</div>{where}"
         )
 
     # -- public API ------------------------------------------------------------------------------------
@@ -232,11 +316,29 @@ class MigrationConsole:
 
     @property
     def progress(self) -> Progress:
-        """The runner's progress; before a run's first step, the scope's size."""
+        """The runner's progress while a run is active or the scope is the last run's; else the scope's rows.
+
+        With no run active and another scope picked, the counts are those of ``console.results`` for the
+        rows now in scope (all pending before any run), so the bar and *pending* match what Start would do.
+        """
         m = self.migration
-        if m is None or m.state == "idle":
-            return Progress(total=int(self.scope.sum()), concurrency=m.limiter.limit if m is not None else 0)
-        return m.progress
+        if m is not None and m.state != "idle" and (self.running or self._same_scope_as_run()):
+            return m.progress
+        counts = fmt.scope_statuses(self.plan, self.scope)
+        done = sum(n for status, n in counts.items() if status != "pending")
+        return Progress(
+            total=int(self.scope.sum()),
+            done=done,
+            created=counts.get("created", 0),
+            skipped=counts.get("skipped", 0),
+            failed=counts.get("failed", 0),
+            blocked=counts.get("blocked", 0),
+            dry_run=counts.get("dry_run", 0),
+            state="ready",
+        )
+
+    def _same_scope_as_run(self) -> bool:
+        return self._run_scope is not None and bool(self._run_scope.equals(self._scope))
 
     @property
     def running(self) -> bool:
@@ -250,6 +352,18 @@ class MigrationConsole:
 
     def selected(self) -> dict[str, list[Any]]:
         return {name: list(select.value) for name, select in self.filters.items()}
+
+    def require_finished(self) -> None:
+        """Raise a one-line ``MigrateError`` unless a run has finished and none is active.
+
+        The workbook calls it before verifying, so *Run All* stops with a sentence that says what to do
+        instead of a long error from a verification over rows nobody migrated yet.
+        """
+        __tracebackhide__ = True  # IPython shows the one line, not this frame
+        if self.running:
+            raise MigrateError("a run is still active: wait until the console above says 'finished' (or press Stop)")
+        if self.finished_runs == 0:
+            raise MigrateError("no finished run yet: press Start in the console above and wait for 'finished'")
 
     def start(self) -> asyncio.Task[pd.DataFrame]:
         """Start (or continue from the journal) a run over the current scope on the running event loop."""
@@ -280,6 +394,7 @@ class MigrationConsole:
             **self.migration_options,
         )
         self.migration = migration
+        self._run_scope = keep.copy()
         self.runs += 1
         self._failures_for = -1
         self._task = migration.start()
@@ -352,9 +467,13 @@ class MigrationConsole:
     @guarded
     def _on_filter(self, _change: Any = None) -> None:
         self._update_scope()
+        if not self.running:
+            self._failures_for = -1
+            self._refresh()  # progress, state and results follow the scope until Start
 
     @guarded
     def _on_settings(self, _change: Any = None) -> None:
+        self._draw_title()
         self._sync_buttons()
 
     @guarded
@@ -403,12 +522,16 @@ class MigrationConsole:
         m = self.migration
         if m is not None and m.fatal_error:
             self._show_error(MigrateError(m.fatal_error), "run")
+        if m is not None and m.state == "finished" and not task.cancelled() and task.exception() is None:
+            self.finished_runs += 1
         self._read_journal(quiet=True)
         self._update_scope()
         self._failures_for = -1
         self._refresh()
         if m is not None and not task.cancelled() and task.exception() is None:
             self._say(f"run {self.runs} ended: {fmt.progress_line(m.progress, self._state())}")
+            if m.state == "finished":
+                self._say(NEXT_STEP)
 
     # -- drawing ----------------------------------------------------------------------------------------
     def _read_journal(self, *, quiet: bool = False) -> None:
@@ -436,6 +559,7 @@ class MigrationConsole:
             + "</span>"
         )
         table = fmt.action_preview(self.plan, self._scope, self._journal_done)
+        self._preview = table
         self.preview.value = fmt.html_table(table, last_row_total=True)
         self._sync_buttons()
 
@@ -446,28 +570,45 @@ class MigrationConsole:
             return "ready"
         if self.running:
             return "starting" if m.state == "idle" else m.state
+        if not self._same_scope_as_run():
+            return "ready"  # another scope was picked after the last run: that run's state is not this one's
         # the task has ended: whatever the runner last said, nothing runs any more
         return m.state if m.state in ("finished", "stopped") else "stopped"
+
+    def _fatal(self) -> bool:
+        return bool(self.migration is not None and self.migration.fatal_error)
 
     def _sync_buttons(self) -> None:
         m = self.migration
         active = self.running
         state = m.state if m is not None else "idle"
-        self.start_button.disabled = active or not bool(self._scope.any())
+        total = self._preview.iloc[-1]
+        to_send, already = int(total["to send"]), int(total["already done"])
+        unrecorded = fmt.scope_statuses(self.plan, self._scope).get("pending", 0)
+        nothing = to_send == 0 and unrecorded == 0  # every row in scope has its outcome already
+        self.start_button.disabled = active or not bool(self._scope.any()) or nothing
         self.pause_button.disabled = not active or state not in ("idle", "running")
         self.resume_button.disabled = not active or state != "paused"
         self.stop_button.disabled = not active or state == "stopping"
+        for name, button in self._buttons.items():
+            button.button_style = "" if button.disabled else BUTTON_STYLES[name]
         for widget in (*self.filters.values(), self.clear_button, self.batch_size_input, self.concurrency_input):
             widget.disabled = active
         self.dry_run_input.disabled = active
-        resumable = bool(self._journal_done) or self._state() == "stopped"
-        verb = "Dry run" if self.dry_run_input.value else ("Continue" if resumable else "Start")
+        resumable = already > 0 or (self._state() == "stopped" and self._same_scope_as_run())
+        if nothing and self._scope.any():
+            verb, tip = "Nothing to send", "Every row in scope is done: pick another scope"
+        elif self.dry_run_input.value:
+            verb, tip = "Dry run", "Go through the rows in scope and record what would happen; write nothing"
+        elif resumable:
+            verb = "Continue"
+            tip = "Continue from the journal: rows already created are not sent again"
+            if to_send == 0:
+                tip = "Nothing left to send: fills console.results from the journal"
+        else:
+            verb, tip = "Start", "Start a run over the rows in scope"
         self.start_button.description = verb
-        self.start_button.tooltip = (
-            "Continue from the journal: rows already created are not sent again"
-            if verb == "Continue"
-            else "Start a run over the rows in scope"
-        )
+        self.start_button.tooltip = tip
 
     def _refresh(self) -> None:
         """Redraw everything from the runner's current progress (called at most a few times a second)."""
@@ -480,27 +621,39 @@ class MigrationConsole:
         bar.max = max(1, p.total)
         bar.value = min(p.done, bar.max)
         failed = p.failed > 0
+        # red only for a fatal error or failures; a Stop the user pressed is amber, not an error
         bar.bar_style = {
             "running": "danger" if failed else "info",
             "starting": "info",
             "paused": "warning",
             "stopping": "warning",
-            "stopped": "danger" if failed or (self.migration and self.migration.fatal_error) else "warning",
+            "stopped": "danger" if failed or self._fatal() else "",
             "finished": "warning" if failed else "success",
         }.get(state, "")
         pct = f"{p.done / p.total:.0%}" if p.total else "–"
         self.progress_label.value = (
             f"<span style='margin-left:10px'><b>{p.done:,}</b> / {p.total:,} rows ({pct})</span>"
         )
+        amber = fmt.COLOURS["blocked"]
         colour = {
             "running": "var(--jp-info-color1,#0097a7)",
             "starting": "var(--jp-info-color1,#0097a7)",
-            "paused": fmt.COLOURS["blocked"],
-            "stopping": fmt.COLOURS["blocked"],
-            "stopped": fmt.COLOURS["failed"],
+            "paused": amber,
+            "stopping": amber,
+            "stopped": fmt.COLOURS["failed"] if self._fatal() else amber,
             "finished": fmt.COLOURS["created"],
         }.get(state, "var(--jp-ui-font-color2,#757575)")
-        self.state_label.value = f"<span style='margin-left:12px;font-weight:600;color:{colour}'>● {state}</span>"
+        note = ""
+        if state == "stopped":
+            note = "error: see Messages" if self._fatal() else "by you: Continue carries on from the journal"
+        elif state == "finished":
+            note = NEXT_STEP
+        self.state_label.value = (
+            f"<div style='line-height:1.35;margin-left:12px'><span style='font-weight:600;color:{colour}'>● {state}"
+            "</span>"
+            + (f" <span style='margin-left:6px;color:var(--jp-ui-font-color2,#757575)'>{note}</span>" if note else "")
+            + "</div>"
+        )
         counts = [
             fmt.badge("created", f"{p.created:,}", fmt.COLOURS["created"]),
             fmt.badge("skipped", f"{p.skipped:,}", fmt.COLOURS["skipped"]),
@@ -511,17 +664,21 @@ class MigrationConsole:
             counts.append(fmt.badge("dry run", f"{p.dry_run:,}", fmt.COLOURS["dry_run"]))
         counts.append(fmt.badge("pending", f"{p.pending:,}", fmt.COLOURS["pending"]))
         err_colour = fmt.COLOURS["failed"] if p.recent_error_rate >= 0.05 else fmt.COLOURS["pending"]
+        ink = "var(--jp-ui-font-color1,#212121)"
+        concurrency = p.concurrency if self.running or p.concurrency else self.concurrency_input.value
         metrics = [
-            fmt.badge("req/s", f"{p.requests_per_second:,.1f}", "var(--jp-ui-font-color1,#212121)"),
-            fmt.badge("ETA", fmt.duration(p.eta_seconds) if self.running else "–", "var(--jp-ui-font-color1,#212121)"),
-            fmt.badge(
-                "concurrency (in flight)", f"{p.concurrency} ({p.in_flight})", "var(--jp-ui-font-color1,#212121)"
-            ),
+            fmt.badge("req/s", f"{p.requests_per_second:,.1f}", ink),
+            fmt.badge("ETA", fmt.duration(p.eta_seconds) if self.running else "–", ink),
+            fmt.stat("concurrency", f"{concurrency}", f"· {p.in_flight} in flight", ink),
             fmt.badge("portal errors (recent)", f"{p.recent_error_rate:.1%}", err_colour),
-            fmt.badge("elapsed", fmt.duration(p.elapsed_seconds), "var(--jp-ui-font-color1,#212121)"),
-            fmt.badge("batch", f"{p.batch}/{p.batches}", "var(--jp-ui-font-color1,#212121)"),
+            fmt.badge("elapsed", fmt.duration(p.elapsed_seconds), ink),
+            fmt.badge("batch", f"{p.batch}/{p.batches}" if p.batches else "–", ink),
         ]
         self.stats.value = f"<div>{''.join(counts)}</div><div>{''.join(metrics)}</div>"
+        if not self.running or time.monotonic() - self._results_at >= 1.0:  # a group-by: once a second is plenty
+            self._results_at = time.monotonic()
+            results = fmt.status_by_action(self.plan, self.scope)
+            self.results_table.value = fmt.html_table(results, last_row_total=True, empty="no rows in scope")
         if p.failed != self._failures_for or not self.running:
             table = fmt.latest_failures(self.plan, self.failures_shown, self._scrub)
             self.failures.value = fmt.html_table(table, empty="no failures")
@@ -564,15 +721,20 @@ class MigrationConsole:
         n = int(self.scope.sum())
         chosen = {k: v for k, v in self.selected().items() if v}
         lines = [
-            "Key migration console",
+            "Key migration console" + (" [DRY RUN: nothing is written]" if self.dry_run_input.value else ""),
+            f"  portal {self.host} | journal {self._journal_path()}",
             f"  scope: {n:,} of {len(self.plan):,} rows" + (f" (filters: {chosen})" if chosen else " (no filter)"),
             f"  batch size {self.batch_size_input.value} | concurrency {self.concurrency_input.value} | "
-            f"dry run {'on' if self.dry_run_input.value else 'off'} | journal {self._journal_name()}",
+            f"dry run {'on' if self.dry_run_input.value else 'off'}",
             "  " + (fmt.progress_line(p, self._state()) if self.migration is not None else f"ready: {n:,} rows to run"),
         ]
         preview = fmt.action_preview(self.plan, self.scope, self._journal_done)
         lines.append("  preview:")
         lines += ["    " + line for line in preview.to_string(index=False).splitlines()]
+        if self.migration is not None:
+            results = fmt.status_by_action(self.plan, self.scope)
+            lines.append("  results in scope:")
+            lines += ["    " + line for line in results.to_string(index=False).splitlines()]
         failures = fmt.latest_failures(self.plan, min(self.failures_shown, 5), self._scrub)
         if len(failures):
             lines.append("  latest failures:")
@@ -581,8 +743,8 @@ class MigrationConsole:
             lines.append(f"  last error: {self.errors[-1].splitlines()[-1]}")
         return "\n".join(lines)
 
-    def _journal_name(self) -> str:
-        return Path(self.journal.path).name if isinstance(self.journal, Journal) else Path(self.journal).name
+    def _journal_path(self) -> str:
+        return str(self.journal.path if isinstance(self.journal, Journal) else self.journal)
 
     def __repr__(self) -> str:
         p = self.progress

@@ -170,6 +170,47 @@ def action_preview(plan: pd.DataFrame, keep: pd.Series, journal_done: set[str] |
     return pd.DataFrame(rows, columns=["action", "rows", "already done", "to send"])
 
 
+RESULT_STATUSES = ("created", "skipped", "failed", "blocked", "dry_run", "pending")
+
+
+def scope_statuses(plan: pd.DataFrame, keep: pd.Series) -> dict[str, int]:
+    """Rows per ``status`` among the rows in scope (all ``pending`` while the frame has no status yet)."""
+    n = int(keep.sum())
+    if "status" not in plan:
+        return {"pending": n} if n else {}
+    statuses = plan["status"].astype(object).loc[keep.to_numpy(bool)].fillna("pending")
+    return {str(k): int(v) for k, v in statuses.value_counts().items()}
+
+
+def status_by_action(plan: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
+    """Outcome per planned action for the rows in scope: one row per action, one column per status.
+
+    What an analyst reads after a run: did every *create* land, which *blocked* rows wait for a fix.
+    ``dry run`` only appears as a column when some row has that status.
+    """
+    scoped = plan.loc[keep.to_numpy(bool)]
+    actions = scoped["action"].astype(object)
+    statuses = (
+        scoped["status"].astype(object).fillna("pending")
+        if "status" in scoped
+        else pd.Series("pending", index=scoped.index, dtype=object)
+    )
+    table = pd.crosstab(actions, statuses) if len(scoped) else pd.DataFrame()
+    columns = [s for s in RESULT_STATUSES if s != "dry_run" or (len(table) and s in table.columns)]
+    rows: list[dict[str, Any]] = []
+    for action in ACTIONS:
+        if action not in table.index:
+            continue
+        present = [c for c in columns if c in table.columns]
+        counts = {c: int(table.at[action, c]) for c in present}  # type: ignore[arg-type]
+        rows.append({"action": ACTION_LABELS[action], **{c.replace("_", " "): counts.get(c, 0) for c in columns}})
+    if not rows:
+        return pd.DataFrame(columns=["action", *(c.replace("_", " ") for c in columns)])
+    frame = pd.DataFrame(rows)
+    total = {"action": "total in scope", **{c: int(frame[c].sum()) for c in frame.columns[1:]}}
+    return pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+
+
 def _cell(value: Any) -> str:
     return html.escape("" if value is None or (isinstance(value, float) and value != value) else str(value))
 
@@ -280,6 +321,16 @@ def badge(label: str, value: Any, colour: str) -> str:
         f"<span style='display:inline-block;margin:0 14px 2px 0'>"
         f"<span style='color:{colour};font-weight:600;font-size:1.15em'>{html.escape(str(value))}</span> "
         f"<span style='color:var(--jp-ui-font-color2,#757575)'>{html.escape(label)}</span></span>"
+    )
+
+
+def stat(label: str, value: Any, after: str, colour: str) -> str:
+    """``concurrency 2 · 0 in flight``: a label first, its value, then a grey remark."""
+    return (
+        f"<span style='display:inline-block;margin:0 14px 2px 0'>"
+        f"<span style='color:var(--jp-ui-font-color2,#757575)'>{html.escape(label)}</span> "
+        f"<span style='color:{colour};font-weight:600;font-size:1.15em'>{html.escape(str(value))}</span> "
+        f"<span style='color:var(--jp-ui-font-color2,#757575)'>{html.escape(after)}</span></span>"
     )
 
 
