@@ -180,7 +180,7 @@ class Workbook:
     def __init__(self, page: Any, shots: Path) -> None:
         self.page = page
         self.shots = shots
-        self.console = page.locator(".jp-OutputArea-output").filter(has_text="Key migration console")
+        self.console = page.locator(".tyk-console")  # CSS classes the console sets: no guessing from texts
 
     # notebook
     def cell_index(self, prefix: str) -> int:
@@ -219,12 +219,11 @@ class Workbook:
         return path
 
     # console
-    def filter(self, title: str) -> Any:
-        box = self.console.locator(".widget-vbox").filter(has=self.page.locator("b", has_text=re.compile(f"^{title}$")))
-        return box.last.locator("select")
+    def filter(self, name: str) -> Any:
+        return self.console.locator(f".tyk-filter-{name} select")
 
-    def choose(self, title: str, starts_with: str) -> str:
-        select = self.filter(title)
+    def choose(self, name: str, starts_with: str) -> str:
+        select = self.filter(name)
         labels = select.locator("option").all_inner_texts()
         label = next(text for text in labels if text.startswith(starts_with))
         select.select_option(label=label)
@@ -241,11 +240,18 @@ class Workbook:
     def button(self, name: str) -> Any:
         return self.console.locator("button").filter(has_text=re.compile(f"^\\s*({name})\\s*$"))
 
+    def start_button(self) -> Any:
+        """The Start button whatever it reads (Start, Continue, Dry run, Nothing to send)."""
+        return self.console.locator("button.tyk-start")
+
+    def part(self, name: str) -> str:
+        return str(self.console.locator(f".tyk-{name}").inner_text())
+
     def text(self) -> str:
         return str(self.console.inner_text())
 
     def state(self) -> str:
-        found = re.search(r"●\s*(\w+)", self.text())
+        found = re.search(r"●\s*(\w+)", self.part("state"))
         return found.group(1) if found else ""
 
     def wait_until(self, condition: Any, what: str, timeout: float = 30) -> None:
@@ -262,7 +268,7 @@ class Workbook:
         return state
 
     def progress(self) -> tuple[int, int, str]:
-        found = re.search(r"([\d,]+)\s*/\s*([\d,]+) rows \((\S+)\)", self.text())
+        found = re.search(r"([\d,]+)\s*/\s*([\d,]+) rows \((\S+)\)", self.part("progress-label"))
         assert found, self.text()
         return int(found.group(1).replace(",", "")), int(found.group(2).replace(",", "")), found.group(3)
 
@@ -272,7 +278,7 @@ class Workbook:
         return int(found.group(1).replace(",", ""))
 
     def count(self, label: str) -> int:
-        stats = self.text().split("\nProgress\n", 1)[-1]  # the badges under Progress, not the preview table
+        stats = self.part("stats")  # the badges under Progress, not the preview or results tables
         found = re.search(rf"([\d,]+)\s+{label}(?![A-Za-z])", stats)
         assert found, f"no {label!r} count on the console: {self.text()!r}"
         return int(found.group(1).replace(",", ""))
@@ -328,28 +334,37 @@ def test_workbook_in_jupyterlab(lab: dict[str, Any]) -> None:
             wb.wait_idle()
             assert wb.errors() == []
             assert wb.state() == "ready"
+            target = wb.part("target")  # where Start writes, shown before anyone presses it
+            assert sandbox.portal_url.split("//", 1)[1].split("/", 1)[0] in target and "browser.journal" in target
+            assert wb.start_button().inner_text().strip() == "Start"
             print(f"console after {time.monotonic() - t0:.1f} s")
             wb.shot("1-console-ready", console=True)
 
             # first scope: one plan, small batches, Start, wait for the end
-            wb.choose("Plan", FIRST_PLAN)
+            wb.choose("plan", FIRST_PLAN)
             wb.set_number("Batch size", 10)
             wb.wait_until(lambda: wb.scope_size() < 200, "the scope did not follow the filter")
             total = wb.scope_size()
-            wb.button("Start").click()
+            wb.wait_until(lambda: wb.progress()[1] == total, "the progress did not follow the scope")
+            assert wb.count("pending") == total
+            wb.start_button().click()
             wb.wait_state("finished")
             assert wb.progress() == (total, total, "100%")
             first_created = wb.count("created")
             assert first_created == new_credentials(sandbox, seeded) > 0  # what the screen says is in the portal
             assert wb.count("created") + wb.count("skipped") + wb.count("blocked") + wb.count("failed") == total
+            assert "verify and reconcile" in wb.part("state")
+            assert "create app + credential" in wb.part("results")
             wb.shot("2-first-scope-finished", console=True)
 
             # second scope: slower portal, Start, Pause midway, Resume, Stop midway, Continue to the end
             sandbox.set_faults("", latency_ms=60)
             wb.button("Clear filters").click()
-            wb.choose("Plan", SECOND_PLAN)
+            wb.choose("plan", SECOND_PLAN)
             wb.set_choice("Concurrency", "2")
-            wb.button("Start|Continue").click()  # the journal holds the first scope: some versions say Continue
+            wb.wait_until(lambda: wb.progress()[:2] == (0, wb.scope_size()), "the progress did not follow the scope")
+            assert wb.state() == "ready" and wb.start_button().inner_text().strip() == "Start"  # nothing of it done
+            wb.start_button().click()
             wb.wait_until(lambda: wb.progress()[0] >= 3, "the second run did not progress")
             wb.button("Pause").click()
             wb.wait_state("paused")
@@ -369,7 +384,8 @@ def test_workbook_in_jupyterlab(lab: dict[str, Any]) -> None:
             assert wb.count("created") == new_credentials(sandbox, seeded) - first_created  # screen == portal
 
             sandbox.set_faults("", latency_ms=0)
-            wb.button("Continue").click()  # Start, relabelled: it carries on from the journal
+            assert wb.start_button().inner_text().strip() == "Continue"  # Start, relabelled: on from the journal
+            wb.start_button().click()
             wb.wait_state("finished")
             assert wb.progress() == (second_total, second_total, "100%")
             # the counts are the whole scope's (the stopped run's rows included); each key is in the portal once
