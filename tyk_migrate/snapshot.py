@@ -409,24 +409,26 @@ async def fetch_snapshot_async(
             return await func(*args)
 
     missing = [p for p in plans if _needs_detail(p)]
-    details = await asyncio.gather(*(gated(client.get_plan, p["ID"]) for p in missing))
-    plans = _complete(plans, missing, details, _merge_plan_detail)
     thin = [p for p in products if _needs_listen_paths(p)]
-    details = await asyncio.gather(*(gated(client.get_product, p["ID"]) for p in thin))
-    products = _complete(products, thin, details, _merge_product_detail)
-
     credentials: list[dict[str, Any]] = []
     bar = _progress_bar(len(apps), progress, "credentials")
+
+    async def one(app_id: int) -> None:
+        creds = await gated(client.list_credentials, app_id)
+        credentials.extend(_with_app(creds, app_id))
+        bar.update(1)
+
+    # Details and credentials depend only on the lists, so they share one round of requests.
     try:
-
-        async def one(app_id: int) -> None:
-            creds = await gated(client.list_credentials, app_id)
-            credentials.extend(_with_app(creds, app_id))
-            bar.update(1)
-
-        await asyncio.gather(*(one(int(a["ID"])) for a in apps))
+        plan_details, product_details, _ = await asyncio.gather(
+            asyncio.gather(*(gated(client.get_plan, p["ID"]) for p in missing)),
+            asyncio.gather(*(gated(client.get_product, p["ID"]) for p in thin)),
+            asyncio.gather(*(one(int(a["ID"])) for a in apps)),
+        )
     finally:
         bar.close()
+    plans = _complete(plans, missing, plan_details, _merge_plan_detail)
+    products = _complete(products, thin, product_details, _merge_product_detail)
     credentials.sort(key=lambda c: _int(c.get("ID")))
     return PortalSnapshot.from_api(
         users=users, products=products, plans=plans, apps=apps, credentials=credentials,
