@@ -1,14 +1,18 @@
-"""Can the sandbox hold >= 500 portal requests in flight at 50 ms latency without being the bottleneck?
+"""How does the sandbox hold >= 500 portal requests in flight at 50 ms latency, and when is it the bottleneck?
 
 The sandbox runs as ``tyk-migrate sandbox`` in its own process (so the client's CPU does not distort
-it); an ``httpx.AsyncClient`` fires N requests with C of them outstanding at once. For each scenario we
-report throughput against the ideal C / latency, the client's latency percentiles, the peak number of
-portal requests the *sandbox* counted in flight, and the CPU each side used: if the sandbox process
-stays well under one core while the client saturates its own, the sandbox is not the bottleneck.
+it); a client fires N requests with C of them outstanding at once. For each scenario we report
+throughput against the ideal C / latency, the client's latency percentiles, the peak number of portal
+requests the *sandbox* counted in flight, and the CPU each side used. The last column says which side
+limits the run: the sandbox is one Python process, so at about one core busy it is the limit (about
+3,500 requests/s on the 2-core machine, a third of the 10,000/s that 500 in flight at 50 ms would
+allow); when the client burns its core first (httpx at 500 connections), the client is. A migration at
+32 in flight needs at most 640 requests/s, a fifth of the sandbox's ceiling.
 
     python benchmarks/bench_sandbox.py               # full run (about a minute)
     python benchmarks/bench_sandbox.py --quick       # smaller N, to check it runs
 
+Exit status 0 when the sandbox held every requested in-flight count with only 2xx answers.
 Writes ``benchmarks/results/sandbox.json``.
 """
 
@@ -216,7 +220,15 @@ def scenario(kind: str, latency_ms: float, concurrency: int, total: int, client:
         "sandbox_cpu_ms_per_request": round(1000 * sandbox_cpu / total, 3) if sandbox_cpu else None,
         "client_cpu_ms_per_request": round(1000 * client_cpu / total, 3),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "limited_by": limited_by(throughput / ideal, sandbox_cpu / elapsed, client_cpu / elapsed),
     }
+
+
+def limited_by(efficiency: float, sandbox_cores: float, client_cores: float) -> str:
+    """Which side held the run below C / latency: the one whose single core was (nearly) full."""
+    if efficiency >= 0.9:
+        return "latency (neither)"
+    return "sandbox CPU" if sandbox_cores >= max(0.85, client_cores) else "client CPU"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'client':6} {'kind':5} {'lat':>4} {'conc':>4} {'N':>5} {'secs':>6} {'req/s':>7} {'ideal':>7} "
         f"{'eff':>5} {'p50':>6} {'p95':>6} {'peak':>5} {'sbCPU':>5} {'clCPU':>5} "
-        f"{'sb ms/req':>9} {'cl ms/req':>9} statuses"
+        f"{'sb ms/req':>9} {'cl ms/req':>9} {'limited by':17} statuses"
     )
     for client, kind, latency, conc, total in plan:
         row = scenario(kind, latency, conc, total, client)
@@ -249,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['throughput_rps']:>7} {row['ideal_rps']:>7} {row['efficiency']:>5} {row['p50_ms']:>6} "
             f"{row['p95_ms']:>6} {row['sandbox_in_flight_peak']:>5} {row['sandbox_cpu_cores']!s:>5} "
             f"{row['client_cpu_cores']:>5} {row['sandbox_cpu_ms_per_request']!s:>9} "
-            f"{row['client_cpu_ms_per_request']:>9} "
+            f"{row['client_cpu_ms_per_request']:>9} {row['limited_by']:17} "
             f"{row['statuses']}",
             flush=True,
         )
@@ -270,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         machine["server"] = "uvicorn (h11 / asyncio)"
     out.write_text(json.dumps({"machine": machine, "quick": args.quick, "rows": rows}, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
-    ok = all(r["sandbox_in_flight_peak"] >= 500 for r in rows if r["client"] == "raw")
+    ok = all(r["sandbox_in_flight_peak"] >= r["concurrency"] for r in rows if r["client"] == "raw")
     ok = ok and all(set(r["statuses"]) <= {"200", "201"} for r in rows)
     return 0 if ok else 1
 
