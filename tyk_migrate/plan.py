@@ -38,6 +38,13 @@ ACTIONS = ("create_app", "add_credential", "skip_existing", "blocked")
 LEGACY_REQUIRED = ("source_row", "key_id", "key_fingerprint", "owner_email", "app_name", "alias", "plan", "products")
 PLAN_COLUMNS = ("legacy_app_name", "user_id", "plan_id", "product_ids", "app_id", "action", "reason", "credential_id")
 MAPPING_SECTIONS = ("plans", "products", "owners")
+
+
+def oldest_app(app_ids: Iterable[int]) -> int | None:
+    """The app to use among several of one owner and name: the oldest (lowest ID), as planner and runner agree."""
+    return min(app_ids, default=None)
+
+
 SCOPE_KEYS = ("owners", "plans", "products", "orgs")
 #: Fields a format-string app naming rule may use.
 APP_NAME_FIELDS = (
@@ -746,12 +753,12 @@ def build_plan(
         owner_id = uid_list[i]
         named = apps_named.get((owner_id, app_name_out[i])) if owner_id is not None else None
         if named:
-            app_id[i] = named[0]
+            app_id[i] = oldest_app(named)
             action[i] = "add_credential"
             if len(named) > 1:
                 reason[i] = (
                     f"user {owner_id} has {len(named)} apps named {app_name_out[i]!r} (IDs "
-                    f"{', '.join(map(str, named))}); using the oldest, {named[0]}"
+                    f"{', '.join(map(str, named))}); using the oldest, {app_id[i]}"
                 )
     creating = np.flatnonzero(action == "")
     if len(creating):

@@ -52,6 +52,7 @@ from .errors import (
     UnexpectedAnswer,
 )
 from .journal import Journal, input_identity
+from .plan import oldest_app
 from .portal import AsyncPortalClient
 from .retry import RetryPolicy
 from .secrets import fingerprint
@@ -183,6 +184,16 @@ def _token_type_hint(settings: Settings) -> str:
         f" (this portal may expect the other AuthTokenType spelling: set TYK_AUTH_TOKEN_TYPE={alt}; "
         f"now {settings.auth_token_type})"
     )
+
+
+def apps_by_owner_name(apps: list[dict[str, Any]]) -> dict[tuple[int, str], list[int]]:
+    """App IDs by ``(owner, name)``, from a portal listing of apps: the identity an app has in the journal."""
+    index: dict[tuple[int, str], list[int]] = {}
+    for app in apps:
+        uid, name, aid = _int_or_none(app.get("UserID")), app.get("Name"), _int_or_none(app.get("ID"))
+        if uid is not None and isinstance(name, str) and aid is not None:
+            index.setdefault((uid, name), []).append(aid)
+    return index
 
 
 def compare_credential(
@@ -876,8 +887,7 @@ class Migration:
                 if tries >= 4:
                     raise _Unresolved(_message(exc)) from exc
                 await self._sleep(self.retry.delay(tries), abortable=False)
-        ids = self._apps_index.get((user_id, name))
-        return max(ids) if ids else None
+        return oldest_app(self._apps_index.get((user_id, name), []))
 
     async def _refresh_apps(self, since: float) -> None:
         """List every app once for all rows waiting on a lookup (coalesced: one walk serves many)."""
@@ -897,13 +907,7 @@ class Migration:
     async def _list_apps(self) -> None:
         assert self.client is not None
         client = self.client
-        apps = await self._read(lambda: client.list_apps())
-        index: dict[tuple[int, str], list[int]] = {}
-        for app in apps:
-            uid, name, aid = _int_or_none(app.get("UserID")), app.get("Name"), _int_or_none(app.get("ID"))
-            if uid is not None and isinstance(name, str) and aid is not None:
-                index.setdefault((uid, name), []).append(aid)
-        self._apps_index = index
+        self._apps_index = apps_by_owner_name(await self._read(lambda: client.list_apps()))
 
     # -- credentials ------------------------------------------------------------------------------------
     async def _row_task(self, pos: int) -> None:
