@@ -359,3 +359,78 @@ def test_bad_config_refused() -> None:
         create_app(SandboxConfig(faults="bogus=1%"))
     with pytest.raises(ConfigError):
         create_app(SandboxConfig(accept_auth_token_types=("NOPE",)))
+
+
+# A lone surrogate decodes from JSON but cannot be encoded as UTF-8: stored, it would break every later answer.
+UNENCODABLE_BODIES: list[bytes] = [
+    b'{"Name": "\\ud800", "UserID": 3}',
+    b'{"Name": "ok", "UserID": 3, "Description": "a\\udfffb"}',
+    b'{"Email": "x\\ud83d@example.com", "Alias": "\\ud800"}',
+    b'{"Name": "ok", "UserID": 3, "Unknown": ["\\ud800"]}',
+]
+DEEP_BODIES: list[bytes] = [b"[" * 100_000, b'{"Name": ' + b"[" * 100_000, b'{"a":' * 100_000]
+
+
+@pytest.mark.parametrize("raw", UNENCODABLE_BODIES + DEEP_BODIES)
+def test_unencodable_or_deep_body_is_400_and_nothing_breaks(sandbox: Any, api: httpx.Client, raw: bytes) -> None:
+    app_id = int(api.post("/apps", json={"Name": "Before", "UserID": 3}).json()["ID"])
+    cid = api.post(f"/apps/{app_id}/custom_credentials", json=cred_body()).json()["ID"]
+    for method, path in (
+        ("POST", "/apps"),
+        ("PUT", f"/apps/{app_id}"),
+        ("POST", f"/apps/{app_id}/custom_credentials"),
+        ("PUT", f"/apps/{app_id}/custom_credentials/{cid}"),
+        ("POST", "/users"),
+    ):
+        r = api.request(method, path, content=raw, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, (method, path, r.status_code, r.text[:200])
+        assert r.json()["errors"], (method, path)
+    # nothing was stored, and every read still answers
+    for path in ("/apps", f"/apps/{app_id}", f"/apps/{app_id}/custom_credentials", "/users"):
+        assert api.get(path, params={"per_page": 100}).status_code == 200, path
+    assert api.get(f"/apps/{app_id}").json()["Name"] == "Before"
+    state = httpx.get(sandbox.url + "/__sandbox/state", headers={"Authorization": sandbox.token})
+    assert state.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/users", "/apps", "/plans", "/apps/1/custom_credentials"])
+def test_paging_with_huge_values_is_bounded(api: httpx.Client, seed_data: dict[str, Any], path: str) -> None:
+    """Far past the end is an empty page, a huge per_page or limit is every row: never a 500."""
+    huge = str(10**30)
+
+    def rows(**params: Any) -> list[Any]:
+        r = api.get(path, params=params)
+        assert r.status_code == 200, (params, r.status_code, r.text[:200])
+        body = r.json()
+        return body["data"] if isinstance(body, dict) else body
+
+    every = rows(per_page=1000)
+    assert every
+    assert rows(page=huge) == []
+    assert rows(page=huge, per_page=huge) == []
+    assert rows(page=str(2**63), per_page=str(2**63)) == []
+    assert rows(page="9" * 5000) == []  # past Python's int-from-string digit limit too
+    assert rows(per_page=huge) == every
+    assert rows(limit=huge) == every  # limit replaces the row count; the offset stays 0
+    assert rows(page=1, per_page=huge, limit=huge) == every
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"page": "abc"}, {"per_page": "1.5"}, {"limit": "ten"}, {"page": "1e3"}, {"per_page": " 7"}, {"page": "٣"}],
+)
+def test_paging_refuses_non_integers(shared_api: httpx.Client, params: dict[str, str]) -> None:
+    """The file declares page, per_page and limit as integers: anything else is a bad request."""
+    r = shared_api.get("/users", params=params)
+    assert r.status_code == 400, (params, r.text)
+    assert any(name in e for name in params for e in r.json()["errors"]), r.json()
+
+
+def test_update_of_a_missing_app_is_422_as_the_file_documents(api: httpx.Client) -> None:
+    """PUT /apps/{app_id} documents only 422 "Bad request or not found", like every update in the file."""
+    for path in ("/apps/999", "/apps/abc"):
+        r = api.put(path, json={"Name": "Ghost", "UserID": 3})
+        assert r.status_code == 422, (path, r.status_code)
+        assert r.json()["errors"] == ["app not found"]
+    assert api.get("/apps/999").status_code == 404
+    assert api.delete("/apps/999").status_code == 404

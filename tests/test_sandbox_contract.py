@@ -2,8 +2,9 @@
 
 Schemas are resolved ($ref, allOf) and made strict (no property the file does not declare), so a field
 the sandbox invents or misspells fails here. Status codes the file does not document (401, 404 of most
-operations, 422 of create-app, 400 for an unparsable body) must answer the file's ``OnlyErrors`` shape;
-each is listed in docs/sandbox.md. Without the file the tests skip, but under CI=true they fail.
+operations, 422 of create-app, 400 for an unparsable body or a non-integer paging value) must answer the
+file's ``OnlyErrors`` shape; each is listed in docs/sandbox.md. Without the file the tests skip, but under
+CI=true they fail.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ def test_every_operation_matches_the_file(spec: dict[str, Any], sandbox: Any) ->
     A, C = "/apps/{app_id}", "/apps/{app_id}/custom_credentials"
     assert call("GET", "/users", "/users").status_code == 200
     assert call("GET", "/users", "/users", params={"page": 3, "per_page": 20}).json()
+    assert call("GET", "/users", "/users", params={"page": 10**30}).json() == []
+    assert call("GET", "/users", "/users", params={"page": "abc"}).status_code == 400
     assert call("POST", "/users", "/users", json={"Email": "c@example.com", "First": "C"}).status_code == 200
     call("POST", "/users", "/users", json={"Email": "c@example.com"})  # 422 duplicate
     assert call("GET", "/users/{user_id}", "/users/52").status_code == 200
@@ -148,6 +151,7 @@ def test_every_operation_matches_the_file(spec: dict[str, Any], sandbox: Any) ->
     assert call("GET", A, "/apps/999").status_code == 404
     assert call("PUT", A, f"/apps/{aid}", json={"Description": "d"}).status_code == 200
     assert call("PUT", A, f"/apps/{aid}", json={"UserID": 999}).status_code == 422
+    assert call("PUT", A, "/apps/999", json={"Name": "Ghost"}).status_code == 422  # "Bad request or not found"
     assert call("POST", C, f"/apps/{aid}/custom_credentials", json=cred_body()).status_code == 201
     assert call("POST", C, f"/apps/{aid}/custom_credentials", json=cred_body()).status_code == 422
     assert call("POST", C, "/apps/999/custom_credentials", json=cred_body()).status_code == 404

@@ -1,8 +1,9 @@
 """``/portal-api`` routes: the part of the Tyk Developer Portal admin API a key migration uses.
 
 Field names, status codes and bodies follow ``portal-api.openapi.yaml``. Refusals answer 422 with
-``{"errors": [...]}`` (the file's ``OnlyErrors``); an unparsable body answers 400 with the same shape;
-unknown IDs answer 404. docs/sandbox.md lists where the file says nothing and what was chosen.
+``{"errors": [...]}`` (the file's ``OnlyErrors``); an unparsable body or paging value answers 400 with the
+same shape; unknown IDs answer 404 (422 for ``PUT /apps/{app_id}``, the only error the file documents
+there). docs/sandbox.md lists where the file says nothing and what was chosen.
 """
 
 from __future__ import annotations
@@ -49,37 +50,57 @@ def errors(status: int, *messages: str) -> JSONResponse:
 
 
 # ----- request parsing -----
+#: paging values beyond this answer like it (an empty page, or every row): the file sets no maximum,
+#: and Python's ``islice`` and ``int(str)`` both have limits a query string must not reach
+PAGING_MAX = 2**63 - 1  # a Go int64, what the portal's own decoder holds
+_DIGITS = frozenset("0123456789")
+
+
+def _paging_number(request: Request, name: str, default: int) -> int:
+    """A paging parameter: absent or empty is ``default``, below 1 too; not an ASCII integer is a 400."""
+    text = request.query_params.get(name, "")
+    if not text:
+        return default
+    sign, digits = (text[0], text[1:]) if text[0] in "+-" else ("", text)
+    if not digits or not _DIGITS.issuperset(digits):
+        raise Refused(400, f"{name} must be an integer")
+    if sign == "-":
+        return default
+    digits = digits.lstrip("0") or "0"
+    value = min(int(digits), PAGING_MAX) if len(digits) <= len(str(PAGING_MAX)) else PAGING_MAX
+    return value if value >= 1 else default
+
+
 def _page(request: Request) -> tuple[int, int]:
     """(offset, count): ``page`` from 1, ``per_page`` default 20; ``limit`` sets the count, not the offset."""
-    q = request.query_params
-
-    def number(name: str, default: int) -> int:
-        try:
-            value = int(q.get(name, ""))
-        except ValueError:
-            return default
-        return value if value >= 1 else default
-
-    page, per_page = number("page", 1), number("per_page", 20)
-    return (page - 1) * per_page, number("limit", per_page)
+    page, per_page = _paging_number(request, "page", 1), _paging_number(request, "per_page", 20)
+    return (page - 1) * per_page, _paging_number(request, "limit", per_page)
 
 
 async def _body(request: Request) -> Obj:
+    """The JSON object sent, or a 400: never anything that could not be stored and answered back."""
     raw = await request.body()
     try:
         data = json.loads(raw)
+        # A lone surrogate ("\ud800") decodes but cannot be encoded as UTF-8: stored, it would break every
+        # later answer (and the SQLite store), so a body that does not survive the round trip is refused.
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise Refused(400, "request body holds text that is not valid Unicode (a lone surrogate)") from None
     except (ValueError, UnicodeDecodeError):
         raise Refused(400, "request body is not valid JSON") from None
+    except RecursionError:
+        raise Refused(400, "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise Refused(400, "request body must be a JSON object")
     return data
 
 
-def _int_id(value: str, what: str) -> int:
+def _int_id(value: str, what: str, missing: int = 404) -> int:
     try:
         return int(value)
     except ValueError:
-        raise Refused(404, f"{what} not found") from None
+        raise Refused(missing, f"{what} not found") from None
 
 
 class Fields:
@@ -309,10 +330,11 @@ class PortalAPI:
         return endpoint
 
     # ----- lookups -----
-    def _app(self, request: Request) -> Obj:
-        app = self.state.apps.get(_int_id(request.path_params["id"], "app"))
+    def _app(self, request: Request, missing: int = 404) -> Obj:
+        """The app of the path, or ``missing`` (PUT /apps/{app_id} documents only 422 "Bad request or not found")."""
+        app = self.state.apps.get(_int_id(request.path_params["id"], "app", missing))
         if app is None:
-            raise Refused(404, "app not found")
+            raise Refused(missing, "app not found")
         return app
 
     def _credential(self, request: Request) -> Obj:
@@ -425,7 +447,7 @@ class PortalAPI:
         return JSONResponse(app_show(self.state.add_app(fields)))
 
     async def update_app(self, request: Request) -> Response:
-        app = self._app(request)
+        app = self._app(request, missing=422)
         fields = self._app_fields(await _body(request), app)
         return JSONResponse(app_show(self.state.update_app(app["ID"], fields)))
 

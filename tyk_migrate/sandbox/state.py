@@ -112,7 +112,9 @@ class SandboxState:
     # ----- reads -----
     @staticmethod
     def page(items: dict[int, Obj] | dict[int, None], offset: int, count: int) -> list[int]:
-        return list(itertools.islice(iter(items), offset, offset + count))
+        # bounded by the row count, so any offset or count from a query string is safe for islice
+        start = min(offset, len(items))
+        return list(itertools.islice(iter(items), start, min(start + count, len(items))))
 
     def credential_by_key(self, key: str) -> Obj | None:
         cid = self.keys.get(key)
