@@ -266,6 +266,103 @@ def test_unparseable_expiry_is_kept_for_validation() -> None:
     assert pd.isna(frame.iloc[0]["expires_at"]) and frame.iloc[0]["expires_raw"] == "next tuesday"
 
 
+def expiry_frame(value: object) -> pd.DataFrame:
+    """The canonical frame of a one-key CSV whose expiry cell is ``value``."""
+    return load_keys(f"key,email,plan,apis,expires\nabcdefghijkl,a@b.example,p,x,{value}\n".encode())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9999-12-31",  # the "no end" sentinel of SQL, .NET and Excel exports
+        "9999-12-31T23:59:59Z",
+        "12/31/9999",
+        "2262-04-12",  # one day past the last nanosecond timestamp
+        "3000-01-01",
+        "99999999999",  # unix seconds in year 5138
+        "99999999999999",  # milliseconds in year 5138
+    ],
+)
+def test_expiry_beyond_2262_is_never(value: str) -> None:
+    row = expiry_frame(value).iloc[0]
+    assert pd.isna(row["expires_at"]) and pd.isna(row["expires_raw"])
+
+
+@pytest.mark.parametrize(
+    "value,reason",
+    [
+        ("0001-01-01", "before 1970"),  # Go's zero time
+        ("0001-01-01T00:00:00Z", "before 1970"),
+        ("1900-01-01", "before 1970"),  # Excel's day zero
+        ("1677-09-21", "before 1970"),
+        ("1969-12-31", "before 1970"),
+        ("-2", "negative"),
+        ("-1.5", "negative"),
+        ("-9999999999999999", "negative"),
+        ("1e20", "too large"),
+        ("next tuesday", "not a date"),
+    ],
+)
+def test_expiry_out_of_range_is_rejected_with_a_reason(value: str, reason: str) -> None:
+    from tyk_migrate.validate import validate_keys
+
+    frame = expiry_frame(value)
+    assert pd.isna(frame.iloc[0]["expires_at"]) and frame.iloc[0]["expires_raw"] == value
+    valid, rejects = validate_keys(frame)
+    assert len(valid) == 0
+    (message,) = rejects.loc[rejects["check"] == "expiry_unparseable", "message"]
+    assert reason in message and repr(value) in message
+
+
+@pytest.mark.parametrize(
+    "expires,expected",
+    [
+        (-2, None),  # Tyk: a key expires only when expires >= 1, so every other value is "never"
+        (-1, None),
+        (0, None),
+        (-(2**62), None),
+        (10**11, None),  # Tyk reads seconds: year 5138, not milliseconds in 1973
+        (2**62, None),
+        (253402300799, None),  # 9999-12-31T23:59:59Z in seconds
+        (1893456000, pd.Timestamp("2030-01-01", tz="UTC")),
+        ("9999-12-31", None),
+    ],
+)
+def test_dashboard_expires_follows_tyk(expires: object, expected: pd.Timestamp | None) -> None:
+    doc = {
+        "keys": [
+            {
+                "key_id": "org1abcdefghijkl01",
+                "data": {"expires": expires, "apply_policies": ["p", "x"], "meta_data": {"email": "a@b.example"}},
+            }
+        ]
+    }
+    row = load_keys(json.dumps(doc).encode()).iloc[0]
+    assert pd.isna(row["expires_at"]) if expected is None else row["expires_at"] == expected
+    assert pd.isna(row["expires_raw"])
+
+
+def test_out_of_range_expiry_in_json_excel_and_frames(tmp_path: Path) -> None:
+    base = {"key": "abcdefghijkl", "email": "a@b.example", "plan": "p", "apis": "x"}
+    far, early = pd.Timestamp("9999-12-31"), pd.Timestamp("0001-01-01")
+    docs = [{**base, "expires": v} for v in ("9999-12-31", -2, 10**20)]
+    frame = load_keys(json.dumps(docs).encode())
+    assert frame["expires_at"].isna().all()
+    assert frame["expires_raw"].isna().tolist() == [True, False, False]
+    path = tmp_path / "keys.xlsx"
+    pd.DataFrame([{**base, "expires": far.to_pydatetime()}, {**base, "expires": early.to_pydatetime()}]).to_excel(
+        path, index=False
+    )
+    frame = load_keys(path)
+    assert frame["expires_at"].isna().all() and frame["expires_raw"].isna().tolist() == [True, False]
+    # a notebook's own frame with a datetime column in microseconds (pandas' default for such dates)
+    dates = pd.Series([far, early, pd.Timestamp("2030-01-01")], dtype="datetime64[us]")
+    frame = load_keys(pd.DataFrame({**{k: [v] * 3 for k, v in base.items()}, "expires": dates}))
+    assert pd.isna(frame.iloc[0]["expires_at"]) and pd.isna(frame.iloc[0]["expires_raw"])
+    assert pd.isna(frame.iloc[1]["expires_at"]) and frame.iloc[1]["expires_raw"].startswith("0001-01-01")
+    assert frame.iloc[2]["expires_at"] == pd.Timestamp("2030-01-01", tz="UTC")
+
+
 @pytest.mark.parametrize(
     "value,expected",
     [

@@ -8,7 +8,7 @@ import json
 import os
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tyk_migrate.errors import MigrateError
@@ -41,7 +41,20 @@ HEADERS = st.sampled_from(["key", "email", "plan", "apis", "expires", "status", 
 CELLS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 
 
+# Out-of-range expiries once raised OutOfBoundsDatetime from parse_expiry instead of loading.
+EXPIRY_HEADER = ["key", "email", "plan", "apis", "expires"]
+
+
+def expiry_row(value: str) -> list[list[str]]:
+    return [["abcdefghijkl", "a@b.example", "p", "x", value]]
+
+
 @FAST
+@example(EXPIRY_HEADER, expiry_row("9999-12-31"), ",", "utf-8")
+@example(EXPIRY_HEADER, expiry_row("0001-01-01"), ",", "utf-8")
+@example(EXPIRY_HEADER, expiry_row("-2"), ",", "utf-8")
+@example(EXPIRY_HEADER, expiry_row("99999999999"), ",", "utf-8")
+@example(EXPIRY_HEADER, expiry_row("99999999999999"), ",", "utf-8")
 @given(
     st.lists(HEADERS, min_size=1, max_size=7),
     st.lists(st.lists(CELLS, min_size=0, max_size=8), max_size=6),
@@ -70,7 +83,15 @@ JSON_VALUES = st.recursive(
 )
 
 
+RECORD = {"key": "abcdefghijkl", "email": "a@b.example", "plan": "p", "apis": "x"}
+
+
 @FAST
+@example([{**RECORD, "expires": -2}])
+@example([{**RECORD, "expires": "9999-12-31"}])
+@example([{**RECORD, "expires": "0001-01-01"}])
+@example([{**RECORD, "expires": 99999999999999}])
+@example([{**RECORD, "expires": -(2**63)}])
 @given(st.lists(st.dictionaries(HEADERS, JSON_VALUES, max_size=6), max_size=5))
 def test_arbitrary_json_records(records: list[dict]) -> None:
     load_or_clean_error(json.dumps(records).encode(), "json")
@@ -78,8 +99,40 @@ def test_arbitrary_json_records(records: list[dict]) -> None:
 
 
 @FAST
+@example({"keys": [{"key_id": "abcdefghijkl", "data": {"expires": -2}}]})
+@example({"keys": [{"key_id": "abcdefghijkl", "data": {"expires": 2**63}}]})
+@example({"keys": [{"key_id": "abcdefghijkl", "data": {"expires": "9999-12-31"}}]})
 @given(st.dictionaries(st.sampled_from(["keys", "pages", "Data", "Pages"]), JSON_VALUES, max_size=3))
 def test_arbitrary_dump_shapes(doc: dict) -> None:
     data = json.dumps(doc).encode()
     for fmt in ("auto", "dashboard", "classic"):
         load_or_clean_error(data, fmt)
+
+
+EXPIRIES = st.one_of(
+    st.integers(),
+    st.floats(),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.dates().map(lambda d: d.strftime("%m/%d/%Y")),
+    CELLS,
+)
+
+
+@FAST
+@example("9999-12-31")
+@example("0001-01-01")
+@example(-2)
+@example(99999999999)
+@example(99999999999999)
+@example(2**63)
+@given(EXPIRIES)
+def test_any_expiry_loads_as_a_date_never_or_a_reject(value: object) -> None:
+    """Every expiry ends as a timestamp in 1970..2262, as never, or in expires_raw for a reject; no crash."""
+    docs = [{**RECORD, "expires": value}]
+    dump = {"keys": [{"key_id": "abcdefghijkl", "data": {"expires": value, "apply_policies": ["p", "x"]}}]}
+    for data, fmt in ((json.dumps(docs).encode(), "json"), (json.dumps(dump).encode(), "dashboard")):
+        frame = load_or_clean_error(data, fmt)
+        assert frame is not None
+        at, raw = frame.iloc[0]["expires_at"], frame.iloc[0]["expires_raw"]
+        assert pd.isna(at) or pd.Timestamp("1970-01-01", tz="UTC") <= at
+        assert pd.isna(at) or pd.isna(raw)

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from .errors import InputError, MissingColumnsError
 from .schemas import LegacyKeys, Rejects, ValidLegacyKeys
 from .secrets import MASK_CHAR, SecretKey, wrap_keys
+from .sources.canonical import expiry_problems
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ CHECKS: dict[str, Check] = {
             "expiry_unparseable",
             "expires_at",
             "error",
-            "the expiry is not a date",
+            "the expiry is not a date, is before 1970, or is a negative or too large number",
             "write it as ISO 8601 (2030-01-31) or unix seconds; blank, 0 or -1 for never",
         ),
         Check(
@@ -390,10 +391,7 @@ def _expiry_unparseable(ctx: _Context) -> Any:
     bad = raw.notna().to_numpy(dtype=bool)
 
     def messages(rows: pd.DataFrame) -> list[str]:
-        return [
-            f"expiry {v!r} is not a date: use ISO 8601 (2030-01-31) or unix seconds; blank, 0 or -1 for never"
-            for v in rows["expires_raw"]
-        ]
+        return expiry_problems(rows["expires_raw"])
 
     return bad, messages, _column_values("expires_raw")
 

@@ -135,16 +135,32 @@ def _products_of(v: object) -> list[str]:
     return [p for p in (x.strip() for x in _SEP.split(t)) if p]
 
 
+#: The expiry range the canonical ``datetime64[ns]`` column holds. Later than ``LATEST`` (2262-04-11, the
+#: last nanosecond timestamp) means "never": such dates are "no end" sentinels (9999-12-31 is the largest
+#: date of SQL, .NET and Excel) or 240+ years away, never in practice either way; clamping to 2262 instead
+#: would show a made-up date. Earlier than ``EPOCH`` is rejected: no API key expired before 1970, so such a
+#: date is a placeholder (Go's zero time 0001-01-01, Excel's 1900-01-01) whose meaning only the analyst knows.
+EPOCH = pd.Timestamp(0, tz="UTC")
+LATEST = pd.Timestamp.max.tz_localize("UTC")
+LATEST_SECONDS = LATEST.timestamp()
+#: Numbers at or above this are neither unix seconds nor milliseconds (see ``parse_expiry``).
+MAX_EPOCH_NUMBER = 1e14
+_EXPIRY_FIX = "use ISO 8601 (2030-01-31) or unix seconds; blank, 0 or -1 for never"
+
+
 def parse_expiry(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """``(expires_at, expires_raw)``: UTC timestamps (NaT = never) and the text of unparseable values.
+    """``(expires_at, expires_raw)``: UTC timestamps (NaT = never) and the text of unusable values.
 
     Accepted: blank / 0 / -1 / "never" (no expiry); unix seconds (milliseconds above 10^11); ISO 8601
     dates and date-times (naive ones are taken as UTC); other common date spellings via pandas' parser
-    (month first when ambiguous).
+    (month first when ambiguous). Dates after 2262-04-11 mean never (see ``LATEST``). Kept in
+    ``expires_raw`` (and so rejected): text that is not a date, dates before 1970, numbers of 10^14 or more,
+    and negative numbers other than -1 (outside a Tyk dump, which ``tyk_dashboard`` maps by Tyk's own rule,
+    a ``-2`` has no agreed meaning: it may be a typo or a days-left formula, and reading it as "never"
+    would widen a key's access on a guess).
     """
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype | np.dtypes.DateTime64DType):
-        at = pd.to_datetime(values, utc=True).astype(DT_DTYPE)
-        return at, pd.Series(pd.NA, index=values.index, dtype="str")
+        return _settle(pd.to_datetime(values, utc=True), as_text(values))
     text = as_text(values).str.strip()
     index = text.index
     at = pd.Series(pd.NaT, index=index, dtype=DT_DTYPE)
@@ -152,24 +168,64 @@ def parse_expiry(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     pending = ~never
     if pending.any():
         numbers = pd.to_numeric(text[pending], errors="coerce")
-        numeric = numbers.notna() & np.isfinite(numbers) & (numbers > 0) & (numbers < 1e14)
+        numeric = numbers.notna() & np.isfinite(numbers) & (numbers > 0) & (numbers < MAX_EPOCH_NUMBER)
         if numeric.any():
             n = numbers[numeric]
             seconds = n.where(n < 1e11, n / 1000.0)
-            at[n.index] = pd.to_datetime(seconds, unit="s", utc=True).astype(DT_DTYPE)
-            pending[n.index] = False
-        if (numbers.isin([0, -1])).any():
-            pending[numbers.index[numbers.isin([0, -1])]] = False
-    if pending.any():
-        sub = text[pending]
-        parsed = pd.to_datetime(sub, utc=True, errors="coerce", format="ISO8601")
-        missed = parsed.isna()
-        if missed.any():
-            parsed[missed] = pd.to_datetime(sub[missed], utc=True, errors="coerce", format="mixed")
-        at[sub.index] = parsed.astype(DT_DTYPE)
-        pending[sub.index[parsed.notna()]] = False
+            near = seconds <= LATEST_SECONDS
+            at[seconds.index[near]] = pd.to_datetime(seconds[near], unit="s", utc=True).astype(DT_DTYPE)
+        pending[numbers.index[numeric | numbers.isin([0, -1])]] = False
+        # Every other number stays unusable without the date parser, whose ISO 8601 reads "-2" as year -2.
+        rest = text[pending].loc[numbers.isna()]
+        if len(rest):
+            parsed = pd.to_datetime(rest, utc=True, errors="coerce", format="ISO8601")
+            missed = parsed.isna()
+            if missed.any():
+                parsed[missed] = pd.to_datetime(rest[missed], utc=True, errors="coerce", format="mixed")
+            settled, unusable = _settle(parsed, rest)
+            at[rest.index] = settled
+            pending[rest.index] = unusable.notna()
     raw = text.where(pending)
     return at.astype(DT_DTYPE), raw
+
+
+def _settle(parsed: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parsed timestamps (any unit, NaT where unparsed) into ``(expires_at, expires_raw)`` by the range rule.
+
+    ``parsed`` may hold dates outside the nanosecond range (pandas parses text in microseconds): they are
+    compared first and only in-range values are converted, so nothing raises ``OutOfBoundsDatetime``.
+    """
+    far = (parsed > LATEST).to_numpy(dtype=bool)
+    early = (parsed < EPOCH).to_numpy(dtype=bool)
+    usable = parsed.notna().to_numpy(dtype=bool) & ~far & ~early
+    at = pd.Series(pd.NaT, index=parsed.index, dtype=DT_DTYPE)
+    at[usable] = parsed[usable].astype(DT_DTYPE)
+    unusable = ~usable & ~far
+    return at, text.where(pd.Series(unusable, index=text.index)).astype("str")
+
+
+def expiry_problems(raw: pd.Series) -> list[str]:
+    """Why each ``expires_raw`` value was not understood: one sentence per value for the rejects report."""
+    text = as_text(raw).fillna("")
+    numbers = pd.to_numeric(text, errors="coerce")
+    dates = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    missed = dates.isna()
+    if missed.any():
+        dates[missed] = pd.to_datetime(text[missed], utc=True, errors="coerce", format="mixed")
+    out = []
+    for value, number, date in zip(text, numbers, dates, strict=True):
+        if pd.notna(number) and number < 0:
+            out.append(f"expiry {value!r} is negative: only 0 and -1 mean never; write 0 or -1 for never, or the date")
+        elif pd.notna(number) and number >= MAX_EPOCH_NUMBER:
+            out.append(f"expiry {value!r} is too large for unix seconds or milliseconds: {_EXPIRY_FIX}")
+        elif pd.notna(date) and date < EPOCH:
+            out.append(
+                f"expiry {value!r} is before 1970, so a placeholder (0001-01-01 often means 'no date'), not a "
+                f"real expiry: {_EXPIRY_FIX}"
+            )
+        else:
+            out.append(f"expiry {value!r} is not a date: {_EXPIRY_FIX}")
+    return out
 
 
 def parse_active(values: pd.Series | None, index: pd.Index, *, inverted: bool = False) -> pd.Series:

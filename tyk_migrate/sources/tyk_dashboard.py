@@ -47,6 +47,22 @@ def _obj(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def tyk_expires(value: object) -> object:
+    """``data.expires`` as the gateway reads it: a key expires only when ``expires >= 1`` (unix seconds).
+
+    Tyk treats 0, -1 and every other value below 1 as "never expires", so a dump's -2 is never too. Seconds
+    past 2262 are never in practice (``canonical.LATEST``), and must not reach ``parse_expiry``, whose
+    milliseconds rule would read 253402300799 (9999-12-31 in seconds) as a date in 1978.
+    """
+    if value is None or value is False:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value  # text or other JSON: parse_expiry judges it like any export's expiry
+    if value != value or value < 1 or value > canonical.LATEST_SECONDS:  # NaN compares unequal to itself
+        return ""
+    return value
+
+
 def load_dashboard(
     doc: Any,
     *,
@@ -99,7 +115,7 @@ def load_dashboard(
         cols["alias"].append(data.get("alias"))
         cols["plan"].append(plan)
         cols["products"].append(products)
-        cols["expires_at"].append("" if expires in (None, 0, -1) else expires)
+        cols["expires_at"].append(tyk_expires(expires))
         cols["active"].append(not bool(data.get("is_inactive")))
         cols["org"].append(data.get("org_id"))
         cols["app_name"].append(meta.get("app_name") or meta.get("app") or None)
