@@ -664,7 +664,9 @@ class Migration:
             return True
         seen[fp] = self._source_row[pos] or pos + 1
         rec = journal.credential(fp)
-        if rec is not None and rec.state in ("created", "mismatch"):
+        # "created" settles a row only when the fresh plan agrees the key is there: if the plan still asks for
+        # the write, the credential was deleted since (or never landed), and _credential looks it up first
+        if rec is not None and (rec.state == "mismatch" or (rec.state == "created" and action not in WRITE_ACTIONS)):
             self._set(pos, started_at=now)
             if rec.state == "created":
                 self._finish(
@@ -813,10 +815,17 @@ class Migration:
         assert journal is not None and client is not None and self.run_id is not None
         run_id, user_id, name = self.run_id, group.user_id, group.app_name
         rec = journal.app(user_id, name)
-        if rec is not None and rec.state == "created" and rec.app_id is not None:
+        # the plan asks for this app again: a "created" in the journal holds only while the portal lists the app
+        if (
+            rec is not None
+            and rec.state == "created"
+            and rec.app_id is not None
+            and rec.app_id in await self._app_ids(user_id, name, -math.inf)
+        ):
             group.created_here = rec.run_id == run_id
             return rec.app_id
-        unknown = rec is not None and rec.state == "intent"
+        # an intent (outcome unknown) or a "created" app that is gone since: look it up before a write
+        unknown = rec is not None and rec.state in ("intent", "created")
         unknown_since = -math.inf  # an intent from an earlier run: any listing made now shows it
         sent = rec.attempts if unknown and rec is not None else 0
         failures = rate_limited = 0
@@ -876,7 +885,11 @@ class Migration:
             return app_id
 
     async def _find_app(self, user_id: int, name: str, since: float) -> int | None:
-        """An app with this owner and name, from an index of all apps listed after ``since``."""
+        """The app with this owner and name (the oldest of several), from a listing made after ``since``."""
+        return oldest_app(await self._app_ids(user_id, name, since))
+
+    async def _app_ids(self, user_id: int, name: str, since: float) -> list[int]:
+        """IDs of the apps with this owner and name, from an index of all apps listed after ``since``."""
         tries = 0
         while True:
             tries += 1
@@ -887,7 +900,7 @@ class Migration:
                 if tries >= 4:
                     raise _Unresolved(_message(exc)) from exc
                 await self._sleep(self.retry.delay(tries), abortable=False)
-        return oldest_app(self._apps_index.get((user_id, name), []))
+        return self._apps_index.get((user_id, name), [])
 
     async def _refresh_apps(self, since: float) -> None:
         """List every app once for all rows waiting on a lookup (coalesced: one walk serves many)."""
@@ -957,7 +970,8 @@ class Migration:
         key, plan_id, products = self._key[pos], int(self._plan_id[pos]), self._products[pos]  # type: ignore[arg-type]
         self._set(pos, started_at=_utcnow(), app_id=app_id)
         rec = journal.credential(fp)
-        unknown = rec is not None and rec.state == "intent" and rec.app_id is not None
+        # an intent (outcome unknown) or a "created" the plan contradicts: either way, look it up before a write
+        unknown = rec is not None and rec.state in ("intent", "created") and rec.app_id is not None
         if unknown and rec is not None and rec.app_id is not None and rec.app_id != app_id:
             # an earlier run wrote to another app (the plan changed since): settle it there first
             found = await self._find_credential(rec.app_id, fp)

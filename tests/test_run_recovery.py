@@ -1,0 +1,91 @@
+"""Recovery when the journal and the portal disagree: a journal claim is checked against the portal, an
+open app intent is settled on the next run, a "key exists" answer after a lost answer is adopted, and
+rollback finds apps it only has an intent for. Every outcome must match the portal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pandas as pd
+from run_helpers import make_plan, portal_audit, post_count
+
+from tyk_migrate.config import Settings
+from tyk_migrate.journal import Journal, input_identity
+from tyk_migrate.plan import oldest_app
+from tyk_migrate.run import apply_plan
+
+CLEAN = {"missing": [], "duplicate_credentials": [], "wrong": [], "status_mismatch": [], "duplicate_apps": []}
+
+
+def settings_for(sb: Any) -> Settings:
+    return Settings(portal_url=sb.portal_url, token=sb.token)
+
+
+def portal(sb: Any, method: str, path: str, **kw: Any) -> Any:
+    response = httpx.request(method, sb.portal_url + path, headers={"Authorization": sb.token}, **kw)
+    response.raise_for_status()
+    return response.json()
+
+
+def new_app(sb: Any, user_id: int, name: str) -> int:
+    return int(portal(sb, "POST", "/apps", json={"Name": name, "UserID": user_id})["ID"])
+
+
+def seeded(sb: Any) -> tuple[set[int], set[str]]:
+    state = sb.snapshot()
+    return {a["ID"] for a in state["apps"]}, {c["KeyID"] for c in state["custom_credentials"]}
+
+
+def crashed_after_app_post(sb: Any, path: Any, plan: pd.DataFrame) -> int:
+    """The journal as a run killed after ``POST /apps`` left it: an open intent, the app in the portal."""
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    with Journal(path) as journal:
+        journal.bind(input_identity(plan["key_fingerprint"]))
+        journal.bind_portal(sb.portal_url)
+        run = journal.begin_run()
+        journal.app_intent(user, name, run_id=run, attempts=1)
+    return new_app(sb, user, name)
+
+
+# -- a journal claim of "created" is checked when the plan still asks for the write ------------------------
+def test_a_credential_deleted_since_the_journal_said_created_is_sent_again(sandbox, tmp_path):
+    plan = make_plan(6)
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    gone = int(plan.loc[1, "credential_id"])
+    portal(sandbox, "DELETE", f"/apps/{int(plan.loc[1, 'app_id'])}/custom_credentials/{gone}")
+    posts = post_count(sandbox.snapshot())
+    again = make_plan(6)  # the fresh plan still says add_credential for that key
+    apply_plan(again, settings_for(sandbox), tmp_path / "j")
+    assert set(again["status"]) == {"created"}
+    assert portal_audit(sandbox.snapshot(), again) == CLEAN  # status and IDs match the portal
+    assert post_count(sandbox.snapshot()) == posts + 1  # that key only; the others were found and kept
+    assert int(again.loc[1, "credential_id"]) != gone
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.credential(again.loc[1, "key_fingerprint"])
+        assert rec is not None and rec.state == "created" and rec.credential_id == int(again.loc[1, "credential_id"])
+
+
+def test_an_app_deleted_since_the_journal_said_created_is_made_again(sandbox, tmp_path):
+    plan = make_plan(6)
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    portal(sandbox, "DELETE", f"/apps/{int(plan.loc[0, 'app_id'])}")  # takes keys 0-2 with it
+    again = make_plan(6)
+    apply_plan(again, settings_for(sandbox), tmp_path / "j")
+    assert set(again["status"]) == {"created"}, again["error"].tolist()
+    assert portal_audit(sandbox.snapshot(), again) == CLEAN
+    assert again.loc[0, "app_id"] != plan.loc[0, "app_id"] and again.loc[3, "app_id"] == plan.loc[3, "app_id"]
+
+
+# -- one rule for several apps of one name ------------------------------------------------------------------
+def test_several_apps_of_one_name_the_run_adopts_the_oldest_like_the_planner():
+    assert oldest_app([12, 5, 9]) == 5 and oldest_app([]) is None
+
+
+def test_an_unknown_app_outcome_adopts_the_oldest_of_several(sandbox, tmp_path):
+    plan = make_plan(3)
+    first = crashed_after_app_post(sandbox, tmp_path / "j", plan)
+    second = new_app(sandbox, int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"]))
+    assert first < second
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    assert set(plan["status"]) == {"created"} and set(plan["app_id"]) == {first}
