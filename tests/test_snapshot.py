@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tyk_migrate.config import Settings
-from tyk_migrate.errors import AuthError, UnexpectedAnswer
+from tyk_migrate.errors import AuthError, PortalServerError, UnexpectedAnswer
 from tyk_migrate.portal import AsyncPortalClient, PortalClient
 from tyk_migrate.retry import RetryPolicy
 from tyk_migrate.sandbox import SandboxConfig
@@ -125,6 +125,48 @@ def test_fetch_survives_faults_and_a_running_event_loop(make_sandbox, seed_data)
         clean = fetch_snapshot(client)
     assert_same_frames(snap, clean)
     assert sum(sb.snapshot()["requests"]["faults_injected"].values()) > 0
+
+
+class Forward(httpx.BaseTransport):
+    """A sync-only transport, as a PortalClient takes: sends every request to ``target``, whatever its URL."""
+
+    def __init__(self, target: str) -> None:
+        self.target, self.inner, self.seen = httpx.URL(target), httpx.HTTPTransport(), []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request.url)
+        url = request.url.copy_with(scheme=self.target.scheme, host=self.target.host, port=self.target.port)
+        return self.inner.handle_request(httpx.Request(request.method, url, headers=request.headers))
+
+
+def test_fetch_with_a_blocking_client_keeps_its_transport_per_page_and_hook(sandbox, seed_data):
+    """The async client fetch_snapshot builds inherits the given client's settings, not only its URL."""
+    forward, answered = Forward(sandbox.url), []
+    hook = lambda method, path, status, seconds: answered.append(status)  # noqa: E731
+    # nothing listens on port 9: only the client's own transport reaches the sandbox
+    with PortalClient("http://127.0.0.1:9", sandbox.token, per_page=4, transport=forward, on_response=hook) as client:
+        snap = fetch_snapshot(client, concurrency=4)
+        assert len(client.list_apps()) == len(seed_data["apps"])  # the borrowed transport was left open
+    assert_same_frames(snap, PortalSnapshot.from_seed(seed_data))
+    lists = [u for u in forward.seen if u.path.endswith(("/users", "/apps", "/products"))]
+    assert lists and {u.params["per_page"] for u in lists} == {"4"}
+    assert len(answered) == len(forward.seen) and set(answered) == {200}  # the hook saw every answer
+
+
+def test_fetch_with_a_blocking_client_keeps_its_retry_policy():
+    tries: dict[str, int] = {}
+
+    def unavailable(request: httpx.Request) -> httpx.Response:
+        tries[request.url.path] = tries.get(request.url.path, 0) + 1
+        return httpx.Response(503, json={"errors": ["down"]})
+
+    retry = RetryPolicy(attempts=2, base=0.0, cap=0.0)
+    with (
+        PortalClient("http://127.0.0.1:9", "t", retry=retry, transport=httpx.MockTransport(unavailable)) as client,
+        pytest.raises(PortalServerError),
+    ):
+        fetch_snapshot(client)
+    assert tries and set(tries.values()) == {2}, tries  # two attempts each, as the client's policy says
 
 
 def test_fetch_errors_propagate_typed(sandbox):
