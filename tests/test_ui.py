@@ -421,6 +421,29 @@ def test_require_finished_says_what_to_do(setup: Callable[..., Any]) -> None:
     assert "results in scope" in console.render_text()
 
 
+def test_a_deferred_pause_shows_its_error_in_the_console(setup: Callable[..., Any]) -> None:
+    """Pause pressed before the run took its first step is retried on the loop, still guarded."""
+    _, settings, plan, _, journal = setup(12)
+    console = MigrationConsole(plan, settings, journal, widgets=True)
+
+    async def scenario() -> None:
+        console.start()
+        assert console.migration is not None and console.migration.state == "idle"
+
+        def boom() -> None:
+            raise RuntimeError("pause exploded")
+
+        console.migration.pause = boom  # type: ignore[method-assign]
+        console.pause_button.click()  # deferred: the task has not started yet
+        await until(lambda: bool(console.errors), timeout=2)
+        console.stop()
+        await console.wait()
+
+    asyncio.run(scenario())
+    assert "pause exploded" in console.errors[0] and console.errors[0].startswith("on pause:")
+    assert any("pause exploded" in o["text"] for o in console.output.outputs if o.get("name") == "stderr")
+
+
 def test_errors_in_callbacks_show_in_the_console_output(setup: Callable[..., Any], tmp_path: Path) -> None:
     _, settings, plan, _, journal = setup(12)
     console = MigrationConsole(plan, settings, journal, widgets=True)

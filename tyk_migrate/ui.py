@@ -410,7 +410,7 @@ class MigrationConsole:
         if self.migration is None or not self.running:
             return
         if self.migration.state == "idle":  # the task has not taken its first step yet
-            asyncio.get_running_loop().call_soon(self.pause)
+            asyncio.get_running_loop().call_soon(self._on_pause)  # guarded: an error shows in Messages
             return
         self.migration.pause()
         self._refresh()
