@@ -111,3 +111,61 @@ def test_real_process_exit_code_and_no_traceback(tmp_path: Path) -> None:
         timeout=120,
     )
     assert run.returncode == 2 and "Traceback" not in run.stderr and run.stderr.startswith("error: ")
+
+
+LEAKY = "qb_live_SECRETsecret12345"
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        KeyError(LEAKY),
+        ValueError(f"invalid literal for int() with base 10: {LEAKY!r}"),
+        RuntimeError(f"lookup failed for {LEAKY} after\nthree tries " + "x " * 200),
+        RuntimeError("key 'abcdefgh' refused"),  # a key of the shortest length the gateway accepts
+        RuntimeError("no ABCDEFGHIJKL here"),
+    ],
+)
+def test_unexpected_error_is_one_masked_line_with_a_debug_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: Exception
+) -> None:
+    """A bug (not bad input) still ends in one line, exit 3, and no raw key: its text may quote a key."""
+    import tyk_migrate.sources
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    src = tmp_path / "keys.csv"
+    src.write_text(GOOD)
+    monkeypatch.setattr(tyk_migrate.sources, "load_keys", broken)
+    monkeypatch.delenv("TYK_MIGRATE_DEBUG", raising=False)
+    result, _ = invoke(["validate", str(src)], tmp_path)
+    assert result.exit_code == 3, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: unexpected {type(exc).__name__}: "), result.output
+    assert "TYK_MIGRATE_DEBUG=1" in lines[0] and len(lines[0]) < 300
+    assert LEAKY not in result.output and "SECRETsecret" not in result.output
+    assert "abcdefgh" not in result.output and "ABCDEFGHIJKL" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_debug_env_reraises_the_unexpected_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tyk_migrate.sources
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("boom")
+
+    src = tmp_path / "keys.csv"
+    src.write_text(GOOD)
+    monkeypatch.setattr(tyk_migrate.sources, "load_keys", broken)
+    monkeypatch.setenv("TYK_MIGRATE_DEBUG", "1")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["validate", str(src)])
+    assert isinstance(result.exception, KeyError) and result.exit_code == 1
+
+
+def test_click_usage_errors_are_not_turned_into_unexpected_errors(tmp_path: Path) -> None:
+    src = tmp_path / "keys.csv"
+    src.write_text(GOOD)
+    result = CliRunner().invoke(cli, ["apply", str(src), "--journal", str(tmp_path / "j"), "--concurrency", "x"])
+    assert result.exit_code == 2 and "unexpected" not in result.output and "--concurrency" in result.output

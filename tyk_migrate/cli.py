@@ -1,12 +1,16 @@
 """The ``tyk-migrate`` command: thin wrappers over the library.
 
 Each command calls one library function and turns a ``MigrateError`` into one line on stderr with exit
-code 2. Exit codes: 0 all done, 1 some rows rejected or failed (reports written), 2 unusable input or usage.
+code 2. Exit codes: 0 all done, 1 some rows rejected or failed (reports written), 2 unusable input or usage,
+3 an unexpected error (a bug: one masked line; ``TYK_MIGRATE_DEBUG=1`` re-raises it with the traceback),
+130 interrupted.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +19,42 @@ from typing import Any, TypeVar
 import click
 
 from .errors import MigrateError
+from .secrets import mask
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: Exit code of an error tyk-migrate did not expect (a bug), apart from 2 so scripts can tell "fix the
+#: input" from "report this".
+EXIT_UNEXPECTED = 3
+DEBUG_ENV = "TYK_MIGRATE_DEBUG"
+UNEXPECTED_MESSAGE_CHARS = 120
+# a quoted value (an apostrophe inside a word does not open one), or an unquoted run of 8+ characters
+_SECRETISH = re.compile(r"""(?<![A-Za-z])(['"])(.*?)\1(?![A-Za-z])|[^\s'"()\[\]{}<>,;:]{8,}""")
+_WORD = re.compile(r"[A-Z]?[a-z]+(?:-[a-z]+)*")
+
+
+def _mask_secretish(m: re.Match[str]) -> str:
+    if m[1]:
+        return f"{m[1]}{mask(m[2])}{m[1]}"
+    return m[0] if _WORD.fullmatch(m[0]) else mask(m[0])
+
+
+def unexpected_message(exc: BaseException) -> str:
+    """An unexpected error's text, safe to print: one line, at most ``UNEXPECTED_MESSAGE_CHARS``, keys masked.
+
+    Library code never puts a raw key in its own errors, but third-party ones (pandas, pyarrow, httpx) quote
+    the value they choked on, which may be a key: so every quoted value is masked, and so is every unquoted
+    run of 8+ characters (the gateway's shortest key) unless it is shaped like an English word.
+    """
+    text = " ".join(str(exc).split())
+    text = _SECRETISH.sub(_mask_secretish, text)
+    cut = len(text) > UNEXPECTED_MESSAGE_CHARS
+    return text[: UNEXPECTED_MESSAGE_CHARS - 1] + "…" if cut else text
+
+
 def one_line_errors(func: F) -> F:
-    """Turn library errors into ``error: …`` on stderr and exit 2, never a traceback."""
+    """Turn library errors into ``error: …`` on stderr and exit 2, never a traceback; anything else exits 3."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -35,6 +69,17 @@ def one_line_errors(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("interrupted: the journal keeps what was done; rerun the same command to resume", err=True)
             sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own usage errors and exits: click prints them and picks the code
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}:
+                raise
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {unexpected_message(exc)} (a bug in tyk-migrate; "
+                f"rerun with {DEBUG_ENV}=1 for the traceback, which may show key values)",
+                err=True,
+            )
+            sys.exit(EXIT_UNEXPECTED)
 
     return wrapper  # type: ignore[return-value]
 
