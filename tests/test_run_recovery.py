@@ -4,6 +4,7 @@ rollback finds apps it only has an intent for. Every outcome must match the port
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -11,9 +12,11 @@ import pandas as pd
 from run_helpers import make_plan, portal_audit, post_count
 
 from tyk_migrate.config import Settings
+from tyk_migrate.errors import PortalConnectionError
 from tyk_migrate.journal import Journal, input_identity
 from tyk_migrate.plan import oldest_app
-from tyk_migrate.run import apply_plan
+from tyk_migrate.portal import AsyncPortalClient
+from tyk_migrate.run import Migration, apply_plan
 
 CLEAN = {"missing": [], "duplicate_credentials": [], "wrong": [], "status_mismatch": [], "duplicate_apps": []}
 
@@ -77,6 +80,7 @@ def test_an_app_deleted_since_the_journal_said_created_is_made_again(sandbox, tm
     assert again.loc[0, "app_id"] != plan.loc[0, "app_id"] and again.loc[3, "app_id"] == plan.loc[3, "app_id"]
 
 
+# -- an app whose create outcome was never journalled -------------------------------------------------------
 # -- one rule for several apps of one name ------------------------------------------------------------------
 def test_several_apps_of_one_name_the_run_adopts_the_oldest_like_the_planner():
     assert oldest_app([12, 5, 9]) == 5 and oldest_app([]) is None
@@ -89,3 +93,60 @@ def test_an_unknown_app_outcome_adopts_the_oldest_of_several(sandbox, tmp_path):
     assert first < second
     apply_plan(plan, settings_for(sandbox), tmp_path / "j")
     assert set(plan["status"]) == {"created"} and set(plan["app_id"]) == {first}
+
+
+# -- "the key exists" after a write whose answer was lost -------------------------------------------------
+class LaggingPortal(AsyncPortalClient):
+    """The first credential POST lands but its answer is lost, and the first listing does not show it yet
+    (a portal whose reads lag its writes). ``send_first=False``: the first POST is lost before it lands."""
+
+    def __init__(self, *a: Any, send_first: bool = True, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.send_first, self.posts, self.lists = send_first, 0, 0
+
+    async def create_credential(self, app_id: int, **kw: Any) -> Any:
+        self.posts += 1
+        if self.posts == 1:
+            if self.send_first:
+                await super().create_credential(app_id, **kw)
+            raise PortalConnectionError("connection reset", method="POST", path="/custom_credentials")
+        return await super().create_credential(app_id, **kw)
+
+    async def list_credentials(self, app_id: int) -> Any:
+        self.lists += 1
+        return [] if self.lists == 1 else await super().list_credentials(app_id)
+
+
+def run_with(client_factory: Any, plan: pd.DataFrame, path: Any) -> None:
+    async def go() -> None:
+        async with client_factory() as client:
+            await Migration(plan, client, path, concurrency=1).run()
+
+    asyncio.run(go())
+
+
+def test_key_exists_after_a_lost_answer_is_looked_up_and_adopted(sandbox, tmp_path):
+    plan = make_plan(1)
+    run_with(lambda: LaggingPortal(settings=settings_for(sandbox)), plan, tmp_path / "j")
+    assert plan["status"].tolist() == ["created"], plan["error"].tolist()
+    assert portal_audit(sandbox.snapshot(), plan) == CLEAN
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.credential(plan.loc[0, "key_fingerprint"])
+        assert rec is not None and (rec.state, rec.how) == ("created", "adopted")
+
+
+def test_key_exists_in_another_app_is_a_conflict_with_its_reason(sandbox, tmp_path):
+    plan = make_plan(1)
+    elsewhere = new_app(sandbox, 3, "someone else's app")
+    key = plan.loc[0, "key_id"]
+    from tyk_migrate.portal import PortalClient
+
+    with PortalClient(settings=settings_for(sandbox)) as client:
+        client.create_credential(elsewhere, key_id=key, plan_id=7, product_ids=[1])
+    run_with(lambda: LaggingPortal(settings=settings_for(sandbox), send_first=False), plan, tmp_path / "j")
+    assert plan["status"].tolist() == ["failed"]
+    error = plan.loc[0, "error"]
+    assert "already in the portal" in error and "not in app" in error
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.credential(plan.loc[0, "key_fingerprint"])
+        assert rec is not None and rec.state == "failed"

@@ -177,6 +177,11 @@ def _message(exc: BaseException) -> str:
     return text if len(text) < 600 else text[:597] + "…"
 
 
+def _key_exists(exc: PortalError) -> bool:
+    """A credential create refused because the key is already in the portal (409, or the key named as existing)."""
+    return exc.status == 409 or any("keyid" in e.lower() and "exist" in e.lower() for e in exc.errors)
+
+
 def _token_type_hint(settings: Settings) -> str:
     other = [t for t in AUTH_TOKEN_TYPES if t != settings.auth_token_type]
     alt = other[0] if other else AUTH_TOKEN_TYPES[0]
@@ -972,6 +977,8 @@ class Migration:
         rec = journal.credential(fp)
         # an intent (outcome unknown) or a "created" the plan contradicts: either way, look it up before a write
         unknown = rec is not None and rec.state in ("intent", "created") and rec.app_id is not None
+        doubted = unknown  # some earlier write of this key may have landed: a "key exists" answer is then ours
+        conflict: Rejected | None = None
         if unknown and rec is not None and rec.app_id is not None and rec.app_id != app_id:
             # an earlier run wrote to another app (the plan changed since): settle it there first
             found = await self._find_credential(rec.app_id, fp)
@@ -1000,12 +1007,14 @@ class Migration:
                 if found is not None:
                     await self._accept(pos, app_id, found, sent, group, how="adopted", status=None)
                     return
+                if conflict is not None:
+                    error = f"conflict: the key is already in the portal, but not in app {app_id}: {_message(conflict)}"
+                    self._fail_credential(pos, group, attempts=sent, http_status=conflict.status, error=error)
+                    return
                 unknown = False
             if failures >= self.max_attempts or rate_limited >= self.max_rate_limited:
                 error = f"gave up after {sent} attempts: {_message(last) if last else 'no answer'}"
-                status = last.status if last else None
-                journal.credential_outcome(fp, "failed", attempts=sent, error=error, http_status=status)
-                self._finish_row(pos, "failed", group, attempts=sent, error=error, http_status=status)
+                self._fail_credential(pos, group, attempts=sent, http_status=last.status if last else None, error=error)
                 return
             try:
                 async with self._slot(new_write=True):
@@ -1046,22 +1055,33 @@ class Migration:
                 await self._sleep(self.retry.delay(min(rate_limited, 6), exc.retry_after))
                 continue
             except (Rejected, NotFound, AuthError) as exc:
+                if doubted and isinstance(exc, Rejected) and _key_exists(exc):
+                    conflict, unknown = exc, True  # our lost write landed after all? look it up (in this app)
+                    continue
                 error = _message(exc)
                 if isinstance(exc, Rejected) and any(
                     w in error.lower() for w in ("authtokentype", "auth token type", "auth_token")
                 ):
                     error += _token_type_hint(settings)
-                journal.credential_outcome(fp, "failed", attempts=sent, http_status=exc.status, error=error)
-                self._finish_row(pos, "failed", group, attempts=sent, http_status=exc.status, error=error)
+                self._fail_credential(pos, group, attempts=sent, http_status=exc.status, error=error)
                 if isinstance(exc, AuthError):
                     self._fatal(exc)
                 return
             except (PortalConnectionError, PortalServerError, UnexpectedAnswer) as exc:
-                last, unknown, failures = exc, True, failures + 1
+                last, unknown, doubted, failures = exc, True, True, failures + 1
                 await self._sleep(self.retry.delay(failures, getattr(exc, "retry_after", None)), abortable=False)
                 continue
             await self._accept(pos, app_id, body, sent, group, how="posted", status=201)
             return
+
+    def _fail_credential(
+        self, pos: int, group: _Group | None, *, attempts: int, http_status: int | None, error: str
+    ) -> None:
+        """Journal and report a credential row that failed."""
+        fp = self._fp[pos]
+        assert self.journal is not None and fp is not None
+        self.journal.credential_outcome(fp, "failed", attempts=attempts, http_status=http_status, error=error)
+        self._finish_row(pos, "failed", group, attempts=attempts, http_status=http_status, error=error)
 
     async def _accept(
         self, pos: int, app_id: int, body: Any, attempts: int, group: _Group | None, *, how: str, status: int | None
@@ -1074,8 +1094,7 @@ class Migration:
         cred_id = _int_or_none(body.get("ID")) if isinstance(body, dict) else None
         if cred_id is None:
             error = "the portal answered the create without a credential ID"
-            journal.credential_outcome(fp, "failed", attempts=attempts, http_status=status, error=error)
-            self._finish_row(pos, "failed", group, attempts=attempts, http_status=status, error=error)
+            self._fail_credential(pos, group, attempts=attempts, http_status=status, error=error)
             return
         journal.credential_outcome(
             fp,
