@@ -16,8 +16,6 @@ from typing import Any
 
 import pytest
 
-papermill = pytest.importorskip("papermill")
-
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 SAMPLES = REPO / "data-samples"
@@ -68,6 +66,7 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: Any) ->
 
 def execute(name: str, tmp_path: Path, **parameters: Any) -> dict[str, Any]:
     """Run ``notebooks/<name>.ipynb`` with papermill; returns the executed notebook as a dict."""
+    papermill = pytest.importorskip("papermill")
     out = tmp_path / f"{name}.executed.ipynb"
     papermill.execute_notebook(
         str(NOTEBOOKS / f"{name}.ipynb"),
@@ -106,6 +105,12 @@ def no_errors(notebook: dict[str, Any]) -> None:
     assert not errors, [f"{e['ename']}: {e['evalue']}" for e in errors]
 
 
+def cell_text(notebook: dict[str, Any], starts_with: str) -> str:
+    """The stream output of the code cell whose source starts with ``starts_with``."""
+    cell = next(c for c in notebook["cells"] if "".join(c["source"]).startswith(starts_with))
+    return "".join("".join(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+
+
 @pytest.mark.slow
 def test_migration_workbook_runs_headless(kernel_env: Any, tmp_path: Path, raw_keys: set[str]) -> None:
     sandbox = kernel_env
@@ -123,6 +128,8 @@ def test_migration_workbook_runs_headless(kernel_env: Any, tmp_path: Path, raw_k
         auto_start=True,
     )
     no_errors(notebook)
+    summary = cell_text(notebook, "# Scheduled")  # no frontend draws the widget: the run prints its summary
+    assert "Key migration console" in summary and "finished |" in summary and "results in scope" in summary
     results = json.loads((out / "workbook_results.json").read_text(encoding="utf-8"))
     assert Path(results["python"]).resolve() == Path(sys.executable).resolve()  # the kernel is this venv
 
@@ -143,6 +150,37 @@ def test_migration_workbook_runs_headless(kernel_env: Any, tmp_path: Path, raw_k
 
     assert (out / "report.html").stat().st_size > 1000
     executed = tmp_path / "migration_workbook.executed.ipynb"
+    assert leaked(executed, raw_keys) == []
+    assert sandbox.token not in executed.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_migration_workbook_fails_in_one_line_when_the_portal_refuses_the_token(
+    kernel_env: Any, tmp_path: Path, raw_keys: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduled run whose token the portal refuses must fail, not "succeed" with nothing migrated."""
+    from test_ui import refuse_writes
+
+    papermill = pytest.importorskip("papermill")
+    sandbox = kernel_env
+    refuse_writes(sandbox, monkeypatch)  # reads pass (snapshot, plan); every write gets a 403
+    out = tmp_path / "out"
+    with pytest.raises(papermill.PapermillExecutionError) as failed:
+        execute(
+            "migration_workbook",
+            tmp_path,
+            journal_path=str(tmp_path / "workbook.journal"),
+            output_dir=str(out),
+            scope=SCOPE,
+            auto_start=True,
+        )
+    assert failed.value.ename == "AuthError"
+    assert failed.value.evalue.startswith("stopped: the portal refused the token (") and "403" in failed.value.evalue
+    assert "\n" not in failed.value.evalue
+    executed = tmp_path / "migration_workbook.executed.ipynb"
+    notebook = json.loads(executed.read_text(encoding="utf-8"))
+    assert "stopped |" in cell_text(notebook, "# Scheduled")  # the summary is in the record of the run
+    assert not (out / "outcomes.csv").exists()  # nothing after the run cell was executed
     assert leaked(executed, raw_keys) == []
     assert sandbox.token not in executed.read_text(encoding="utf-8")
 

@@ -24,7 +24,7 @@ import pytest
 
 from tyk_migrate import ui_format as fmt
 from tyk_migrate.config import Settings
-from tyk_migrate.errors import MigrateError
+from tyk_migrate.errors import AuthError, MigrateError
 from tyk_migrate.plan import build_plan
 from tyk_migrate.secrets import fingerprint, reveal, secret_series
 from tyk_migrate.snapshot import PortalSnapshot, fetch_snapshot
@@ -419,6 +419,37 @@ def test_require_finished_says_what_to_do(setup: Callable[..., Any]) -> None:
     asyncio.run(console.run())
     console.require_finished()
     assert "results in scope" in console.render_text()
+
+
+def refuse_writes(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The portal takes the token for reads but answers 403 to every write (a read-only admin token)."""
+    from tyk_migrate.sandbox.portal_api import Refused
+
+    def refuse(*_: Any) -> None:
+        raise Refused(403, "forbidden: this token may not write")
+
+    for name in ("add_app", "add_credential"):
+        monkeypatch.setattr(sandbox.state, name, refuse)
+
+
+def test_run_raises_one_line_when_the_portal_refuses_the_token(
+    setup: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A headless run must not "succeed" on a fatal error: run() shows it, prints the summary, then raises."""
+    sandbox, settings, plan, _, journal = setup(12)
+    refuse_writes(sandbox, monkeypatch)
+    console = MigrationConsole(plan, settings, journal, widgets=True)
+    with pytest.raises(AuthError, match=r"^stopped: the portal refused the token \(.*403") as raised:
+        asyncio.run(console.run())
+    assert "\n" not in str(raised.value)
+    assert console.progress.state == "stopped" and console.finished_runs == 0
+    assert any("refused the token" in e for e in console.errors)  # shown in the console first
+    assert any("refused the token" in o["text"] for o in console.output.outputs)
+    out = capsys.readouterr().out
+    assert "Key migration console" in out and "stopped |" in out and "last error:" in out  # the text summary
+    assert not [k for k in raw_keys(plan) if k in out + str(raised.value)]
+    with pytest.raises(MigrateError, match="no finished run yet"):
+        console.require_finished()
 
 
 def test_a_deferred_pause_shows_its_error_in_the_console(setup: Callable[..., Any]) -> None:

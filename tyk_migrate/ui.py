@@ -38,7 +38,7 @@ import pandas as pd
 
 from . import ui_format as fmt
 from .config import Settings
-from .errors import MigrateError
+from .errors import AuthError, MigrateError
 from .journal import Journal
 from .run import Migration, Progress
 
@@ -432,10 +432,23 @@ class MigrationConsole:
         return self.plan
 
     async def run(self) -> pd.DataFrame:
-        """Start and wait (headless runs, papermill): re-raises what ended the run."""
+        """Start and wait (headless runs, papermill), then print the text summary; raise if the run failed.
+
+        The summary goes to stdout so an executed notebook keeps the results even where no frontend
+        draws the widget. What ended the run is re-raised; a run that stopped on a fatal error (the
+        portal refusing the token) raises ``AuthError`` with that one line, already shown in Messages,
+        so a scheduled run fails instead of carrying on to verify nothing.
+        """
+        __tracebackhide__ = True  # IPython shows the one line, not this frame
         task = self.start()
-        await asyncio.wait([task])
+        try:
+            await asyncio.wait([task])
+        finally:
+            print(self.render_text(), flush=True)
         task.result()
+        fatal = self._fatal_error()
+        if fatal is not None:
+            raise fatal
         return self.plan
 
     def summary(self) -> pd.DataFrame:
@@ -520,8 +533,9 @@ class MigrationConsole:
         elif task.exception() is not None:
             self._show_error(task.exception(), "run")  # type: ignore[arg-type]
         m = self.migration
-        if m is not None and m.fatal_error:
-            self._show_error(MigrateError(m.fatal_error), "run")
+        fatal = self._fatal_error()
+        if fatal is not None:
+            self._show_error(fatal, "run")
         if m is not None and m.state == "finished" and not task.cancelled() and task.exception() is None:
             self.finished_runs += 1
         self._read_journal(quiet=True)
@@ -577,6 +591,11 @@ class MigrationConsole:
 
     def _fatal(self) -> bool:
         return bool(self.migration is not None and self.migration.fatal_error)
+
+    def _fatal_error(self) -> AuthError | None:
+        """The error the last run stopped on, if any (the runner's only fatal error: the token was refused)."""
+        m = self.migration
+        return AuthError(self._scrub(m.fatal_error)) if m is not None and m.fatal_error else None
 
     def _sync_buttons(self) -> None:
         m = self.migration
