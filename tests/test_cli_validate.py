@@ -169,3 +169,20 @@ def test_click_usage_errors_are_not_turned_into_unexpected_errors(tmp_path: Path
     src.write_text(GOOD)
     result = CliRunner().invoke(cli, ["apply", str(src), "--journal", str(tmp_path / "j"), "--concurrency", "x"])
     assert result.exit_code == 2 and "unexpected" not in result.output and "--concurrency" in result.output
+
+
+def test_headerless_csv_exits_2_without_printing_a_key(tmp_path: Path) -> None:
+    key = "qb_live_AAAAbbbbCCCCdddd"
+    src = tmp_path / "keys.csv"
+    src.write_text(f"{key},ada@lumen.example,plan-free,p-pay\nGoodKeyValue0001x,b@c.example,plan-free,p-pay\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "tyk_migrate.cli", "validate", str(src)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("error: ") and len(run.stderr.strip().splitlines()) == 1
+    assert "first line looks like data, not column names" in run.stderr
+    assert key not in run.stdout + run.stderr and "ada@lumen.example" not in run.stdout + run.stderr

@@ -236,6 +236,65 @@ def test_missing_required_columns_names_found_columns() -> None:
     assert "\n" not in msg
 
 
+HEADERLESS_KEY = "qb_live_AAAAbbbbCCCCdddd"
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        f"{HEADERLESS_KEY},ada@lumen.example,plan-free,p-pay",  # a key with digits or mixed case
+        "abcdefghijkl,ada@lumen.example,plan-free,p-pay",  # a plain-letters key, given away by the email
+        "abcdefghijkl,rubbish,plan-free,p-pay",  # no value is a column name tyk-migrate knows
+        f"{HEADERLESS_KEY};ada@lumen.example;plan-free;p-pay",
+    ],
+)
+def test_headerless_csv_says_so_and_shows_no_value(first_line: str) -> None:
+    delimiter = ";" if ";" in first_line else ","
+    data = f"{first_line}\n" + delimiter.join(["secondKey000000001", "b@c.example", "plan-free", "p-pay"]) + "\n"
+    with pytest.raises(MissingColumnsError) as err:
+        load_keys(data.encode())
+    msg = str(err.value)
+    assert "first line looks like data, not column names" in msg and "\n" not in msg
+    for value in first_line.replace(";", ",").split(","):
+        assert value not in msg
+
+
+def test_token_like_column_names_are_masked_in_errors() -> None:
+    # JSON names are object keys, not a lost header line: the names are shown, a key-shaped one masked
+    with pytest.raises(MissingColumnsError) as err:
+        load_keys(json.dumps([{"key": "abcdefghijkl", "colour": "red", HEADERLESS_KEY: 1}]).encode())
+    msg = str(err.value)
+    assert "missing required column(s)" in msg and "colour" in msg and "qb_l…dddd" in msg
+    assert HEADERLESS_KEY not in msg
+    assert MissingColumnsError(["plan"], ["Email", "UsagePlan", "GoodKeyValue0001x"]).found == [
+        "Email",
+        "UsagePlan",
+        "Good…001x",
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        f"{HEADERLESS_KEY},a@b.example,p,x\nrow,with,too,many,fields\n".encode(),  # ragged under a data line
+        f'{HEADERLESS_KEY},a@b.example,p,x\n"unclosed,b,c,d\n'.encode(),
+    ],
+)
+def test_csv_read_errors_under_a_headerless_line_show_no_key(data: bytes) -> None:
+    with pytest.raises(InputError) as err:
+        load_keys(data)
+    assert HEADERLESS_KEY not in str(err.value) and "a@b.example" not in str(err.value)
+    assert "first line looks like data" in str(err.value)
+
+
+def test_headerless_excel_sheet_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "keys.xlsx"
+    pd.DataFrame([[HEADERLESS_KEY, "a@b.example", "p", "x"]]).to_excel(path, index=False, header=False)
+    with pytest.raises(MissingColumnsError, match="first line looks like data") as err:
+        load_keys(path)
+    assert HEADERLESS_KEY not in str(err.value)
+
+
 @pytest.mark.parametrize(
     "value,expected",
     [

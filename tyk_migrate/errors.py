@@ -23,7 +23,10 @@ appear as fingerprints or masks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+
+from .secrets import mask
 
 
 class MigrateError(Exception):
@@ -38,14 +41,51 @@ class UnknownFormatError(InputError):
     pass
 
 
+# One piece of a column name: a word ("email", "Developer", "UsagePlan"), an acronym ("ID", "API") or a
+# short number ("column_3"). A run of 8+ characters that is not made of such pieces is shaped like a key.
+_NAME_PIECE = re.compile(r"(?:[A-Z]?[a-z]+)+|[A-Z]{1,4}|\d{1,3}")
+_NAME_SEPARATORS = re.compile(r"[\s_\-.]+")
+
+
+def looks_like_token(name: str) -> bool:
+    """True when a "column name" is shaped like a key value (``qb_live_AAAAbbbb…``, hex, base64)."""
+    text = name.strip()
+    if len(text) < 8:  # the gateway's shortest key
+        return False
+    return not all(_NAME_PIECE.fullmatch(piece) for piece in _NAME_SEPARATORS.split(text) if piece)
+
+
+def safe_names(names: Sequence[str], *, mask_all: bool = False) -> list[str]:
+    """Column names fit for an error message: key-shaped ones (or, with ``mask_all``, every one) masked."""
+    return [mask(n) if mask_all or looks_like_token(n) else n for n in names]
+
+
+def show_names(names: Sequence[str], limit: int = 20) -> str:
+    return ", ".join(names[:limit]) + (" …" if len(names) > limit else "")
+
+
 class MissingColumnsError(InputError):
-    def __init__(self, missing: Sequence[str], found: Sequence[str], source: str = "input") -> None:
+    """Required columns are absent. ``found`` holds the names as shown: key-shaped ones masked.
+
+    ``first_line_is_data``: the "names" are the first record of a file without a header line, so every one
+    is masked (a key can have any shape; the email beside it gives the row away) and the message says so.
+    """
+
+    def __init__(
+        self, missing: Sequence[str], found: Sequence[str], source: str = "input", *, first_line_is_data: bool = False
+    ) -> None:
         self.missing = list(missing)
-        self.found = list(found)
-        shown = ", ".join(self.found[:20]) + (" …" if len(self.found) > 20 else "")
-        super().__init__(
-            f"{source}: missing required column(s) {', '.join(self.missing)}; columns found: {shown or 'none'}"
-        )
+        self.found = safe_names([str(n) for n in found], mask_all=first_line_is_data)
+        shown = show_names(self.found)
+        if first_line_is_data:
+            message = (
+                f"{source}: the first line looks like data, not column names ({shown}); add a header line "
+                f"naming the columns, e.g. key,email,plan,products (if it is one, map its names with --mapping)"
+            )
+        else:
+            needed = ", ".join(self.missing)
+            message = f"{source}: missing required column(s) {needed}; columns found: {shown or 'none'}"
+        super().__init__(message)
 
 
 class ConfigError(MigrateError):

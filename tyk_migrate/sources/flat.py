@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import InputError, MissingColumnsError
+from ..errors import InputError, MissingColumnsError, looks_like_token, safe_names, show_names
 from . import canonical
 from .encoding import decode, to_utf8
 
@@ -124,6 +124,31 @@ def norm(header: object) -> str:
     return re.sub(r"[\s_\-.]+", "", str(header)).lower()
 
 
+#: Every header name the loader knows, normalised.
+KNOWN_HEADERS = frozenset(norm(n) for names in SYNONYMS.values() for n in names) | {norm(c) for c in MAPPING_TARGETS}
+_GENERATED_HEADER = re.compile(r"column_\d+(?:\.\d+)?")  # _unique_headers' name for a blank header
+_NUMBER_OR_DATE = re.compile(r"[\d\s.,:/+\-TZ]*\d[\d\s.,:/+\-TZ]*")
+
+
+def first_line_is_data(names: list[str]) -> bool:
+    """True when a table's header line is really its first record (the file has no header line).
+
+    Told by a value no header has (key-shaped, an email, a number or date), or by no name being one the
+    loader knows. The names are then data, possibly a key: errors mask them all.
+    """
+    written = [n for n in names if not _GENERATED_HEADER.fullmatch(n)]
+    if any(looks_like_token(n) or "@" in n or _NUMBER_OR_DATE.fullmatch(n) for n in written):
+        return True
+    return not any(norm(n) in KNOWN_HEADERS for n in written)
+
+
+def columns_found(names: list[str]) -> str:
+    """The end of a read error that names the header: the names, or why they are not shown."""
+    if first_line_is_data(names):
+        return f"the first line looks like data, not column names ({show_names(safe_names(names, mask_all=True))})"
+    return f"columns found: {show_names(safe_names(names))}"
+
+
 # ---------------------------------------------------------------- reading raw tables
 
 
@@ -175,14 +200,14 @@ def read_csv(data: bytes, *, source: str, delimiter: str | None = None, report: 
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
         # Arrow's message quotes the offending line, which may hold a key: keep only its first words
         reason = str(exc).split(":", 1)[0].strip() or "malformed CSV"
-        raise InputError(f"{source}: cannot parse as CSV ({reason}); columns found: {', '.join(names)}") from None
+        raise InputError(f"{source}: cannot parse as CSV ({reason}); {columns_found(names)}") from None
     if bad_rows:
         number, actual, expected = bad_rows[0]
         where = f"record on line {number}" if number else "a record"
         raise InputError(
             f"{source}: {where} has {actual} field(s) but the header has {expected} "
             f"({len(bad_rows)} such record(s); check the delimiter {delimiter!r} and quoting); "
-            f"columns found: {', '.join(names)}"
+            f"{columns_found(names)}"
         )
     frame = table.to_pandas()
     if report is not None:
@@ -359,7 +384,9 @@ def to_canonical(
     chosen, inverted = match_headers(headers, mapping)
     missing = [c for c in canonical.REQUIRED if c not in chosen]
     if missing:
-        raise MissingColumnsError(missing, headers, source)
+        # JSON names are object keys, never a record, so only tables can have lost their header line
+        data = fmt in TABLE_FORMATS and first_line_is_data(headers)
+        raise MissingColumnsError(missing, headers, source, first_line_is_data=data)
     n = len(raw)
     columns: dict[str, Any] = {}
     column_map: dict[str, str] = {}
@@ -386,6 +413,7 @@ def to_canonical(
     return frame
 
 
+TABLE_FORMATS = frozenset({"csv", "tsv", "excel", "frame"})
 READERS = {"csv": read_csv, "excel": read_excel, "json": read_json, "jsonl": read_jsonl}
 
 
