@@ -27,6 +27,12 @@ def invoke(args: list[str], cwd: Path):
     return result, files
 
 
+def validate_process(src: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``tyk-migrate validate SRC`` as a real process: its exit code and output as a user sees them."""
+    command = [sys.executable, "-m", "tyk_migrate.cli", "validate", str(src)]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
 def test_all_valid_exits_0_and_writes_empty_report(tmp_path: Path) -> None:
     src = tmp_path / "keys.csv"
     src.write_text(GOOD)
@@ -91,29 +97,30 @@ def test_unusable_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
 def test_real_process_exit_code_and_no_traceback(tmp_path: Path) -> None:
     src = tmp_path / "keys.csv"
     src.write_text(BAD)
-    run = subprocess.run(
-        [sys.executable, "-m", "tyk_migrate.cli", "validate", str(src)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = validate_process(src, tmp_path)
     assert run.returncode == 1, run.stderr
     assert (tmp_path / "keys.rejects.csv").exists()
     assert DUP not in run.stdout + run.stderr and "Traceback" not in run.stderr
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"key,email\nabc,def,ghi,jkl\n")
-    run = subprocess.run(
-        [sys.executable, "-m", "tyk_migrate.cli", "validate", str(bad)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = validate_process(bad, tmp_path)
     assert run.returncode == 2 and "Traceback" not in run.stderr and run.stderr.startswith("error: ")
 
 
 LEAKY = "qb_live_SECRETsecret12345"
+
+
+def break_load_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, exc: Exception) -> Path:
+    """A good input file, and a load_keys that raises ``exc``: a bug the CLI did not expect."""
+    import tyk_migrate.sources
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    monkeypatch.setattr(tyk_migrate.sources, "load_keys", broken)
+    src = tmp_path / "keys.csv"
+    src.write_text(GOOD)
+    return src
 
 
 @pytest.mark.parametrize(
@@ -130,14 +137,7 @@ def test_unexpected_error_is_one_masked_line_with_a_debug_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: Exception
 ) -> None:
     """A bug (not bad input) still ends in one line, exit 3, and no raw key: its text may quote a key."""
-    import tyk_migrate.sources
-
-    def broken(*args: object, **kwargs: object) -> None:
-        raise exc
-
-    src = tmp_path / "keys.csv"
-    src.write_text(GOOD)
-    monkeypatch.setattr(tyk_migrate.sources, "load_keys", broken)
+    src = break_load_keys(monkeypatch, tmp_path, exc)
     monkeypatch.delenv("TYK_MIGRATE_DEBUG", raising=False)
     result, _ = invoke(["validate", str(src)], tmp_path)
     assert result.exit_code == 3, result.output
@@ -150,14 +150,7 @@ def test_unexpected_error_is_one_masked_line_with_a_debug_hint(
 
 
 def test_debug_env_reraises_the_unexpected_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tyk_migrate.sources
-
-    def broken(*args: object, **kwargs: object) -> None:
-        raise KeyError("boom")
-
-    src = tmp_path / "keys.csv"
-    src.write_text(GOOD)
-    monkeypatch.setattr(tyk_migrate.sources, "load_keys", broken)
+    src = break_load_keys(monkeypatch, tmp_path, KeyError("boom"))
     monkeypatch.setenv("TYK_MIGRATE_DEBUG", "1")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["validate", str(src)])
@@ -175,13 +168,7 @@ def test_headerless_csv_exits_2_without_printing_a_key(tmp_path: Path) -> None:
     key = "qb_live_AAAAbbbbCCCCdddd"
     src = tmp_path / "keys.csv"
     src.write_text(f"{key},ada@lumen.example,plan-free,p-pay\nGoodKeyValue0001x,b@c.example,plan-free,p-pay\n")
-    run = subprocess.run(
-        [sys.executable, "-m", "tyk_migrate.cli", "validate", str(src)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = validate_process(src, tmp_path)
     assert run.returncode == 2, run.stderr
     assert run.stderr.startswith("error: ") and len(run.stderr.strip().splitlines()) == 1
     assert "first line looks like data, not column names" in run.stderr
