@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 from run_helpers import make_plan, portal_audit, post_count
 
@@ -93,3 +94,70 @@ def test_sigkill_mid_run_then_rerun_converges_and_a_third_run_writes_nothing(mak
     apply_plan(third, settings, journal)
     assert post_count(sb.snapshot()) == posts
     assert third["credential_id"].tolist() == plan["credential_id"].tolist()
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data-samples" / "legacy_keys.csv"
+
+
+def _landed_app_intents(path: Path, sandbox: Any) -> int:
+    """Apps the portal holds whose journal record is still an intent: a kill now leaves them unsettled."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            intents = set(conn.execute("SELECT user_id, app_name FROM apps WHERE state = 'intent'").fetchall())
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+    if not intents:
+        return 0
+    return len(intents & {(a["UserID"], a["Name"]) for a in sandbox.snapshot()["apps"]})
+
+
+def test_cli_apply_killed_mid_run_reruns_to_every_key_once_and_rolls_back_clean(make_sandbox, tmp_path):
+    from collections import Counter
+
+    from tyk_migrate.plan import prepare
+
+    sb = make_sandbox(latency_ms=15, faults="lost=5%", random_seed=5)
+    seed = sb.snapshot()
+    settings = Settings(portal_url=sb.portal_url, token=sb.token)
+    expected = prepare(SAMPLE, portal=settings, progress=False).plan  # what the first run sets out to do
+    journal, out = tmp_path / "run.journal", tmp_path / "out.csv"
+    cli = [str(Path(sys.executable).with_name("tyk-migrate"))]
+    args = ["apply", str(SAMPLE), "--journal", str(journal), "--out", str(out), "--no-progress"]
+    env = {**os.environ, "TYK_PORTAL_URL": sb.portal_url, "TYK_PORTAL_TOKEN": sb.token}
+    child = subprocess.Popen(
+        [*cli, *args, "--concurrency", "4", "--batch-size", "40"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # kill while an app's POST has landed but its outcome is not journalled (a lost answer in its backoff)
+    deadline = time.monotonic() + 60
+    while child.poll() is None and time.monotonic() < deadline and not _landed_app_intents(journal, sb):
+        time.sleep(0.005)
+    assert child.poll() is None, "the child finished before it could be killed"
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+
+    rerun = subprocess.run([*cli, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 1, rerun.stdout + rerun.stderr  # the sample has blocked rows on purpose
+    assert "294 created" in rerun.stdout and "failed" not in rerun.stdout.split("status", 1)[1].splitlines()[0]
+    state = sb.snapshot()
+    audit = portal_audit(state, expected)
+    assert (audit["missing"], audit["duplicate_credentials"], audit["wrong"]) == ([], [], [])
+    seed_apps = {a["ID"] for a in seed["apps"]}
+    names = Counter((a["UserID"], a["Name"]) for a in state["apps"])
+    new_names = {(a["UserID"], a["Name"]) for a in state["apps"] if a["ID"] not in seed_apps}
+    assert all(names[n] == 1 for n in new_names)  # no app made twice
+    with Journal(journal) as j:
+        assert not [a for a in j.apps() if a.state == "intent"]  # every app intent settled
+
+    done = subprocess.run(
+        [*cli, "rollback", "--journal", str(journal), "--yes"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+    after = sb.snapshot()
+    assert {a["ID"] for a in after["apps"]} == seed_apps
+    assert {c["KeyID"] for c in after["custom_credentials"]} == {c["KeyID"] for c in seed["custom_credentials"]}

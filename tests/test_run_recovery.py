@@ -16,6 +16,7 @@ from tyk_migrate.errors import PortalConnectionError
 from tyk_migrate.journal import Journal, input_identity
 from tyk_migrate.plan import oldest_app
 from tyk_migrate.portal import AsyncPortalClient
+from tyk_migrate.rollback import rollback
 from tyk_migrate.run import Migration, apply_plan
 
 CLEAN = {"missing": [], "duplicate_credentials": [], "wrong": [], "status_mismatch": [], "duplicate_apps": []}
@@ -81,6 +82,37 @@ def test_an_app_deleted_since_the_journal_said_created_is_made_again(sandbox, tm
 
 
 # -- an app whose create outcome was never journalled -------------------------------------------------------
+def test_an_open_app_intent_is_settled_when_the_plan_names_the_app_and_rollback_removes_it(sandbox, tmp_path):
+    apps_before, keys_before = seeded(sandbox)
+    plan = make_plan(3)
+    app_id = crashed_after_app_post(sandbox, tmp_path / "j", plan)
+    # the fresh plan of the rerun sees the app: every row adds a credential to it
+    plan["action"], plan["app_id"] = "add_credential", pd.array([app_id] * 3, dtype="Int64")
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    assert set(plan["status"]) == {"created"}
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.app(int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"]))
+        assert rec is not None and (rec.state, rec.app_id, rec.how) == ("created", app_id, "adopted")
+    rollback(tmp_path / "j", settings_for(sandbox))
+    assert seeded(sandbox) == (apps_before, keys_before)
+
+
+def test_rollback_looks_up_an_app_it_only_has_an_intent_for(sandbox, tmp_path):
+    apps_before, _ = seeded(sandbox)
+    plan = make_plan(3)
+    crashed_after_app_post(sandbox, tmp_path / "j", plan)
+    report = rollback(tmp_path / "j", settings_for(sandbox))
+    assert seeded(sandbox)[0] == apps_before
+    assert report.loc[report["kind"] == "app", "result"].tolist() == ["deleted"]
+    with Journal(tmp_path / "j") as journal:
+        assert [a.state for a in journal.apps()] == ["rolled_back"]
+    # an intent whose POST never landed: nothing to delete, and the journal says so
+    with Journal(tmp_path / "k") as journal:
+        journal.app_intent(2, "never landed", run_id=journal.begin_run(), attempts=1)
+    report = rollback(tmp_path / "k", settings_for(sandbox))
+    assert report["result"].tolist() == ["not found"] and seeded(sandbox)[0] == apps_before
+
+
 # -- one rule for several apps of one name ------------------------------------------------------------------
 def test_several_apps_of_one_name_the_run_adopts_the_oldest_like_the_planner():
     assert oldest_app([12, 5, 9]) == 5 and oldest_app([]) is None

@@ -2,7 +2,8 @@
 
 Credentials the runs added to apps that existed before are deleted one by one; apps the runs created
 are deleted whole (the portal removes their credentials and revokes the keys), unless someone has since
-added a credential of their own to one, which then stays. Every deletion is journalled as rolled_back.
+added a credential of their own to one, which then stays. An app with only an intent (a run killed after
+its POST) is looked up by owner and name. Every deletion is journalled as rolled_back.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from .aio import run_sync
 from .config import Settings
 from .errors import JournalError, NotFound, PortalConnectionError, PortalError, PortalServerError, RateLimited
 from .journal import Journal
+from .plan import oldest_app
 from .portal import AsyncPortalClient
 from .retry import RetryPolicy
-from .run import _message
+from .run import _message, apps_by_owner_name
 from .secrets import fingerprint
 
 ROLLBACK_COLUMNS = ("kind", "app_id", "credential_id", "key_fingerprint", "result", "detail")
@@ -85,6 +87,25 @@ async def rollback_async(
             ours_by_app.setdefault(rec.app_id, []).append(rec)
     our_apps = {r.app_id: r for r in jr.apps() if r.state == "created" and r.app_id is not None and r.run_id}
 
+    async def find_intended_apps() -> None:
+        """Apps with only an intent (the run died after the POST): look them up by owner and name."""
+        intents = [r for r in jr.apps() if r.state == "intent" and r.run_id]
+        if not intents:
+            return
+        try:
+            index = apps_by_owner_name(await call(lambda: api.list_apps()))
+        except PortalError as exc:
+            for rec in intents:
+                results.append({"kind": "app", "result": "failed", "detail": f"{rec.app_name}: {_message(exc)}"})
+            return
+        for rec in intents:
+            found = oldest_app(index.get((rec.user_id, rec.app_name), []))
+            if found is None:
+                jr.app_outcome(rec.user_id, rec.app_name, "rolled_back", error="never created")
+                results.append({"kind": "app", "result": "not found", "detail": rec.app_name})
+            else:
+                our_apps[found] = rec
+
     async def one_app(app_id: int, rec: Any) -> None:
         mine = {c.fingerprint for c in ours_by_app.get(app_id, [])}
         try:
@@ -148,6 +169,7 @@ async def rollback_async(
         results.append({**row, "credential_id": cred_id, "result": outcome})
 
     try:
+        await find_intended_apps()
         loose = [c for c in ours if c.app_id not in our_apps and c.app_id is not None]
         await asyncio.gather(*(one_credential(c) for c in loose))
         await asyncio.gather(*(one_app(app_id, rec) for app_id, rec in our_apps.items()))

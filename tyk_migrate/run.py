@@ -611,6 +611,9 @@ class Migration:
         journal = self.journal
         seen: dict[str, int] = {}
         work: list[list[int]] = []
+        if not self.dry_run:
+            for pos in self._positions:
+                self._settle_app_intent(pos, journal)
         for start in range(0, len(self._positions), self.batch_size):
             chunk = self._positions[start : start + self.batch_size]
             work.append([pos for pos in chunk if not self._settle_without_request(pos, seen, journal)])
@@ -649,6 +652,18 @@ class Migration:
         if self._compensations:
             await asyncio.gather(*self._compensations)
         self._flush(force=True)
+
+    def _settle_app_intent(self, pos: int, journal: Journal) -> None:
+        """An app intent left open (killed after its POST, before the outcome) whose app the plan now names:
+        that app is the one the POST made, so journal it created by that run (rollback then removes it)."""
+        app_id, user_id, name = self._plan_app[pos], self._user[pos], self._app_name[pos]
+        if app_id is None or user_id is None or name is None or self._action[pos] == "blocked":
+            return
+        rec = journal.app(user_id, name)
+        if rec is not None and rec.state == "intent":
+            journal.app_outcome(
+                user_id, name, "created", app_id=app_id, run_id=rec.run_id, how="adopted", attempts=rec.attempts
+            )
 
     def _settle_without_request(self, pos: int, seen: dict[str, int], journal: Journal) -> bool:
         """Rows that need no request: blocked, skipped, done per the journal, incomplete plan rows."""
