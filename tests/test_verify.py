@@ -269,3 +269,24 @@ def test_against_the_sandbox_gateway(sandbox: object) -> None:
         statuses = [None if pd.isna(s) else int(s) for s in result["verify_status"]]
         assert statuses[: len(creds)] == [200] * len(creds), style
         assert statuses[len(creds) :] == [403, 401], (style, result["verify_error"].tolist()[len(creds) :])
+
+
+def test_outcomes_from_journal_reads_an_open_intent_like_the_runner_does(tmp_path) -> None:
+    from tyk_migrate.journal import Journal
+    from tyk_migrate.verify import outcomes_from_journal
+
+    plan = pd.DataFrame(
+        {
+            "key_fingerprint": ["fp-landed", "fp-open", "fp-theirs"],
+            "action": ["skip_existing", "add_credential", "skip_existing"],
+            "app_id": pd.array([4, 4, 5], dtype="Int64"),
+            "credential_id": pd.array([40, None, 50], dtype="Int64"),
+        }
+    )
+    with Journal(tmp_path / "j") as journal:
+        for fp in ("fp-landed", "fp-open"):
+            journal.credential_intent(fp, app_id=4, run_id=1, attempts=2, batch=1)
+        frame = outcomes_from_journal(plan, journal)
+    # our write whose answer was lost, now seen by the planner: the runner adopts it as created
+    assert frame["status"].tolist() == ["created", "pending", "skipped"]
+    assert frame.loc[0, ["app_id", "credential_id", "attempts"]].tolist() == [4, 40, 2]

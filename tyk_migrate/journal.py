@@ -131,6 +131,12 @@ class CredentialRecord:
     outcome_at: str | None = None
 
 
+def intent_landed(rec: CredentialRecord | None, action: str) -> bool:
+    """An open intent on a key the fresh plan already finds in the portal (``skip_existing``): the write whose
+    answer was lost did land, so the credential is ours, created (adopted). Runner and verify read it alike."""
+    return rec is not None and rec.state == "intent" and action == "skip_existing"
+
+
 _APP_COLS = [f.name for f in fields(AppRecord)]
 _CRED_COLS = [f.name for f in fields(CredentialRecord)]
 

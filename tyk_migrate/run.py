@@ -51,7 +51,7 @@ from .errors import (
     Rejected,
     UnexpectedAnswer,
 )
-from .journal import Journal, input_identity
+from .journal import Journal, input_identity, intent_landed
 from .plan import oldest_app
 from .portal import AsyncPortalClient
 from .retry import RetryPolicy
@@ -709,7 +709,7 @@ class Migration:
                     error=rec.error or "the credential read back differs from the request",
                 )
             return True
-        if action == "skip_existing" and rec is not None and rec.state == "intent" and self._plan_cred[pos] is not None:
+        if intent_landed(rec, action) and rec is not None and self._plan_cred[pos] is not None:
             # our write whose answer was lost (the planner now sees the key): it is ours, adopt it
             if not self.dry_run:
                 journal.credential_outcome(

@@ -428,7 +428,7 @@ def outcomes_from_journal(plan: pd.DataFrame, journal: Any) -> pd.DataFrame:
     A journal bound to another input is refused (``JournalError``).
     """
     from .errors import JournalError
-    from .journal import input_identity
+    from .journal import input_identity, intent_landed
 
     bound = getattr(journal, "input_id", None)
     if bound and bound != input_identity(plan["key_fingerprint"]):
@@ -449,11 +449,14 @@ def outcomes_from_journal(plan: pd.DataFrame, journal: Any) -> pd.DataFrame:
         if rec is not None and rec.state in by_state:
             status.append(by_state[rec.state])
             values = [rec.app_id, rec.credential_id, rec.http_status, rec.error, rec.attempts, rec.batch]
+        elif intent_landed(rec, str(action)) and rec is not None and pd.notna(cred_id):
+            status.append("created")  # the runner adopts it on its next pass, as its own
+            values = [app_id, cred_id, None, None, rec.attempts, rec.batch]
         else:
             status.append(
-                {"skip_existing": "skipped", "blocked": "blocked"}.get(str(action), "pending")
-                if rec is None or rec.state != "intent"
-                else "pending"
+                "pending"
+                if rec is not None
+                else {"skip_existing": "skipped", "blocked": "blocked"}.get(str(action), "pending")
             )
             values = [app_id, cred_id, None, None, None, None]
         for column, value in zip(columns, values, strict=True):
