@@ -41,7 +41,7 @@ from .errors import (
 )
 from .retry import RetryPolicy, parse_retry_after
 from .secrets import mask, reveal
-from .transport import lean_transport
+from .transport import BorrowedTransport, lean_transport
 
 CREDENTIAL_TYPE_TYK_MANAGED = "CREDENTIAL_TYPE_TYK_MANAGED"
 DEFAULT_PER_PAGE = 100
@@ -388,6 +388,19 @@ class PortalClient(_ClientBase):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def async_twin(self) -> AsyncPortalClient:
+        """An async client built as this one was: settings, retry policy, ``per_page``, response hook,
+        connection limit and transport (borrowed, so this client keeps working after the twin is closed)."""
+        transport = self._http_kwargs.get("transport")
+        return AsyncPortalClient(
+            settings=self.settings,
+            retry=self.retry,
+            per_page=self.per_page,
+            on_response=self.on_response,
+            max_connections=self._http_kwargs["limits"].max_connections,
+            transport=None if transport is None else BorrowedTransport(transport),
+        )
 
     def _send(self, call: Call) -> Any:
         retry = 0

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from functools import cached_property, partial
 from typing import Any, cast
 
-import httpx
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -456,7 +455,7 @@ def fetch_snapshot(
         return run_sync(lambda: fetch_snapshot_async(given, progress=progress, concurrency=concurrency))
     make: Callable[[], AsyncPortalClient]
     if isinstance(client, PortalClient):
-        make = partial(_async_twin, client)
+        make = client.async_twin
     else:
         make = partial(AsyncPortalClient, settings=client if isinstance(client, Settings) else Settings.from_env())
 
@@ -465,44 +464,3 @@ def fetch_snapshot(
             return await fetch_snapshot_async(own, progress=progress, concurrency=concurrency)
 
     return run_sync(fetch)
-
-
-class _BorrowedTransport(httpx.AsyncBaseTransport):
-    """Another client's transport lent to an async client: never closed by it (its owner still uses it), and
-    run in worker threads when it is sync-only (what a blocking ``PortalClient`` is usually given)."""
-
-    def __init__(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> None:
-        self.transport = transport
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if isinstance(self.transport, httpx.AsyncBaseTransport):
-            return await self.transport.handle_async_request(request)
-        sync = self.transport
-
-        def exchange() -> httpx.Response:
-            response = sync.handle_request(request)
-            try:
-                raw = b"".join(response.iter_raw())  # still encoded: the async client decodes it
-            finally:
-                response.close()
-            stream = httpx.ByteStream(raw)
-            return httpx.Response(
-                response.status_code, headers=response.headers, stream=stream, extensions=response.extensions
-            )
-
-        return await asyncio.to_thread(exchange)
-
-
-def _async_twin(client: PortalClient) -> AsyncPortalClient:
-    """An async client built as ``client`` was: its settings, retry policy, ``per_page``, response hook,
-    connection limit and transport (borrowed, so ``client`` keeps working after the twin is closed)."""
-    made_with = client._http_kwargs  # what the blocking client was built with (portal.py keeps it whole)
-    transport = made_with.get("transport")
-    return AsyncPortalClient(
-        settings=client.settings,
-        retry=client.retry,
-        per_page=client.per_page,
-        on_response=client.on_response,
-        max_connections=made_with["limits"].max_connections,
-        transport=None if transport is None else _BorrowedTransport(transport),
-    )

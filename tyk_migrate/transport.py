@@ -213,3 +213,29 @@ class LeanTransport(httpx.AsyncBaseTransport):
             content = await reader.read()
             keep = False
         return status, headers, content, keep
+
+
+class BorrowedTransport(httpx.AsyncBaseTransport):
+    """Another client's transport lent to an async client: never closed by it (its owner still uses it), and
+    run in worker threads when it is sync-only (what a blocking ``PortalClient`` is usually given)."""
+
+    def __init__(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> None:
+        self.transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if isinstance(self.transport, httpx.AsyncBaseTransport):
+            return await self.transport.handle_async_request(request)
+        sync = self.transport
+
+        def exchange() -> httpx.Response:
+            response = sync.handle_request(request)
+            try:
+                raw = b"".join(response.iter_raw())  # still encoded: the async client decodes it
+            finally:
+                response.close()
+            stream = httpx.ByteStream(raw)
+            return httpx.Response(
+                response.status_code, headers=response.headers, stream=stream, extensions=response.extensions
+            )
+
+        return await asyncio.to_thread(exchange)
