@@ -102,13 +102,17 @@ def test_scope_options_and_mapping(sandbox, seed_data, tmp_path):
         (["{src}", "--app-name", "{nope}"], None, "unknown field"),
         (["{src}", "--plan", "Platinum"], None, "matches no portal plan"),
         (["{src}"], {"TYK_PORTAL_TOKEN": ""}, "no portal token"),
+        (["{empty}"], None, "empty.csv: no key records found"),
     ],
 )
 def test_unusable_input_or_config_exits_2_with_one_line(sandbox, tmp_path, args, environ, words):
     source = tmp_path / "k.csv"
     source.write_text(HEADER + "some-key-00000000001,a@b.example,A,a,Free,Payments API\n")
     e = {**env(sandbox), **(environ or {})}
-    argv = ["plan", *[a.replace("{src}", str(source)) for a in args], "--out", str(tmp_path / "o.csv")]
+    empty = tmp_path / "empty.csv"
+    empty.write_text(HEADER)
+    args = [a.replace("{src}", str(source)).replace("{empty}", str(empty)) for a in args]
+    argv = ["plan", *args, "--out", str(tmp_path / "o.csv")]
     result = CliRunner().invoke(cli, argv, env=e)
     assert result.exit_code == 2, result.output
     assert words in result.output and "Traceback" not in result.output

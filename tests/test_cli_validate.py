@@ -173,3 +173,27 @@ def test_headerless_csv_exits_2_without_printing_a_key(tmp_path: Path) -> None:
     assert run.stderr.startswith("error: ") and len(run.stderr.strip().splitlines()) == 1
     assert "first line looks like data, not column names" in run.stderr
     assert key not in run.stdout + run.stderr and "ada@lumen.example" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("keys.csv", b"key,email,plan,apis\n"),
+        ("keys.csv", b"key,email,plan,apis"),
+        ("keys.tsv", b"key\temail\tplan\tapis\n"),
+        ("keys.json", b"[]"),
+        ("dump.json", b'{"keys": [], "pages": 1}'),
+        ("developers.json", b'{"Data": [], "Pages": 1}'),
+        ("keys.xlsx", None),
+    ],
+)
+def test_export_without_records_exits_2_with_one_line(tmp_path: Path, name: str, content: bytes | None) -> None:
+    src = tmp_path / name
+    if content is None:
+        pd.DataFrame(columns=["key", "email", "plan", "apis"]).to_excel(src, index=False)
+    else:
+        src.write_bytes(content)
+    result, files = invoke(["validate", str(src)], tmp_path)
+    assert result.exit_code == 2, result.output
+    assert [ln for ln in result.output.splitlines() if ln.strip()] == [f"error: {name}: no key records found"]
+    assert not files  # nothing to report, so no rejects file either

@@ -563,6 +563,37 @@ def test_unusable_inputs_raise_one_line_errors(source: bytes, exc: type, text: s
     assert "\n" not in str(err.value)
 
 
+def empty_workbook(path: Path, header: bool) -> Path:
+    frame = pd.DataFrame(columns=["key", "email", "plan", "apis"]) if header else pd.DataFrame()
+    frame.to_excel(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"key,email,plan,apis\n",
+        b"key,email,plan,apis",  # no newline after the header: Arrow could not skip it
+        b"key,email,plan,apis\r\n\r\n",
+        b"[]",
+        b'{"items": []}',
+        b'{"keys": []}',
+        b'{"Data": []}',
+        lambda tmp: empty_workbook(tmp / "header.xlsx", header=True),
+        lambda tmp: empty_workbook(tmp / "blank.xlsx", header=False),
+    ],
+)
+def test_exports_without_records_load_as_an_empty_frame(tmp_path: Path, source: object) -> None:
+    """Every format gives the same empty canonical frame, which require_records (the CLI) refuses."""
+    from tyk_migrate.sources import require_records
+
+    frame = load_keys(source(tmp_path) if callable(source) else source)
+    assert len(frame) == 0 and list(frame.columns) == list(COLUMNS)
+    LegacyKeys.validate(frame)
+    with pytest.raises(InputError, match=r"^keys\.csv: no key records found$"):
+        require_records(frame, "keys.csv")
+
+
 def test_unknown_format_name_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(UnknownFormatError, match="unknown format"):
         load_keys(csv_bytes(), format="parquet")

@@ -121,8 +121,9 @@ class Source:
     def prepare(self, **kw: Any) -> Any:
         """Load, validate, fetch the portal and plan (``tyk_migrate.plan.prepare``)."""
         from .plan import PlanSettings, prepare
+        from .sources import require_records
 
-        return prepare(
+        prepared = prepare(
             self.path,
             format=self.format,
             mapping=self.mapping,
@@ -132,6 +133,9 @@ class Source:
             settings=PlanSettings(app_name=self.app_name),
             **kw,
         )
+        # checked after prepare, which reads the portal too: it has no step between loading and fetching
+        require_records(prepared.legacy, self.path)
+        return prepared
 
 
 def input_options(*, planning: bool = True) -> Callable[[F], F]:
@@ -322,12 +326,13 @@ def validate_command(source: Source, rejects_path: str | None) -> None:
     """
     from pathlib import Path
 
-    from .sources import load_keys
+    from .sources import load_keys, require_records
     from .validate import summarize, validate_keys, write_rejects
 
     frame = load_keys(
         source.path, source.format, source.mapping, developers=source.developers, email_field=source.email_field
     )
+    require_records(frame, source.path)
     valid, rejects = validate_keys(frame, min_key_length=source.min_key_length)
     target = Path(rejects_path) if rejects_path else Path.cwd() / f"{Path(source.path).stem}.rejects.csv"
     write_rejects(rejects, target)

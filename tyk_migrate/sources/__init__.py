@@ -38,7 +38,7 @@ EXTENSIONS = {
 }
 MAX_JSON_SNIFF = 64 << 20  # whole-document JSON sniffing above this size is left to the loader
 
-__all__ = ["COLUMNS", "FORMATS", "REQUIRED", "detect_format", "load_keys"]
+__all__ = ["COLUMNS", "FORMATS", "REQUIRED", "detect_format", "load_keys", "require_records"]
 
 
 def _read_source(source: Any) -> tuple[bytes, str, str | None]:
@@ -171,3 +171,15 @@ def load_keys(
             return load_dashboard(doc, source=display, developers=devs, email_field=email_field, report=report)
         return load_classic(doc, source=display, report=report)
     return load_flat(data, fmt, source=display, mapping=parsed_mapping, report=report)
+
+
+def require_records(frame: pd.DataFrame, source: str | Path) -> pd.DataFrame:
+    """``frame`` if it holds a key; else ``InputError`` naming ``source`` (a file's name, as loaders do).
+
+    ``load_keys`` returns an empty frame for an export without records (a header-only CSV, ``[]``, an empty
+    sheet or dump), which is a valid answer for a notebook; a command given one has nothing to do, and
+    succeeding would hide a wrong or truncated export.
+    """
+    if len(frame) == 0:
+        raise InputError(f"{Path(source).name}: no key records found")
+    return frame

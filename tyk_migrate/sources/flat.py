@@ -173,6 +173,8 @@ def read_csv(data: bytes, *, source: str, delimiter: str | None = None, report: 
     if "\x00" in head:
         raise InputError(f"{source}: this looks like a binary file, not CSV text")
     delimiter = delimiter or sniff_delimiter(head)
+    if b"\n" not in utf8:
+        utf8 += b"\n"  # a header line alone: Arrow cannot skip a first line that never ends
     try:
         header = next(csv.reader(io.StringIO(head.split("\n", 1)[0].rstrip("\r")), delimiter=delimiter))
     except (csv.Error, StopIteration):
@@ -379,6 +381,9 @@ def to_canonical(
 ) -> pd.DataFrame:
     """Match headers, check the required columns, and build the canonical frame."""
     rows = raw.pop("__row__").to_numpy() if "__row__" in raw.columns else None
+    if len(raw) == 0 and len(raw.columns) == 0:
+        # no record and so no names ([], an empty sheet): the same empty frame as a header-only CSV
+        return canonical.empty_frame(fmt)
     headers = [str(c) for c in raw.columns]
     raw.columns = headers
     chosen, inverted = match_headers(headers, mapping)
