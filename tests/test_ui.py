@@ -237,6 +237,7 @@ def test_stop_then_start_continues_from_the_journal(setup: Callable[..., Any]) -
     assert buttons(console)["start"] and console.start_button.description == "Continue"
     created_before = set(plan.index[plan["status"] == "created"])
     posts_before = posts(sandbox)
+    listings_before = credential_listings(sandbox)
 
     async def second() -> None:  # a later cell: the kernel's loop is the same in a notebook
         console.start_button.click()
@@ -251,6 +252,13 @@ def test_stop_then_start_continues_from_the_journal(setup: Callable[..., Any]) -
     # the second run only wrote what was missing: one POST per remaining credential (+ its app's POSTs)
     new_apps = plan.loc[plan.index.difference(list(created_before))]
     assert posts(sandbox) - posts_before <= pending + new_apps["app_name"].nunique()
+    # and took the rows this console saw created on trust: no credential listing to look them up again
+    assert credential_listings(sandbox) == listings_before
+
+
+def credential_listings(sandbox: Any) -> int:
+    routes = sandbox.snapshot()["requests"]["by_route"]
+    return sum(n for route, n in routes.items() if route.startswith("GET /portal-api/apps/{id}/custom_credentials "))
 
 
 def test_a_new_console_after_a_kernel_restart_resumes_from_the_journal(setup: Callable[..., Any]) -> None:

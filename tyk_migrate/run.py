@@ -532,6 +532,8 @@ class Migration:
         self._action = [str(v) if isinstance(v, str) else "" for v in plan["action"]]
         self._plan_app = list(self._cols["app_id"])
         self._plan_cred = list(self._cols["credential_id"])
+        # rows this frame itself saw created (a Continue after Stop): their journal record needs no lookup
+        self._seen_created = [status == "created" for status in self._cols["status"]]
         self._reason = (
             [v if isinstance(v, str) else None for v in plan["reason"]] if "reason" in plan.columns else [None] * n
         )
@@ -684,9 +686,13 @@ class Migration:
             return True
         seen[fp] = self._source_row[pos] or pos + 1
         rec = journal.credential(fp)
-        # "created" settles a row only when the fresh plan agrees the key is there: if the plan still asks for
-        # the write, the credential was deleted since (or never landed), and _credential looks it up first
-        if rec is not None and (rec.state == "mismatch" or (rec.state == "created" and action not in WRITE_ACTIONS)):
+        # "created" settles a row only when the fresh plan agrees the key is there, or when this frame saw that
+        # very credential created; otherwise the plan still asks for the write because the credential was
+        # deleted since (or never landed), and _credential looks it up first
+        confirmed = rec is not None and (
+            action not in WRITE_ACTIONS or (self._seen_created[pos] and self._plan_cred[pos] == rec.credential_id)
+        )
+        if rec is not None and (rec.state == "mismatch" or (rec.state == "created" and confirmed)):
             self._set(pos, started_at=now)
             if rec.state == "created":
                 self._finish(
