@@ -103,6 +103,8 @@ def test_scope_options_and_mapping(sandbox, seed_data, tmp_path):
         (["{src}", "--plan", "Platinum"], None, "matches no portal plan"),
         (["{src}"], {"TYK_PORTAL_TOKEN": ""}, "no portal token"),
         (["{empty}"], None, "empty.csv: no key records found"),
+        # refused before the portal is read: an unreachable portal does not matter
+        (["{empty}"], {"TYK_PORTAL_URL": "http://127.0.0.1:9"}, "empty.csv: no key records found"),
     ],
 )
 def test_unusable_input_or_config_exits_2_with_one_line(sandbox, tmp_path, args, environ, words):

@@ -893,10 +893,11 @@ def prepare(
 
     ``mapping`` is one file (or dict) for both steps: its ``columns`` section (or any section other than
     plans/products/owners) goes to the loader, the rest to the planner. ``portal`` is whatever
-    ``fetch_snapshot`` accepts (client, Settings, or None for the environment).
+    ``fetch_snapshot`` accepts (client, Settings, or None for the environment). An export without records
+    is refused (``InputError``) before the portal is read: there is nothing to plan.
     """
     from .snapshot import fetch_snapshot
-    from .sources import load_keys
+    from .sources import load_keys, require_records
     from .validate import validate_keys
 
     settings = settings or PlanSettings()
@@ -907,7 +908,7 @@ def prepare(
     load_kwargs: dict[str, Any] = {"format": format, "mapping": column_part, "email_field": email_field}
     if developers is not None:
         load_kwargs["developers"] = developers
-    legacy = load_keys(input, **load_kwargs)
+    legacy = require_records(load_keys(input, **load_kwargs), input)
     valid, rejects = validate_keys(legacy, min_key_length=min_key_length)
     if snapshot is None:
         snapshot = fetch_snapshot(portal, progress=progress, concurrency=concurrency)
