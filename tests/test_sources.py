@@ -300,6 +300,8 @@ def test_headerless_excel_sheet_says_so(tmp_path: Path) -> None:
     [
         ("1893456000", pd.Timestamp("2030-01-01", tz="UTC")),
         ("1893456000000", pd.Timestamp("2030-01-01", tz="UTC")),
+        ("20300131", pd.Timestamp("2030-01-31", tz="UTC")),  # YYYYMMDD, not seconds in 1970
+        ("20301399", pd.Timestamp(20301399, unit="s", tz="UTC")),  # not a date: seconds after all
         ("2030-01-01T00:00:00Z", pd.Timestamp("2030-01-01", tz="UTC")),
         ("2030-01-01T02:00:00+02:00", pd.Timestamp("2030-01-01", tz="UTC")),
         ("01/31/2030", pd.Timestamp("2030-01-31", tz="UTC")),
@@ -339,6 +341,7 @@ def expiry_frame(value: object) -> pd.DataFrame:
         "2262-04-12",  # one day past the last nanosecond timestamp
         "3000-01-01",
         "99999999999",  # unix seconds in year 5138
+        "253402300799",  # 9999-12-31T23:59:59 in unix seconds (not milliseconds in 1978)
         "99999999999999",  # milliseconds in year 5138
     ],
 )

@@ -151,7 +151,8 @@ _EXPIRY_FIX = "use ISO 8601 (2030-01-31) or unix seconds; blank, 0 or -1 for nev
 def parse_expiry(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """``(expires_at, expires_raw)``: UTC timestamps (NaT = never) and the text of unusable values.
 
-    Accepted: blank / 0 / -1 / "never" (no expiry); unix seconds (milliseconds above 10^11); ISO 8601
+    Accepted: blank / 0 / -1 / "never" (no expiry); unix seconds (milliseconds from 10^12); 8-digit
+    YYYYMMDD numbers as dates; ISO 8601
     dates and date-times (naive ones are taken as UTC); other common date spellings via pandas' parser
     (month first when ambiguous). Dates after 2262-04-11 mean never (see ``LATEST``). Kept in
     ``expires_raw`` (and so rejected): text that is not a date, dates before 1970, numbers of 10^14 or more,
@@ -171,7 +172,14 @@ def parse_expiry(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         numeric = numbers.notna() & np.isfinite(numbers) & (numbers > 0) & (numbers < MAX_EPOCH_NUMBER)
         if numeric.any():
             n = numbers[numeric]
-            seconds = n.where(n < 1e11, n / 1000.0)
+            # 20300131 is a spreadsheet's date, not a moment of August 1970
+            compact = n[(n >= 19700101) & (n <= 22621231) & (n % 1 == 0)].astype("int64").astype("str")
+            dates = pd.to_datetime(compact, format="%Y%m%d", utc=True, errors="coerce").dropna()
+            at[dates.index] = dates.astype(DT_DTYPE)
+            n = n.drop(dates.index)
+            # Milliseconds from 10^12 (September 2001) up: below that, milliseconds would be an expiry before
+            # 2001 while seconds are years past 5000, so 253402300799 (9999-12-31 in seconds) means never.
+            seconds = n.where(n < 1e12, n / 1000.0)
             near = seconds <= LATEST_SECONDS
             at[seconds.index[near]] = pd.to_datetime(seconds[near], unit="s", utc=True).astype(DT_DTYPE)
         pending[numbers.index[numeric | numbers.isin([0, -1])]] = False
