@@ -112,3 +112,14 @@ def post_count(state: dict[str, Any]) -> int:
 def portal_requests(state: dict[str, Any]) -> int:
     """Portal API requests of any method seen by the sandbox (its admin endpoints are not counted)."""
     return sum(n for route, n in state["requests"]["by_route"].items() if " /portal-api" in route)
+
+
+def refuse_writes(sandbox: Any, monkeypatch: Any) -> None:
+    """The portal takes the token for reads but answers 403 to every write (a read-only admin token)."""
+    from tyk_migrate.sandbox.portal_api import Refused
+
+    def refuse(*_: Any) -> None:
+        raise Refused(403, "forbidden: this token may not write")
+
+    for name in ("add_app", "add_credential"):
+        monkeypatch.setattr(sandbox.state, name, refuse)

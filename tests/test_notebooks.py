@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from run_helpers import refuse_writes
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -183,8 +184,6 @@ def test_migration_workbook_fails_in_one_line_when_the_portal_refuses_the_token(
     kernel_env: Any, tmp_path: Path, raw_keys: set[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A scheduled run whose token the portal refuses must fail, not "succeed" with nothing migrated."""
-    from test_ui import refuse_writes
-
     papermill = pytest.importorskip("papermill")
     sandbox = kernel_env
     refuse_writes(sandbox, monkeypatch)  # reads pass (snapshot, plan); every write gets a 403

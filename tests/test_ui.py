@@ -21,6 +21,7 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 import pytest
+from run_helpers import refuse_writes
 
 from tyk_migrate import ui_format as fmt
 from tyk_migrate.config import Settings
@@ -427,17 +428,6 @@ def test_require_finished_says_what_to_do(setup: Callable[..., Any]) -> None:
     asyncio.run(console.run())
     console.require_finished()
     assert "results in scope" in console.render_text()
-
-
-def refuse_writes(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The portal takes the token for reads but answers 403 to every write (a read-only admin token)."""
-    from tyk_migrate.sandbox.portal_api import Refused
-
-    def refuse(*_: Any) -> None:
-        raise Refused(403, "forbidden: this token may not write")
-
-    for name in ("add_app", "add_credential"):
-        monkeypatch.setattr(sandbox.state, name, refuse)
 
 
 def test_run_raises_one_line_when_the_portal_refuses_the_token(
