@@ -678,3 +678,19 @@ def test_in_a_real_kernel_a_frontend_click_runs_in_the_background(tmp_path: Path
             run("stack.close()")
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "–"),
+        (float("inf"), "–"),
+        (0.04, "0.0 s"),
+        (0.6, "0.6 s"),
+        (42.4, "42 s"),
+        (185, "3 min 05 s"),
+        (3720, "1 h 02 min"),
+    ],
+)
+def test_durations_read_naturally(seconds: float | None, text: str) -> None:
+    assert fmt.duration(seconds) == text

@@ -302,10 +302,12 @@ def latest_failures(plan: pd.DataFrame, limit: int, scrub: Scrubber | None = Non
 
 
 def duration(seconds: float | None) -> str:
-    """``42 s``, ``3 min 05 s``, ``1 h 02 min``; ``–`` when unknown."""
+    """``0.6 s``, ``42 s``, ``3 min 05 s``, ``1 h 02 min``; ``–`` when unknown."""
     if seconds is None or seconds != seconds or seconds == float("inf"):
         return "–"
     seconds = max(0.0, seconds)
+    if seconds < 10:  # a short run said "0 s elapsed" beside its requests per second
+        return f"{seconds:.1f} s"
     if seconds < 60:
         return f"{seconds:.0f} s"
     minutes, secs = divmod(round(seconds), 60)
