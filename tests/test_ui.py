@@ -694,3 +694,19 @@ def test_in_a_real_kernel_a_frontend_click_runs_in_the_background(tmp_path: Path
 )
 def test_durations_read_naturally(seconds: float | None, text: str) -> None:
     assert fmt.duration(seconds) == text
+
+
+def test_status_by_action_counts_each_action_by_outcome_in_scope() -> None:
+    plan = pd.DataFrame(
+        {
+            "action": ["create_app", "create_app", "add_credential", "blocked", "skip_existing", "create_app"],
+            "status": pd.Series(["created", None, "dry_run", "blocked", "skipped", "failed"], dtype="str"),
+        }
+    )
+    keep = pd.Series([True, True, True, True, True, False])
+    table = fmt.status_by_action(plan, keep).set_index("action")
+    assert list(table.columns) == ["created", "skipped", "failed", "blocked", "dry run", "pending"]
+    assert table.loc["create app + credential"].tolist() == [1, 0, 0, 0, 0, 1]  # the failed row is out of scope
+    assert table.loc["add credential", "dry run"] == 1
+    assert table.loc["total in scope"].tolist() == [1, 1, 0, 1, 1, 1]
+    assert "dry run" not in fmt.status_by_action(plan.iloc[:1], keep.iloc[:1]).columns

@@ -199,15 +199,13 @@ def status_by_action(plan: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
     columns = [s for s in RESULT_STATUSES if s != "dry_run" or s in seen]
     labels = [c.replace("_", " ") for c in columns]
     planned = {a for a, _ in table}
-    rows = [
-        {"action": ACTION_LABELS[action], **{label: table[action, c] for label, c in zip(labels, columns, strict=True)}}
-        for action in ACTIONS
-        if action in planned
-    ]
-    if not rows:
+    counts = [[table[action, c] for c in columns] for action in ACTIONS if action in planned]
+    if not counts:
         return pd.DataFrame(columns=["action", *labels])
-    total = {"action": "total in scope", **{label: sum(r[label] for r in rows) for label in labels}}
-    return pd.DataFrame([*rows, total])
+    names = [ACTION_LABELS[action] for action in ACTIONS if action in planned]
+    rows = [[name, *row] for name, row in zip(names, counts, strict=True)]
+    rows.append(["total in scope", *(sum(column) for column in zip(*counts, strict=True))])
+    return pd.DataFrame(rows, columns=["action", *labels])
 
 
 def _cell(value: Any) -> str:
