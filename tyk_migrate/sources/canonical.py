@@ -172,11 +172,12 @@ def parse_expiry(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         numeric = numbers.notna() & np.isfinite(numbers) & (numbers > 0) & (numbers < MAX_EPOCH_NUMBER)
         if numeric.any():
             n = numbers[numeric]
-            # 20300131 is a spreadsheet's date, not a moment of August 1970
+            # 20300131 is a spreadsheet's date, not a moment of August 1970; 20301399 is neither, so rejected
             compact = n[(n >= 19700101) & (n <= 22621231) & (n % 1 == 0)].astype("int64").astype("str")
-            dates = pd.to_datetime(compact, format="%Y%m%d", utc=True, errors="coerce").dropna()
+            dates = pd.to_datetime(compact, format="%Y%m%d", utc=True, errors="coerce")
             at[dates.index] = dates.astype(DT_DTYPE)
-            n = n.drop(dates.index)
+            numeric[dates.index[dates.isna()]] = False
+            n = n.drop(compact.index)
             # Milliseconds from 10^12 (September 2001) up: below that, milliseconds would be an expiry before
             # 2001 while seconds are years past 5000, so 253402300799 (9999-12-31 in seconds) means never.
             seconds = n.where(n < 1e12, n / 1000.0)
@@ -186,15 +187,22 @@ def parse_expiry(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         # Every other number stays unusable without the date parser, whose ISO 8601 reads "-2" as year -2.
         rest = text[pending].loc[numbers.isna()]
         if len(rest):
-            parsed = pd.to_datetime(rest, utc=True, errors="coerce", format="ISO8601")
-            missed = parsed.isna()
-            if missed.any():
-                parsed[missed] = pd.to_datetime(rest[missed], utc=True, errors="coerce", format="mixed")
+            parsed = _parse_dates(rest)
             settled, unusable = _settle(parsed, rest)
             at[rest.index] = settled
             pending[rest.index] = unusable.notna()
     raw = text.where(pending)
     return at.astype(DT_DTYPE), raw
+
+
+def _parse_dates(text: pd.Series) -> pd.Series:
+    """ISO 8601 first, then pandas' other spellings, both held in microseconds: a nanosecond value in the
+    column (Go's RFC 3339 with 9 digits) would make pandas convert a later date past 2262 and raise."""
+    parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601").dt.as_unit("us")
+    missed = parsed.isna()
+    if missed.any():
+        parsed[missed] = pd.to_datetime(text[missed], utc=True, errors="coerce", format="mixed").dt.as_unit("us")
+    return parsed
 
 
 def _settle(parsed: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -216,10 +224,7 @@ def expiry_problems(raw: pd.Series) -> list[str]:
     """Why each ``expires_raw`` value was not understood: one sentence per value for the rejects report."""
     text = as_text(raw).fillna("")
     numbers = pd.to_numeric(text, errors="coerce")
-    dates = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-    missed = dates.isna()
-    if missed.any():
-        dates[missed] = pd.to_datetime(text[missed], utc=True, errors="coerce", format="mixed")
+    dates = _parse_dates(text)
     out = []
     for value, number, date in zip(text, numbers, dates, strict=True):
         if pd.notna(number) and number < 0:
