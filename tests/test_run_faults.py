@@ -157,7 +157,7 @@ def test_cli_apply_killed_mid_run_reruns_to_every_key_once_and_rolls_back_clean(
     done = subprocess.run(
         [*cli, "rollback", "--journal", str(journal), "--yes"], env=env, capture_output=True, text=True
     )
-    assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+    assert done.returncode == 0, done.stdout + done.stderr
     after = sb.snapshot()
     assert {a["ID"] for a in after["apps"]} == seed_apps
     assert {c["KeyID"] for c in after["custom_credentials"]} == {c["KeyID"] for c in seed["custom_credentials"]}

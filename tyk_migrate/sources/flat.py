@@ -357,7 +357,9 @@ def match_headers(headers: list[str], mapping: Mapping[str, Any] | None = None) 
             raise InputError(f"mapping: {target} must name a column or be {{value: ...}}")
         found = header if header in headers else by_norm.get(norm(header))
         if found is None:
-            raise MissingColumnsError([f"{header} (mapped to {target})"], headers, "mapping")
+            # the same masking as any missing-column error: a file without a header line would print a key here
+            data = first_line_is_data(headers)
+            raise MissingColumnsError([f"{header} (mapped to {target})"], headers, "mapping", first_line_is_data=data)
         chosen[canon] = found
         used.add(found)
         if target == "inactive" or (target == "active" and norm(found) in INVERTED_ACTIVE):
