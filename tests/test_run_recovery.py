@@ -18,6 +18,7 @@ from tyk_migrate.plan import oldest_app
 from tyk_migrate.portal import AsyncPortalClient
 from tyk_migrate.rollback import rollback
 from tyk_migrate.run import Migration, apply_plan
+from tyk_migrate.secrets import reveal
 
 CLEAN = {"missing": [], "duplicate_credentials": [], "wrong": [], "status_mismatch": [], "duplicate_apps": []}
 
@@ -178,7 +179,28 @@ def test_key_exists_in_another_app_is_a_conflict_with_its_reason(sandbox, tmp_pa
     run_with(lambda: LaggingPortal(settings=settings_for(sandbox), send_first=False), plan, tmp_path / "j")
     assert plan["status"].tolist() == ["failed"]
     error = plan.loc[0, "error"]
-    assert "already in the portal" in error and "not in app" in error
-    with Journal(tmp_path / "j") as journal:
+    assert "the portal says the key exists" in error and "does not list it" in error and "rerun" in error
+    with Journal(tmp_path / "j") as journal:  # left open: a rerun's fresh plan says whose key it is
         rec = journal.credential(plan.loc[0, "key_fingerprint"])
-        assert rec is not None and rec.state == "failed"
+        assert rec is not None and rec.state == "intent"
+
+
+def test_key_exists_but_the_listing_still_lags_leaves_the_outcome_open_for_rollback(sandbox, tmp_path):
+    """Our lost write landed, the listing lags past the 409: not a 'failed' that rollback would skip."""
+
+    class SlowerListing(LaggingPortal):
+        async def list_credentials(self, app_id: int) -> Any:
+            self.lists += 1
+            return [] if self.lists <= 2 else await AsyncPortalClient.list_credentials(self, app_id)
+
+    plan = make_plan(1)
+    run_with(lambda: SlowerListing(settings=settings_for(sandbox)), plan, tmp_path / "j")
+    assert plan["status"].tolist() == ["failed"] and "rerun to resolve it" in plan.loc[0, "error"]
+    fp = plan.loc[0, "key_fingerprint"]
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.credential(fp)
+        assert rec is not None and rec.state == "intent"
+    keys = [c["KeyID"] for c in sandbox.snapshot()["custom_credentials"]]
+    assert reveal(plan.loc[0, "key_id"]) in keys  # it did land
+    rollback(tmp_path / "j", settings_for(sandbox))
+    assert reveal(plan.loc[0, "key_id"]) not in [c["KeyID"] for c in sandbox.snapshot()["custom_credentials"]]

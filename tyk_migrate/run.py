@@ -966,7 +966,10 @@ class Migration:
         except Exception as exc:
             self._finish_row(pos, "failed", group, error=f"{type(exc).__name__}: {_message(exc)}")
 
-    def _finish_row(self, pos: int, status: str, group: _Group | None, **values: Any) -> None:
+    def _finish_row(
+        self, pos: int, status: str, group: _Group | None, *, unresolved: bool = False, **values: Any
+    ) -> None:
+        """``unresolved``: failed for this run, but the write may have landed; its app is not "empty"."""
         if status == "pending":  # stopped: stays to do, with a word why
             self._set(pos, **values)
             self._report()
@@ -977,7 +980,7 @@ class Migration:
         group.left -= 1
         if status == "created":
             group.created += 1
-        elif status == "failed":
+        elif status == "failed" and not unresolved:
             group.failed += 1
         if (
             group.left == 0
@@ -1020,6 +1023,7 @@ class Migration:
                         pos,
                         "failed",
                         group,
+                        unresolved=True,
                         attempts=sent,
                         http_status=last.status if last else None,
                         error=f"outcome of the last write unknown ({exc}); rerun to resolve it",
@@ -1029,8 +1033,15 @@ class Migration:
                     await self._accept(pos, app_id, found, sent, group, how="adopted", status=None)
                     return
                 if conflict is not None:
-                    error = f"conflict: the key is already in the portal, but not in app {app_id}: {_message(conflict)}"
-                    self._fail_credential(pos, group, attempts=sent, http_status=conflict.status, error=error)
+                    # Our lost write may have landed where the listing does not show it yet, or the key may be
+                    # someone else's: the intent stays open, and the rerun's fresh plan (or rollback) settles it.
+                    error = (
+                        f"the portal says the key exists, but app {app_id} does not list it (yet); an earlier "
+                        f"write may have landed: rerun to resolve it ({_message(conflict)})"
+                    )
+                    self._finish_row(
+                        pos, "failed", group, unresolved=True, attempts=sent, http_status=conflict.status, error=error
+                    )
                     return
                 unknown = False
             if failures >= self.max_attempts or rate_limited >= self.max_rate_limited:
