@@ -115,7 +115,7 @@ def test_rollback_looks_up_an_app_it_only_has_an_intent_for(sandbox, tmp_path):
 
 
 # -- one rule for several apps of one name ------------------------------------------------------------------
-def test_several_apps_of_one_name_the_run_adopts_the_oldest_like_the_planner():
+def test_oldest_app_is_the_lowest_id():
     assert oldest_app([12, 5, 9]) == 5 and oldest_app([]) is None
 
 
