@@ -434,3 +434,15 @@ def test_update_of_a_missing_app_is_422_as_the_file_documents(api: httpx.Client)
         assert r.json()["errors"] == ["app not found"]
     assert api.get("/apps/999").status_code == 404
     assert api.delete("/apps/999").status_code == 404
+
+
+def test_update_of_a_missing_credential_is_422_as_the_file_documents(api: httpx.Client) -> None:
+    app_id = api.get("/apps").json()[0]["ID"]
+    for path in (
+        f"/apps/{app_id}/custom_credentials/999",
+        f"/apps/{app_id}/custom_credentials/abc",
+        "/apps/999/custom_credentials/1",
+    ):
+        r = api.put(path, json={"Alias": "x"})
+        assert r.status_code == 422, (path, r.status_code)
+    assert api.get(f"/apps/{app_id}/custom_credentials/999").status_code == 404

@@ -2,7 +2,7 @@
 
 Field names, status codes and bodies follow ``portal-api.openapi.yaml``. Refusals answer 422 with
 ``{"errors": [...]}`` (the file's ``OnlyErrors``); an unparsable body or paging value answers 400 with the
-same shape; unknown IDs answer 404 (422 for ``PUT /apps/{app_id}``, the only error the file documents
+same shape; unknown IDs answer 404 (422 for the two PUTs on apps and credentials, the only error the file documents
 there). docs/sandbox.md lists where the file says nothing and what was chosen.
 """
 
@@ -337,11 +337,12 @@ class PortalAPI:
             raise Refused(missing, "app not found")
         return app
 
-    def _credential(self, request: Request) -> Obj:
-        app = self._app(request)
-        cred = self.state.credentials.get(_int_id(request.path_params["cid"], "credential"))
+    def _credential(self, request: Request, missing: int = 404) -> Obj:
+        """The credential of the path, or ``missing`` (its PUT, like the app's, documents only 422)."""
+        app = self._app(request, missing)
+        cred = self.state.credentials.get(_int_id(request.path_params["cid"], "credential", missing))
         if cred is None or cred["AppID"] != app["ID"]:
-            raise Refused(404, "credential not found")
+            raise Refused(missing, "credential not found")
         return cred
 
     def _list(self, request: Request, items: dict[int, Obj], shape: Callable[[Obj], Obj]) -> list[Obj]:
@@ -537,7 +538,7 @@ class PortalAPI:
         return JSONResponse(credential_show(cred), status_code=201)
 
     async def update_credential(self, request: Request) -> Response:
-        cred = self._credential(request)
+        cred = self._credential(request, missing=422)
         f = Fields(await _body(request))
         alias = f.string("Alias")
         f.check()
