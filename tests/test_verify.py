@@ -277,16 +277,17 @@ def test_outcomes_from_journal_reads_an_open_intent_like_the_runner_does(tmp_pat
 
     plan = pd.DataFrame(
         {
-            "key_fingerprint": ["fp-landed", "fp-open", "fp-theirs"],
-            "action": ["skip_existing", "add_credential", "skip_existing"],
-            "app_id": pd.array([4, 4, 5], dtype="Int64"),
-            "credential_id": pd.array([40, None, 50], dtype="Int64"),
+            "key_fingerprint": ["fp-landed", "fp-open", "fp-theirs", "fp-no-id", "fp-blocked"],
+            "action": ["skip_existing", "add_credential", "skip_existing", "skip_existing", "blocked"],
+            "app_id": pd.array([4, 4, 5, 4, None], dtype="Int64"),
+            "credential_id": pd.array([40, None, 50, None, None], dtype="Int64"),
         }
     )
     with Journal(tmp_path / "j") as journal:
-        for fp in ("fp-landed", "fp-open"):
+        for fp in ("fp-landed", "fp-open", "fp-no-id", "fp-blocked"):
             journal.credential_intent(fp, app_id=4, run_id=1, attempts=2, batch=1)
         frame = outcomes_from_journal(plan, journal)
-    # our write whose answer was lost, now seen by the planner: the runner adopts it as created
-    assert frame["status"].tolist() == ["created", "pending", "skipped"]
+    # our write whose answer was lost, now seen by the planner: the runner adopts it as created; an intent
+    # the runner cannot settle leaves the row to its planned action (skipped, blocked), as the runner does
+    assert frame["status"].tolist() == ["created", "pending", "skipped", "skipped", "blocked"]
     assert frame.loc[0, ["app_id", "credential_id", "attempts"]].tolist() == [4, 40, 2]

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import JournalError
 
@@ -131,7 +131,7 @@ class CredentialRecord:
     outcome_at: str | None = None
 
 
-def intent_landed(rec: CredentialRecord | None, action: str) -> bool:
+def intent_landed(rec: CredentialRecord | None, action: str) -> TypeGuard[CredentialRecord]:
     """An open intent on a key the fresh plan already finds in the portal (``skip_existing``): the write whose
     answer was lost did land, so the credential is ours, created (adopted). Runner and verify read it alike."""
     return rec is not None and rec.state == "intent" and action == "skip_existing"

@@ -715,7 +715,7 @@ class Migration:
                     error=rec.error or "the credential read back differs from the request",
                 )
             return True
-        if intent_landed(rec, action) and rec is not None and self._plan_cred[pos] is not None:
+        if intent_landed(rec, action) and self._plan_cred[pos] is not None:
             # our write whose answer was lost (the planner now sees the key): it is ours, adopt it
             if not self.dry_run:
                 journal.credential_outcome(

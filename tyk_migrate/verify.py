@@ -449,15 +449,12 @@ def outcomes_from_journal(plan: pd.DataFrame, journal: Any) -> pd.DataFrame:
         if rec is not None and rec.state in by_state:
             status.append(by_state[rec.state])
             values = [rec.app_id, rec.credential_id, rec.http_status, rec.error, rec.attempts, rec.batch]
-        elif intent_landed(rec, str(action)) and rec is not None and pd.notna(cred_id):
+        elif intent_landed(rec, str(action)) and pd.notna(cred_id):
             status.append("created")  # the runner adopts it on its next pass, as its own
             values = [app_id, cred_id, None, None, rec.attempts, rec.batch]
         else:
-            status.append(
-                "pending"
-                if rec is not None
-                else {"skip_existing": "skipped", "blocked": "blocked"}.get(str(action), "pending")
-            )
+            # as the runner reads an unsettled row: by its planned action, whatever intent the journal holds
+            status.append({"skip_existing": "skipped", "blocked": "blocked"}.get(str(action), "pending"))
             values = [app_id, cred_id, None, None, None, None]
         for column, value in zip(columns, values, strict=True):
             columns[column].append(None if value is None or value is pd.NA or value != value else value)
