@@ -416,7 +416,8 @@ def test_plan_columns_dtypes_and_secrets():
     plan, _ = build_plan(keys, portal())
     assert list(plan.columns[: len(keys.columns)]) == list(keys.columns)
     assert list(plan.columns[len(keys.columns) :]) == [
-        "legacy_app_name", "user_id", "plan_id", "product_ids", "app_id", "action", "reason", "credential_id",
+        "legacy_app_name", "user_id", "plan_id", "product_ids", "app_id", "action", "reason", "reason_code",
+        "credential_id",
     ]  # fmt: skip
     for col in ("user_id", "plan_id", "app_id", "credential_id"):
         assert str(plan[col].dtype) == "Int64"

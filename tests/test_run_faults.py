@@ -117,7 +117,7 @@ def _landed_app_intents(path: Path, sandbox: Any) -> int:
 def test_cli_apply_killed_mid_run_reruns_to_every_key_once_and_rolls_back_clean(make_sandbox, tmp_path):
     from collections import Counter
 
-    from tyk_migrate.plan import prepare
+    from tyk_migrate.pipeline import prepare
 
     sb = make_sandbox(latency_ms=15, faults="lost=5%", random_seed=5)
     seed = sb.snapshot()

@@ -119,8 +119,9 @@ class Source:
     app_name: str = "legacy"
 
     def prepare(self, **kw: Any) -> Any:
-        """Load, validate, fetch the portal and plan (``tyk_migrate.plan.prepare``)."""
-        from .plan import PlanSettings, prepare
+        """Load, validate, fetch the portal and plan (``tyk_migrate.pipeline.prepare``)."""
+        from .pipeline import prepare
+        from .plan import PlanSettings
 
         return prepare(
             self.path,

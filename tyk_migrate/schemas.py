@@ -100,3 +100,53 @@ class Outcomes(pa.DataFrameModel):
     started_at: Series[UTCDateTime] = pa.Field(nullable=True)
     finished_at: Series[UTCDateTime] = pa.Field(nullable=True)
     batch: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1)
+
+
+# --- plan ---
+
+#: What the planner decides for each row (docs/planning.md, "Actions").
+ACTIONS = ("create_app", "add_credential", "skip_existing", "blocked")
+
+
+class PlanFrame(pa.DataFrameModel):
+    """The plan: legacy columns plus the decision for each row (extra legacy columns allowed)."""
+
+    source_row: Series[int]
+    key_id: Series[object]
+    key_fingerprint: Series[str]
+    owner_email: Series[str] = pa.Field(nullable=True)
+    app_name: Series[object] = pa.Field(nullable=True)
+    legacy_app_name: Series[object] = pa.Field(nullable=True)
+    user_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    plan_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    product_ids: Series[object]
+    app_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    action: Series[str] = pa.Field(isin=list(ACTIONS))
+    reason: Series[str]
+    reason_code: Series[str]
+    credential_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+
+    @pa.check("reason_code", name="registered_codes", error="reason_code holds codes of tyk_migrate.plan.reasons")
+    def _registered_codes(cls, s: Series[str]) -> bool:
+        # imported here, not at the top: the planner imports this module, so the registry cannot be imported first
+        from .plan.reasons import REASONS, split_codes
+
+        return all(set(split_codes(str(cell))) <= REASONS.keys() for cell in s.unique())
+
+    @pa.dataframe_check
+    @classmethod
+    def explained(cls, df: pd.DataFrame) -> pd.Series:
+        """Every blocked or skipped row says why (sentence and code); every row that writes names its app."""
+        uncoded = (df["reason"].str.strip() == "") != (df["reason_code"] == "")
+        quiet = df["action"].isin(["blocked", "skip_existing"]) & (df["reason"].str.strip() == "")
+        nameless = df["action"].isin(["create_app", "add_credential"]) & df["app_name"].isna()
+        return ~(quiet | nameless | uncoded)
+
+    @pa.dataframe_check
+    @classmethod
+    def one_create_per_app(cls, df: pd.DataFrame) -> bool:
+        creates = df[df["action"] == "create_app"]
+        return not creates.duplicated(["user_id", "app_name"]).any()

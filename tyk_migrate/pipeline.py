@@ -1,0 +1,75 @@
+"""load -> validate -> fetch -> plan in one call: what the ``plan``, ``apply`` and ``reconcile`` commands start from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .plan import PlanSettings, build_plan, load_mapping, read_mapping_file, split_mapping
+from .snapshot import PortalSnapshot
+
+
+@dataclass
+class Prepared:
+    """Everything the plan/apply/reconcile commands start from."""
+
+    legacy: pd.DataFrame
+    valid: pd.DataFrame
+    rejects: pd.DataFrame
+    snapshot: PortalSnapshot
+    plan: pd.DataFrame
+    unresolved: pd.DataFrame
+
+    @property
+    def rejected_rows(self) -> int:
+        if self.rejects is None or not len(self.rejects) or "source_row" not in self.rejects:
+            return 0
+        errors = self.rejects
+        if "severity" in errors:
+            errors = errors[errors["severity"] == "error"]
+        return int(errors["source_row"].nunique())
+
+
+def prepare(
+    input: str | Path,
+    *,
+    format: str = "auto",
+    mapping: dict[str, Any] | str | Path | None = None,
+    developers: str | Path | None = None,
+    email_field: str = "email",
+    settings: PlanSettings | None = None,
+    scope: dict[str, Any] | None = None,
+    portal: Any = None,
+    snapshot: PortalSnapshot | None = None,
+    progress: bool | None = None,
+    concurrency: int = 16,
+    min_key_length: int = 8,
+) -> Prepared:
+    """Load and validate ``input``, fetch the portal (unless ``snapshot`` is given), and plan.
+
+    ``mapping`` is one file (or dict) for both steps: its ``columns`` section (or any section other than
+    plans/products/owners) goes to the loader, the rest to the planner. ``portal`` is whatever
+    ``fetch_snapshot`` accepts (client, Settings, or None for the environment). An export without records
+    is refused (``InputError``) before the portal is read: there is nothing to plan.
+    """
+    from .snapshot import fetch_snapshot
+    from .sources import load_keys, require_records
+    from .validate import validate_keys
+
+    settings = settings or PlanSettings()
+    settings.check()
+    raw = read_mapping_file(mapping) if isinstance(mapping, str | Path) else (mapping or {})
+    plan_part, column_part = split_mapping(raw)
+    plan_mapping = load_mapping(plan_part)
+    load_kwargs: dict[str, Any] = {"format": format, "mapping": column_part, "email_field": email_field}
+    if developers is not None:
+        load_kwargs["developers"] = developers
+    legacy = require_records(load_keys(input, **load_kwargs), input)
+    valid, rejects = validate_keys(legacy, min_key_length=min_key_length)
+    if snapshot is None:
+        snapshot = fetch_snapshot(portal, progress=progress, concurrency=concurrency)
+    plan, unresolved = build_plan(valid, snapshot, plan_mapping, settings=settings, scope=scope)
+    return Prepared(legacy, valid, rejects, snapshot, plan, unresolved)

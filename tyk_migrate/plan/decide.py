@@ -1,0 +1,185 @@
+"""The per-row decision: each resolved row gets exactly one action, and a reason when it needs one.
+
+Most rows need no per-row work: only rows with a problem or a key already in the portal are visited one
+by one; app reuse visits the rows left undecided, and the first row of each new (user, app name) group
+becomes its ``create_app``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ..snapshot import PortalSnapshot
+from . import reasons as R
+from .resolvers import PolicyResult, Resolver, oldest_app
+from .rows import Resolved
+
+
+class Credential(NamedTuple):
+    """A portal credential holding a legacy row's key."""
+
+    credential_id: int
+    app_id: int
+    user_id: int
+    plan_id: int | None
+    product_ids: list[int]
+
+
+@dataclass
+class Decision:
+    """Per row, in frame order: ``action`` ("" until decided), reason findings, app and credential IDs."""
+
+    app_name: list[str]
+    action: np.ndarray
+    findings: list[list[R.Finding]]
+    app_id: list[int | None] = field(default_factory=list)
+    credential_id: list[int | None] = field(default_factory=list)
+
+    @classmethod
+    def undecided(cls, app_names: pd.Series) -> Decision:
+        n = len(app_names)
+        return cls(app_names.tolist(), np.full(n, "", dtype=object), [[] for _ in range(n)], [None] * n, [None] * n)
+
+    def reasons(self) -> tuple[list[str], list[str]]:
+        """The ``reason`` and ``reason_code`` columns."""
+        joined = [R.join(f) for f in self.findings]
+        return [r for r, _ in joined], [c for _, c in joined]
+
+
+def duplicates(frame: pd.DataFrame) -> dict[int, int]:
+    """Row position -> the source_row of the first row (lowest source_row) with the same key."""
+    fps = frame["key_fingerprint"].astype(object).tolist()
+    by_source = frame[["key_fingerprint", "source_row"]].reset_index(drop=True).sort_values("source_row", kind="stable")
+    dup = by_source.duplicated("key_fingerprint").to_numpy()
+    first_of = dict(
+        zip(by_source["key_fingerprint"][~dup].tolist(), by_source["source_row"][~dup].tolist(), strict=True)
+    )
+    return {int(i): first_of[fps[int(i)]] for i in by_source.index.to_numpy()[dup]}
+
+
+def known_credentials(snapshot: PortalSnapshot, fingerprints: list[object]) -> dict[str, Credential]:
+    """Key fingerprint -> the portal credential holding that key, for the rows' keys only."""
+    existing = snapshot.credentials_by_fingerprint
+    in_portal = existing.index.intersection(pd.Index([f for f in fingerprints if isinstance(f, str)]))
+    creds = existing.loc[in_portal] if len(in_portal) else existing.iloc[0:0]
+    return {
+        fp: Credential(int(c), int(a), int(u), None if pd.isna(p) else int(p), list(pr))
+        for fp, c, a, u, p, pr in zip(
+            creds.index, creds["credential_id"], creds["app_id"], creds["user_id"], creds["plan_id"],
+            creds["product_ids"], strict=True,
+        )
+    }  # fmt: skip
+
+
+class _Portal:
+    """The snapshot's names for the sentences: app names, user emails, plan/product labels."""
+
+    def __init__(self, snapshot: PortalSnapshot, resolver: Resolver) -> None:
+        self.app_label = dict(zip(snapshot.apps["app_id"].tolist(), snapshot.apps["name"].tolist(), strict=True))
+        self.user_email = dict(zip(snapshot.users["user_id"].tolist(), snapshot.users["email"].tolist(), strict=True))
+        self.resolver = resolver
+
+    def where(self, cred: Credential) -> dict[str, object]:
+        return {"credential_id": cred.credential_id, "app_id": cred.app_id, "app_name": self.app_name(cred)}
+
+    def app_name(self, cred: Credential) -> str:
+        return self.app_label.get(cred.app_id, "?")
+
+    def differences(self, cred: Credential, email: str, user_id: int | None, result: PolicyResult) -> list[str]:
+        """What differs between the credential in the portal and the legacy row (empty: the same)."""
+        label = self.resolver.label
+        diffs = []
+        if cred.user_id != user_id:
+            portal = f"{self.user_email.get(cred.user_id, '?')!r} user {cred.user_id}"
+            diffs.append(R.difference("owner", portal, f"{email!r} user {user_id}"))
+        if cred.plan_id != result.plan_id:
+            portal = label(("plan", cred.plan_id)) if cred.plan_id is not None else "none"
+            diffs.append(R.difference("plan", portal, label(("plan", result.plan_id or -1))))
+        if sorted(cred.product_ids) != result.product_ids:
+            portal = ", ".join(label(("product", p)) for p in sorted(cred.product_ids)) or "none"
+            diffs.append(R.difference("products", portal, ", ".join(label(("product", p)) for p in result.product_ids)))
+        return diffs
+
+
+def _block_or_check(
+    rows: Resolved, decision: Decision, portal: _Portal, creds: dict[str, Credential], dup_of: dict[int, int]
+) -> None:
+    """Rows with a problem are blocked; rows whose key is in the portal are skipped or are a conflict."""
+    fps = rows.frame["key_fingerprint"].astype(object).tolist()
+    users = rows.users
+    has_problem = rows.has_problem()
+    if dup_of:
+        has_problem[list(dup_of)] = True
+    known = np.fromiter((f in creds for f in fps), dtype=bool, count=len(fps)) if creds else np.zeros(len(fps), bool)
+    for i in map(int, np.flatnonzero(has_problem | known)):
+        problems = rows.problems(i)
+        if i in dup_of:
+            problems.append(R.DUPLICATE_KEY_IN_EXPORT(source_row=dup_of[i]))
+        cred = creds.get(fps[i]) if i not in dup_of else None
+        if problems:
+            if cred is not None:
+                problems.append(R.KEY_IN_PORTAL(**portal.where(cred)))
+            decision.action[i], decision.findings[i] = "blocked", problems
+        elif cred is not None:
+            diffs = portal.differences(cred, str(rows.emails.iat[i]), users[i], rows.row_result(i))
+            decision.credential_id[i], decision.app_id[i] = cred.credential_id, cred.app_id
+            decision.app_name[i] = portal.app_label.get(cred.app_id, decision.app_name[i])
+            if diffs:
+                found = R.KEY_EXISTS_ELSEWHERE(**portal.where(cred), differences=" and ".join(diffs))
+                decision.action[i], decision.findings[i] = "blocked", [found]
+            else:
+                decision.action[i], decision.findings[i] = "skip_existing", [R.ALREADY_MIGRATED(**portal.where(cred))]
+
+
+def _reuse_apps(rows: Resolved, decision: Decision, snapshot: PortalSnapshot) -> None:
+    """Undecided rows whose user already has an app of that name add to it (the oldest, if several)."""
+    apps_named = snapshot._apps_by_owner_name
+    users = rows.users
+    for i in map(int, np.flatnonzero(decision.action == "")):
+        owner_id, name = users[i], decision.app_name[i]
+        named = apps_named.get((owner_id, name)) if owner_id is not None else None
+        if not named:
+            continue
+        decision.app_id[i] = oldest_app(named)
+        decision.action[i] = "add_credential"
+        if len(named) > 1:
+            decision.findings[i] = [
+                R.APP_NAME_AMBIGUOUS(
+                    user_id=owner_id, count=len(named), app_name=name, app_ids=", ".join(map(str, named)),
+                    app_id=decision.app_id[i],
+                )
+            ]  # fmt: skip
+
+
+def _group_new_apps(rows: Resolved, decision: Decision) -> None:
+    """The rest: the first row (lowest source_row) of each (user, app name) creates the app, the others add to it."""
+    creating = np.flatnonzero(decision.action == "")
+    if not len(creating):
+        return
+    users, source_rows = rows.users, rows.frame["source_row"].tolist()
+    groups = pd.DataFrame(
+        {
+            "u": [users[i] for i in creating],
+            "a": [decision.app_name[i] for i in creating],
+            "s": [source_rows[i] for i in creating],
+        },
+        index=creating,
+    ).sort_values("s", kind="stable")
+    later = groups.duplicated(["u", "a"]).to_numpy()
+    decision.action[groups.index.to_numpy()[~later]] = "create_app"
+    decision.action[groups.index.to_numpy()[later]] = "add_credential"
+
+
+def decide(rows: Resolved, app_names: pd.Series, snapshot: PortalSnapshot, resolver: Resolver) -> Decision:
+    """Every row's action, reason findings, app and credential (``app_names``: the naming rule's result)."""
+    decision = Decision.undecided(app_names)
+    fingerprints = rows.frame["key_fingerprint"].astype(object).tolist()
+    creds = known_credentials(snapshot, fingerprints)
+    _block_or_check(rows, decision, _Portal(snapshot, resolver), creds, duplicates(rows.frame))
+    _reuse_apps(rows, decision, snapshot)
+    _group_new_apps(rows, decision)
+    return decision
