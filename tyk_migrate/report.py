@@ -84,6 +84,7 @@ OUTCOME_COLUMNS = [
     "product_ids",
     "action",
     "reason",
+    "reason_code",
     "status",
     "app_id",
     "credential_id",
