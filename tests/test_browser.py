@@ -287,9 +287,9 @@ class Workbook:
 def raw_secrets(sandbox: Any) -> set[str]:
     """Every raw key of the input (as the loader reads it), the portal's own keys, and the portal token."""
     from tyk_migrate import load_keys
-    from tyk_migrate.secrets import reveal
+    from tyk_migrate.secrets import SecretKey, reveal
 
-    keys = {reveal(k) for k in load_keys(INPUT)["key_id"] if isinstance(k, str) and k}
+    keys = {reveal(k) for k in load_keys(INPUT)["key_id"] if isinstance(k, SecretKey) and k}
     keys.update(c["KeyID"] for c in sandbox.snapshot()["custom_credentials"])
     keys.add(sandbox.token)
     return keys

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tyk_migrate.errors import MigrateError
-from tyk_migrate.secrets import reveal
+from tyk_migrate.secrets import SecretKey, reveal
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "data-samples"
@@ -36,7 +36,7 @@ def sample_tokens() -> set[str]:
                 continue
         assert frame is not None, f"{path.name}: no loader reads it, so its keys could not be looked for"
         loaded += 1
-        tokens.update(reveal(k) for k in frame["key_id"] if isinstance(k, str) and k)
+        tokens.update(reveal(k) for k in frame["key_id"] if isinstance(k, SecretKey) and k)
     seed = json.loads((SAMPLES / "sandbox_seed.json").read_text(encoding="utf-8"))
     tokens.update(c["KeyID"] for c in seed["custom_credentials"] if c.get("KeyID"))
     # keys too short to be meaningful would match by accident anywhere; validation rejects them anyway
@@ -102,7 +102,7 @@ def test_include_secrets_export_does_hold_the_keys(tmp_path: Path) -> None:
     from tyk_migrate.sources import load_keys
 
     legacy = load_keys(SAMPLES / "legacy_keys.csv")
-    raw = [reveal(k) for k in legacy["key_id"] if isinstance(k, str) and len(k) >= 8]
+    raw = [reveal(k) for k in legacy["key_id"] if isinstance(k, SecretKey) and len(reveal(k)) >= 8]
     with pytest.warns(UserWarning, match="raw key"):
         path = export_outcomes(legacy, tmp_path / "with-secrets.csv", include_secrets=True)
     text = path.read_text(encoding="utf-8")

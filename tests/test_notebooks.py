@@ -27,7 +27,7 @@ KERNEL = "tyk-migrate-test"
 
 def sample_raw_keys() -> set[str]:
     """Every raw key of every sample export (as the loaders read them) and of the sandbox seed."""
-    from tyk_migrate.secrets import reveal
+    from tyk_migrate.secrets import SecretKey, reveal
     from tyk_migrate.sources import load_keys
 
     keys: set[str] = set()
@@ -36,7 +36,7 @@ def sample_raw_keys() -> set[str]:
             continue
         mapping = SAMPLES / "mapping_aws.yaml" if path.name.startswith("aws") else None
         frame = load_keys(path, mapping=mapping)
-        keys.update(reveal(k) for k in frame["key_id"] if isinstance(k, str))
+        keys.update(reveal(k) for k in frame["key_id"] if isinstance(k, SecretKey))
     seed = json.loads((SAMPLES / "sandbox_seed.json").read_text(encoding="utf-8"))
     keys.update(c["KeyID"] for c in seed["custom_credentials"])
     keys.discard("")

@@ -2,6 +2,7 @@ import json
 import pickle
 
 import pandas as pd
+import pytest
 
 from tyk_migrate.secrets import SecretKey, fingerprint, mask, reveal, secret_series
 
@@ -27,7 +28,9 @@ def test_secret_key_prints_as_mask_but_sends_raw():
     assert str(key) == repr(key)[11:-2] == mask(RAW)
     assert f"{key}" == mask(RAW) and "%s" % key == mask(RAW)  # noqa: UP031 - logging formats with %
     assert RAW not in repr(key)
-    assert json.dumps({"KeyID": key}) == json.dumps({"KeyID": RAW})
+    with pytest.raises(TypeError, match="SecretKey") as caught:
+        json.dumps({"KeyID": key})  # only an explicit reveal() sends the raw value
+    assert RAW not in str(caught.value)
     assert reveal(key) == RAW and type(reveal(key)) is str
     assert key == RAW and hash(key) == hash(RAW)
     assert pickle.loads(pickle.dumps(key)) == RAW

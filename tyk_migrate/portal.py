@@ -40,7 +40,7 @@ from .errors import (
     UnexpectedAnswer,
 )
 from .retry import RetryPolicy, parse_retry_after
-from .secrets import mask, reveal
+from .secrets import KeyValue, mask, reveal
 from .transport import BorrowedTransport, lean_transport
 
 CREDENTIAL_TYPE_TYK_MANAGED = "CREDENTIAL_TYPE_TYK_MANAGED"
@@ -60,7 +60,7 @@ class Call:
     json: Any = None
     expect: tuple[int, ...] = (200,)
     unwrap: str | None = None  # key of a wrapper object, e.g. "data" for GET /plans
-    secrets: tuple[str, ...] = field(default=(), repr=False)
+    secrets: tuple[KeyValue, ...] = field(default=(), repr=False)
 
     @property
     def retryable(self) -> bool:
@@ -72,7 +72,7 @@ class Call:
         return "/".join("{id}" if part.isdigit() else part for part in self.path.split("/"))
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
+def _scrub(text: str, secrets: Iterable[KeyValue]) -> str:
     for secret in secrets:
         raw = reveal(secret)
         if raw and raw in text:
@@ -266,7 +266,7 @@ class _Operations:
         self,
         app_id: int,
         *,
-        key_id: str,
+        key_id: KeyValue,
         plan_id: int,
         product_ids: Iterable[int],
         alias: str = "",

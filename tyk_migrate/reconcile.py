@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .errors import InputError, MissingColumnsError
-from .secrets import fingerprint, mask
+from .secrets import fingerprint, is_key, mask
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -442,7 +442,7 @@ def reconcile(
         row: dict[str, Any] = {
             "source_row": rec.get("source_row"),
             "key_fingerprint": fp,
-            "key_masked": mask(key) if isinstance(key, str) else "",
+            "key_masked": mask(key) if is_key(key) else "",
             "owner_email": rec.get("owner_email"),
             "app_name": rec.get("app_name"),
             "alias": rec.get("alias"),
@@ -495,7 +495,7 @@ def reconcile(
                 {
                     **_portal_fields(cred, look),
                     "key_fingerprint": fp,
-                    "key_masked": mask(cred["key_id"]) if isinstance(cred.get("key_id"), str) else "",
+                    "key_masked": mask(cred["key_id"]) if is_key(cred.get("key_id")) else "",
                 }
             )
     # credentials whose key the portal did not return cannot be matched: they are unexplained too

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .secrets import mask, reveal
+from .secrets import SecretKey, is_key, mask, reveal
 
 if TYPE_CHECKING:
     from .reconcile import Reconciliation
@@ -36,13 +36,13 @@ def neutralise(value: str) -> str:
 
 
 def _cell(value: Any) -> Any:
+    if isinstance(value, SecretKey):
+        return neutralise(mask(value))
     if isinstance(value, str):
-        return neutralise(mask(value) if type(value) is not str else value)  # a SecretKey shows its mask
+        return neutralise(mask(value) if type(value) is not str else value)  # a str subclass may wrap a key
     if isinstance(value, (list, tuple, set, frozenset)) or (hasattr(value, "tolist") and hasattr(value, "ndim")):
         items = value.tolist() if hasattr(value, "tolist") else list(value)
-        return neutralise(
-            LIST_SEPARATOR.join(mask(v) if isinstance(v, str) and type(v) is not str else str(v) for v in items)
-        )
+        return neutralise(LIST_SEPARATOR.join(mask(v) if is_key(v) and type(v) is not str else str(v) for v in items))
     return value
 
 
@@ -51,7 +51,7 @@ def frame_for_export(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     if "key_id" in out.columns:
         position = list(out.columns).index("key_id")
-        masked = [mask(k) if isinstance(k, str) else "" for k in out["key_id"]]
+        masked = [mask(k) if is_key(k) else "" for k in out["key_id"]]
         out = out.drop(columns="key_id")
         if "key_masked" not in out.columns:
             out.insert(position, "key_masked", pd.Series(masked, index=out.index, dtype=object))
@@ -106,7 +106,7 @@ _NEVER_EXPORTED = {"key_id"}
 def _raw_keys(frame: pd.DataFrame) -> list[str | None]:
     if "key_id" not in frame.columns:
         return [None] * len(frame)
-    return [reveal(k) if isinstance(k, str) and k else None for k in frame["key_id"]]
+    return [reveal(k) if is_key(k) and k else None for k in frame["key_id"]]
 
 
 def _scrub_own_keys(frame: pd.DataFrame, keys: Sequence[str | None]) -> pd.DataFrame:

@@ -55,7 +55,7 @@ from .journal import Journal, input_identity, intent_landed
 from .plan import oldest_app
 from .portal import AsyncPortalClient
 from .retry import RetryPolicy
-from .secrets import fingerprint
+from .secrets import fingerprint, is_key
 
 T = TypeVar("T")
 
@@ -748,7 +748,7 @@ class Migration:
         if self._plan_app[pos] is None and not self._app_name[pos]:
             problems.append("no app name")
         key = self._key[pos]
-        if not isinstance(key, str) or not key:
+        if not is_key(key) or not key:
             problems.append("no key value")
         elif fingerprint(key) != fp:
             problems.append("key_fingerprint does not match key_id")

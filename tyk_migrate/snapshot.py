@@ -28,7 +28,7 @@ from .aio import run_sync
 from .config import Settings
 from .errors import UnexpectedAnswer
 from .portal import AsyncPortalClient, PortalClient
-from .secrets import fingerprint, wrap_keys
+from .secrets import KeyValue, SecretKey, fingerprint, wrap_keys
 
 #: Roles that run the portal itself (provider side). ``consumer-admin`` administers a developer
 #: organisation: a developer, not a portal admin.
@@ -339,11 +339,13 @@ class PortalSnapshot:
         known = self.credentials[self.credentials["key_fingerprint"].notna()]
         return known.drop_duplicates("key_fingerprint").set_index("key_fingerprint", drop=False)
 
-    def find_credential(self, key_or_fingerprint: str) -> pd.Series | None:
+    def find_credential(self, key_or_fingerprint: KeyValue) -> pd.Series | None:
         """The credential holding this key (raw key, ``SecretKey`` or fingerprint), or None."""
         fp = (
             key_or_fingerprint
-            if len(key_or_fingerprint) == 16 and key_or_fingerprint in self.credentials_by_fingerprint.index
+            if not isinstance(key_or_fingerprint, SecretKey)
+            and len(key_or_fingerprint) == 16
+            and key_or_fingerprint in self.credentials_by_fingerprint.index
             else fingerprint(key_or_fingerprint)
         )
         if fp not in self.credentials_by_fingerprint.index:

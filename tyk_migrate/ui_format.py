@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from .secrets import mask, reveal
+from .secrets import is_key, mask, reveal
 
 ACTIONS = ("create_app", "add_credential", "skip_existing", "blocked")
 ACTION_LABELS = {
@@ -250,7 +250,7 @@ class Scrubber:
     @property
     def keys(self) -> dict[str, str]:
         if self._keys is None:
-            self._keys = {reveal(k): mask(k) for k in self._source if isinstance(k, str) and k}
+            self._keys = {reveal(k): mask(k) for k in self._source if is_key(k) and k}
         return self._keys
 
     def __call__(self, text: str) -> str:
@@ -286,13 +286,11 @@ def latest_failures(plan: pd.DataFrame, limit: int, scrub: Scrubber | None = Non
         strict=True,
     ):
         text = str(error) if isinstance(error, str) else ""
-        if isinstance(key, str) and key:
+        if is_key(key) and key:
             text = text.replace(reveal(key), mask(key))
         if scrub is not None:
             text = scrub(text)
-        rows.append(
-            {"key": mask(key) if isinstance(key, str) else "", "owner": owner, "plan": legacy_plan, "error": text}
-        )
+        rows.append({"key": mask(key) if is_key(key) else "", "owner": owner, "plan": legacy_plan, "error": text})
     return pd.DataFrame(rows, columns=list(FAILURE_COLUMNS))
 
 

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from .errors import InputError, MissingColumnsError
 from .schemas import LegacyKeys, Rejects, ValidLegacyKeys
-from .secrets import MASK_CHAR, SecretKey, wrap_keys
+from .secrets import MASK_CHAR, SecretKey, reveal, reveal_all, wrap_keys
 from .sources.canonical import expiry_problems
 
 
@@ -213,9 +213,8 @@ class _Context:
         self.min_len = min_len
         self.now = now
         self.classic = frame.attrs.get("format") == "classic"
-        values = frame["key_id"].to_numpy(dtype=object)
-        # pyarrow reads the raw str data of SecretKey objects (no __str__ call, so no masking)
-        self.keys = pa.array(values, type=pa.string(), from_pandas=True)
+        # the key checks (length, charset, duplicates) look at the raw values, revealed here only
+        self.keys = pa.array(reveal_all(frame["key_id"]), type=pa.string())
         self.lengths = pc.fill_null(pc.utf8_length(self.keys), 0).to_numpy(zero_copy_only=False)
         self.present = self.lengths > 0
         self.error_mask = np.zeros(len(frame), dtype=bool)
@@ -237,7 +236,7 @@ Rule = Callable[[_Context], tuple[np.ndarray, Callable[[pd.DataFrame], list[str]
 
 def _masked_values(rows: pd.DataFrame) -> list[str]:
     """``secrets.mask`` of each key, computed with Arrow kernels (hundreds of thousands of warned rows)."""
-    keys = pa.array(rows["key_id"].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    keys = pa.array(reveal_all(rows["key_id"]), type=pa.string())
     return masks_of(keys).to_pylist()
 
 
@@ -301,7 +300,7 @@ def _key_bad_chars(ctx: _Context) -> Any:
 
     def messages(rows: pd.DataFrame) -> list[str]:
         return [
-            f"key contains {_describe_bad_chars(str.__str__(k))}: such keys break HTTP headers or the "
+            f"key contains {_describe_bad_chars(reveal(k))}: such keys break HTTP headers or the "
             "Dashboard's /api/keys/{id} routes"
             for k in rows["key_id"]
         ]
@@ -314,7 +313,7 @@ def _key_too_short(ctx: _Context) -> Any:
 
     def messages(rows: pd.DataFrame) -> list[str]:
         return [
-            f"key is {len(k)} characters; your gateway's minimum is {ctx.min_len} (min_key_length)"
+            f"key is {len(reveal(k))} characters; your gateway's minimum is {ctx.min_len} (min_key_length)"
             for k in rows["key_id"]
         ]
 
@@ -340,7 +339,7 @@ def _key_duplicate(ctx: _Context) -> Any:
     ctx.key_ids = ids
 
     def messages(rows: pd.DataFrame) -> list[str]:
-        raw = [str.__str__(k) for k in rows["key_id"]]
+        raw = [reveal(k) for k in rows["key_id"]]
         groups: dict[str, list[int]] = {}
         for k, r in zip(raw, rows["source_row"], strict=True):
             groups.setdefault(k, []).append(int(r))
@@ -413,7 +412,7 @@ def _key_looks_hashed(ctx: _Context) -> Any:
         )
 
     def messages(rows: pd.DataFrame) -> list[str]:
-        return [text.format(n=len(k)) for k in rows["key_id"]]
+        return [text.format(n=len(reveal(k))) for k in rows["key_id"]]
 
     return hashed, messages, _masked_values
 
@@ -423,7 +422,7 @@ def _key_long(ctx: _Context) -> Any:
 
     def messages(rows: pd.DataFrame) -> list[str]:
         return [
-            f"key is {len(k)} characters; some gateway versions lost custom keys over {LONG_KEY} characters "
+            f"key is {len(reveal(k))} characters; some gateway versions lost custom keys over {LONG_KEY} characters "
             "in multi-data-centre setups: test one key first"
             for k in rows["key_id"]
         ]
@@ -442,7 +441,7 @@ def _key_near_duplicate(ctx: _Context) -> Any:
         near[np.flatnonzero(candidates)] = (sub.groupby("f")["k"].transform("nunique") > 1).to_numpy()
 
     def messages(rows: pd.DataFrame) -> list[str]:
-        raw = [str.__str__(k) for k in rows["key_id"]]
+        raw = [reveal(k) for k in rows["key_id"]]
         groups: dict[str, list[tuple[int, str]]] = {}
         for k, r in zip(raw, rows["source_row"], strict=True):
             groups.setdefault(k.strip().lower(), []).append((int(r), k))
@@ -494,7 +493,7 @@ def _key_weak(ctx: _Context) -> Any:
     def messages(rows: pd.DataFrame) -> list[str]:
         out = []
         for k in rows["key_id"]:
-            raw = str.__str__(k)
+            raw = reveal(k)
             if len(set(raw)) == 1:
                 out.append(
                     f"key is one character repeated {len(raw)} times: trivial to guess; rotate it after the migration"

@@ -32,7 +32,7 @@ from .aio import run_sync
 from .config import Settings, _env_bool, is_loopback
 from .errors import ConfigError, InputError
 from .retry import parse_retry_after
-from .secrets import mask, reveal
+from .secrets import KeyValue, is_key, mask, reveal
 from .transport import lean_transport
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ Progress = Callable[[int, int], None]
 T = TypeVar("T")
 
 
-def auth_headers(key: str, header_style: str) -> dict[str, str]:
+def auth_headers(key: KeyValue, header_style: str) -> dict[str, str]:
     """The header that carries ``key`` for the chosen style (the only place the raw key is used)."""
     raw = reveal(key)
     if header_style == "authorization":
@@ -139,7 +139,7 @@ def _target_for(row: pd.Series, targets: dict[int, str]) -> str | None:
     return None
 
 
-def _scrub(text: str, key: str) -> str:
+def _scrub(text: str, key: KeyValue) -> str:
     raw = reveal(key)
     return text.replace(raw, mask(raw)) if raw else text
 
@@ -164,7 +164,7 @@ def select_sample(frame: pd.DataFrame, sample: int | float | None, seed: int = 0
 @dataclass
 class _Job:
     label: Any
-    key: str
+    key: KeyValue
     url: str
     target: str
 
@@ -251,7 +251,7 @@ async def verify_access_async(
     for label in chosen:
         row = result.loc[label]
         key = row["key_id"]
-        if not isinstance(key, str) or not key:
+        if not is_key(key) or not key:
             errors[label] = "no key value in the frame (load the export again: keys are never stored)"
             continue
         if snapshot is not None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..secrets import SecretKey
+from ..secrets import SecretKey, reveal
 
 #: Canonical legacy columns, in order. ``org`` and ``expires_raw`` are this project's additions:
 #: ``org`` is the owner's organisation when the source has one; ``expires_raw`` holds the source's
@@ -81,6 +81,8 @@ def _one_text(v: object) -> str | None:
         return None
     if isinstance(v, str):
         return str.__str__(v)
+    if isinstance(v, SecretKey):
+        return reveal(v)  # a frame of keys loaded again: str() would give the mask
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e18:
