@@ -178,3 +178,32 @@ def test_two_apply_processes_on_one_journal_the_second_is_refused_and_nothing_is
     assert names and max(names.values()) == 1  # no app made twice
     keys = Counter(c["KeyID"] for c in state["custom_credentials"])
     assert max(keys.values()) == 1
+
+
+def test_two_consoles_on_one_journal_in_one_kernel_the_second_start_is_refused(make_sandbox, tmp_path):
+    import asyncio
+
+    from tyk_migrate.ui import MigrationConsole
+
+    sb = make_sandbox(latency_ms=15)
+    journal, settings = tmp_path / "migration.journal", settings_for(sb)
+    first_plan, second_plan = make_plan(30), make_plan(30)
+    first = MigrationConsole(first_plan, settings, journal, widgets=True, concurrency=2)
+    second = MigrationConsole(second_plan, settings, journal, widgets=True, concurrency=2)
+
+    async def scenario() -> None:
+        first.start_button.click()
+        while not sb.state.apps or first.migration is None or first.migration.journal is None:
+            await asyncio.sleep(0.005)  # the first run holds the journal and is writing
+        posts = post_count(sb.snapshot())
+        second.start_button.click()
+        await second.wait()
+        assert first.running and post_count(sb.snapshot()) >= posts
+        await first.wait()
+
+    asyncio.run(scenario())
+    assert first.errors == [] and set(first_plan["status"]) == {"created"}
+    assert len(second.errors) == 1 and "is in use by another Journal of this process" in second.errors[0]
+    assert "status" not in second_plan.columns or not second_plan["status"].eq("created").any()
+    names = Counter((a["UserID"], a["Name"]) for a in sb.snapshot()["apps"] if a["Name"].startswith("mig app"))
+    assert len(names) == 10 and max(names.values()) == 1
