@@ -625,15 +625,22 @@ def _graceful_stop(loop: Any, migration: Any) -> None:
 @cli.command("rollback")
 @click.option("--journal", required=True, type=click.Path(exists=True, dir_okay=False), help="Journal of the run(s).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--concurrency", default=8, show_default=True, help="Deletes in flight.")
+@click.option(
+    "--concurrency",
+    default="adaptive",
+    show_default=True,
+    help="Deletes in flight: 'adaptive' (sized from the portal's answers, as apply) or a fixed number.",
+)
 @portal_options
 @one_line_errors
-def rollback_command(journal: str, yes: bool, concurrency: int, portal_url: str | None, token: str | None) -> None:
+def rollback_command(journal: str, yes: bool, concurrency: str, portal_url: str | None, token: str | None) -> None:
     """Delete what the journal's runs created in the portal, and only that.
 
     Apps a run created are deleted whole (with their credentials) unless someone has since added a
     credential the migration did not create: then only the migration's credentials are deleted. Keys added
-    to apps that existed before are deleted one by one. Exit 0 when everything went, 1 otherwise.
+    to apps that existed before are deleted one by one. Each object is read first and kept (with the
+    reason) when it is no longer the one the journal recorded, e.g. an ID reused after a portal reset.
+    Exit 0 when nothing failed, 1 otherwise; 2 when another run or rollback holds the journal.
 
     \b
     Example:
@@ -642,20 +649,25 @@ def rollback_command(journal: str, yes: bool, concurrency: int, portal_url: str 
     """
     from .config import Settings
     from .journal import Journal
-    from .rollback import rollback
+    from .rollback import app_intents_to_undo, apps_to_undo, credentials_to_undo, rollback
 
+    try:
+        limit = _concurrency_option(concurrency)
+    except click.BadParameter as exc:
+        raise click.UsageError(f"--concurrency: {exc.message}") from None
     settings = Settings.from_env(portal_url=portal_url, token=token)
     settings.require_portal()
+    # held from the count to the last delete: no run may write the journal in between
     with Journal(journal) as jr:
-        apps = [a for a in jr.apps() if a.state == "created" and a.run_id]
-        creds = [c for c in jr.credentials() if c.run_id and c.state in ("created", "mismatch", "intent")]
-    if not apps and not creds:
-        click.echo("nothing to roll back: the journal records nothing the migration created")
-        return
-    click.echo(f"the journal records {len(apps)} app(s) and {len(creds)} credential(s) created by the migration")
-    if not yes:
-        click.confirm(f"delete them from {settings.portal_url}?", abort=True)
-    report = rollback(journal, settings, concurrency=concurrency)
+        apps = len(apps_to_undo(jr)) + len(app_intents_to_undo(jr))
+        creds = len(credentials_to_undo(jr))
+        if not apps and not creds:
+            click.echo("nothing to roll back: the journal records nothing the migration created")
+            return
+        click.echo(f"the journal records {apps} app(s) and {creds} credential(s) created by the migration")
+        if not yes:
+            click.confirm(f"delete them from {settings.portal_url}?", abort=True)
+        report = rollback(jr, settings, concurrency=limit)
     for row in report.itertuples():
         what = (
             f"app {row.app_id}" if row.kind == "app" else f"credential {row.credential_id} (key {row.key_fingerprint})"

@@ -15,6 +15,7 @@
     │   │   └── PortalServerError      5xx
     │   └── UnexpectedAnswer           a 2xx whose body is not what the API promises
     ├── JournalError                   the journal file is unusable or belongs to another input
+    │   └── JournalLocked              another run or rollback holds the journal (names pid, host, start)
     └── CredentialMismatch             a created credential read back differs from what was asked
 
 Messages never hold a token or a raw key: portal errors name the method and path only, and key values
@@ -149,6 +150,10 @@ class UnexpectedAnswer(PortalError):
 
 class JournalError(MigrateError):
     pass
+
+
+class JournalLocked(JournalError):
+    """Another run or rollback has the journal open (``tyk_migrate.lock``); the message names the holder."""
 
 
 class CredentialMismatch(MigrateError):

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from .errors import JournalError
+from .lock import JournalLock
 
 SCHEMA_VERSION = "1"
 
@@ -144,11 +145,16 @@ _CRED_COLS = [f.name for f in fields(CredentialRecord)]
 class Journal:
     """``with Journal("run.journal") as j: …``. Records are cached in memory and written through.
 
-    Not thread-safe: one runner (one event loop) owns it at a time.
+    Not thread-safe: one runner (one event loop) owns it at a time. Opening it takes the journal's lock
+    (``tyk_migrate.lock``) until ``close()``: another Journal of that path, in this process or another, is
+    refused (``JournalLocked``), so one run or rollback at a time writes a journal.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        # one run per journal: taken before the first read, held until close() (``JournalLocked`` if taken)
+        self._lock = JournalLock(self.path)
+        self._lock.acquire()
         try:
             self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -163,7 +169,11 @@ class Journal:
             self._apps = {(r.user_id, r.app_name): r for r in self._load(AppRecord, "apps", _APP_COLS)}
             self._creds = {r.fingerprint: r for r in self._load(CredentialRecord, "credentials", _CRED_COLS)}
         except sqlite3.DatabaseError as exc:
+            self._release_on_failure()
             raise JournalError(f"journal {self.path} is not usable: {exc}") from None
+        except BaseException:
+            self._release_on_failure()
+            raise
         self._closed = False
         self._writer: threading.Thread | None = None
         self._writer_error: str | None = None
@@ -177,9 +187,20 @@ class Journal:
 
     def close(self) -> None:
         if not self._closed:
-            self.stop_group_commit()
-            self._conn.close()
-            self._closed = True
+            try:
+                self.stop_group_commit()
+                self._conn.close()
+            finally:  # the lock goes last, once nothing of ours writes the file any more
+                self._closed = True
+                self._lock.release()
+
+    def _release_on_failure(self) -> None:
+        """A journal that could not be opened holds nothing: neither its connection nor its lock."""
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._lock.release()
 
     # -- group commit -----------------------------------------------------------------------------
     def start_group_commit(self) -> None:

@@ -4,139 +4,197 @@ Credentials the runs added to apps that existed before are deleted one by one; a
 are deleted whole (the portal removes their credentials and revokes the keys), unless someone has since
 added a credential of their own to one, which then stays. An app with only an intent (a run killed after
 its POST) is looked up by owner and name. Every deletion is journalled as rolled_back.
+
+Every object is read before it is deleted, because a journalled ID is only a claim about the past: after
+a portal reset the same IDs may belong to other developers' apps. An app goes only while its owner and name
+are the journal's, a credential only while it holds the journal's key (fingerprint); anything else is kept
+and the report says why. Only apps whose journal state is ``created`` by a run (posted or adopted) are
+deleted: an app a run merely reused is someone's own and never is.
+
+Requests go through the runner's machinery: a ``Limiter`` sized by ``AdaptiveConcurrency`` from every
+answer (a throttling portal slows the rollback down instead of failing it), and ``RetryPolicy`` delays on
+429 (honouring ``Retry-After``), 5xx and dropped connections. A DELETE is safe to send again: a second one
+answers 404, read as "already gone".
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from .aio import run_sync
+from .concurrency import AdaptiveConcurrency, Limiter
 from .config import Settings
 from .errors import JournalError, NotFound, PortalConnectionError, PortalError, PortalServerError, RateLimited
-from .journal import Journal
+from .journal import AppRecord, CredentialRecord, Journal
 from .plan import oldest_app
 from .portal import AsyncPortalClient
 from .retry import RetryPolicy
-from .run import _message, apps_by_owner_name
+from .run import _int_or_none, _message, apps_by_owner_name
 from .secrets import fingerprint
 
 ROLLBACK_COLUMNS = ("kind", "app_id", "credential_id", "key_fingerprint", "result", "detail")
 
+#: How a run made an app it journals as ``created`` (``posted`` it, or ``adopted`` the answer of its own lost
+#: POST). Any other ``how`` (an app a run reused) is not the migration's to delete.
+CREATED_BY_RUN = (None, "posted", "adopted")
+#: Credential states a run may have left in the portal (an ``intent`` is looked up by key).
+CREDENTIAL_STATES_TO_UNDO = ("created", "mismatch", "intent")
+#: 429s in a row on one request before it counts as failed: as many as the runner waits out by default.
+MAX_RATE_LIMITED = 60
 
-async def rollback_async(
-    journal: Journal | str | Path,
-    client: AsyncPortalClient | Settings | None,
-    *,
-    concurrency: int = 8,
-    retry: RetryPolicy | None = None,
-) -> pd.DataFrame:
-    """Delete what the journal's runs created, and only that; mark it ``rolled_back`` in the journal.
 
-    Apps a run created are deleted whole (the portal removes their credentials) unless they now hold a
-    credential the migration did not create: then only the migration's credentials go and the app stays.
-    Credentials the runs added to pre-existing apps are deleted one by one. Returns one row per object.
-    """
-    own_journal = not isinstance(journal, Journal)
-    jr: Journal = journal if isinstance(journal, Journal) else Journal(journal)
-    own_client = not isinstance(client, AsyncPortalClient)
-    if isinstance(client, AsyncPortalClient):
-        api = client
-    else:
-        settings = client if isinstance(client, Settings) else Settings.from_env()
-        api = AsyncPortalClient(settings=settings)
-    recorded = jr.portal_url
-    if recorded is not None and recorded != api.base_url:
-        if own_client:
-            await api.aclose()
-        if own_journal:
-            jr.close()
-        raise JournalError(
-            f"journal {jr.path} records a migration into {recorded}, not {api.base_url}: refusing to delete anything"
+def apps_to_undo(journal: Journal) -> list[AppRecord]:
+    """Apps a run created (state ``created``, made by the run): deleted whole unless no longer ours."""
+    return [
+        r
+        for r in journal.apps()
+        if r.state == "created" and r.run_id and r.app_id is not None and r.how in CREATED_BY_RUN
+    ]
+
+
+def app_intents_to_undo(journal: Journal) -> list[AppRecord]:
+    """Apps with only an intent (the run died after the POST): looked up by owner and name."""
+    return [r for r in journal.apps() if r.state == "intent" and r.run_id]
+
+
+def credentials_to_undo(journal: Journal) -> list[CredentialRecord]:
+    return [r for r in journal.credentials() if r.run_id is not None and r.state in CREDENTIAL_STATES_TO_UNDO]
+
+
+class _Rollback:
+    def __init__(
+        self,
+        jr: Journal,
+        api: AsyncPortalClient,
+        *,
+        concurrency: int | str,
+        max_concurrency: int,
+        retry: RetryPolicy,
+        max_rate_limited: int,
+    ) -> None:
+        self.jr, self.api, self.policy, self.max_rate_limited = jr, api, retry, max_rate_limited
+        adaptive = concurrency == "adaptive"
+        if not adaptive and (not isinstance(concurrency, int) or concurrency < 1):
+            raise ValueError("concurrency must be 'adaptive' or a whole number, at least 1")
+        initial = 8 if adaptive else int(concurrency)
+        self.limiter = Limiter(initial)
+        self.controller = (
+            AdaptiveConcurrency(self.limiter, initial=initial, maximum=max_concurrency) if adaptive else None
         )
-    policy = retry or RetryPolicy()
-    sem = asyncio.Semaphore(max(1, concurrency))
-    results: list[dict[str, Any]] = []
+        self.results: list[dict[str, Any]] = []
+        self.ours = credentials_to_undo(jr)
+        self.ours_by_app: dict[int, list[CredentialRecord]] = {}
+        for rec in self.ours:
+            if rec.app_id is not None:
+                self.ours_by_app.setdefault(rec.app_id, []).append(rec)
+        self.our_apps: dict[int, AppRecord] = {r.app_id: r for r in apps_to_undo(jr) if r.app_id is not None}
 
-    async def call(make: Callable[[], Awaitable[Any]]) -> Any:
-        for attempt in range(1, policy.attempts + 1):
+    def observe(self, method: str, path: str, status: int | None, seconds: float) -> None:
+        if self.controller is not None:
+            self.controller.observe(status, seconds)
+
+    async def call(self, make: Callable[[], Awaitable[Any]]) -> Any:
+        """One request under the limiter, retried as the runner retries (the slot is free while waiting)."""
+        failures = rate_limited = 0
+        while True:
+            await self.limiter.acquire()
             try:
-                async with sem:
-                    return await make()
-            except (PortalConnectionError, PortalServerError, RateLimited) as exc:
-                if attempt == policy.attempts:
+                return await make()
+            except RateLimited as exc:  # refused before anything was done: wait and send again
+                rate_limited += 1
+                if rate_limited >= self.max_rate_limited:
                     raise
-                await asyncio.sleep(policy.delay(attempt, getattr(exc, "retry_after", None)))
-        return None
+                wait = self.policy.delay(min(rate_limited, 6), exc.retry_after)
+            except (PortalConnectionError, PortalServerError) as exc:
+                failures += 1
+                if failures >= self.policy.attempts:
+                    raise
+                wait = self.policy.delay(failures, getattr(exc, "retry_after", None))
+            finally:
+                self.limiter.release()
+            await asyncio.sleep(wait)
 
-    async def delete(make: Callable[[], Awaitable[Any]]) -> str:
+    async def delete(self, make: Callable[[], Awaitable[Any]]) -> str:
         try:
-            await call(make)
+            await self.call(make)
             return "deleted"
         except NotFound:
             return "already gone"
 
-    ours = [r for r in jr.credentials() if r.run_id is not None and r.state in ("created", "mismatch", "intent")]
-    ours_by_app: dict[int, list[Any]] = {}
-    for rec in ours:
-        if rec.app_id is not None:
-            ours_by_app.setdefault(rec.app_id, []).append(rec)
-    our_apps = {r.app_id: r for r in jr.apps() if r.state == "created" and r.app_id is not None and r.run_id}
-
-    async def find_intended_apps() -> None:
-        """Apps with only an intent (the run died after the POST): look them up by owner and name."""
-        intents = [r for r in jr.apps() if r.state == "intent" and r.run_id]
+    async def find_intended_apps(self) -> None:
+        intents = app_intents_to_undo(self.jr)
         if not intents:
             return
         try:
-            index = apps_by_owner_name(await call(lambda: api.list_apps()))
+            index = apps_by_owner_name(await self.call(lambda: self.api.list_apps()))
         except PortalError as exc:
             for rec in intents:
-                results.append({"kind": "app", "result": "failed", "detail": f"{rec.app_name}: {_message(exc)}"})
+                self.results.append({"kind": "app", "result": "failed", "detail": f"{rec.app_name}: {_message(exc)}"})
             return
         for rec in intents:
             found = oldest_app(index.get((rec.user_id, rec.app_name), []))
             if found is None:
-                jr.app_outcome(rec.user_id, rec.app_name, "rolled_back", error="never created")
-                results.append({"kind": "app", "result": "not found", "detail": rec.app_name})
+                self.jr.app_outcome(rec.user_id, rec.app_name, "rolled_back", error="never created")
+                self.results.append({"kind": "app", "result": "not found", "detail": rec.app_name})
             else:
-                our_apps[found] = rec
+                self.our_apps[found] = rec
 
-    async def one_app(app_id: int, rec: Any) -> None:
-        mine = {c.fingerprint for c in ours_by_app.get(app_id, [])}
+    async def one_app(self, app_id: int, rec: AppRecord) -> None:
+        row = {"kind": "app", "app_id": app_id}
+        api = self.api
         try:
-            items = await call(lambda: api.list_credentials(app_id))
+            app = await self.call(lambda: api.get_app(app_id))
         except NotFound:
-            items = []
+            app = None
         except PortalError as exc:
-            results.append({"kind": "app", "app_id": app_id, "result": "failed", "detail": _message(exc)})
+            self.results.append({**row, "result": "failed", "detail": _message(exc)})
             return
-        foreign = [i for i in items if fingerprint(str(i.get("KeyID") or "")) not in mine]
-        if foreign:
-            for cred in ours_by_app.get(app_id, []):
-                await one_credential(cred)
-            results.append(
-                {
-                    "kind": "app",
-                    "app_id": app_id,
-                    "result": "kept",
-                    "detail": f"holds {len(foreign)} credential(s) the migration did not create",
-                }
-            )
-            return
+        if app is not None:
+            owner, name = _int_or_none(app.get("UserID")), app.get("Name")
+            if (owner, name) != (rec.user_id, rec.app_name):  # the ID was reused: someone else's app now
+                self._keep_app(
+                    row,
+                    rec,
+                    f"is now {name!r} of user {owner}, not ours ({rec.app_name!r} of user "
+                    f"{rec.user_id}): kept with everything in it",
+                )
+                return
+            mine = {c.fingerprint for c in self.ours_by_app.get(app_id, [])}
+            # a mismatch may hold a key the portal issued itself: in an app that is ours, its ID says it is ours
+            mine_ids = {c.credential_id for c in self.ours_by_app.get(app_id, []) if c.state == "mismatch"}
+            try:
+                items = await self.call(lambda: api.list_credentials(app_id))
+            except NotFound:
+                items = []
+            except PortalError as exc:
+                self.results.append({**row, "result": "failed", "detail": _message(exc)})
+                return
+            foreign = [
+                i
+                for i in items
+                if fingerprint(str(i.get("KeyID") or "")) not in mine and _int_or_none(i.get("ID")) not in mine_ids
+            ]
+            if foreign:
+                for cred in self.ours_by_app.get(app_id, []):
+                    await self.one_credential(cred, in_our_app=True)
+                detail = f"holds {len(foreign)} credential(s) the migration did not create"
+                self.results.append({**row, "result": "kept", "detail": detail})
+                return
         try:
-            outcome = await delete(lambda: api.delete_app(app_id))
+            outcome = "already gone" if app is None else await self.delete(lambda: api.delete_app(app_id))
         except PortalError as exc:
-            results.append({"kind": "app", "app_id": app_id, "result": "failed", "detail": _message(exc)})
+            self.results.append({**row, "result": "failed", "detail": _message(exc)})
             return
-        jr.app_outcome(rec.user_id, rec.app_name, "rolled_back", app_id=app_id)
-        for cred in ours_by_app.get(app_id, []):
-            jr.credential_outcome(cred.fingerprint, "rolled_back", error="removed with its app by rollback")
-            results.append(
+        self.jr.app_outcome(rec.user_id, rec.app_name, "rolled_back", app_id=app_id)
+        for cred in self.ours_by_app.get(app_id, []):
+            self.jr.credential_outcome(cred.fingerprint, "rolled_back", error="removed with its app by rollback")
+            self.results.append(
                 {
                     "kind": "credential",
                     "app_id": app_id,
@@ -145,40 +203,127 @@ async def rollback_async(
                     "result": "deleted with app",
                 }
             )
-        results.append({"kind": "app", "app_id": app_id, "result": outcome, "detail": rec.app_name})
+        self.results.append({**row, "result": outcome, "detail": rec.app_name})
 
-    async def one_credential(cred: Any) -> None:
+    def _keep_app(self, row: dict[str, Any], rec: AppRecord, why: str) -> None:
+        """Not ours any more: the app and every credential in it stay, the journal unchanged."""
+        app_id = row["app_id"]
+        for cred in self.ours_by_app.get(app_id, []):
+            self.results.append(
+                {
+                    "kind": "credential",
+                    "app_id": app_id,
+                    "credential_id": cred.credential_id,
+                    "key_fingerprint": cred.fingerprint,
+                    "result": "kept",
+                    "detail": f"in app {app_id}, which is no longer ours",
+                }
+            )
+        self.results.append({**row, "result": "kept", "detail": why})
+
+    async def one_credential(self, cred: CredentialRecord, *, in_our_app: bool = False) -> None:
         app_id, cred_id = cred.app_id, cred.credential_id
+        assert app_id is not None
         row = {"kind": "credential", "app_id": app_id, "credential_id": cred_id, "key_fingerprint": cred.fingerprint}
+        api = self.api
         try:
             if cred_id is None:  # an unsettled intent: find it by key, if it is there at all
-                items = await call(lambda: api.list_credentials(app_id))
+                items = await self.call(lambda: api.list_credentials(app_id))
                 match = [i for i in items if fingerprint(str(i.get("KeyID") or "")) == cred.fingerprint]
                 if not match:
-                    jr.credential_outcome(cred.fingerprint, "rolled_back", error="never created")
-                    results.append({**row, "result": "not found"})
+                    self.jr.credential_outcome(cred.fingerprint, "rolled_back", error="never created")
+                    self.results.append({**row, "result": "not found"})
                     return
                 cred_id = int(match[0]["ID"])
-            outcome = await delete(lambda: api.delete_credential(app_id, cred_id))
+            else:  # a journalled ID: delete it only while it still holds our key
+                found = await self.call(lambda: api.get_credential(app_id, cred_id))
+                held = str(found.get("KeyID") or "") if isinstance(found, dict) else ""
+                issued = in_our_app and cred.state == "mismatch"  # its key may be the portal's own (see above)
+                if fingerprint(held) != cred.fingerprint and not issued:
+                    whose = f"another key ({fingerprint(held)})" if held else "no key we can compare"
+                    detail = f"now holds {whose}, not ours ({cred.fingerprint}): kept"
+                    self.results.append({**row, "result": "kept", "detail": detail})
+                    return
+            outcome = await self.delete(lambda: api.delete_credential(app_id, cred_id))
         except NotFound:
             outcome = "already gone"
         except PortalError as exc:
-            results.append({**row, "result": "failed", "detail": _message(exc)})
+            self.results.append({**row, "result": "failed", "detail": _message(exc)})
             return
-        jr.credential_outcome(cred.fingerprint, "rolled_back", error="deleted by rollback")
-        results.append({**row, "credential_id": cred_id, "result": outcome})
+        self.jr.credential_outcome(cred.fingerprint, "rolled_back", error="deleted by rollback")
+        self.results.append({**row, "credential_id": cred_id, "result": outcome})
 
+    async def run(self) -> None:
+        await self.find_intended_apps()
+        loose = [c for c in self.ours if c.app_id not in self.our_apps and c.app_id is not None]
+        await asyncio.gather(*(self.one_credential(c) for c in loose))
+        await asyncio.gather(*(self.one_app(app_id, rec) for app_id, rec in self.our_apps.items()))
+
+
+async def rollback_async(
+    journal: Journal | str | Path,
+    client: AsyncPortalClient | Settings | None,
+    *,
+    concurrency: int | str = "adaptive",
+    max_concurrency: int = 64,
+    retry: RetryPolicy | None = None,
+    max_rate_limited: int = MAX_RATE_LIMITED,
+) -> pd.DataFrame:
+    """Delete what the journal's runs created, and only that; mark it ``rolled_back`` in the journal.
+
+    Apps a run created are deleted whole (the portal removes their credentials) unless they now hold a
+    credential the migration did not create: then only the migration's credentials go and the app stays.
+    Credentials the runs added to pre-existing apps are deleted one by one. Each object is read first and
+    kept when it is no longer the one the journal recorded. Returns one row per object.
+
+    ``concurrency`` is ``"adaptive"`` (as ``apply``: sized from the portal's answers, at most
+    ``max_concurrency``) or a fixed number of requests in flight. Holding the journal (``Journal`` takes its
+    lock) keeps a run from writing it meanwhile.
+    """
+    own_journal = not isinstance(journal, Journal)
+    jr: Journal = journal if isinstance(journal, Journal) else Journal(journal)
+    own_client = not isinstance(client, AsyncPortalClient)
     try:
-        await find_intended_apps()
-        loose = [c for c in ours if c.app_id not in our_apps and c.app_id is not None]
-        await asyncio.gather(*(one_credential(c) for c in loose))
-        await asyncio.gather(*(one_app(app_id, rec) for app_id, rec in our_apps.items()))
+        if isinstance(client, AsyncPortalClient):
+            api = client
+        else:
+            api = AsyncPortalClient(settings=client if isinstance(client, Settings) else Settings.from_env())
+    except BaseException:
+        if own_journal:
+            jr.close()
+        raise
+    hook, client_retry = api.on_response, api.retry
+    try:
+        recorded = jr.portal_url
+        if recorded is not None and recorded != api.base_url:
+            raise JournalError(
+                f"journal {jr.path} records a migration into {recorded}, not {api.base_url}: refusing to delete "
+                "anything"
+            )
+        work = _Rollback(
+            jr,
+            api,
+            concurrency=concurrency,
+            max_concurrency=max_concurrency,
+            retry=retry or RetryPolicy(),
+            max_rate_limited=max_rate_limited,
+        )
+
+        def observe(method: str, path: str, status: int | None, seconds: float) -> None:
+            work.observe(method, path, status, seconds)
+            if hook is not None:
+                hook(method, path, status, seconds)
+
+        api.on_response = observe
+        api.retry = replace(client_retry, attempts=1)  # rollback owns the retries, outside the limiter's slot
+        await work.run()
     finally:
+        api.on_response, api.retry = hook, client_retry
         if own_client:
             await api.aclose()
         if own_journal:
             jr.close()
-    frame = pd.DataFrame(results, columns=list(ROLLBACK_COLUMNS))
+    frame = pd.DataFrame(work.results, columns=list(ROLLBACK_COLUMNS))
     for col in ("app_id", "credential_id"):
         frame[col] = frame[col].astype("Int64")
     return frame

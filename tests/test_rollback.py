@@ -1,0 +1,155 @@
+"""Rollback reads before it deletes (a journalled ID may belong to someone else now), deletes only apps a run
+created, and rides out a throttling portal. The everyday rollback cases live in test_run*.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+from run_helpers import make_plan
+
+from tyk_migrate.config import Settings
+from tyk_migrate.journal import Journal
+from tyk_migrate.rollback import rollback
+from tyk_migrate.run import apply_plan
+from tyk_migrate.secrets import fingerprint
+
+CLI = [str(Path(sys.executable).with_name("tyk-migrate"))]
+
+
+def settings_for(sb: Any) -> Settings:
+    return Settings(portal_url=sb.portal_url, token=sb.token)
+
+
+def portal(sb: Any, method: str, path: str, **kw: Any) -> Any:
+    response = httpx.request(method, sb.portal_url + path, headers={"Authorization": sb.token}, **kw)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def add_key(sb: Any, app_id: int, key: str) -> int:
+    body = {
+        "Type": "CREDENTIAL_TYPE_TYK_MANAGED",
+        "PlanID": 7,
+        "ProductIDs": [1],
+        "KeyID": key,
+        "AuthTokenType": "AUTH_TOKEN_TYPE_CUSTOM",
+        "AuthenticationMethod": "Auth Token",
+    }
+    return int(portal(sb, "POST", f"/apps/{app_id}/custom_credentials", json=body)["ID"])
+
+
+def objects(sb: Any) -> tuple[dict[int, tuple[int, str]], dict[int, str]]:
+    state = sb.snapshot()
+    return (
+        {a["ID"]: (a["UserID"], a["Name"]) for a in state["apps"]},
+        {c["ID"]: c["KeyID"] for c in state["custom_credentials"]},
+    )
+
+
+def mixed_plan(n: int):
+    """``n`` keys: two of every three in new apps, every third added to the seed's app 1 (user 19)."""
+    plan = make_plan(n, keys_per_app=2)
+    for row in range(0, n, 3):
+        plan.loc[row, ["user_id", "app_name", "action"]] = [19, "Reporting", "add_credential"]
+        plan.loc[row, "app_id"] = 1
+    return plan
+
+
+def test_after_a_portal_reset_rollback_deletes_nothing_that_reused_its_ids_and_says_why(sandbox, tmp_path):
+    journal = tmp_path / "run.journal"
+    plan = mixed_plan(9)
+    apply_plan(plan, settings_for(sandbox), journal)
+    assert set(plan["status"]) == {"created"}
+    our_apps = sorted({int(a) for a in plan["app_id"] if int(a) != 1})
+    app_of = {int(c): int(a) for c, a in zip(plan["credential_id"], plan["app_id"], strict=True)}
+    loose = sorted(c for c, a in app_of.items() if a == 1)
+    # the staging portal is reset to its seed, and other developers make apps and keys: the IDs come back
+    sandbox._admin("POST", "/__sandbox/reset")
+    theirs = [portal(sandbox, "POST", "/apps", json={"Name": f"Other app {i}", "UserID": 7})["ID"] for i in our_apps]
+    assert theirs == our_apps
+    for cred_id in sorted(app_of):  # in the order the run made them, each where ours was
+        assert add_key(sandbox, app_of[cred_id], f"someone-elses-key-{cred_id:04d}") == cred_id
+    before = objects(sandbox)
+
+    report = rollback(journal, settings_for(sandbox))
+    assert objects(sandbox) == before  # not one object deleted
+    assert set(report["result"]) == {"kept"}
+    apps = report[report["kind"] == "app"].set_index("app_id")["detail"]
+    assert sorted(apps.index) == our_apps
+    for app_id in our_apps:
+        assert apps[app_id].startswith("is now 'Other app") and "of user 7, not ours" in apps[app_id]
+    creds = report[report["kind"] == "credential"].set_index("credential_id")["detail"]
+    assert sorted(creds.index) == sorted(app_of)
+    assert all("now holds another key" in creds[c] and "not ours" in creds[c] for c in loose)
+    assert all("no longer ours" in creds[c] for c in app_of if c not in loose)
+    assert not any("someone-elses-key" in str(v) for v in report.to_numpy().ravel())  # fingerprints only
+    with Journal(journal) as jr:  # the journal still says what the run made: nothing was rolled back
+        assert {c.state for c in jr.credentials()} == {"created"}
+
+    done = subprocess.run(
+        [*CLI, "rollback", "--journal", str(journal), "--yes"],
+        env={**os.environ, "TYK_PORTAL_URL": sandbox.portal_url, "TYK_PORTAL_TOKEN": sandbox.token},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"app {our_apps[0]}: is now 'Other app" in done.stdout and "not ours" in done.stdout
+    assert objects(sandbox) == before
+
+
+def test_an_app_a_run_did_not_create_is_never_deleted(sandbox, tmp_path):
+    """Only state 'created' by a run, posted or adopted: an app journalled as reused (or any other way) stays."""
+    reused = int(portal(sandbox, "POST", "/apps", json={"Name": "their own app", "UserID": 5})["ID"])
+    other = int(portal(sandbox, "POST", "/apps", json={"Name": "their other app", "UserID": 5})["ID"])
+    with Journal(tmp_path / "j") as jr:
+        jr.bind_portal(sandbox.portal_url)
+        run = jr.begin_run()
+        jr.app_outcome(5, "their own app", "created", app_id=reused, run_id=run, how="reused")
+        jr.app_outcome(5, "their other app", "failed", app_id=other, run_id=run)
+    report = rollback(tmp_path / "j", settings_for(sandbox))
+    assert report.empty
+    assert {reused, other} <= set(objects(sandbox)[0])
+
+
+def test_a_mismatched_credential_holding_a_key_the_portal_issued_goes_with_our_app(sandbox, tmp_path):
+    """A 'mismatch' the runner could not delete may hold the portal's own key: in our app its ID is enough."""
+    app = int(portal(sandbox, "POST", "/apps", json={"Name": "mig app", "UserID": 4})["ID"])
+    issued = add_key(sandbox, app, "portal-issued-key-0001")
+    elsewhere = add_key(sandbox, 1, "portal-issued-key-0002")  # the same, in an app that is not ours
+    with Journal(tmp_path / "j") as jr:
+        jr.bind_portal(sandbox.portal_url)
+        run = jr.begin_run()
+        jr.app_outcome(4, "mig app", "created", app_id=app, run_id=run, how="posted")
+        for fp, app_id, cred in (
+            (fingerprint("our-key-0000001"), app, issued),
+            (fingerprint("k2-0000002"), 1, elsewhere),
+        ):
+            jr.credential_outcome(fp, "mismatch", app_id=app_id, credential_id=cred, run_id=run)
+    report = rollback(tmp_path / "j", settings_for(sandbox)).set_index(["kind", "app_id"])
+    apps, creds = objects(sandbox)
+    assert app not in apps and issued not in creds
+    assert report.loc[("app", app), "result"] == "deleted"
+    assert elsewhere in creds and report.loc[("credential", 1), "result"] == "kept"
+
+
+def test_rollback_against_a_portal_capping_requests_in_flight_deletes_everything(sandbox, tmp_path):
+    seed_apps, seed_creds = objects(sandbox)
+    plan = mixed_plan(300)  # 150 apps holding 200 keys, and 100 keys added to a seed app
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    assert set(plan["status"]) == {"created"}
+    sandbox.set_faults("cap=4,429=5%", latency_ms=30)
+    report = rollback(tmp_path / "j", settings_for(sandbox))
+    assert "failed" not in set(report["result"]), report[report["result"] == "failed"].head()
+    assert report["result"].value_counts().to_dict() == {"deleted": 250, "deleted with app": 200}
+    apps, creds = objects(sandbox)
+    assert set(apps) == set(seed_apps) and set(creds) == set(seed_creds)
+    refused = sandbox.snapshot()["requests"]["faults_injected"]
+    assert refused.get("cap", 0) < 60  # it found the cap and stayed under it (fixed at 8: well over 100)
+    with Journal(tmp_path / "j") as jr:
+        assert {c.state for c in jr.credentials()} == {"rolled_back"}

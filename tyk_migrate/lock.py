@@ -1,0 +1,125 @@
+"""One run per journal: an exclusive lock on a file beside it (``run.journal`` -> ``run.journal.lock``).
+
+Why: two runs on one journal (two ``apply`` processes, or two notebook cells in one kernel) each see the
+other's apps as missing and make them again, and the journal can then no longer say what a rollback must
+undo. So every ``Journal`` takes this lock when it opens and gives it back when it closes.
+
+How: ``fcntl.flock(LOCK_EX | LOCK_NB)`` on a file descriptor of our own. flock locks belong to the open
+file description, so a second ``Journal`` of the same path in the *same* process is refused too (POSIX
+``fcntl``/``lockf`` locks would not refuse it). The kernel drops the lock when its holder dies, however it
+dies, so a lock file left by a killed process is simply taken over: once we hold the lock, whatever the file
+says is stale and is overwritten. The file is never deleted: deleting it would let a process still holding
+the old file's descriptor and a process creating a new one both "hold" the lock.
+
+What the file says (pid, host, program name, start time) is only read to name the holder in the refusal.
+Platforms without ``fcntl`` (Windows) run without the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import JournalError, JournalLocked
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock; runs there are not guarded
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_SUFFIX = ".lock"
+
+
+def lock_path(journal: str | Path) -> Path:
+    """Where the lock of a journal lives: beside it, its name plus ``.lock``."""
+    path = Path(journal)
+    return path.with_name(path.name + LOCK_SUFFIX)
+
+
+def _holder_line(raw: bytes, journal: Path) -> str:
+    """The refusal: who holds the journal, as far as its lock file says."""
+    try:
+        info: Any = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        info = None
+    if not isinstance(info, dict):  # the holder has locked but not yet written, or wrote something else
+        who = "another run"
+    else:
+        pid, host, since = info.get("pid"), info.get("host"), info.get("started_at")
+        same = pid == os.getpid() and host == socket.gethostname()
+        who = "another Journal of this process (a run still going, or a Journal not closed)" if same else "another run"
+        program = f", {info['program']}" if info.get("program") else ""
+        who += f" (pid {pid} on {host}{program}, since {since})"
+    return (
+        f"journal {journal} is in use by {who}: one run or rollback at a time per journal; wait for it to end "
+        "or stop it"
+    )
+
+
+class JournalLock:
+    """The exclusive lock of one journal. ``acquire()`` raises ``JournalLocked`` naming the holder."""
+
+    def __init__(self, journal: str | Path) -> None:
+        self.journal = Path(journal)
+        self.path = lock_path(self.journal)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        if self._fd is not None or fcntl is None:
+            return
+        try:
+            # a descriptor (and open file description) of our own: never shared with another Journal
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as exc:
+            raise JournalError(
+                f"journal {self.journal}: cannot open its lock file {self.path}: {exc.strerror}"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # EWOULDBLOCK: held by someone alive (a dead holder's lock is gone with it)
+            raw = b""
+            with contextlib.suppress(OSError):
+                raw = os.pread(fd, 4096, 0)
+            os.close(fd)
+            raise JournalLocked(_holder_line(raw, self.journal)) from None
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "program": os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python",  # never its arguments
+        }
+        data = (json.dumps(info) + "\n").encode()
+        try:  # we hold the lock: what the file says is stale (a dead holder's), overwrite it in place
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        except OSError:
+            pass  # the holder's name is a courtesy; the lock itself is what guards the journal
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)  # nobody holds it now; the file stays (see the module docstring)
+        os.close(fd)  # closing the last descriptor of the description drops the flock
+
+    def __del__(self) -> None:  # a Journal dropped unclosed (a notebook variable rebound) frees its journal
+        self.release()
+
+    def __enter__(self) -> JournalLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
