@@ -301,6 +301,7 @@ def test_headerless_excel_sheet_says_so(tmp_path: Path) -> None:
         ("1893456000", pd.Timestamp("2030-01-01", tz="UTC")),
         ("1893456000000", pd.Timestamp("2030-01-01", tz="UTC")),
         ("20300131", pd.Timestamp("2030-01-31", tz="UTC")),  # YYYYMMDD, not seconds in 1970
+        ("22621201", None),  # YYYYMMDD past the last nanosecond timestamp: never, like any such date
         ("2030-01-01T00:00:00Z", pd.Timestamp("2030-01-01", tz="UTC")),
         ("2030-01-01T02:00:00+02:00", pd.Timestamp("2030-01-01", tz="UTC")),
         ("01/31/2030", pd.Timestamp("2030-01-31", tz="UTC")),
