@@ -197,3 +197,45 @@ def test_export_without_records_exits_2_with_one_line(tmp_path: Path, name: str,
     assert result.exit_code == 2, result.output
     assert [ln for ln in result.output.splitlines() if ln.strip()] == [f"error: {name}: no key records found"]
     assert not files  # nothing to report, so no rejects file either
+
+
+# ---------------------------------------------------------------- hostile JSON
+
+HUGE = "9" * 5000  # past Python's int-from-text limit (4300 digits): json.loads raised a bare ValueError
+ROW = '"key": "GoodKeyValue0001x", "email": "a@b.example", "plan": "p1", "apis": "x"'
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "where"),
+    [
+        ("keys.json", f'[\n{{{ROW}}},\n{{{ROW}, "n": {HUGE}}}\n]', "at line 3"),
+        ("keys.jsonl", f'{{{ROW}}}\n\n{{{ROW}, "n": -{HUGE}}}\n', "line 3 "),
+        (
+            "dump.json",
+            f'{{"keys": [\n{{"key_id": "GoodKeyValue0001x",\n "data": {{"expires": {HUGE}}}}}]}}',
+            "at line 3",
+        ),
+        ("developers.json", f'{{"Data": [{{"id": "d1",\n"email": "a@b.example", "n": {HUGE}}}]}}', "at line 2"),
+        # a number inside a string is text, not a number: the line of the real one is named
+        ("keys2.json", f'[{{"key": "{HUGE}", "note": "1",\n"n": {HUGE}}}]', "at line 2"),
+    ],
+)
+def test_a_number_with_too_many_digits_exits_2_naming_the_line(
+    tmp_path: Path, name: str, content: str, where: str
+) -> None:
+    src = tmp_path / name
+    src.write_text(content)
+    result, _ = invoke(["validate", str(src)], tmp_path)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "a number with too many digits" in lines[0] and where in lines[0], lines
+    assert "GoodKeyValue0001x" not in result.output and HUGE[:50] not in result.output
+
+
+def test_a_huge_json_number_exits_2_as_a_real_process(tmp_path: Path) -> None:
+    src = tmp_path / "keys.json"
+    src.write_text(f'[{{{ROW}, "expires": {HUGE}}}]')
+    run = validate_process(src, tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("error: keys.json: not valid JSON (a number with too many digits at line 1)")
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr

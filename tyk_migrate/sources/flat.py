@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError, MissingColumnsError, looks_like_token, safe_names, show_names
-from . import canonical
+from . import canonical, jsontext
 from .encoding import decode, to_utf8
 
 #: Header names recognised per canonical column, best first; compared after lower-casing and removing
@@ -260,7 +260,7 @@ def _records_frame(records: list[Any], *, source: str, where: str) -> pd.DataFra
 def read_json(data: bytes, *, source: str, report: list | None = None) -> pd.DataFrame:
     text, _ = decode(data, source)
     try:
-        doc = json.loads(text)
+        doc = jsontext.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         line = exc.lineno if isinstance(exc, json.JSONDecodeError) else "?"
@@ -282,9 +282,10 @@ def read_jsonl(data: bytes, *, source: str, report: list | None = None) -> pd.Da
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except (json.JSONDecodeError, RecursionError):
-            raise InputError(f"{source}: line {number} is not valid JSON") from None
+            records.append(jsontext.loads(line))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            why = f" ({exc.msg})" if isinstance(exc, json.JSONDecodeError) else " (nested too deeply)"
+            raise InputError(f"{source}: line {number} is not valid JSON{why}") from None
         lines.append(number)
     frame = _records_frame(records, source=source, where="line")
     frame["__row__"] = lines
@@ -309,7 +310,7 @@ def load_mapping(mapping: Mapping[str, Any] | str | Path | None) -> dict[str, An
             raise InputError(f"mapping {path.name}: cannot read ({exc.__class__.__name__})") from None
         try:
             if path.suffix.lower() == ".json":
-                loaded = json.loads(text)
+                loaded = jsontext.loads(text)
             else:
                 import yaml
 
