@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -239,3 +240,17 @@ def test_a_huge_json_number_exits_2_as_a_real_process(tmp_path: Path) -> None:
     assert run.returncode == 2, run.stderr
     assert run.stderr.startswith("error: keys.json: not valid JSON (a number with too many digits at line 1)")
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+
+
+def test_a_zip_bomb_workbook_exits_2_with_one_line_at_once(tmp_path: Path) -> None:
+    from xlsx_bombs import bomb
+
+    src = tmp_path / "keys.xlsx"
+    src.write_bytes(bomb(1700))  # 1.7 GiB of sheet XML in about 5 MB: openpyxl took minutes on it
+    start = time.perf_counter()
+    run = validate_process(src, tmp_path)
+    assert time.perf_counter() - start < 60, "the guard must refuse before anything inflates the sheet"
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: keys.xlsx: refused to read this workbook"), lines
+    assert "more than 512 MiB" in lines[0]

@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import InputError, MissingColumnsError, looks_like_token, safe_names, show_names
 from . import canonical, jsontext
 from .encoding import decode, to_utf8
+from .xlsx_guard import check_workbook
 
 #: Header names recognised per canonical column, best first; compared after lower-casing and removing
 #: spaces, underscores, hyphens and dots ("API Key" == "api_key" == "apikey").
@@ -233,6 +234,7 @@ def _unique_headers(header: list[str]) -> list[str]:
 def read_excel(data: bytes, *, source: str, report: list | None = None) -> pd.DataFrame:
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise InputError(f"{source}: old binary .xls workbooks are not supported; save it as .xlsx or CSV")
+    check_workbook(data, source)  # a zip bomb or a forged sheet extent would take minutes or gigabytes
     try:
         frame = pd.read_excel(io.BytesIO(data), sheet_name=0, dtype=str, engine="openpyxl", na_filter=False)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, IndexError, EOFError) as exc:
