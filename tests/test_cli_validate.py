@@ -254,3 +254,57 @@ def test_a_zip_bomb_workbook_exits_2_with_one_line_at_once(tmp_path: Path) -> No
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: keys.xlsx: refused to read this workbook"), lines
     assert "more than 512 MiB" in lines[0]
+
+
+# ---------------------------------------------------------------- a headerless first line
+
+
+@pytest.mark.parametrize(
+    ("first_line", "secret"),
+    [
+        # a passphrase key beside values that happen to be header names (developer, active, plan, api)
+        ("correct-horse-battery-staple,developer,gold,active", "correct-horse-battery-staple"),
+        ("partner secret value,plan,api", "partner secret value"),
+        ("correct horse battery staple;user;gold;status", "correct horse battery staple"),
+        ("deadbeefcafebabe,owner,plan,apis", "deadbeefcafebabe"),  # hex of letters only: word-shaped
+        ("dGhpc2lzYXNlY3JldA,owner,plan,apis", "dGhpc2lzYXNlY3JldA"),  # base64
+        ("key,ada@lumen.example,plan,apis", "ada@lumen.example"),
+    ],
+)
+def test_a_headerless_first_line_is_masked_whatever_words_it_holds(
+    tmp_path: Path, first_line: str, secret: str
+) -> None:
+    src = tmp_path / "keys.csv"
+    src.write_text(f"{first_line}\n{first_line.replace('g', 'h')}\n")
+    result, _ = invoke(["validate", str(src)], tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "first line looks like data, not column names" in result.output
+    assert secret not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_headerless_passphrase_is_masked_in_a_real_process_and_every_error(tmp_path: Path) -> None:
+    secret = "correct-horse-battery-staple"
+    line = f"{secret},developer,gold,active"
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("key_id: KeyValue\n")
+    for name, content, mapped in [
+        ("missing.csv", f"{line}\n", False),
+        ("ragged.csv", f"{line}\nrow,with,too,many,fields\n", False),  # a read error: columns_found
+        ("mapped.csv", f"{line}\n", True),  # a mapped column that is not there
+    ]:
+        src = tmp_path / name
+        src.write_text(content)
+        args = ["validate", str(src), *(["--mapping", str(mapping)] if mapped else [])]
+        run = subprocess.run(
+            [sys.executable, "-m", "tyk_migrate.cli", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert run.returncode == 2, (name, run.stderr)
+        assert secret not in run.stdout + run.stderr and "first line looks like data" in run.stderr, run.stderr
+
+
+def test_a_real_header_with_unknown_columns_is_still_shown(tmp_path: Path) -> None:
+    src = tmp_path / "keys.csv"
+    src.write_text("token,Created At,lastUsedAt,quota_renewal_rate,Notes\nGoodKeyValue0001x,2024-01-01,x,1,n\n")
+    result, _ = invoke(["validate", str(src)], tmp_path)
+    assert result.exit_code == 2
+    assert "columns found: token, Created At, lastUsedAt, quota_renewal_rate, Notes" in result.output

@@ -706,3 +706,33 @@ def test_a_mapping_on_a_headerless_file_does_not_print_the_key() -> None:
     with pytest.raises(MissingColumnsError, match="first line looks like data") as err:
         load_keys(data, format="csv", mapping={"key_id": "KeyValue"})
     assert word_key not in str(err.value) and "alice@b.example" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Key", "Created At", "Last Used Date", "lastUsedAt", "quota_renewal_rate", "Customer ID", "e-mail", "有効期限"],
+)
+def test_column_names_of_real_exports_are_header_shaped(name: str) -> None:
+    from tyk_migrate.sources.header_line import column_name_shaped
+
+    assert column_name_shaped(name)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "correct-horse-battery-staple",  # four words: a passphrase
+        "partner secret value",  # three lower-case words joined by spaces
+        "partner_acme_prod_secret",
+        "deadbeefcafebabe",  # hex, letters only
+        "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+        "abcdefghijklmnopqrstu",  # a word longer than any column name's
+        "ada@lumen.example",
+        "2030-01-31",
+        "1893456000",
+    ],
+)
+def test_values_are_not_header_shaped(value: str) -> None:
+    from tyk_migrate.sources.header_line import column_name_shaped
+
+    assert not column_name_shaped(value)

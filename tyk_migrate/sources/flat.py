@@ -19,9 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import InputError, MissingColumnsError, looks_like_token, safe_names, show_names
+from ..errors import InputError, MissingColumnsError, safe_names, show_names
 from . import canonical, jsontext
 from .encoding import decode, to_utf8
+from .header_line import column_name_shaped
 from .xlsx_guard import check_workbook
 
 #: Header names recognised per canonical column, best first; compared after lower-casing and removing
@@ -128,19 +129,19 @@ def norm(header: object) -> str:
 #: Every header name the loader knows, normalised.
 KNOWN_HEADERS = frozenset(norm(n) for names in SYNONYMS.values() for n in names) | {norm(c) for c in MAPPING_TARGETS}
 _GENERATED_HEADER = re.compile(r"column_\d+(?:\.\d+)?")  # _unique_headers' name for a blank header
-_NUMBER_OR_DATE = re.compile(r"[\d\s.,:/+\-TZ]*\d[\d\s.,:/+\-TZ]*")
 
 
 def first_line_is_data(names: list[str]) -> bool:
-    """True when a table's header line is really its first record (the file has no header line).
+    """True unless a table's first line is certainly a header: then errors mask every value of it.
 
-    Told by a value no header has (key-shaped, an email, a number or date), or by no name being one the
-    loader knows. The names are then data, possibly a key: errors mask them all.
+    Certainly a header: some name is one the loader knows, and every other one has a column name's shape
+    (``header_line.column_name_shaped``), so no name is key-, passphrase-, email-, number- or date-shaped.
+    A headerless file's first record ("correct-horse-battery-staple,developer,gold,active") can hold
+    known words; one value shaped like no column name gives it away.
     """
     written = [n for n in names if not _GENERATED_HEADER.fullmatch(n)]
-    if any(looks_like_token(n) or "@" in n or _NUMBER_OR_DATE.fullmatch(n) for n in written):
-        return True
-    return not any(norm(n) in KNOWN_HEADERS for n in written)
+    unknown = [n for n in written if norm(n) not in KNOWN_HEADERS]
+    return len(unknown) == len(written) or not all(column_name_shaped(n) for n in unknown)
 
 
 def columns_found(names: list[str]) -> str:
