@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -197,3 +198,113 @@ def test_export_without_records_exits_2_with_one_line(tmp_path: Path, name: str,
     assert result.exit_code == 2, result.output
     assert [ln for ln in result.output.splitlines() if ln.strip()] == [f"error: {name}: no key records found"]
     assert not files  # nothing to report, so no rejects file either
+
+
+# ---------------------------------------------------------------- hostile JSON
+
+HUGE = "9" * 5000  # past Python's int-from-text limit (4300 digits): json.loads raised a bare ValueError
+ROW = '"key": "GoodKeyValue0001x", "email": "a@b.example", "plan": "p1", "apis": "x"'
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "where"),
+    [
+        ("keys.json", f'[\n{{{ROW}}},\n{{{ROW}, "n": {HUGE}}}\n]', "at line 3"),
+        ("keys.jsonl", f'{{{ROW}}}\n\n{{{ROW}, "n": -{HUGE}}}\n', "line 3 "),
+        (
+            "dump.json",
+            f'{{"keys": [\n{{"key_id": "GoodKeyValue0001x",\n "data": {{"expires": {HUGE}}}}}]}}',
+            "at line 3",
+        ),
+        ("developers.json", f'{{"Data": [{{"id": "d1",\n"email": "a@b.example", "n": {HUGE}}}]}}', "at line 2"),
+        # a number inside a string is text, not a number: the line of the real one is named
+        ("keys2.json", f'[{{"key": "{HUGE}", "note": "1",\n"n": {HUGE}}}]', "at line 2"),
+    ],
+)
+def test_a_number_with_too_many_digits_exits_2_naming_the_line(
+    tmp_path: Path, name: str, content: str, where: str
+) -> None:
+    src = tmp_path / name
+    src.write_text(content)
+    result, _ = invoke(["validate", str(src)], tmp_path)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "a number with too many digits" in lines[0] and where in lines[0], lines
+    assert "GoodKeyValue0001x" not in result.output and HUGE[:50] not in result.output
+
+
+def test_a_huge_json_number_exits_2_as_a_real_process(tmp_path: Path) -> None:
+    src = tmp_path / "keys.json"
+    src.write_text(f'[{{{ROW}, "expires": {HUGE}}}]')
+    run = validate_process(src, tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("error: keys.json: not valid JSON (a number with too many digits at line 1)")
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+
+
+def test_a_zip_bomb_workbook_exits_2_with_one_line_at_once(tmp_path: Path) -> None:
+    from xlsx_bombs import bomb
+
+    src = tmp_path / "keys.xlsx"
+    src.write_bytes(bomb(1700))  # 1.7 GiB of sheet XML in about 5 MB: openpyxl took minutes on it
+    start = time.perf_counter()
+    run = validate_process(src, tmp_path)
+    assert time.perf_counter() - start < 60, "the guard must refuse before anything inflates the sheet"
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: keys.xlsx: refused to read this workbook"), lines
+    assert "more than 512 MiB" in lines[0]
+
+
+# ---------------------------------------------------------------- a headerless first line
+
+
+@pytest.mark.parametrize(
+    ("first_line", "secret"),
+    [
+        # a passphrase key beside values that happen to be header names (developer, active, plan, api)
+        ("correct-horse-battery-staple,developer,gold,active", "correct-horse-battery-staple"),
+        ("partner secret value,plan,api", "partner secret value"),
+        ("correct horse battery staple;user;gold;status", "correct horse battery staple"),
+        ("deadbeefcafebabe,owner,plan,apis", "deadbeefcafebabe"),  # hex of letters only: word-shaped
+        ("dGhpc2lzYXNlY3JldA,owner,plan,apis", "dGhpc2lzYXNlY3JldA"),  # base64
+        ("key,ada@lumen.example,plan,apis", "ada@lumen.example"),
+    ],
+)
+def test_a_headerless_first_line_is_masked_whatever_words_it_holds(
+    tmp_path: Path, first_line: str, secret: str
+) -> None:
+    src = tmp_path / "keys.csv"
+    src.write_text(f"{first_line}\n{first_line.replace('g', 'h')}\n")
+    result, _ = invoke(["validate", str(src)], tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "first line looks like data, not column names" in result.output
+    assert secret not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_headerless_passphrase_is_masked_in_a_real_process_and_every_error(tmp_path: Path) -> None:
+    secret = "correct-horse-battery-staple"
+    line = f"{secret},developer,gold,active"
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("key_id: KeyValue\n")
+    for name, content, mapped in [
+        ("missing.csv", f"{line}\n", False),
+        ("ragged.csv", f"{line}\nrow,with,too,many,fields\n", False),  # a read error: columns_found
+        ("mapped.csv", f"{line}\n", True),  # a mapped column that is not there
+    ]:
+        src = tmp_path / name
+        src.write_text(content)
+        args = ["validate", str(src), *(["--mapping", str(mapping)] if mapped else [])]
+        run = subprocess.run(
+            [sys.executable, "-m", "tyk_migrate.cli", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert run.returncode == 2, (name, run.stderr)
+        assert secret not in run.stdout + run.stderr and "first line looks like data" in run.stderr, run.stderr
+
+
+def test_a_real_header_with_unknown_columns_is_still_shown(tmp_path: Path) -> None:
+    src = tmp_path / "keys.csv"
+    src.write_text("token,Created At,lastUsedAt,quota_renewal_rate,Notes\nGoodKeyValue0001x,2024-01-01,x,1,n\n")
+    result, _ = invoke(["validate", str(src)], tmp_path)
+    assert result.exit_code == 2
+    assert "columns found: token, Created At, lastUsedAt, quota_renewal_rate, Notes" in result.output

@@ -301,6 +301,7 @@ def test_headerless_excel_sheet_says_so(tmp_path: Path) -> None:
         ("1893456000", pd.Timestamp("2030-01-01", tz="UTC")),
         ("1893456000000", pd.Timestamp("2030-01-01", tz="UTC")),
         ("20300131", pd.Timestamp("2030-01-31", tz="UTC")),  # YYYYMMDD, not seconds in 1970
+        ("22621201", None),  # YYYYMMDD past the last nanosecond timestamp: never, like any such date
         ("2030-01-01T00:00:00Z", pd.Timestamp("2030-01-01", tz="UTC")),
         ("2030-01-01T02:00:00+02:00", pd.Timestamp("2030-01-01", tz="UTC")),
         ("01/31/2030", pd.Timestamp("2030-01-31", tz="UTC")),
@@ -705,3 +706,33 @@ def test_a_mapping_on_a_headerless_file_does_not_print_the_key() -> None:
     with pytest.raises(MissingColumnsError, match="first line looks like data") as err:
         load_keys(data, format="csv", mapping={"key_id": "KeyValue"})
     assert word_key not in str(err.value) and "alice@b.example" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Key", "Created At", "Last Used Date", "lastUsedAt", "quota_renewal_rate", "Customer ID", "e-mail", "有効期限"],
+)
+def test_column_names_of_real_exports_are_header_shaped(name: str) -> None:
+    from tyk_migrate.sources.header_line import column_name_shaped
+
+    assert column_name_shaped(name)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "correct-horse-battery-staple",  # four words: a passphrase
+        "partner secret value",  # three lower-case words joined by spaces
+        "partner_acme_prod_secret",
+        "deadbeefcafebabe",  # hex, letters only
+        "QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+        "abcdefghijklmnopqrstu",  # a word longer than any column name's
+        "ada@lumen.example",
+        "2030-01-31",
+        "1893456000",
+    ],
+)
+def test_values_are_not_header_shaped(value: str) -> None:
+    from tyk_migrate.sources.header_line import column_name_shaped
+
+    assert not column_name_shaped(value)

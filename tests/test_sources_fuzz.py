@@ -125,6 +125,7 @@ EXPIRIES = st.one_of(
 @example(99999999999)
 @example(99999999999999)
 @example(2**63)
+@example(22621201)  # YYYYMMDD past 2262-04-11: raised OutOfBoundsDatetime
 @given(EXPIRIES)
 def test_any_expiry_loads_as_a_date_never_or_a_reject(value: object) -> None:
     """Every expiry ends as a timestamp in 1970..2262, as never, or in expires_raw for a reject; no crash."""

@@ -19,6 +19,7 @@ from typing import IO, Any
 import pandas as pd
 
 from ..errors import InputError, UnknownFormatError
+from . import jsontext
 from .canonical import COLUMNS, REQUIRED
 from .encoding import decode
 from .flat import load_flat, load_frame, load_mapping
@@ -74,7 +75,7 @@ def _sniff_json(data: bytes, source: str) -> tuple[str, Any]:
     if stripped.startswith("["):
         return "json", None
     try:
-        doc = json.loads(text)
+        doc = jsontext.loads(text)
     except (json.JSONDecodeError, RecursionError):
         lines = [ln for ln in stripped.splitlines()[:5] if ln.strip()]
         if len(lines) > 1 and all(ln.lstrip().startswith("{") for ln in lines):

@@ -177,7 +177,9 @@ def parse_expiry(values: pd.Series) -> tuple[pd.Series, pd.Series]:
             # 20300131 is a spreadsheet's date, not a moment of August 1970; 20301399 is neither, so rejected
             compact = n[(n >= 19700101) & (n <= 22621231) & (n % 1 == 0)].astype("int64").astype("str")
             dates = pd.to_datetime(compact, format="%Y%m%d", utc=True, errors="coerce")
-            at[dates.index] = dates.astype(DT_DTYPE)
+            # pandas holds these in seconds: 22620412..22621231 is past LATEST and stays NaT (never)
+            near_date = (dates <= LATEST).to_numpy(dtype=bool)
+            at[dates.index[near_date]] = dates[near_date].astype(DT_DTYPE)
             numeric[dates.index[dates.isna()]] = False
             n = n.drop(compact.index)
             # Milliseconds from 10^12 (September 2001) up: below that, milliseconds would be an expiry before

@@ -19,9 +19,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import InputError, MissingColumnsError, looks_like_token, safe_names, show_names
-from . import canonical
+from ..errors import InputError, MissingColumnsError, safe_names, show_names
+from . import canonical, jsontext
 from .encoding import decode, to_utf8
+from .header_line import column_name_shaped
+from .xlsx_guard import check_workbook
 
 #: Header names recognised per canonical column, best first; compared after lower-casing and removing
 #: spaces, underscores, hyphens and dots ("API Key" == "api_key" == "apikey").
@@ -127,19 +129,19 @@ def norm(header: object) -> str:
 #: Every header name the loader knows, normalised.
 KNOWN_HEADERS = frozenset(norm(n) for names in SYNONYMS.values() for n in names) | {norm(c) for c in MAPPING_TARGETS}
 _GENERATED_HEADER = re.compile(r"column_\d+(?:\.\d+)?")  # _unique_headers' name for a blank header
-_NUMBER_OR_DATE = re.compile(r"[\d\s.,:/+\-TZ]*\d[\d\s.,:/+\-TZ]*")
 
 
 def first_line_is_data(names: list[str]) -> bool:
-    """True when a table's header line is really its first record (the file has no header line).
+    """True unless a table's first line is certainly a header: then errors mask every value of it.
 
-    Told by a value no header has (key-shaped, an email, a number or date), or by no name being one the
-    loader knows. The names are then data, possibly a key: errors mask them all.
+    Certainly a header: some name is one the loader knows, and every other one has a column name's shape
+    (``header_line.column_name_shaped``), so no name is key-, passphrase-, email-, number- or date-shaped.
+    A headerless file's first record ("correct-horse-battery-staple,developer,gold,active") can hold
+    known words; one value shaped like no column name gives it away.
     """
     written = [n for n in names if not _GENERATED_HEADER.fullmatch(n)]
-    if any(looks_like_token(n) or "@" in n or _NUMBER_OR_DATE.fullmatch(n) for n in written):
-        return True
-    return not any(norm(n) in KNOWN_HEADERS for n in written)
+    unknown = [n for n in written if norm(n) not in KNOWN_HEADERS]
+    return len(unknown) == len(written) or not all(column_name_shaped(n) for n in unknown)
 
 
 def columns_found(names: list[str]) -> str:
@@ -233,6 +235,7 @@ def _unique_headers(header: list[str]) -> list[str]:
 def read_excel(data: bytes, *, source: str, report: list | None = None) -> pd.DataFrame:
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise InputError(f"{source}: old binary .xls workbooks are not supported; save it as .xlsx or CSV")
+    check_workbook(data, source)  # a zip bomb or a forged sheet extent would take minutes or gigabytes
     try:
         frame = pd.read_excel(io.BytesIO(data), sheet_name=0, dtype=str, engine="openpyxl", na_filter=False)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, IndexError, EOFError) as exc:
@@ -260,7 +263,7 @@ def _records_frame(records: list[Any], *, source: str, where: str) -> pd.DataFra
 def read_json(data: bytes, *, source: str, report: list | None = None) -> pd.DataFrame:
     text, _ = decode(data, source)
     try:
-        doc = json.loads(text)
+        doc = jsontext.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         line = exc.lineno if isinstance(exc, json.JSONDecodeError) else "?"
@@ -282,9 +285,10 @@ def read_jsonl(data: bytes, *, source: str, report: list | None = None) -> pd.Da
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except (json.JSONDecodeError, RecursionError):
-            raise InputError(f"{source}: line {number} is not valid JSON") from None
+            records.append(jsontext.loads(line))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            why = f" ({exc.msg})" if isinstance(exc, json.JSONDecodeError) else " (nested too deeply)"
+            raise InputError(f"{source}: line {number} is not valid JSON{why}") from None
         lines.append(number)
     frame = _records_frame(records, source=source, where="line")
     frame["__row__"] = lines
@@ -309,7 +313,7 @@ def load_mapping(mapping: Mapping[str, Any] | str | Path | None) -> dict[str, An
             raise InputError(f"mapping {path.name}: cannot read ({exc.__class__.__name__})") from None
         try:
             if path.suffix.lower() == ".json":
-                loaded = json.loads(text)
+                loaded = jsontext.loads(text)
             else:
                 import yaml
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError
-from . import canonical
+from . import canonical, jsontext
 from .encoding import decode
 from .policies import split_policies
 
@@ -25,9 +25,11 @@ EMAIL_FIELDS = ("email", "developer_email", "owner_email", "user_email")
 def parse_json(data: bytes, source: str, what: str = "JSON") -> Any:
     text, _ = decode(data, source)
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        where = (
+            f" ({exc.msg} at line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else " (nested too deeply)"
+        )
         raise InputError(f"{source}: not valid JSON{where}; expected {what}") from None
 
 
