@@ -117,7 +117,7 @@ class AdaptiveConcurrency:
         self.decreases = 0
         self._window = 0
         self._window_latency = 0.0
-        self._since_decrease = 0
+        self._since_decrease = math.inf  # no decrease yet, so no stale answers to discount
         self._windows_at_ceiling = 0
         self._probe_every = probe_windows
         limiter.set_limit(min(self.maximum, max(self.minimum, initial)))
