@@ -11,6 +11,7 @@ import asyncio
 import copy
 import csv
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 
 from tyk_migrate.cli import cli
 from tyk_migrate.concurrency import AdaptiveConcurrency, Limiter
+from tyk_migrate.errors import AuthError, RateLimited
 from tyk_migrate.journal import Journal
 from tyk_migrate.portal import AsyncPortalClient
 from tyk_migrate.retry import RetryPolicy
@@ -94,38 +96,44 @@ def test_reads_survive_a_portal_capping_requests_in_flight(command, make_sandbox
     pd.testing.assert_frame_equal(frames[THROTTLED], frames[""])
 
 
-class RefuseFirst(httpx.AsyncBaseTransport):
-    """Answers the first request of each chosen path 429 with ``Retry-After``; forwards everything else.
+Script = Callable[[str], "httpx.Response | None"]
 
-    Records (path, sent, answered, status) for every request, so a test can see when each was sent.
-    """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, paths: set[str], retry_after: float) -> None:
-        self.inner, self.paths, self.retry_after = inner, set(paths), retry_after
+class Scripted(httpx.AsyncBaseTransport):
+    """An in-process sandbox behind a script: ``script(path)`` answers instead of the portal when it returns
+    a response. Records (path, sent, answered, status) of every request, to see when each was sent."""
+
+    def __init__(self, seed: dict[str, Any], script: Script) -> None:
+        self.inner = httpx.ASGITransport(app=create_app(SandboxConfig(seed=seed)))
+        self.script = script
         self.log: list[tuple[str, float, float, int]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         sent, path = time.monotonic(), request.url.path.removeprefix("/portal-api")
-        if path in self.paths:
-            self.paths.discard(path)
-            response = httpx.Response(429, headers={"Retry-After": str(self.retry_after)}, json={"errors": ["slow"]})
-        else:
+        response = self.script(path)
+        if response is None:
             response = await self.inner.handle_async_request(request)
             await response.aread()
         self.log.append((path, sent, time.monotonic(), response.status_code))
         return response
 
 
+def too_many(retry_after: float) -> httpx.Response:
+    return httpx.Response(429, headers={"Retry-After": str(retry_after)}, json={"errors": ["slow down"]})
+
+
+def client_for(transport: httpx.AsyncBaseTransport, **kw: Any) -> AsyncPortalClient:
+    return AsyncPortalClient("http://127.0.0.1:9", "sandbox-admin-token", transport=transport, **kw)
+
+
 def test_snapshot_waits_out_retry_after_without_holding_a_slot(seed_data):
     seed = throttled_seed(seed_data, apps=10)
     odd = {f"/apps/{a['ID']}/custom_credentials" for a in seed["apps"] if a["ID"] % 2}
-    transport = RefuseFirst(httpx.ASGITransport(app=create_app(SandboxConfig(seed=seed))), odd, retry_after=0.2)
+    refuse = set(odd)  # the first request of each: 429, Retry-After 0.2 s
+    transport = Scripted(seed, lambda path: too_many(0.2) if path in refuse and not refuse.discard(path) else None)
     hook_calls: list[int | None] = []
     retry = RetryPolicy(attempts=3)
-    client = AsyncPortalClient(
-        "http://127.0.0.1:9", "sandbox-admin-token", transport=transport, retry=retry,
-        on_response=lambda method, path, status, seconds: hook_calls.append(status),
-    )  # fmt: skip
+    client = client_for(transport, retry=retry, on_response=lambda method, path, status, s: hook_calls.append(status))
 
     async def fetch() -> PortalSnapshot:
         async with client:
@@ -145,6 +153,42 @@ def test_snapshot_waits_out_retry_after_without_holding_a_slot(seed_data):
     assert waiting > 2, waiting
     # the client is as it was given: its own hook saw every answer, its policy is back
     assert len(hook_calls) == len(transport.log) and client.retry is retry
+
+
+def test_429s_have_their_own_budget_then_the_error_is_raised(seed_data):
+    """A portal that keeps answering 429 is tried ``rate_limited_attempts`` times, not ``attempts``."""
+    path = "/apps/1/custom_credentials"
+    transport = Scripted(seed_data, lambda p: too_many(0) if p == path else None)
+    client = client_for(transport, retry=RetryPolicy(attempts=2, rate_limited_attempts=5))
+
+    async def fetch() -> None:
+        async with client:
+            await fetch_snapshot_async(client, progress=False)
+
+    with pytest.raises(RateLimited):
+        asyncio.run(fetch())
+    assert sum(p == path for p, *_ in transport.log) == 5
+
+
+def test_a_read_that_fails_ends_the_others(seed_data):
+    """Reads still retrying when another has failed are cancelled: none goes on sending after the error."""
+    transport = Scripted(
+        seed_data,
+        lambda p: httpx.Response(403, json={"errors": ["no"]}) if p == "/apps/1/custom_credentials"
+        else too_many(0.02) if p == "/apps/2/custom_credentials" else None,
+    )  # fmt: skip
+    client = client_for(transport)
+
+    async def fetch_then_wait() -> float:
+        async with client:
+            with pytest.raises(AuthError):
+                await fetch_snapshot_async(client, concurrency=4, progress=False)
+            failed_at = time.monotonic()
+            await asyncio.sleep(0.2)  # the client stays open: a read left running would send meanwhile
+            return failed_at
+
+    failed_at = asyncio.run(fetch_then_wait())
+    assert not [sent for _, sent, _, _ in transport.log if sent > failed_at]
 
 
 def test_the_first_429_lowers_the_limit_at_once():

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import contextlib
 import math
+from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any
 
@@ -294,6 +295,19 @@ class AdaptiveReads:
             finally:
                 self.limiter.release()
             await asyncio.sleep(wait)
+
+    @staticmethod
+    async def gather(*aws: Awaitable[Any]) -> list[Any]:
+        """``asyncio.gather``, except that the first failure cancels the rest: with budgets this long, reads
+        left running would go on retrying against a portal the caller has given up on."""
+        tasks = [asyncio.ensure_future(a) for a in aws]
+        try:
+            return await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def walk(self, path: str, unwrap: str | None = None) -> list[dict[str, Any]]:
         """A list endpoint's items, each page sent by ``send``: a refused page is retried alone."""

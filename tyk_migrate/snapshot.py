@@ -12,7 +12,6 @@ carry ``PlanID`` as a string, converted to an integer here once so nothing downs
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -407,7 +406,7 @@ async def fetch_snapshot_async(
     fetched_at = datetime.now(UTC)
     async with AdaptiveReads(client, concurrency=concurrency) as reads:
         portal = reads.portal  # the client's operations, every request under the adaptive limit
-        users, products, plans, apps = await asyncio.gather(
+        users, products, plans, apps = await reads.gather(
             portal.list_users(), portal.list_products(), portal.list_plans(), portal.list_apps()
         )
         missing = [p for p in plans if _needs_detail(p)]
@@ -422,10 +421,10 @@ async def fetch_snapshot_async(
 
         # Details and credentials depend only on the lists, so they share one round of requests.
         try:
-            plan_details, product_details, _ = await asyncio.gather(
-                asyncio.gather(*(portal.get_plan(p["ID"]) for p in missing)),
-                asyncio.gather(*(portal.get_product(p["ID"]) for p in thin)),
-                asyncio.gather(*(one(int(a["ID"])) for a in apps)),
+            plan_details, product_details, _ = await reads.gather(
+                reads.gather(*(portal.get_plan(p["ID"]) for p in missing)),
+                reads.gather(*(portal.get_product(p["ID"]) for p in thin)),
+                reads.gather(*(one(int(a["ID"])) for a in apps)),
             )
         finally:
             bar.close()
