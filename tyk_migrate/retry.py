@@ -33,7 +33,7 @@ class RetryPolicy:
 
     ``rate_limited_attempts`` bounds tries of a call the portal keeps answering 429 (used where a caller
     counts 429s apart from failures, as ``AdaptiveReads`` does): a 429 is the portal asking to slow down,
-    not failing, so it gets a budget of its own, as long as the runner's ``max_rate_limited``."""
+    not failing, so it gets a budget of its own (60, as the runner's ``max_rate_limited``)."""
 
     attempts: int = 6
     base: float = 0.2
