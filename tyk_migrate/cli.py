@@ -103,6 +103,16 @@ def portal_options(func: F) -> F:
     return func
 
 
+#: ``--concurrency`` of the commands that read the portal (plan, reconcile): a ceiling, the reads adapt below it.
+read_concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Most requests in flight while reading the portal (fewer while it answers 429/503).",
+)
+
+
 INPUT_FORMATS = ("auto", "csv", "tsv", "excel", "json", "jsonl", "dashboard", "classic")
 
 
@@ -372,7 +382,7 @@ def plan_scope(owner: tuple[str, ...], plan: tuple[str, ...], product: tuple[str
 @click.option("--org", multiple=True, help="Only keys of this organisation: portal org ID or legacy org (repeatable).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Plan CSV (keys masked). Default: INPUT-stem.plan.csv.")
 @click.option("--unresolved", "unresolved_out", type=click.Path(dir_okay=False), help="Also write unmatched values.")
-@click.option("--concurrency", default=16, show_default=True, help="Requests in flight while reading the portal.")
+@read_concurrency_option
 @portal_options
 @one_line_errors
 def plan_command(
@@ -711,7 +721,13 @@ def _sample_value(value: str | None) -> int | float | None:
     help="How the key is sent: 'Authorization: <key>', 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
 )
 @click.option("--sample", default=None, help="Verify only N keys (e.g. 50) or a fraction (e.g. 0.1).")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True, help="Calls in flight.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Gateway calls in flight; also the most portal reads in flight (fewer while it answers 429/503).",
+)
 @click.option("--rate", type=float, default=None, help="At most this many calls per second (default: no limit).")
 @click.option("--path", default="/", show_default=True, help="Path called below each API's listen path.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the outcome log with verify columns.")
@@ -752,7 +768,7 @@ def verify_command(
     )
 
     settings = Settings.from_env(portal_url=portal_url, token=token, gateway_url=gateway_url)
-    prepared = source.prepare(portal=settings, progress=False)
+    prepared = source.prepare(portal=settings, progress=False, concurrency=concurrency)
     with Journal(journal) as ledger:
         outcomes = outcomes_from_journal(prepared.plan, ledger)
     migrated = outcomes["status"].isin(["created", "skipped"])
@@ -785,6 +801,7 @@ def verify_command(
     "--unexplained", type=click.Path(dir_okay=False), default=None, help="Write portal credentials no key explains."
 )
 @click.option("--html", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report.")
+@read_concurrency_option
 @portal_options
 @one_line_errors
 def reconcile_command(
@@ -792,6 +809,7 @@ def reconcile_command(
     out: str | None,
     unexplained: str | None,
     html: str | None,
+    concurrency: int,
     portal_url: str | None,
     token: str | None,
 ) -> None:
@@ -810,7 +828,7 @@ def reconcile_command(
     from .report import export_frame, export_reconciliation, write_report
 
     settings = Settings.from_env(portal_url=portal_url, token=token)
-    prepared = source.prepare(portal=settings, progress=False)
+    prepared = source.prepare(portal=settings, progress=False, concurrency=concurrency)
     recon = reconcile(prepared.valid, prepared.snapshot, plan=prepared.plan)
     for status, count in recon.counts.items():
         click.echo(f"{status:>15}  {count}")
