@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..secrets import SecretKey, fingerprinter
+from ..secrets import SecretKey, fingerprints
 
 #: Canonical legacy columns, in order. ``org`` and ``expires_raw`` are this project's additions:
 #: ``org`` is the owner's organisation when the source has one; ``expires_raw`` holds the source's
@@ -254,12 +254,11 @@ def key_values(values: Any, index: pd.Index) -> tuple[pd.Series, pd.Series]:
     """``(key_id, key_fingerprint)``: SecretKey objects (raw value untouched: no trimming) and fingerprints."""
     raw = as_text(values, index)
     items = raw.to_list()
-    fp = fingerprinter()  # secrets.fingerprint with the secret looked up once: it is the per-row hot spot
-    if all_text := not raw.hasnans:
+    if not raw.hasnans:
         keys: list[object] = list(map(SecretKey, items))
     else:
         keys = [SecretKey(v) if isinstance(v, str) else None for v in items]
-    fps = [fp(v) if all_text or isinstance(v, str) else None for v in items]
+    fps = fingerprints(items)  # secrets.fingerprint, the secret looked up once: the per-row hot spot
     return (
         pd.Series(keys, index=index, dtype=object, name="key_id"),
         pd.Series(fps, index=index, dtype="str", name="key_fingerprint"),
