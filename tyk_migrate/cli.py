@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from .errors import MigrateError
-from .secrets import mask
+from .scrub import clip, mask_secretish
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,15 +28,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_UNEXPECTED = 3
 DEBUG_ENV = "TYK_MIGRATE_DEBUG"
 UNEXPECTED_MESSAGE_CHARS = 120
-# a quoted value (an apostrophe inside a word does not open one), or an unquoted run of 8+ characters
-_SECRETISH = re.compile(r"""(?<![A-Za-z])(['"])(.*?)\1(?![A-Za-z])|[^\s'"()\[\]{}<>,;:]{8,}""")
-_WORD = re.compile(r"[A-Z]?[a-z]+(?:-[a-z]+)*")
-
-
-def _mask_secretish(m: re.Match[str]) -> str:
-    if m[1]:
-        return f"{m[1]}{mask(m[2])}{m[1]}"
-    return m[0] if _WORD.fullmatch(m[0]) else mask(m[0])
 
 
 def unexpected_message(exc: BaseException) -> str:
@@ -45,12 +35,9 @@ def unexpected_message(exc: BaseException) -> str:
 
     Library code never puts a raw key in its own errors, but third-party ones (pandas, pyarrow, httpx) quote
     the value they choked on, which may be a key: so every quoted value is masked, and so is every unquoted
-    run of 8+ characters (the gateway's shortest key) unless it is shaped like an English word.
+    run of 8+ characters (the gateway's shortest key) shaped like a key, not a name (``scrub.mask_secretish``).
     """
-    text = " ".join(str(exc).split())
-    text = _SECRETISH.sub(_mask_secretish, text)
-    cut = len(text) > UNEXPECTED_MESSAGE_CHARS
-    return text[: UNEXPECTED_MESSAGE_CHARS - 1] + "…" if cut else text
+    return clip(" ".join(str(exc).split()), UNEXPECTED_MESSAGE_CHARS, mask_secretish)
 
 
 def one_line_errors(func: F) -> F:
@@ -247,7 +234,8 @@ def cli() -> None:
     show_envvar=True,
     default="sandbox-admin-token",
     show_default=True,
-    help="Admin API token the sandbox expects in the Authorization header.",
+    help="Admin API token the sandbox expects in the Authorization header (a secret of your own to listen beyond "
+    "loopback: the default is public).",
 )
 @click.option("--latency-ms", type=float, default=0, show_default=True, help="Fixed latency per portal request.")
 @click.option("--faults", default="", help='Fault spec, e.g. "429=5%,500=2%,lost=1%,cap=32,jitter=20".')
@@ -281,6 +269,9 @@ def sandbox(
     """
     from .config import AUTH_TOKEN_TYPES
     from .sandbox import SandboxConfig, serve
+    from .sandbox.server import check_exposure
+
+    warning = check_exposure(host, token)  # before anything starts: a public token off loopback is refused
 
     accepted = AUTH_TOKEN_TYPES if auth_token_type == "both" else (auth_token_type,)
     config = SandboxConfig(
@@ -295,6 +286,8 @@ def sandbox(
     )
 
     def announce(url: str) -> None:
+        if warning:
+            click.echo(warning, err=True)
         click.echo(f"portal API:  {url}/portal-api")
         click.echo(f"gateway:     {url}/gateway")
         click.echo(f"admin:       {url}/__sandbox/state")

@@ -11,7 +11,6 @@ CSS and inline SVG charts, and no external assets or scripts.
 from __future__ import annotations
 
 import html
-import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -20,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .secrets import SecretKey, is_key, mask, reveal
+from .scrub import KeyScrubber, scrub_keys
+from .secrets import SecretKey, is_key, mask, private_file, reveal
 
 if TYPE_CHECKING:
     from .reconcile import Reconciliation
@@ -122,9 +122,11 @@ def _scrub_own_keys(frame: pd.DataFrame, keys: Sequence[str | None]) -> pd.DataF
             continue
         changed = False
         for i, (value, key) in enumerate(zip(values, keys, strict=True)):
-            if key and isinstance(value, str) and key in value:
-                values[i] = value.replace(key, mask(key))
-                changed = True
+            if key and isinstance(value, str):
+                scrubbed = scrub_keys(value, [key])  # quick exit unless the key's start or an escape is there
+                if scrubbed != value:
+                    values[i] = scrubbed
+                    changed = True
         if changed:
             out[column] = pd.Series(values, index=out.index, dtype=object)
     return out
@@ -182,9 +184,7 @@ def _iso_times(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     frame = _iso_times(frame)
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+    target = private_file(path)  # owner-only before the first byte: the file holds fingerprints
     frame.to_csv(target, index=False, encoding="utf-8", lineterminator="\r\n")
     return target
 
@@ -462,20 +462,10 @@ def _all_raw_keys(frames: Iterable[pd.DataFrame | None]) -> set[str]:
 
 
 def _scrub_document(text: str, keys: set[str]) -> str:
-    """Last line of defence: any raw key still in the page (in whatever cell) becomes its mask.
+    """Last line of defence: any raw key still in the page (in whatever cell, escaped or not) becomes its mask.
 
-    Few keys: every key is searched for (raw and HTML-escaped). Many keys: the page is cut into tokens and
-    keys found among them are replaced, which stays linear in the page size."""
-    if not keys:
-        return text
-    if len(keys) > 2000:
-        tokens = set(re.findall(r"[^\s<>\"'&;,()\[\]{}]+", text))
-        keys = {k for k in keys if k in tokens or html.escape(k, quote=True) in tokens}
-    for key in keys:
-        for form in {key, html.escape(key, quote=True)}:
-            if form in text:
-                text = text.replace(form, html.escape(mask(key)))
-    return text
+    One pass over the page whatever the number of keys (``scrub.KeyScrubber``)."""
+    return KeyScrubber(keys, render=html.escape)(text) if keys else text
 
 
 def write_report(
@@ -512,7 +502,6 @@ def write_report(
         f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body><main>{body}</main></body></html>\n"
     )
     document = _scrub_document(document, _all_raw_keys([outcomes, rejects, plan, verification]))
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = private_file(path)  # owner-only before the first byte: the page holds fingerprints
     target.write_text(document, encoding="utf-8")
     return target

@@ -29,7 +29,7 @@ import httpx
 import pandas as pd
 
 from .aio import run_sync
-from .config import Settings, _env_bool, is_loopback
+from .config import Settings, _env_bool, check_transport
 from .errors import ConfigError, InputError
 from .retry import RetryPolicy, parse_retry_after
 from .secrets import KeyValue, is_key, mask, reveal
@@ -89,11 +89,7 @@ def _gateway_base(gateway_url: str | None, allow_insecure_http: bool | None) -> 
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(f"gateway URL must look like https://gateway.example.com, got {url!r}")
     insecure_ok = _env_bool("TYK_ALLOW_INSECURE_HTTP") if allow_insecure_http is None else allow_insecure_http
-    if parts.scheme == "http" and not (insecure_ok or is_loopback(url)):
-        raise ConfigError(
-            f"refusing plain http to a remote gateway ({parts.hostname}): the keys would travel in clear; "
-            "use https or set TYK_ALLOW_INSECURE_HTTP=1"
-        )
+    check_transport(url, what="gateway", carried="the keys", allow_insecure_http=insecure_ok)
     return url
 
 
