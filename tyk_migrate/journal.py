@@ -210,6 +210,11 @@ class Journal:
             error, self._writer_error = self._writer_error, None
             raise JournalError(f"journal {self.path}: {error}")
 
+    @property
+    def write_error(self) -> str | None:
+        """Why the group-commit writer stopped committing (e.g. ``database or disk is full``), or None."""
+        return self._writer_error
+
     def durable(self) -> concurrent.futures.Future[None]:
         """A future done when every record made so far is committed (done at once without group commit)."""
         last = self._last if self._writer is not None else None
@@ -220,9 +225,13 @@ class Journal:
         return last
 
     def _write_loop(self) -> None:
-        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.Error as exc:  # every record then fails: the loop still answers each future, and stops
+            self._writer_error = str(exc)
         try:
             while True:
                 item = self._queue.get()
@@ -238,24 +247,28 @@ class Journal:
                     else:
                         batch.append(more)
                 if batch:
-                    try:
-                        conn.execute("BEGIN")
-                        for sql, params, _ in batch:
-                            conn.execute(sql, params)
-                        conn.execute("COMMIT")
-                    except sqlite3.Error as exc:
-                        with contextlib.suppress(sqlite3.Error):
-                            conn.execute("ROLLBACK")
-                        self._writer_error = str(exc)
-                        for _, _, fut in batch:
-                            fut.set_exception(JournalError(f"journal {self.path}: {exc}"))
-                        continue
+                    # after one failed transaction nothing more is committed: the file then holds a prefix of
+                    # the records, never a later outcome without the records before it
+                    if self._writer_error is None and conn is not None:
+                        try:
+                            conn.execute("BEGIN")
+                            for sql, params, _ in batch:
+                                conn.execute(sql, params)
+                            conn.execute("COMMIT")
+                        except Exception as exc:  # any failure: a dead writer thread would leave futures unanswered
+                            with contextlib.suppress(sqlite3.Error):
+                                conn.execute("ROLLBACK")
+                            self._writer_error = str(exc) or type(exc).__name__
                     for _, _, fut in batch:
-                        fut.set_result(None)
-                if stop:
+                        if self._writer_error is None:
+                            fut.set_result(None)
+                        else:
+                            fut.set_exception(JournalError(f"journal {self.path}: {self._writer_error}"))
+                if stop:  # also after a failed batch: a stop request must never be lost (stop_group_commit joins)
                     return
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, apps={len(self._apps)}, credentials={len(self._creds)})"
