@@ -148,3 +148,15 @@ def test_frame_display_never_shows_raw_keys():
         assert RAW not in rendered
     copied = pd.concat([frame, frame]).merge(frame, on="owner")
     assert isinstance(copied["key_id_x"].iloc[0], SecretKey)
+
+
+def test_runner_error_text_scrubs_the_rows_key_before_it_cuts():
+    """A portal answer echoing the key right at the cut (JSON-escaped, or its first characters only)."""
+    from tyk_migrate.run import ERROR_TEXT_CHARS, _message
+
+    key = "Zk3x\u00e9Q9wLmP2vR7tY4uB8nC1"
+    echo = json.dumps(key)[1:-1]  # \u00e9: the form a JSON encoder writes
+    text = _message(RuntimeError("x" * 50 + echo), SecretKey(key))
+    assert key not in text and echo not in text
+    cut = _message(RuntimeError("y" * (ERROR_TEXT_CHARS - 12) + key), SecretKey(key))
+    assert key[:10] not in cut and len(cut) <= ERROR_TEXT_CHARS

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from .errors import MigrateError
-from .scrub import clip, mask_secretish
+from .scrub import clip, mask_secretish, scrub_keys
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -605,7 +605,8 @@ def apply_command(
     if len(failed):
         click.echo("first failures:")
         for row in failed.head(5).itertuples():
-            click.echo(f"  row {row.source_row}: {str(row.error)[:200]}")
+            error = scrub_keys(str(row.error), [row.key_id])  # before the cut: a cut echo is still masked
+            click.echo(f"  row {row.source_row}: {clip(error, 200)}")
     if migration.fatal_error:
         click.echo(migration.fatal_error, err=True)
     if final.get("pending"):

@@ -40,6 +40,7 @@ from typing import Any, TypeGuard
 
 from .errors import JournalError
 from .lock import JournalLock
+from .secrets import fingerprint_key_id, private_file
 
 SCHEMA_VERSION = "2"
 
@@ -195,16 +196,20 @@ class Journal:
         self._lock = JournalLock(self.path)
         self._lock.acquire()
         try:
+            private_file(self.path)  # fingerprints and portal IDs: owner-only, before SQLite writes a byte
             self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=5000")
             self._conn.executescript(_SCHEMA)
+            for side_file in (f"{self.path}-wal", f"{self.path}-shm"):
+                private_file(side_file, create=False)  # SQLite copies the main file's mode; older files may not
             version = self._meta("schema_version")
             if version is None:
                 self._set_meta("schema_version", SCHEMA_VERSION)
             elif version != SCHEMA_VERSION:
                 self._upgrade(version)
+            self._check_fingerprint_secret()
             self._apps = {(r.user_id, r.app_name): r for r in self._load(AppRecord, "apps", _APP_COLS)}
             self._creds = {r.fingerprint: r for r in self._load(CredentialRecord, "credentials", _CRED_COLS)}
         except sqlite3.DatabaseError as exc:
@@ -232,6 +237,28 @@ class Journal:
             finally:  # the lock goes last, once nothing of ours writes the file any more
                 self._closed = True
                 self._lock.release()
+
+    def _check_fingerprint_secret(self) -> None:
+        """Rows are matched to records by keyed fingerprint: a journal written under another fingerprint secret
+        (another user, another ``TYK_MIGRATE_FINGERPRINT_KEY``, or a journal from before keyed fingerprints)
+        would match nothing and re-create everything, so it is refused."""
+        mine = fingerprint_key_id()
+        recorded = self._meta("fingerprint_key_id")
+        if recorded is None:
+            if self._creds_present():
+                raise JournalError(
+                    f"journal {self.path} holds fingerprints made without a fingerprint secret (an older tool "
+                    "version): finish or roll it back with that version, or start a new journal"
+                )
+            self._set_meta("fingerprint_key_id", mine)
+        elif recorded != mine:
+            raise JournalError(
+                f"journal {self.path} was written under another fingerprint secret (id {recorded}, this process "
+                f"has {mine}): set TYK_MIGRATE_FINGERPRINT_KEY or TYK_MIGRATE_HOME as in the run that wrote it"
+            )
+
+    def _creds_present(self) -> bool:
+        return self._exec("SELECT 1 FROM credentials LIMIT 1").fetchone() is not None
 
     def _release_on_failure(self) -> None:
         """A journal that could not be opened holds nothing: neither its connection nor its lock."""

@@ -57,6 +57,7 @@ from .ownership import choose_app, foreign_credentials, journal_failure_message
 from .plan import oldest_app
 from .portal import AsyncPortalClient
 from .retry import RetryPolicy
+from .scrub import clip, scrub_keys
 from .secrets import fingerprint, is_key
 
 T = TypeVar("T")
@@ -82,6 +83,8 @@ _STR_COLS = ("status", "error")
 # Before an app is created, the apps of its owner and name are looked up in a listing at most this old (one
 # walk of /apps serves every app decided in that time): an app someone made meanwhile is reused, not doubled.
 APP_LISTING_MAX_AGE = 60.0
+#: Longest error text a row or a journal record keeps (scrubbed first, then cut).
+ERROR_TEXT_CHARS = 600
 
 
 # ------------------------------------------------------------------------------------------------
@@ -181,9 +184,11 @@ def _ids(value: Any) -> list[int]:
         return []
 
 
-def _message(exc: BaseException) -> str:
+def _message(exc: BaseException, key: object = None) -> str:
+    """An error's text for the frame and the journal, the row's own key (plain, escaped or cut) scrubbed before
+    the text is cut, so a key echoed near the limit cannot survive as a prefix."""
     text = str(exc) or type(exc).__name__
-    return text if len(text) < 600 else text[:597] + "…"
+    return clip(text, ERROR_TEXT_CHARS, None if key is None else lambda t: scrub_keys(t, [key]))
 
 
 def _key_exists(exc: PortalError) -> bool:
@@ -1038,7 +1043,7 @@ class Migration:
         except _Stopped:  # the journal failed while this row was under way: a rerun looks up what it sent
             self._finish_row(pos, "pending", group, error="stopped when the journal failed; rerun to resolve it")
         except Exception as exc:
-            self._finish_row(pos, "failed", group, error=f"{type(exc).__name__}: {_message(exc)}")
+            self._finish_row(pos, "failed", group, error=f"{type(exc).__name__}: {_message(exc, self._key[pos])}")
 
     def _finish_row(
         self, pos: int, status: str, group: _Group | None, *, unresolved: bool = False, **values: Any
@@ -1111,7 +1116,7 @@ class Migration:
                     # someone else's: the intent stays open, and the rerun's fresh plan (or rollback) settles it.
                     error = (
                         f"the portal says the key exists, but app {app_id} does not list it (yet); an earlier "
-                        f"write may have landed: rerun to resolve it ({_message(conflict)})"
+                        f"write may have landed: rerun to resolve it ({_message(conflict, key)})"
                     )
                     self._finish_row(
                         pos, "failed", group, unresolved=True, attempts=sent, http_status=conflict.status, error=error
@@ -1119,7 +1124,7 @@ class Migration:
                     return
                 unknown = False
             if failures >= self.max_attempts or rate_limited >= self.max_rate_limited:
-                error = f"gave up after {sent} attempts: {_message(last) if last else 'no answer'}"
+                error = f"gave up after {sent} attempts: {_message(last, key) if last else 'no answer'}"
                 self._fail_credential(pos, group, attempts=sent, http_status=last.status if last else None, error=error)
                 return
             try:
@@ -1162,7 +1167,7 @@ class Migration:
                 if doubted and isinstance(exc, Rejected) and _key_exists(exc):
                     conflict, unknown = exc, True  # our lost write landed after all? look it up (in this app)
                     continue
-                error = _message(exc)
+                error = _message(exc, key)
                 if isinstance(exc, Rejected) and any(
                     w in error.lower() for w in ("authtokentype", "auth token type", "auth_token")
                 ):

@@ -28,6 +28,7 @@ from .concurrency import AdaptiveReads
 from .config import Settings
 from .errors import UnexpectedAnswer
 from .portal import AsyncPortalClient, PortalClient
+from .scrub import clip, mask_secretish
 from .secrets import KeyValue, SecretKey, fingerprint, wrap_keys
 
 #: Roles that run the portal itself (provider side). ``consumer-admin`` administers a developer
@@ -139,7 +140,7 @@ def _check(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> pd.DataFrame:
     try:
         return model.validate(frame)
     except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
-        first = str(exc).strip().splitlines()[0][:300]
+        first = clip(str(exc).strip().splitlines()[0], 300, mask_secretish)  # it may quote a value: a key
         raise UnexpectedAnswer(f"portal data does not fit {model.__name__}: {first}") from None
 
 

@@ -32,7 +32,8 @@ from .aio import run_sync
 from .config import Settings, _env_bool, check_transport
 from .errors import ConfigError, InputError
 from .retry import RetryPolicy, parse_retry_after
-from .secrets import KeyValue, is_key, mask, reveal
+from .scrub import scrub_keys
+from .secrets import KeyValue, is_key, reveal
 from .transport import lean_transport
 
 if TYPE_CHECKING:
@@ -136,8 +137,7 @@ def _target_for(row: pd.Series, targets: dict[int, str]) -> str | None:
 
 
 def _scrub(text: str, key: KeyValue) -> str:
-    raw = reveal(key)
-    return text.replace(raw, mask(raw)) if raw else text
+    return scrub_keys(text, [key])  # escaped and cut echoes of the key too
 
 
 def select_sample(frame: pd.DataFrame, sample: int | float | None, seed: int = 0) -> pd.Index:
