@@ -1,0 +1,301 @@
+"""The app workflow: one portal app per ``(user, app name)`` that needs one, found or created exactly once
+(``protocol.ExactlyOnce``), and compensation: an app this run created whose every credential failed is
+deleted again, unless it holds something the migration did not put there (rules in ``ownership``).
+
+Before an app is created, the apps of its owner and name are looked up in a listing of this run (one walk
+of ``/apps`` serves every app decided meanwhile): the plan may be stale, or another journal may have made
+the app since, and a second app of the same name would be a duplicate. After a lost answer the same listing,
+made after the failure, shows whether the POST made one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import MigrateError, NotFound, PortalError, Rejected
+from ..journal import AppRecord, Journal
+from ..ownership import choose_app, foreign_credentials
+from ..plan import oldest_app
+from ..portal import AsyncPortalClient
+from .gate import Gate, Stopped
+from .protocol import AnswerWithoutId, ExactlyOnce, Outcome, Unresolved, error_text
+from .rows import RowTable, int_or_none
+
+# Before an app is created, the apps of its owner and name are looked up in a listing at most this old (one
+# walk of /apps serves every app decided in that time): an app someone made meanwhile is reused, not doubled.
+APP_LISTING_MAX_AGE = 60.0
+#: walks of /apps tried (each with the reads' own retries) before an app's existence counts as unknown
+LISTING_TRIES = 4
+
+
+class NoListing(Exception):
+    """The portal's apps could not be listed, so whether the app already exists is unknown: nothing is sent."""
+
+
+@dataclass(slots=True)
+class AppGroup:
+    """The rows of one ``(user, app name)`` that need a new app, and what became of it."""
+
+    user_id: int
+    app_name: str
+    rows: list[int]
+    app_id: int | None = None
+    created_here: bool = False
+    error: str | None = None
+    stopped: bool = False
+    future: asyncio.Future[int | None] | None = None
+    left: int = 0
+    created: int = 0
+    failed: int = 0
+
+
+def apps_by_owner_name(apps: list[dict[str, Any]]) -> dict[tuple[int, str], list[int]]:
+    """App IDs by ``(owner, name)``, from a portal listing of apps: the identity an app has in the journal."""
+    index: dict[tuple[int, str], list[int]] = {}
+    for app in apps:
+        uid, name, aid = int_or_none(app.get("UserID")), app.get("Name"), int_or_none(app.get("ID"))
+        if uid is not None and isinstance(name, str) and aid is not None:
+            index.setdefault((uid, name), []).append(aid)
+    return index
+
+
+class Apps:
+    """Apps of one run. ``report`` is called when compensation changed rows."""
+
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        client: AsyncPortalClient,
+        run_id: int,
+        writer: ExactlyOnce,
+        gate: Gate,
+        rows: RowTable,
+        started: float,
+        delete_empty: bool,
+        report: Callable[[], None],
+    ) -> None:
+        self.journal, self.client, self.run_id, self.writer, self.gate = journal, client, run_id, writer, gate
+        self.rows, self.started, self.delete_empty, self.report = rows, started, delete_empty, report
+        self.index: dict[tuple[int, str], list[int]] = {}
+        self.compensations: list[asyncio.Task[None]] = []
+        self._refresh: asyncio.Task[None] | None = None
+        self._refresh_started = -math.inf
+
+    async def task(self, group: AppGroup) -> None:
+        """Settle the group's app and resolve its future (None: no app; ``group.error`` says why)."""
+        assert group.future is not None
+        try:
+            group.app_id = await self.ensure(group)
+        except Stopped:
+            group.stopped = True
+            group.error = (
+                "stopped: the journal failed before its app was settled; rerun to resume"
+                if self.gate.halted
+                else "stopped before its app was created; rerun to resume"
+            )
+        except NoListing as exc:
+            group.error = f"app not created: the portal's apps could not be listed to look for it ({exc}); rerun"
+        except Unresolved as exc:
+            group.error = f"app creation outcome unknown ({exc}); rerun to resolve it"
+        except PortalError as exc:
+            group.error = f"app not created: {error_text(exc)}"
+        except Exception as exc:
+            group.error = f"app not created: {type(exc).__name__}: {error_text(exc)}"
+        group.future.set_result(group.app_id)
+
+    async def ensure(self, group: AppGroup) -> int:
+        user_id, name = group.user_id, group.app_name
+        rec = self.journal.app(user_id, name)
+        # Who holds this owner and name now? A listing of this run, at most APP_LISTING_MAX_AGE old, decides:
+        # the plan may be stale, or another journal may have made the app since. Nothing is sent without it.
+        try:
+            listed = await self.app_ids(user_id, name, max(self.started, time.perf_counter() - APP_LISTING_MAX_AGE))
+        except Unresolved as exc:
+            raise NoListing(str(exc)) from None
+        choice = choose_app(rec, listed)
+        if choice.kind != "post":
+            assert choice.app_id is not None
+            return self._take(group, rec, choice.kind, choice.app_id)
+        sent = rec.attempts if rec is not None and rec.state in ("intent", "created") else 0
+        # the apps of this owner and name before the POST (none): only a new one can be ours
+        return await self.writer.write(AppWrite(self, group, prior=listed), attempts=sent)
+
+    def _take(self, group: AppGroup, rec: AppRecord | None, kind: str, app_id: int) -> int:
+        """Use an app that exists: ours (journalled created), made by an open intent's POST, or reused."""
+        journal, run_id = self.journal, self.run_id
+        user_id, name = group.user_id, group.app_name
+        attempts = rec.attempts if rec is not None else 0
+        if kind == "ours":
+            group.created_here = rec is not None and rec.run_id == run_id
+        elif kind == "adopt":  # an earlier run's POST whose answer it never got: the app is ours
+            journal.app_outcome(
+                user_id, name, "created", app_id=app_id, run_id=run_id, how="adopted", attempts=attempts
+            )
+            group.created_here = True
+        elif rec is None or (rec.state, rec.app_id) != ("reused", app_id):
+            # someone else's app of this owner and name: the keys go into it, the migration never deletes it
+            journal.app_outcome(user_id, name, "reused", app_id=app_id, run_id=run_id, how="reused", attempts=attempts)
+        return app_id
+
+    async def app_ids(self, user_id: int, name: str, since: float) -> list[int]:
+        """IDs of the apps with this owner and name, from an index of all apps listed after ``since``."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                await self._refresh_index(since)
+                break
+            except PortalError as exc:
+                if tries >= LISTING_TRIES:
+                    raise Unresolved(error_text(exc)) from exc
+                await self.gate.sleep(self.writer.policy.delay(tries), abortable=False)
+        return self.index.get((user_id, name), [])
+
+    async def _refresh_index(self, since: float) -> None:
+        """List every app once for all rows waiting on a lookup (coalesced: one walk serves many)."""
+        while True:
+            task = self._refresh
+            failed = task is not None and task.done() and (task.cancelled() or task.exception() is not None)
+            if task is None or failed or (task.done() and self._refresh_started < since):
+                self._refresh_started = time.perf_counter()
+                self._refresh = asyncio.create_task(self._list_apps())
+                continue
+            if self._refresh_started >= since:
+                await asyncio.shield(task)
+                return
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)  # a listing begun before our write: wait, then list again
+
+    async def _list_apps(self) -> None:
+        client = self.client
+        self.index = apps_by_owner_name(await self.writer.read(lambda: client.list_apps()))
+
+    # -- compensation ---------------------------------------------------------------------------------
+    def row_done(self, group: AppGroup, status: str, *, unresolved: bool = False) -> None:
+        """Count a row of the group; when the last is done and none succeeded, delete the app this run made."""
+        group.left -= 1
+        if status == "created":
+            group.created += 1
+        elif status == "failed" and not unresolved:
+            group.failed += 1
+        if (
+            group.left == 0
+            and self.delete_empty
+            and group.created_here
+            and group.app_id is not None
+            and group.failed == len(group.rows)
+        ):
+            self.compensations.append(asyncio.create_task(self._delete_empty_app(group)))
+
+    async def _delete_empty_app(self, group: AppGroup) -> None:
+        """Compensation: an app this run created whose every credential failed is removed again, but only if it
+        holds nothing the migration did not put there (listed first: someone may have added a key of their own)."""
+        journal, client, rows = self.journal, self.client, self.rows
+        assert group.app_id is not None
+        app_id = group.app_id
+        if self.gate.halted:  # a deletion the journal cannot record is not made
+            return
+        try:
+            try:
+                items = await self.writer.read(lambda: client.list_credentials(app_id))
+            except NotFound:
+                items = []
+            foreign = foreign_credentials(items, journal.credentials_of_app(app_id))
+            if foreign:
+                note = f"; its app {app_id} was kept: it holds {foreign} credential(s) the migration did not create"
+                rows.add_note(group.rows, note)
+                rows.flush()
+                return
+            await self.writer.delete(lambda: client.delete_app(app_id))
+        except Stopped:
+            return
+        except PortalError as exc:
+            note = f"; its app {app_id} (created by this run, no credential succeeded) could not be deleted: "
+            rows.add_note(group.rows, note + error_text(exc))
+            return
+        journal.app_outcome(group.user_id, group.app_name, "deleted", app_id=app_id)
+        for rec in list(journal.credentials_of_app(app_id)):
+            if rec.state in ("intent", "mismatch"):
+                journal.credential_outcome(rec.fingerprint, "failed", error=(rec.error or "") + " (app deleted)")
+        note = f"; its app {app_id} was deleted again because no credential of it succeeded"
+        rows.add_note(group.rows, note, app_id=None, credential_id=None)
+        rows.flush()
+        self.report()
+
+
+class AppWrite:
+    """``POST /apps`` for one group, as a write kind of the protocol. ``prior``: the apps of this owner and name
+    a listing showed before the (next) POST: only an app outside it can be the one the POST made."""
+
+    urgent = True  # a group's credentials wait for its app
+
+    def __init__(self, apps: Apps, group: AppGroup, *, prior: list[int]) -> None:
+        self.apps, self.group, self.prior = apps, group, prior
+
+    def intent(self, attempt: int) -> None:
+        g = self.group
+        self.apps.journal.app_intent(
+            g.user_id, g.app_name, run_id=self.apps.run_id, attempts=attempt, prior_app_ids=self.prior
+        )
+
+    async def send(self) -> int:
+        body = await self.apps.client.create_app(self.group.app_name, self.group.user_id)
+        app_id = int_or_none(body.get("ID")) if isinstance(body, dict) else None
+        if app_id is None:
+            raise AnswerWithoutId("the app answer has no ID", method="POST", path="/apps")
+        return app_id
+
+    async def look_up(self, since: float) -> int | None:
+        g, journal = self.group, self.apps.journal
+        found = await self.apps.app_ids(g.user_id, g.app_name, since)
+        current = journal.app(g.user_id, g.app_name)
+        made = oldest_app(current.made_after_intent(found)) if current is not None else None
+        if made is None:
+            self.prior = found
+        return made
+
+    def exists(self, refusal: Rejected) -> bool:
+        return False  # app names are not unique in the portal: no refusal means "it is there"
+
+    async def settle(self, outcome: Outcome[int]) -> int:
+        """Journal the app's outcome; raise what ``Apps.task`` turns into the group's error."""
+        g, journal, run_id = self.group, self.apps.journal, self.apps.run_id
+        if outcome.kind in ("posted", "adopted"):
+            app_id = outcome.value
+            assert app_id is not None
+            posted = outcome.kind == "posted"
+            journal.app_outcome(
+                g.user_id,
+                g.app_name,
+                "created",
+                app_id=app_id,
+                run_id=run_id,
+                how=outcome.kind,
+                http_status=200 if posted else outcome.http_status,
+                attempts=outcome.attempts,
+            )
+            if posted:
+                self.apps.index.setdefault((g.user_id, g.app_name), []).append(app_id)
+            g.created_here = True
+            return app_id
+        if outcome.kind == "stopped":
+            raise Stopped
+        if outcome.kind in ("unresolved", "conflict"):
+            raise Unresolved(outcome.reason or "")
+        last = outcome.error
+        if outcome.kind == "refused":
+            assert last is not None
+            error = error_text(last)
+        else:
+            error = f"gave up after {outcome.attempts} attempts: {error_text(last) if last else 'no answer'}"
+        journal.app_outcome(
+            g.user_id, g.app_name, "failed", attempts=outcome.attempts, http_status=outcome.http_status, error=error
+        )
+        raise last if last is not None else MigrateError(error)

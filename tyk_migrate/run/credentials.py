@@ -1,0 +1,306 @@
+"""The credential workflow: each row's key becomes one custom credential in its app, exactly once
+(``protocol.ExactlyOnce``), and is read back: a credential that differs from the request (e.g. a portal that
+issued its own key) fails the row loudly and is deleted again.
+
+A credential's identity is its key's fingerprint in the target app: after a lost answer it is looked up
+there, and a "key exists" refusal after a send that may have landed is looked up too (it may be ours).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..config import AUTH_TOKEN_TYPES, Settings
+from ..errors import CredentialMismatch, NotFound, PortalError, Rejected
+from ..journal import Journal
+from ..portal import AsyncPortalClient
+from ..secrets import fingerprint
+from .apps import AppGroup
+from .gate import Gate
+from .protocol import ExactlyOnce, Outcome, Unresolved, error_text
+from .rows import PlanRow, RowTable, int_or_none, utcnow
+
+#: finish(pos, status, group, *, unresolved=False, **outcome columns): report a row done (or left pending)
+Finish = Callable[..., None]
+
+
+def key_exists(exc: PortalError) -> bool:
+    """A credential create refused because the key is already in the portal (409, or the key named as existing)."""
+    return exc.status == 409 or any("keyid" in e.lower() and "exist" in e.lower() for e in exc.errors)
+
+
+def token_type_hint(settings: Settings) -> str:
+    other = [t for t in AUTH_TOKEN_TYPES if t != settings.auth_token_type]
+    alt = other[0] if other else AUTH_TOKEN_TYPES[0]
+    return (
+        f" (this portal may expect the other AuthTokenType spelling: set TYK_AUTH_TOKEN_TYPE={alt}; "
+        f"now {settings.auth_token_type})"
+    )
+
+
+def compare_credential(
+    answer: dict[str, Any], *, key_fingerprint: str, plan_id: int, product_ids: list[int]
+) -> list[str]:
+    """What differs between a credential as the portal shows it and what was asked (empty: all good).
+
+    Differences name fingerprints, never keys. ``PlanID`` comes back as a string in Tyk's answers.
+    """
+    problems: list[str] = []
+    key = answer.get("KeyID")
+    if not isinstance(key, str) or not key:
+        problems.append("the portal shows no KeyID")
+    else:
+        got = fingerprint(key)
+        if got != key_fingerprint:
+            problems.append(f"key fingerprint {got} instead of {key_fingerprint} (the portal issued its own key)")
+    plan = answer.get("PlanID")
+    if str(plan).strip() != str(int(plan_id)):
+        problems.append(f"plan {plan!r} instead of {int(plan_id)}")
+    products = answer.get("ProductIDs")
+    try:
+        got_products = sorted({int(p) for p in products or []})
+    except (TypeError, ValueError):
+        got_products = []
+    if got_products != sorted(set(product_ids)):
+        problems.append(f"products {got_products} instead of {sorted(set(product_ids))}")
+    return problems
+
+
+class Credentials:
+    """Credentials of one run; rows are reported done through ``finish``."""
+
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        client: AsyncPortalClient,
+        run_id: int,
+        writer: ExactlyOnce,
+        gate: Gate,
+        rows: RowTable,
+        verify_readback: bool,
+        finish: Finish,
+    ) -> None:
+        self.journal, self.client, self.run_id, self.writer, self.gate = journal, client, run_id, writer, gate
+        self.rows, self.verify_readback, self.finish = rows, verify_readback, finish
+
+    async def write(self, pos: int, app_id: int, group: AppGroup | None) -> None:
+        """Create the row's credential in ``app_id`` (or settle an earlier run's write of it)."""
+        row = self.rows.row(pos)
+        fp = row.fingerprint
+        assert fp is not None
+        self.rows.set(pos, started_at=utcnow(), app_id=app_id)
+        rec = self.journal.credential(fp)
+        # an intent (outcome unknown) or a "created" the plan contradicts: either way, look it up before a write
+        unknown = rec is not None and rec.state in ("intent", "created") and rec.app_id is not None
+        doubted = unknown  # some earlier write of this key may have landed: a "key exists" answer is then ours
+        if rec is not None and unknown and rec.app_id is not None and rec.app_id != app_id:
+            # an earlier run wrote to another app (the plan changed since): settle it there first
+            found = await self.find(rec.app_id, fp)
+            if found is not None:
+                await self.accept(row, rec.app_id, found, rec.attempts, group, how="adopted", status=None)
+                return
+            unknown = False
+        sent = rec.attempts if unknown and rec is not None else 0
+        kind = CredentialWrite(self, row, app_id, group)
+        await self.writer.write(kind, attempts=sent, look_up_first=unknown, maybe_landed=doubted)
+
+    def fail(self, row: PlanRow, group: AppGroup | None, *, attempts: int, http_status: int | None, error: str) -> None:
+        """Journal and report a credential row that failed."""
+        assert row.fingerprint is not None
+        self.journal.credential_outcome(
+            row.fingerprint, "failed", attempts=attempts, http_status=http_status, error=error
+        )
+        self.finish(row.pos, "failed", group, attempts=attempts, http_status=http_status, error=error)
+
+    async def accept(
+        self,
+        row: PlanRow,
+        app_id: int,
+        body: Any,
+        attempts: int,
+        group: AppGroup | None,
+        *,
+        how: str,
+        status: int | None,
+    ) -> None:
+        """Journal a credential that exists, read it back, and fail the row loudly if it differs."""
+        journal, fp = self.journal, row.fingerprint
+        assert fp is not None
+        cred_id = int_or_none(body.get("ID")) if isinstance(body, dict) else None
+        if cred_id is None:
+            error = "the portal answered the create without a credential ID"
+            self.fail(row, group, attempts=attempts, http_status=status, error=error)
+            return
+        journal.credential_outcome(
+            fp,
+            "created",
+            credential_id=cred_id,
+            app_id=app_id,
+            run_id=self.run_id,
+            how=how,
+            http_status=status,
+            attempts=attempts,
+        )
+        note = None
+        if self.verify_readback:
+            problems, note = await self._read_back(row, app_id, cred_id, body, how)
+            if problems:
+                await self._mismatch(row, app_id, cred_id, attempts, status, problems, group)
+                return
+        if note:
+            journal.credential_outcome(fp, "created", http_status=status, error=note)
+        values = {"app_id": app_id, "credential_id": cred_id, "http_status": status, "attempts": attempts}
+        self.finish(row.pos, "created", group, **values, error=note)
+
+    async def _read_back(
+        self, row: PlanRow, app_id: int, cred_id: int, body: dict[str, Any], how: str
+    ) -> tuple[list[str], str | None]:
+        """How the credential differs from the request (from the answer, then a GET), and a note if unreadable."""
+        assert row.fingerprint is not None and row.plan_id is not None
+        fp, plan_id, products = row.fingerprint, int(row.plan_id), row.product_ids
+        problems = (
+            compare_credential(body, key_fingerprint=fp, plan_id=plan_id, product_ids=products)
+            if how == "adopted" or "KeyID" in body
+            else []
+        )
+        if problems or how != "posted":
+            return problems, None
+        client = self.client
+        try:
+            answer = await self.writer.read(lambda: client.get_credential(app_id, cred_id))
+        except PortalError as exc:
+            return [], f"created, but the read-back failed: {error_text(exc)}"
+        return compare_credential(answer, key_fingerprint=fp, plan_id=plan_id, product_ids=products), None
+
+    async def _mismatch(
+        self,
+        row: PlanRow,
+        app_id: int,
+        cred_id: int,
+        attempts: int,
+        status: int | None,
+        problems: list[str],
+        group: AppGroup | None,
+    ) -> None:
+        journal, client, fp = self.journal, self.client, row.fingerprint
+        assert fp is not None
+        err = CredentialMismatch(f"credential {cred_id} read back differs from the request: " + "; ".join(problems))
+        error = str(err)
+        if any("issued its own key" in p for p in problems):
+            error += token_type_hint(client.settings)
+        try:
+            await self.writer.delete(lambda: client.delete_credential(app_id, cred_id))
+            error += "; the credential was deleted"
+            journal.credential_outcome(fp, "failed", attempts=attempts, http_status=status, error=error)
+            cred: int | None = None
+        except PortalError as exc:
+            error += f"; deleting it failed ({error_text(exc)}): rollback removes it"
+            journal.credential_outcome(fp, "mismatch", attempts=attempts, http_status=status, error=error)
+            cred = cred_id
+        values = {"app_id": app_id, "credential_id": cred, "http_status": status, "attempts": attempts}
+        self.finish(row.pos, "failed", group, **values, error=error)
+
+    async def find(self, app_id: int, fp: str) -> dict[str, Any] | None:
+        """The credential of this key fingerprint in the app, or None; ``Unresolved`` if it cannot be listed."""
+        client = self.client
+        try:
+            items = await self.writer.read(lambda: client.list_credentials(app_id))
+        except NotFound:
+            return None
+        except PortalError as exc:
+            raise Unresolved(error_text(exc)) from exc
+        for item in items:
+            key = item.get("KeyID") if isinstance(item, dict) else None
+            if isinstance(key, str) and key and fingerprint(key) == fp:
+                return item
+        return None
+
+
+class CredentialWrite:
+    """``POST /apps/{id}/custom_credentials`` for one row, as a write kind of the protocol."""
+
+    urgent = False
+
+    def __init__(self, creds: Credentials, row: PlanRow, app_id: int, group: AppGroup | None) -> None:
+        self.creds, self.row, self.app_id, self.group = creds, row, app_id, group
+
+    def intent(self, attempt: int) -> None:
+        row, creds = self.row, self.creds
+        assert row.fingerprint is not None
+        creds.journal.credential_intent(
+            row.fingerprint,
+            app_id=self.app_id,
+            run_id=creds.run_id,
+            attempts=attempt,
+            source_row=row.source_row,
+            user_id=row.user_id,
+            app_name=row.app_name,
+            batch=creds.rows.out["batch"][row.pos],
+        )
+
+    async def send(self) -> Any:
+        row, client = self.row, self.creds.client
+        assert row.plan_id is not None
+        settings = client.settings
+        return await client.create_credential(
+            self.app_id,
+            key_id=row.key,
+            plan_id=int(row.plan_id),
+            product_ids=row.product_ids,
+            alias=row.alias,
+            auth_token_type=settings.auth_token_type,
+            authentication_method=settings.authentication_method,
+        )
+
+    async def look_up(self, since: float) -> dict[str, Any] | None:
+        assert self.row.fingerprint is not None
+        return await self.creds.find(self.app_id, self.row.fingerprint)
+
+    def exists(self, refusal: Rejected) -> bool:
+        return key_exists(refusal)
+
+    async def settle(self, outcome: Outcome[Any]) -> None:
+        creds, row, group, sent = self.creds, self.row, self.group, outcome.attempts
+        if outcome.kind in ("posted", "adopted"):
+            posted = outcome.kind == "posted"
+            status = 201 if posted else None
+            await creds.accept(row, self.app_id, outcome.value, sent, group, how=outcome.kind, status=status)
+        elif outcome.kind == "stopped":
+            if creds.gate.halted:
+                error = "not sent: the journal could not record it; rerun to resume"
+            elif not sent:
+                error = "stopped before this row was sent; rerun to resume"
+            else:
+                error = "stopped before a retry; rerun to resume"
+            creds.finish(row.pos, "pending", group, attempts=sent or None, error=error)
+        elif outcome.kind in ("unresolved", "conflict"):
+            error = self._unresolved(outcome)
+            status = outcome.http_status
+            creds.finish(row.pos, "failed", group, unresolved=True, attempts=sent, http_status=status, error=error)
+        else:
+            creds.fail(row, group, attempts=sent, http_status=outcome.http_status, error=self._failure(outcome))
+
+    def _unresolved(self, outcome: Outcome[Any]) -> str:
+        if outcome.kind == "unresolved":
+            return f"outcome of the last write unknown ({outcome.reason}); rerun to resolve it"
+        # Our lost write may have landed where the listing does not show it yet, or the key may be someone
+        # else's: the intent stays open, and the rerun's fresh plan (or rollback) settles it.
+        assert outcome.error is not None
+        return (
+            f"the portal says the key exists, but app {self.app_id} does not list it (yet); an earlier "
+            f"write may have landed: rerun to resolve it ({error_text(outcome.error, self.row.key)})"
+        )
+
+    def _failure(self, outcome: Outcome[Any]) -> str:
+        key, last = self.row.key, outcome.error
+        if outcome.kind == "gave_up":
+            return f"gave up after {outcome.attempts} attempts: {error_text(last, key) if last else 'no answer'}"
+        assert last is not None
+        error = error_text(last, key)
+        if isinstance(last, Rejected) and any(
+            w in error.lower() for w in ("authtokentype", "auth token type", "auth_token")
+        ):
+            error += token_type_hint(self.creds.client.settings)
+        return error

@@ -1,0 +1,251 @@
+"""The exactly-once write protocol, once for every kind of object a run creates (apps, credentials, ...).
+
+A write whose answer is lost may still have been applied, so no write is ever simply sent again:
+
+1. **intent**: the kind journals that it is about to send (with the try number);
+2. **durable**: the run waits until that record is on disk; if it cannot be, nothing is sent and the run halts;
+3. **send**: the request goes out under the run's gate (pause, stop, concurrency limit);
+4. on an **unknown outcome** (no answer, 5xx, an answer that does not name the object) the kind **looks the
+   object up**: found, it is **adopted**; not found, the write is sent again (a new intent first);
+5. 429 is the portal refusing before doing anything: sent again after its ``Retry-After``, on a budget of
+   its own; any other 4xx is final.
+
+How many tries and how long between them come from one ``RetryPolicy`` (``attempts`` for failures,
+``rate_limited_attempts`` for 429s). A kind says only how to journal, send, look up and settle
+(``WriteKind``); ``ExactlyOnce.write`` runs the loop and returns what ``settle`` made of the ``Outcome``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from ..errors import (
+    AuthError,
+    JournalError,
+    NotFound,
+    PortalConnectionError,
+    PortalError,
+    PortalServerError,
+    RateLimited,
+    Rejected,
+    UnexpectedAnswer,
+)
+from ..ownership import journal_failure_message
+from ..retry import RetryPolicy
+from ..scrub import clip, scrub_keys
+from .gate import Gate, Stopped
+
+T = TypeVar("T")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+#: Longest error text a row or a journal record keeps (scrubbed first, then cut).
+ERROR_TEXT_CHARS = 600
+#: a run of 429s backs off no longer than a sixth failure would (the portal asked to slow down, not failed)
+RATE_LIMITED_BACKOFF_STEPS = 6
+
+
+def error_text(exc: BaseException, key: object = None) -> str:
+    """An error's text for the frame and the journal, the row's own key (plain, escaped or cut) scrubbed before
+    the text is cut, so a key echoed near the limit cannot survive as a prefix."""
+    text = str(exc) or type(exc).__name__
+    return clip(text, ERROR_TEXT_CHARS, None if key is None else lambda t: scrub_keys(t, [key]))
+
+
+def token_refused(exc: PortalError) -> str:
+    """Why a run stopped when the portal refused its token."""
+    return f"stopped: the portal refused the token ({error_text(exc)})"
+
+
+class Unresolved(Exception):
+    """A write's outcome could not be settled (lookups kept failing): the journal keeps the intent."""
+
+
+class AnswerWithoutId(UnexpectedAnswer):
+    """The portal answered a create without naming what it made: the outcome is unknown, look it up at once
+    (no backoff: the portal did answer)."""
+
+
+OutcomeKind = Literal["posted", "adopted", "refused", "gave_up", "unresolved", "conflict", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Generic[T]):
+    """How a write ended. ``attempts``: sends made (an earlier run's included).
+
+    * ``posted``: the answer named the object (``value``); ``adopted``: a lookup found it (``value``);
+      ``error`` is then the last failure before it, if any.
+    * ``refused``: a final 4xx (``error``); ``gave_up``: the budget ran out (``error``: the last failure).
+    * ``unresolved``: a lookup failed (``reason``; ``error``: the last failure): the intent stays open.
+    * ``conflict``: the portal said the object exists (``error``) but no lookup finds it: the intent stays open.
+    * ``stopped``: the run stopped (or halted) before this send.
+    """
+
+    kind: OutcomeKind
+    attempts: int
+    value: T | None = None
+    error: PortalError | None = None
+    reason: str | None = None
+
+    @property
+    def http_status(self) -> int | None:
+        return self.error.status if self.error is not None else None
+
+
+class WriteKind(Protocol[T, R_co]):
+    """What a kind of object tells the protocol. One instance per object to create."""
+
+    #: sent ahead of other requests waiting for a slot (apps: their credentials wait for them)
+    urgent: bool
+
+    def intent(self, attempt: int) -> None:
+        """Journal the intent of send number ``attempt`` (not yet durable: the protocol waits for that)."""
+
+    async def send(self) -> T:
+        """Send the create; return the object as the answer names it (raise ``AnswerWithoutId`` if it does not)."""
+
+    async def look_up(self, since: float) -> T | None:
+        """The object an earlier send may have made, or None; from a listing made after ``since``
+        (``time.perf_counter()``) where that matters. Raise ``Unresolved`` when the lookup itself fails."""
+
+    def exists(self, refusal: Rejected) -> bool:
+        """Whether a refusal says the object already exists (after a send that may have landed: look it up)."""
+
+    async def settle(self, outcome: Outcome[T]) -> R_co:
+        """Journal the outcome and report it; the result (or exception) is what ``ExactlyOnce.write`` gives."""
+
+
+class Durable(Protocol):
+    """The journal as the protocol needs it: a future done when every record so far is on disk."""
+
+    path: Any
+
+    def durable(self) -> Any: ...
+
+    @property
+    def write_error(self) -> str | None: ...
+
+
+@dataclass
+class _Attempt:
+    """The loop's state for one object."""
+
+    sent: int
+    unknown: bool
+    maybe_landed: bool
+    unknown_since: float = -math.inf
+    failures: int = 0
+    rate_limited: int = 0
+    last: PortalError | None = None
+    conflict: Rejected | None = None
+
+    def lost(self, exc: PortalError) -> None:
+        """The send's outcome is unknown: look it up before anything else."""
+        self.last, self.unknown, self.maybe_landed = exc, True, True
+        self.unknown_since, self.failures = time.perf_counter(), self.failures + 1
+
+
+class ExactlyOnce:
+    """The protocol over one run's gate, retry policy and journal; also its idempotent reads and deletes."""
+
+    def __init__(self, gate: Gate, policy: RetryPolicy, journal: Durable) -> None:
+        self.gate, self.policy, self.journal = gate, policy, journal
+
+    async def durable(self) -> None:
+        """Wait until the records made so far are on disk; if they cannot be, halt the run (``Stopped``)."""
+        try:
+            await asyncio.wrap_future(self.journal.durable())
+        except JournalError as exc:
+            self.gate.halt(journal_failure_message(self.journal.path, self.journal.write_error or str(exc)))
+            raise Stopped from None
+
+    async def write(
+        self, kind: WriteKind[T, R], *, attempts: int = 0, look_up_first: bool = False, maybe_landed: bool = False
+    ) -> R:
+        """Create one object exactly once and return ``kind.settle(outcome)``.
+
+        ``attempts``: sends an earlier run made; ``look_up_first``: an earlier send's outcome is unknown;
+        ``maybe_landed``: some earlier send may have landed (a refusal saying "exists" is then looked up).
+        """
+        outcome = await self._attempt(kind, _Attempt(attempts, look_up_first, maybe_landed or look_up_first))
+        try:
+            return await kind.settle(outcome)  # may raise: a kind may report failures as exceptions
+        finally:
+            if outcome.kind == "refused" and isinstance(outcome.error, AuthError):
+                self.gate.fatal(token_refused(outcome.error))  # after the row is journalled and reported
+
+    async def _attempt(self, kind: WriteKind[T, R], a: _Attempt) -> Outcome[T]:
+        policy = self.policy
+        while True:
+            if a.unknown:
+                found = await self._look_up(kind, a)
+                if found is not None:
+                    return found
+                a.unknown = False
+            if a.failures >= policy.attempts or a.rate_limited >= policy.rate_limited_attempts:
+                return Outcome("gave_up", a.sent, error=a.last)
+            try:
+                async with self.gate.slot(new_write=True, urgent=kind.urgent):
+                    a.sent += 1
+                    kind.intent(a.sent)
+                    await self.durable()  # the intent is on disk before the write
+                    answer = await kind.send()
+            except Stopped:
+                return Outcome("stopped", a.sent)
+            except RateLimited as exc:  # refused before anything was done: safe to send again
+                a.last, a.rate_limited = exc, a.rate_limited + 1
+                steps = min(a.rate_limited, RATE_LIMITED_BACKOFF_STEPS)
+                await self.gate.sleep(policy.delay(steps, exc.retry_after))
+                continue
+            except AnswerWithoutId as exc:
+                a.lost(exc)
+                continue
+            except (Rejected, NotFound, AuthError) as exc:
+                if a.maybe_landed and isinstance(exc, Rejected) and kind.exists(exc):
+                    a.conflict, a.unknown = exc, True  # our lost write landed after all? look it up
+                    continue
+                return Outcome("refused", a.sent, error=exc)
+            except (PortalConnectionError, PortalServerError, UnexpectedAnswer) as exc:
+                a.lost(exc)
+                await self.gate.sleep(policy.delay(a.failures, getattr(exc, "retry_after", None)), abortable=False)
+                continue
+            return Outcome("posted", a.sent, value=answer)
+
+    async def _look_up(self, kind: WriteKind[T, R], a: _Attempt) -> Outcome[T] | None:
+        """After an unknown outcome: the outcome if the lookup settles the write, None to send again."""
+        try:
+            found = await kind.look_up(a.unknown_since)
+        except Unresolved as exc:
+            return Outcome("unresolved", a.sent, error=a.last, reason=str(exc))
+        if found is not None:
+            return Outcome("adopted", a.sent, value=found, error=a.last)
+        if a.conflict is not None:
+            # Our lost write may have landed where the listing does not show it yet, or the object may be
+            # someone else's: the intent stays open, and a rerun's fresh plan (or rollback) settles it.
+            return Outcome("conflict", a.sent, error=a.conflict)
+        return None
+
+    async def read(self, make: Callable[[], Awaitable[T]]) -> T:
+        """A read (or an idempotent write) with the policy's retries; the slot is released while waiting."""
+        retry = 0
+        while True:
+            retry += 1
+            try:
+                async with self.gate.slot(new_write=False):
+                    return await make()
+            except (PortalConnectionError, PortalServerError, RateLimited) as exc:
+                if retry >= self.policy.attempts:
+                    raise
+                await self.gate.sleep(self.policy.delay(retry, getattr(exc, "retry_after", None)), abortable=False)
+
+    async def delete(self, make: Callable[[], Awaitable[Any]]) -> None:
+        """DELETE is idempotent: retry freely; NotFound after a lost answer means done."""
+        try:
+            await self.read(make)
+        except NotFound:
+            return
