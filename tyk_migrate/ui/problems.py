@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import ui_format as fmt
@@ -38,13 +39,17 @@ class Problems:
         return f"Failed and blocked rows in scope: {self.failed:,} failed, {self.blocked:,} blocked{shown}"
 
 
+_NONE = Problems(pd.DataFrame(columns=list(ROW_COLUMNS)), pd.DataFrame(columns=list(CAUSE_COLUMNS)), 0, 0)
+
+
 def _text(value: Any, scrub: fmt.Scrubber | None) -> str:
     text = value if isinstance(value, str) else ""
     return scrub(text) if scrub is not None else text
 
 
-def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    return frame[name] if name in frame else pd.Series("", index=frame.index, dtype="str")
+def _values(plan: pd.DataFrame, name: str, at: np.ndarray) -> list[Any]:
+    """Column ``name`` at positions ``at`` (blanks when the frame has no such column): one column, not the frame."""
+    return plan[name].iloc[at].tolist() if name in plan else [""] * len(at)
 
 
 def _http(value: Any) -> str:
@@ -54,44 +59,48 @@ def _http(value: Any) -> str:
     return f"HTTP {int(value)}"
 
 
-def _masks(plan: pd.DataFrame, scope: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _positions(plan: pd.DataFrame, scope: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the failed rows (newest first) and of the blocked ones (plan order) in scope."""
     keep = scope.to_numpy(bool)
-    status = plan["status"].astype(object) if "status" in plan else pd.Series(None, index=plan.index, dtype=object)
-    failed = (status == "failed") & keep
-    blocked = (plan["action"].astype(object) == "blocked") & keep & ~failed
-    return failed, blocked
+    failed = plan["status"].eq("failed").to_numpy(bool) & keep if "status" in plan else np.zeros(len(plan), bool)
+    blocked = np.flatnonzero(plan["action"].eq("blocked").to_numpy(bool) & keep & ~failed)
+    at = np.flatnonzero(failed)
+    if len(at) > 1 and "finished_at" in plan:
+        newest = plan["finished_at"].iloc[at].rank(method="first", na_option="bottom", ascending=False)
+        at = at[np.argsort(newest.to_numpy(), kind="stable")]
+    return at, blocked
 
 
-def _newest_first(failed: pd.DataFrame) -> pd.DataFrame:
-    if "finished_at" not in failed or failed.empty:
-        return failed
-    order = failed["finished_at"].rank(method="first", na_option="bottom", ascending=False)
-    return failed.loc[order.sort_values().index]
-
-
-def _rows(frame: pd.DataFrame, status: str, scrub: fmt.Scrubber | None) -> list[dict[str, Any]]:
+def _rows(plan: pd.DataFrame, at: np.ndarray, status: str, scrub: fmt.Scrubber | None) -> list[dict[str, Any]]:
     blocked = status == "blocked"
-    codes = _column(frame, "reason_code") if blocked else _column(frame, "http_status").map(_http)
-    texts = _column(frame, "reason" if blocked else "error")
+    codes = _values(plan, "reason_code", at) if blocked else list(map(_http, _values(plan, "http_status", at)))
+    texts = _values(plan, "reason" if blocked else "error", at)
     return [
         dict(zip(ROW_COLUMNS, (status, fp, alias, owner, code, _text(text, scrub)), strict=True))
         for fp, alias, owner, code, text in zip(
-            frame["key_fingerprint"], _column(frame, "alias"), _column(frame, "owner_email"), codes, texts, strict=True
+            _values(plan, "key_fingerprint", at),
+            _values(plan, "alias", at),
+            _values(plan, "owner_email", at),
+            codes,
+            texts,
+            strict=True,
         )
     ]
 
 
-def _blocked_causes(blocked: pd.DataFrame, scrub: fmt.Scrubber | None) -> list[dict[str, Any]]:
+def _blocked_causes(plan: pd.DataFrame, at: np.ndarray, scrub: fmt.Scrubber | None) -> list[dict[str, Any]]:
     """Blocked keys per blocking code (a key with several problems counts under each), most first."""
-    if "reason_code" not in blocked:  # a hand-made plan: its sentences are all there is
-        sentences = blocked.get("reason", pd.Series("", index=blocked.index)).map(lambda v: _text(v, scrub))
-        counted = sentences.value_counts().head(CAUSES_SHOWN)
-        return [{"status": "blocked", "cause": UNCODED, "rows": int(n), "what it means": t} for t, n in counted.items()]
+    if "reason_code" not in plan:  # a hand-made plan: its sentences are all there is
+        sentences = Counter(_text(v, scrub) for v in _values(plan, "reason", at))
+        return [
+            {"status": "blocked", "cause": UNCODED, "rows": n, "what it means": text}
+            for text, n in sentences.most_common(CAUSES_SHOWN)
+        ]
     keys: Counter[str] = Counter()
-    for cell, n in blocked["reason_code"].value_counts(sort=False).items():  # distinct cells: few
+    for cell, n in Counter(_values(plan, "reason_code", at)).items():  # distinct cells: few
         codes = [c for c in R.split_codes(str(cell)) if c in R.BLOCKING_CODES] or [UNCODED]
         for code in dict.fromkeys(codes):
-            keys[code] += int(n)
+            keys[code] += n
     order = [*R.REASONS, UNCODED]
     ranked = sorted(keys, key=lambda code: (-keys[code], order.index(code)))[:CAUSES_SHOWN]
     return [
@@ -105,15 +114,10 @@ def _blocked_causes(blocked: pd.DataFrame, scrub: fmt.Scrubber | None) -> list[d
     ]
 
 
-def _failed_causes(failed: pd.DataFrame, scrub: fmt.Scrubber | None) -> list[dict[str, Any]]:
+def _failed_causes(plan: pd.DataFrame, at: np.ndarray, scrub: fmt.Scrubber | None) -> list[dict[str, Any]]:
     """Failed rows per (portal answer, error text), most first."""
-    pairs = Counter(
-        zip(
-            _column(failed, "http_status").map(_http),
-            _column(failed, "error").map(lambda v: _text(v, scrub)),
-            strict=True,
-        )
-    )
+    answers = map(_http, _values(plan, "http_status", at))
+    pairs = Counter(zip(answers, (_text(v, scrub) for v in _values(plan, "error", at)), strict=True))
     return [
         {"status": "failed", "cause": cause, "rows": n, "what it means": text}
         for (cause, text), n in pairs.most_common(CAUSES_SHOWN)
@@ -122,13 +126,13 @@ def _failed_causes(failed: pd.DataFrame, scrub: fmt.Scrubber | None) -> list[dic
 
 def problems_of(plan: pd.DataFrame, scope: pd.Series, limit: int, scrub: fmt.Scrubber | None = None) -> Problems:
     """The failed and blocked rows of ``plan`` in ``scope``: up to ``limit`` rows and every cause."""
-    failed_mask, blocked_mask = _masks(plan, scope)
-    failed, blocked = plan.loc[failed_mask.to_numpy(bool)], plan.loc[blocked_mask.to_numpy(bool)]
-    limit = max(0, int(limit))
-    shown_failed = _newest_first(failed).head(limit)
-    shown_blocked = blocked.head(limit - len(shown_failed))
-    rows = _rows(shown_failed, "failed", scrub) + _rows(shown_blocked, "blocked", scrub)
-    causes = _failed_causes(failed, scrub) + _blocked_causes(blocked, scrub)
+    failed, blocked = _positions(plan, scope)
+    if not len(failed) and not len(blocked):  # the common case while a clean run goes: no frame work at all
+        return _NONE
+    shown_failed = failed[: max(0, int(limit))]
+    shown_blocked = blocked[: max(0, int(limit)) - len(shown_failed)]
+    rows = _rows(plan, shown_failed, "failed", scrub) + _rows(plan, shown_blocked, "blocked", scrub)
+    causes = _failed_causes(plan, failed, scrub) + _blocked_causes(plan, blocked, scrub)
     return Problems(
         rows=pd.DataFrame(rows, columns=list(ROW_COLUMNS)),
         causes=pd.DataFrame(causes, columns=list(CAUSE_COLUMNS)),

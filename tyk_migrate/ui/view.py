@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .. import ui_format as fmt
@@ -153,12 +152,12 @@ def batch_counter(plan: pd.DataFrame, scope: pd.Series, p: Progress) -> str:
         return "–"
     if p.done >= p.total or "batch" not in plan or "status" not in plan:
         return f"{p.batches}/{p.batches}" if p.done >= p.total else "–"
-    batch = plan["batch"].to_numpy(dtype="float64", na_value=np.nan)
-    unfinished = plan["status"].eq("pending").to_numpy(bool) & scope.to_numpy(bool) & ~np.isnan(batch)
+    unfinished = plan["status"].eq("pending").to_numpy(bool) & scope.to_numpy(bool)
     first = int(unfinished.argmax())
-    if not unfinished[first]:  # the frame does not hold this run's rows yet (the runner has not prepared them)
+    batch: Any = plan["batch"].iat[first]
+    if not unfinished[first] or pd.isna(batch):  # the frame does not hold this run's rows yet (not prepared)
         return "–"
-    return f"{min(int(batch[first]), p.batches)}/{p.batches}"
+    return f"{min(int(batch), p.batches)}/{p.batches}"
 
 
 def _bar_style(state: str, p: Progress, fatal: bool) -> str:
@@ -211,9 +210,14 @@ def _metrics(s: ConsoleState, p: Progress, batch: str) -> tuple[Badge, ...]:
 # -- buttons ---------------------------------------------------------------------------------------------
 
 
+def _preview_total(s: ConsoleState, column: str) -> int:
+    total: Any = s.preview[column].iat[-1]  # the preview's last row is its total
+    return int(total)
+
+
 def _nothing_to_send(s: ConsoleState) -> bool:
     """Every row in scope has its outcome already (the journal's or the frame's)."""
-    if int(s.preview.iloc[-1]["to send"]) != 0:
+    if _preview_total(s, "to send") != 0:
         return False
     return fmt.scope_statuses(s.plan, s.scope).get("pending", 0) == 0
 
@@ -230,13 +234,12 @@ def _enabled(s: ConsoleState, nothing: bool) -> dict[str, bool]:
 
 def _start_label(s: ConsoleState, state: str, nothing: bool) -> tuple[str, str]:
     """What Start reads (Start, Continue, Dry run, Nothing to send) and its tooltip."""
-    total = s.preview.iloc[-1]
     if nothing and s.scope.any():
         return "Nothing to send", "Every row in scope is done: pick another scope"
     if s.dry_run:
         return "Dry run", "Go through the rows in scope and record what would happen; write nothing"
-    if int(total["already done"]) > 0 or (state == "stopped" and s.same_scope):
-        if int(total["to send"]) == 0:
+    if _preview_total(s, "already done") > 0 or (state == "stopped" and s.same_scope):
+        if _preview_total(s, "to send") == 0:
             return "Continue", "Nothing left to send: fills console.results from the journal"
         return "Continue", "Continue from the journal: rows already created are not sent again"
     return "Start", "Start a run over the rows in scope"
