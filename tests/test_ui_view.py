@@ -351,4 +351,7 @@ def test_console_lists_failed_and_blocked_rows_with_fingerprints_only(console_ru
     shown = table + console.problems.titles[0]
     for key in plan["key_id"]:
         assert reveal(key) not in shown and mask(key) not in shown
+    view = console.view()  # the same, as data
+    assert view.problems is not None and (view.problems.failed, view.problems.blocked) == (1, 1)
+    assert view.state == "finished" and view.batch == "3/3" and view.count("created") == 22
     assert "failed and blocked rows by cause" in console.render_text()
