@@ -8,15 +8,13 @@ Why it is built this way:
 
 * It only composes widgets and calls the runner: every request, retry and journal record is
   ``Migration``'s job, so a run from the console is the same run as from the CLI or ``apply_plan``.
-* This class wires the parts: the widgets (``layout``), the view model that says what they show
-  (``view``, pure and tested without widgets), the HTML of it (``render``) and the run's task and
-  timers (``control``). Drawing is throttled there, so it never slows a run.
-* Every callback is wrapped (``guarded``): an exception ends up, masked, in the console's own output
-  area instead of the kernel log where nobody looks.
-* Keys are shown masked everywhere (filters hold emails and policy names, tables masked keys or
-  fingerprints, and error texts go through a scrubber that replaces any raw key of the plan with its mask).
-* Where widgets cannot render (a headless papermill run, a terminal) the console is a plain-text summary
-  and prints a progress line now and then; ``await console.run()`` drives it without any clicking.
+* This class wires the parts: widgets (``layout``), the pure view model of what they show (``view``),
+  its HTML (``render``, ``draw``), and the run's task and throttled redraw timers (``control``).
+* Every callback is ``guarded``: an exception ends up, masked, in Messages, not in the kernel log.
+* Keys are shown masked or as fingerprints everywhere, and error texts go through a scrubber that
+  replaces any raw key of the plan with its mask.
+* Where widgets cannot render (papermill, a terminal) the console is a plain-text summary that prints a
+  progress line now and then; ``await console.run()`` drives it without any clicking.
 """
 
 from __future__ import annotations
@@ -364,24 +362,20 @@ class MigrationConsole(ConsoleWidgets):
     # -- text view --------------------------------------------------------------------------------------
     def render_text(self) -> str:
         """The console as plain text: scope, settings, progress and the latest failures (keys masked)."""
-        n, dry = int(self.scope.sum()), bool(self.dry_run_input.value)
-        chosen = {k: v for k, v in self.selected().items() if v}
-        ran = self.migration is not None
+        n, ran = int(self.scope.sum()), self.migration is not None
         return render.text_summary(
-            header=[
-                "Key migration console" + (" [DRY RUN: nothing is written]" if dry else ""),
-                f"  portal {self.host} | journal {journal_path(self.journal)}",
-                f"  scope: {n:,} of {len(self.plan):,} rows" + (f" (filters: {chosen})" if chosen else " (no filter)"),
-                f"  batch size {self.batch_size_input.value} | concurrency {self.concurrency_input.value} | "
-                f"dry run {'on' if dry else 'off'}",
-            ],
+            header=render.text_header(
+                host=self.host, journal=journal_path(self.journal), dry_run=bool(self.dry_run_input.value),
+                rows=(n, len(self.plan)), filters={k: v for k, v in self.selected().items() if v},
+                batch_size=self.batch_size_input.value, concurrency=self.concurrency_input.value,
+            ),
             progress_line=fmt.progress_line(self.progress, self._state()) if ran else f"ready: {n:,} rows to run",
             preview=fmt.action_preview(self.plan, self.scope, self._journal_done),
             results=fmt.status_by_action(self.plan, self.scope) if ran else None,
             failures=fmt.latest_failures(self.plan, min(self.failures_shown, 5), self._scrub),
             problems=problems_of(self.plan, self.scope, 0, self._scrub),
             last_error=self._messages.last_error(),
-        )
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         p = self.progress

@@ -83,6 +83,26 @@ def _indented(title: str, frame: pd.DataFrame, **to_string: Any) -> list[str]:
     return [f"  {title}:", *("    " + line for line in frame.to_string(index=False, **to_string).splitlines())]
 
 
+def text_header(
+    *,
+    host: str,
+    journal: str,
+    dry_run: bool,
+    rows: tuple[int, int],
+    filters: Mapping[str, Any],
+    batch_size: Any,
+    concurrency: Any,
+) -> list[str]:
+    """Title, target, scope (``rows``: in scope, in the plan) and settings lines of the text summary."""
+    n, total = rows
+    return [
+        "Key migration console" + (" [DRY RUN: nothing is written]" if dry_run else ""),
+        f"  portal {host} | journal {journal}",
+        f"  scope: {n:,} of {total:,} rows" + (f" (filters: {dict(filters)})" if filters else " (no filter)"),
+        f"  batch size {batch_size} | concurrency {concurrency} | dry run {'on' if dry_run else 'off'}",
+    ]
+
+
 def text_summary(
     *,
     header: Sequence[str],
