@@ -176,8 +176,8 @@ KNOBS: tuple[Knob, ...] = (
         "paging",
         "honour|ignore:<endpoint,...>|max:<N> (join with +)",
         "honour",
-        "honour: page/per_page/limit as the file says; ignore:<endpoints>: those list endpoints return every "
-        "row whatever page says; max:<N>: a silent per_page (and limit) maximum, asking for more returns N",
+        "honour: page/per_page/limit as the file says; ignore:ENDPOINTS: those list endpoints return every "
+        "row whatever page says; max:N: a silent per_page (and limit) maximum, asking for more returns N",
         'Paging was documented only in 2026; "a few endpoints ignore these parameters"; no documented per_page '
         "maximum. A pager must survive the same page again and a maximum below what it asked for.",
         _paging,
