@@ -213,6 +213,20 @@ def cli() -> None:
 # --- commands: sandbox (tyk_migrate/sandbox) ---
 
 
+class _KnobHelpOption(click.Option):
+    """An option whose help comes from tyk_migrate/sandbox/behaviour.py, imported only when help is shown."""
+
+    def __init__(self, *args: Any, help_from: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_from = help_from
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from .sandbox import behaviour
+
+        self.help = getattr(behaviour, self.help_from)()
+        return super().get_help_record(ctx)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=3001, show_default=True, type=int, help="Port to listen on (the portal's usual).")
@@ -248,6 +262,15 @@ def cli() -> None:
     show_default=True,
     help="Custom-token spelling(s) accepted (mimic a portal version).",
 )
+@click.option("--profile", default="strict", show_default=True, cls=_KnobHelpOption, help_from="profile_help")
+@click.option(
+    "--behaviour",
+    "behaviours",
+    multiple=True,
+    metavar="NAME=VALUE",
+    cls=_KnobHelpOption,
+    help_from="behaviour_help",
+)
 @one_line_errors
 def sandbox(
     host: str,
@@ -260,12 +283,15 @@ def sandbox(
     random_seed: int,
     min_key_length: int,
     auth_token_type: str,
+    profile: str,
+    behaviours: tuple[str, ...],
 ) -> None:
     """Run the local Tyk Developer Portal + gateway emulator (for rehearsals, demos and tests).
 
     \b
     Example:
       tyk-migrate sandbox --seed data-samples/sandbox_seed.json --faults "429=5%,503=2%"
+      tyk-migrate sandbox --profile realistic --behaviour unknown-key=401
     """
     from .config import AUTH_TOKEN_TYPES
     from .sandbox import SandboxConfig, serve
@@ -283,6 +309,8 @@ def sandbox(
         latency_ms=latency_ms,
         faults=faults,
         random_seed=random_seed,
+        profile=profile,
+        behaviour=list(behaviours),
     )
 
     def announce(url: str) -> None:
