@@ -13,11 +13,14 @@ import re
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .plan import reasons as R
 from .report_summary import STAGES, plural
+
+if TYPE_CHECKING:
+    from .plan.reasons import Reason
 
 # -- the action list ----------------------------------------------------------------------------------------
 
@@ -94,7 +97,7 @@ class ActionItem:
         return f"{self.code}: {self.action}" + (f": {listed}" if listed else "")
 
 
-def _pattern(reason: R.Reason) -> tuple[re.Pattern[str], dict[str, str]]:
+def _pattern(reason: Reason) -> tuple[re.Pattern[str], dict[str, str]]:
     """A regex finding ``reason``'s sentence in a ``reason`` cell, a group per named value (and its conversion)."""
     parts, conversions = [], {}
     for literal, name, _spec, conversion in string.Formatter().parse(reason.template):
@@ -107,7 +110,9 @@ def _pattern(reason: R.Reason) -> tuple[re.Pattern[str], dict[str, str]]:
 
 def _field_values(code: str, name: str, texts: Iterable[object]) -> list[str]:
     """The values ``name`` took in the sentences of ``code`` (unquoted where the template used ``!r``)."""
-    pattern, conversions = _pattern(R.REASONS[code])
+    from .plan.reasons import REASONS  # the plan package is heavy: loaded when a report has blocked keys
+
+    pattern, conversions = _pattern(REASONS[code])
     found = []
     for text in texts:
         for match in pattern.finditer(str(text)) if isinstance(text, str) else ():
@@ -137,12 +142,13 @@ def _subjects(rows: pd.DataFrame, code: str, subject: str) -> list[str]:
 def action_items(frame: pd.DataFrame | None) -> list[ActionItem]:
     """The blocked keys of a plan or outcome frame grouped by blocking ``reason_code`` (a key blocked for
     two reasons counts under both), most keys first, each with one action sentence and what it names."""
+    from .plan.reasons import split_codes
     from .plan.summary import reason_counts
 
     if frame is None or "action" not in frame.columns or "reason_code" not in frame.columns:
         return []
     blocked = frame[frame["action"] == "blocked"]
-    codes = blocked["reason_code"].astype(object).map(lambda c: set(R.split_codes(c)) if isinstance(c, str) else set())
+    codes = blocked["reason_code"].astype(object).map(lambda c: set(split_codes(c)) if isinstance(c, str) else set())
     items = []
     for code, keys in reason_counts(frame).items():
         todo = TODOS.get(str(code), Todo("fix", ("row", "rows"), " (see the reason column)", "source_row"))
