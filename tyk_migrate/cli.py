@@ -861,8 +861,17 @@ def reconcile_command(
     if unexplained:
         click.echo(f"unexplained credentials: {export_frame(recon.unexplained, unexplained)}")
     if html:
-        inputs = {"input file": source.path, "valid keys": len(prepared.valid), "portal": prepared.snapshot.portal_url}
-        report = write_report(html, rejects=prepared.rejects, reconciliation=recon, inputs=inputs)
+        report = write_report(
+            html,
+            rejects=prepared.rejects,
+            plan=prepared.plan,
+            reconciliation=recon,
+            inputs={"valid keys": len(prepared.valid)},
+            title="Reconciliation report",
+            input_path=source.path,
+            mapping=source.mapping,
+            portal_url=prepared.snapshot.portal_url,
+        )
         click.echo(f"report: {report}")
     sys.exit(0 if recon.all_present() and not prepared.rejected_rows else 1)
 
