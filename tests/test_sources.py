@@ -736,3 +736,14 @@ def test_values_are_not_header_shaped(value: str) -> None:
     from tyk_migrate.sources.header_line import column_name_shaped
 
     assert not column_name_shaped(value)
+
+
+@pytest.mark.parametrize("first", ["PurpleMonkeyDish,developer,gold,active", "SecretSauce,owner,plan"])
+def test_a_headerless_passphrase_key_shaped_like_a_column_name_is_never_printed(tmp_path, first):
+    """CamelCase words look like a column name; with no known key column, unknown names are masked."""
+    path = tmp_path / "keys.csv"
+    second = ["OtherKeyValue", "dev@example.com", "gold", "active"][: first.count(",") + 1]
+    path.write_text(first + "\n" + ",".join(second) + "\n")
+    with pytest.raises(MissingColumnsError) as caught:
+        load_keys(path)
+    assert first.split(",")[0] not in str(caught.value)

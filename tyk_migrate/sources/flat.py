@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError, MissingColumnsError, safe_names, show_names
+from ..secrets import mask
 from . import canonical, jsontext
 from .encoding import decode, to_utf8
 from .header_line import column_name_shaped
@@ -397,7 +398,13 @@ def to_canonical(
     if missing:
         # JSON names are object keys, never a record, so only tables can have lost their header line
         data = fmt in TABLE_FORMATS and first_line_is_data(headers)
-        raise MissingColumnsError(missing, headers, source, first_line_is_data=data)
+        shown = headers
+        if fmt in TABLE_FORMATS and "key_id" in missing and not data:
+            # no known key column: a headerless record's key may be any one of the unknown names, and a
+            # passphrase key ("PurpleMonkeyDish") has a column name's shape; only names the loader knows are
+            # shown (the key column is then named with --mapping)
+            shown = [h if norm(h) in KNOWN_HEADERS else mask(h) for h in headers]
+        raise MissingColumnsError(missing, shown, source, first_line_is_data=data)
     n = len(raw)
     columns: dict[str, Any] = {}
     column_map: dict[str, str] = {}
