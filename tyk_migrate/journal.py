@@ -215,6 +215,9 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             self._release_on_failure()
             raise JournalError(f"journal {self.path} is not usable: {exc}") from None
+        except OSError as exc:  # a folder, a missing parent, no permission
+            self._release_on_failure()
+            raise JournalError(f"journal {self.path} is not usable: {exc.strerror or exc}") from None
         except BaseException:
             self._release_on_failure()
             raise

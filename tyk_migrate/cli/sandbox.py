@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -12,6 +13,20 @@ from .exits import Outcome, verdict
 from .options import command_options
 from .paths import output_folder
 from .session import Session
+
+
+class _KnobHelpOption(click.Option):
+    """An option whose help comes from tyk_migrate/sandbox/behaviour.py, imported only when help is shown."""
+
+    def __init__(self, *args: Any, help_from: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_from = help_from
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ..sandbox import behaviour
+
+        self.help = getattr(behaviour, self.help_from)()
+        return super().get_help_record(ctx)
 
 
 @cli.command()
@@ -49,6 +64,15 @@ from .session import Session
     show_default=True,
     help="Custom-token spelling(s) accepted (mimic a portal version).",
 )
+@click.option("--profile", default="strict", show_default=True, cls=_KnobHelpOption, help_from="profile_help")
+@click.option(
+    "--behaviour",
+    "behaviours",
+    multiple=True,
+    metavar="NAME=VALUE",
+    cls=_KnobHelpOption,
+    help_from="behaviour_help",
+)
 @command_options(settings=False)
 def sandbox(
     session: Session,
@@ -62,6 +86,8 @@ def sandbox(
     random_seed: int,
     min_key_length: int,
     auth_token_type: str,
+    profile: str,
+    behaviours: tuple[str, ...],
 ) -> Outcome:
     """Run the local Tyk Developer Portal + gateway emulator (for rehearsals, demos and tests).
 
@@ -70,6 +96,7 @@ def sandbox(
     \b
     Example:
       tyk-migrate sandbox --seed data-samples/sandbox_seed.json --faults "429=5%,503=2%"
+      tyk-migrate sandbox --profile realistic --behaviour unknown-key=401
     """
     from ..config import AUTH_TOKEN_TYPES
     from ..sandbox import SandboxConfig, serve
@@ -87,6 +114,8 @@ def sandbox(
         latency_ms=latency_ms,
         faults=faults,
         random_seed=random_seed,
+        profile=profile,
+        behaviour=list(behaviours),
     )
 
     def announce(url: str) -> None:

@@ -208,8 +208,17 @@ def reconcile_command(
         files["unexplained"] = export_frame(recon.unexplained, targets["unexplained"])
         session.line(f"unexplained credentials: {files['unexplained']}")
     if "report" in targets:
-        inputs = {"input file": source.path, "valid keys": len(prepared.valid), "portal": prepared.snapshot.portal_url}
-        files["report"] = write_report(targets["report"], rejects=prepared.rejects, reconciliation=recon, inputs=inputs)
+        files["report"] = write_report(
+            targets["report"],
+            rejects=prepared.rejects,
+            plan=prepared.plan,
+            reconciliation=recon,
+            inputs={"valid keys": len(prepared.valid)},
+            title="Reconciliation report",
+            input_path=source.path,
+            mapping=source.mapping,
+            portal_url=prepared.snapshot.portal_url,
+        )
         session.line(f"report: {files['report']}")
     not_present = sum(n for status, n in counts.items() if status not in ("present", "unexplained"))
     missing = 0 if recon.all_present() else max(1, not_present)

@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,15 @@ class RunningSandbox:
         if latency_ms is not None:
             body["latency_ms"] = latency_ms
         return self._admin("PUT", "/__sandbox/faults", json=body)
+
+    def set_behaviour(
+        self, behaviour: Mapping[str, object] | None = None, profile: str | None = None
+    ) -> dict[str, Any]:
+        """Switch behaviour knobs while running (``PUT /__sandbox/behaviour``): from ``profile`` if given."""
+        body: dict[str, Any] = {"behaviour": dict(behaviour or {})}
+        if profile is not None:
+            body["profile"] = profile
+        return self._admin("PUT", "/__sandbox/behaviour", json=body)
 
     def snapshot(self) -> dict[str, Any]:
         """Same as ``GET /__sandbox/state``: every object plus request counters."""
