@@ -159,3 +159,24 @@ def test_a_token_in_the_file_stops_the_command_in_one_line(tmp_path: Path) -> No
     assert result.exit_code == 2, result.output
     assert "tokens come from TYK_PORTAL_TOKEN" in result.output and "s3cr3t" not in result.output
     assert not (tmp_path / "keys.rejects.csv").exists()
+
+
+def test_the_gateway_and_token_type_of_the_section_reach_the_command_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tyk_migrate.cli.session import Session
+
+    for name in ("TYK_PORTAL_URL", "TYK_GATEWAY_URL", "TYK_AUTH_TOKEN_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TYK_PORTAL_TOKEN", "t0ken")
+    write_config(tmp_path, rehearsal="http://127.0.0.1:3001")
+    monkeypatch.chdir(tmp_path)
+    session = Session("verify", portal_profile="rehearsal")
+    session.start()
+    settings = session.settings()
+    assert (settings.portal_url, settings.gateway_url) == ("http://127.0.0.1:3001", "http://127.0.0.1:3001/gateway")
+    assert session.base_url == "http://127.0.0.1:3001/portal-api"
+    production = Session("verify", portal_profile="production")
+    production.start()
+    assert production.settings().auth_token_type == "AUTH_TOKEN_CUSTOM"
+    assert production.settings(gateway_url="https://gw.example.com").gateway_url == "https://gw.example.com"

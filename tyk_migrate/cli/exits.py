@@ -11,7 +11,8 @@ code  reason(s)           meaning
 3     unexpected          a bug in tyk-migrate: one masked line (``TYK_MIGRATE_DEBUG=1`` shows the traceback)
 4     writes_failed,      some create or delete failed or was not attempted (reports written): rerun the same
       unfinished          command to resume
-130   interrupted         Ctrl-C: what was done is journalled; rerun the same command to resume
+130   interrupted,        Ctrl-C: what was done is journalled; rerun the same command to resume (also a write
+      output_closed       outside the command's own output that met a closed pipe: the command was cut short)
 ====  ==================  ========================================================================================
 
 Commands return an ``Outcome`` (a ``Verdict`` plus counts and files); ``guarded`` runs a command body and
@@ -74,6 +75,7 @@ UNUSABLE = Verdict(ExitCode.UNUSABLE, "unusable")
 UNEXPECTED = Verdict(ExitCode.UNEXPECTED, "unexpected")
 INTERRUPTED = Verdict(ExitCode.INTERRUPTED, "interrupted")
 NOTHING_TO_VERIFY = Verdict(ExitCode.ROWS, "nothing_to_verify")
+OUTPUT_CLOSED = Verdict(ExitCode.INTERRUPTED, "output_closed")
 
 
 def verdict(
@@ -145,14 +147,16 @@ def guarded(
 
     ``MigrateError`` (and unreadable files) -> 2 with ``explain(exc)``; Ctrl-C -> 130; click's own usage
     errors and exits pass through (click prints them and picks the code); anything else -> 3, one masked line.
-    A broken stdout (``| head -1``) is not an error: the output stops, the command's own code stands.
+    A reader that left (``| head -1``) is not an error: ``Session`` drops the rest of the output and the
+    command's own code stands; only a write outside it that meets a closed pipe ends the command as cut short
+    (130, reason ``output_closed``), quietly.
     """
     try:
         return body() or Outcome(), None
     except MigrateError as exc:
         return Outcome(UNUSABLE, error=f"error: {explain(exc)}"), exc
-    except BrokenPipeError as exc:
-        return Outcome(OK), exc
+    except BrokenPipeError as exc:  # a write no Session guards (a prompt, a bar): the command was cut short
+        return Outcome(OUTPUT_CLOSED), exc
     except (OSError, UnicodeError) as exc:
         return Outcome(UNUSABLE, error=f"error: {exc}"), exc
     except KeyboardInterrupt as exc:

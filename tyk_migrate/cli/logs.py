@@ -10,6 +10,7 @@ readable, since they never hold a value the key scrubber does not know.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 from collections.abc import Iterable
@@ -27,22 +28,22 @@ class ScrubFilter(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._secrets: list[Any] = []
+        self._sources: list[Iterable[Any]] = []
         self._scrubber: KeyScrubber | None = None
         self._formatter = logging.Formatter()
 
     def protect(self, secrets: Iterable[Any]) -> None:
-        """Mask these values (keys, ``SecretKey`` objects, the token) wherever a later record holds them."""
-        added = [s for s in secrets if s]
-        if added:
-            self._secrets.extend(added)
-            self._scrubber = None  # rebuilt lazily with the new values
+        """Mask these values (keys, ``SecretKey`` objects, the token) wherever a later record holds them.
+
+        Costs nothing until a record is logged: a million keys are only indexed if a line is written."""
+        self._sources.append(secrets)
+        self._scrubber = None  # rebuilt lazily with the new values
 
     def scrub(self, text: str, *, unknown: bool = True) -> str:
         """``text`` with the protected values masked, and with ``unknown`` every secret-ish value too."""
-        if self._secrets:
+        if self._sources:
             if self._scrubber is None:
-                self._scrubber = KeyScrubber(list(self._secrets))
+                self._scrubber = KeyScrubber(itertools.chain.from_iterable(self._sources))
             text = self._scrubber(text)
         return mask_secretish(text) if unknown else text
 

@@ -9,7 +9,7 @@ masked, and error texts are scrubbed of the row's key before they are cut.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -173,11 +173,3 @@ def reconcile_lines(counts: Mapping[str, int], rejected: int) -> Iterator[str]:
         yield f"{status:>15}  {count}"
     if rejected:
         yield f"{rejected} input rows rejected by validation (not reconciled)"
-
-
-# -- files ---------------------------------------------------------------------------------------------
-
-
-def written(files: Iterable[tuple[str, Path | str]]) -> Iterator[str]:
-    for what, path in files:
-        yield f"{what}: {path}"
