@@ -66,7 +66,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo end to end and write its files into ``out_dir``; prints a short summary via ``echo``."""
     from .config import Settings
-    from .plan import build_plan
+    from .plan import build_plan, export_plan
     from .reconcile import reconcile
     from .report import export_frame, export_outcomes, export_reconciliation, write_report
     from .run import apply_plan
@@ -94,7 +94,7 @@ def run_demo(
         snapshot = fetch_snapshot(settings, progress=False)
         plan, unresolved = build_plan(valid, snapshot)
         echo("plan: " + ", ".join(f"{k} {v}" for k, v in _status_counts(plan, "action").items()))
-        plan_file = export_outcomes(plan, out / "plan.csv")
+        plan_file = export_plan(plan, out / "plan.csv", snapshot)  # names beside IDs, no run columns
 
         outcomes = apply_plan(plan.copy(), settings, journal)
         echo("apply: " + ", ".join(f"{k} {v}" for k, v in _status_counts(outcomes, "status").items()))

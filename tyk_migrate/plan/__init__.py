@@ -15,15 +15,16 @@ keys costs little more than the number of distinct owners and policy sets.
 
 The steps, one module each: ``mapping`` (the mapping file), ``resolvers`` (owners, plans, products,
 apps), ``rows`` (every row's resolution), ``scope``, ``naming`` (settings and the app naming rule),
-``decide`` (the per-row decision), ``reasons`` (the registry of reason codes and sentences), ``summary``
-and ``build`` (``build_plan`` itself). ``tyk_migrate.pipeline.prepare`` chains load -> validate -> fetch
--> plan for the commands.
+``decide`` (the per-row decision), ``reasons`` (the registry of reason codes and sentences), ``summary``,
+``build`` (``build_plan`` itself) and ``export`` (plan.csv). ``tyk_migrate.pipeline.prepare`` chains
+load -> validate -> fetch -> plan for the commands.
 """
 
 from __future__ import annotations
 
 from ..schemas import ACTIONS
 from .build import LEGACY_REQUIRED, PLAN_COLUMNS, build_plan
+from .export import PLAN_EXPORT_COLUMNS, export_plan, plan_for_export
 from .mapping import MAPPING_SECTIONS, PlanMapping, load_mapping, read_mapping_file, split_mapping
 from .naming import APP_NAME_FIELDS, DEFAULT_APP_NAME, PlanSettings, app_names
 from .reasons import BLOCKING_CODES, REASONS, Finding, Reason
@@ -40,6 +41,7 @@ __all__ = [
     "LEVELS",
     "MAPPING_SECTIONS",
     "PLAN_COLUMNS",
+    "PLAN_EXPORT_COLUMNS",
     "REASONS",
     "SCOPE_KEYS",
     "Finding",
@@ -53,8 +55,10 @@ __all__ = [
     "Resolver",
     "app_names",
     "build_plan",
+    "export_plan",
     "load_mapping",
     "oldest_app",
+    "plan_for_export",
     "read_mapping_file",
     "reason_counts",
     "resolve_policies",
