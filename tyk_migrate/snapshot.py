@@ -336,7 +336,8 @@ class PortalSnapshot:
 
     @cached_property
     def credentials_by_fingerprint(self) -> pd.DataFrame:
-        """Credentials indexed by ``key_fingerprint`` (the portal refuses a key twice, so it is unique)."""
+        """Credentials indexed by ``key_fingerprint``, the oldest of each key: a portal that lets a key be
+        imported twice (TYK-FACTS.md) holds it in several credentials, all of them in ``credentials``."""
         known = self.credentials[self.credentials["key_fingerprint"].notna()]
         return known.drop_duplicates("key_fingerprint").set_index("key_fingerprint", drop=False)
 
