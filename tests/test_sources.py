@@ -747,3 +747,23 @@ def test_a_headerless_passphrase_key_shaped_like_a_column_name_is_never_printed(
     with pytest.raises(MissingColumnsError) as caught:
         load_keys(path)
     assert first.split(",")[0] not in str(caught.value)
+
+
+def test_a_utf8_file_with_one_stray_byte_is_refused_not_decoded_as_cp1252(tmp_path):
+    """Decoding it all as Windows-1252 turned the key clé-secret-0001abc into clÃ©-secret-0001abc."""
+    path = tmp_path / "keys.csv"
+    path.write_bytes(
+        b"key_id,owner_email,plan,products\n"
+        + "clé-secret-0001abc,a@example.com,gold,p1\n".encode()
+        + b"other-secret-0002abc,b@example.com,gold,caf\xe9\n"
+    )
+    with pytest.raises(InputError, match="UTF-8 except at line 3"):
+        load_keys(path)
+
+
+def test_a_windows_1252_file_still_loads(tmp_path):
+    path = tmp_path / "keys.csv"
+    path.write_bytes(
+        ("key_id,owner_email,plan,products\ncle-secret-0001abc,a@example.com,gold,café\n").encode("cp1252")
+    )
+    assert load_keys(path)["products"].iloc[0] == ["café"]
