@@ -401,7 +401,7 @@ def plan_command(
     from pathlib import Path
 
     from .config import Settings
-    from .plan import summarize
+    from .plan import impact_line, summarize
     from .report import export_frame
 
     settings = Settings.from_env(portal_url=portal_url, token=token)
@@ -424,6 +424,8 @@ def plan_command(
     click.echo(f"plan    {summary['rows']} rows{scoped}")
     for action, count in summary["counts"].items():
         click.echo(f"  {action:<15} {count:>7}")
+    if impact := impact_line(summary):
+        click.echo(impact)
     if summary["top_reasons"]:
         click.echo("top blocking reasons:")
         for reason, count in summary["top_reasons"]:

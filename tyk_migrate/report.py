@@ -85,6 +85,8 @@ OUTCOME_COLUMNS = [
     "action",
     "reason",
     "reason_code",
+    "client_impact",
+    "client_impact_detail",
     "status",
     "app_id",
     "credential_id",
