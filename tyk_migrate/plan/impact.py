@@ -130,7 +130,7 @@ def _rate(legacy: pd.DataFrame, target: pd.DataFrame) -> list[str | None]:
 def _quota_text(quota: float, renewal: float) -> str:
     if quota_is_unlimited(quota):
         return "unlimited"
-    return f"{number(quota)}/{period(renewal)}" if renews(renewal) else f"{number(quota)} (never renewed)"
+    return f"{number(quota)}/{period(renewal)}" if renews(renewal) else f"{number(quota)} in total"
 
 
 def _quota_one(q: float, r: float, tq: float, tr: float, t_unlimited: bool) -> str | None:
