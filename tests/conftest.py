@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -13,6 +16,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_FILE = REPO / "data-samples" / "sandbox_seed.json"
+
+# Hermetic fingerprints: one fixed secret for the whole session, subprocesses included (they inherit the
+# environment), and a throwaway TYK_MIGRATE_HOME so no test reads or creates the user's own key file.
+TEST_FINGERPRINT_KEY = "7e57" * 16
+os.environ["TYK_MIGRATE_FINGERPRINT_KEY"] = TEST_FINGERPRINT_KEY
+_HOME = tempfile.mkdtemp(prefix="tyk-migrate-home-")
+os.environ["TYK_MIGRATE_HOME"] = _HOME
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

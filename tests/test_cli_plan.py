@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from tyk_migrate.cli import cli
+from tyk_migrate.secrets import mask
 
 HEADER = "key_id,owner_email,app_name,alias,plan,products\n"
 
@@ -62,7 +63,8 @@ def test_plan_prints_counts_writes_masked_csv_and_exits_1_when_blocked(sandbox, 
     actions = [r["action"] for r in rows]
     assert actions.count("skip_existing") == len(seed_data["custom_credentials"]) - 1
     assert sum(1 for r in rows if r["reason"].startswith("conflict")) == 1
-    new = [r for r in rows if r["key_masked"].startswith("bran")]
+    new_masks = [mask(f"brand-new-key-00000000{i}") for i in (1, 2, 3)]
+    new = sorted((r for r in rows if r["key_masked"] in new_masks), key=lambda r: new_masks.index(r["key_masked"]))
     assert [r["action"] for r in new] == ["create_app", "add_credential", "blocked"]
     assert new[0]["product_ids"] == "1;4"  # lists joined
     assert new[0]["app_name"] == "'=Mobile"  # spreadsheet formula neutralised

@@ -1,6 +1,6 @@
 import pytest
 
-from tyk_migrate.config import Settings, portal_api_base
+from tyk_migrate.config import Settings, check_transport, is_loopback_host, portal_api_base
 from tyk_migrate.errors import ConfigError
 
 
@@ -47,3 +47,42 @@ def test_plain_http_to_remote_portal_is_refused_unless_allowed(monkeypatch):
     assert Settings(portal_url="http://portal.example.com", token="t", allow_insecure_http=True).require_portal()
     with pytest.raises(ConfigError, match="no portal token"):
         Settings(portal_url="https://portal.example.com").require_portal()
+
+
+@pytest.mark.parametrize(
+    "url", ["HTTP://portal.example.com:3001", "Http://portal.example.com", " http://portal.example.com"]
+)
+def test_plain_http_is_refused_whatever_the_case_of_its_scheme(monkeypatch, url):
+    # the check compared startswith("http://"): HTTP:// passed and the token went out in clear
+    monkeypatch.delenv("TYK_ALLOW_INSECURE_HTTP", raising=False)
+    with pytest.raises(ConfigError, match="refusing plain http to a remote portal"):
+        Settings(portal_url=url, token="t").require_portal()
+    assert Settings(portal_url="HTTP://LOCALHOST:3001", token="t").require_portal()[1] == "t"  # loopback is fine
+
+
+@pytest.mark.parametrize("url", ["ftp://portal.example.com", "ws://portal.example.com", "file:///etc/passwd"])
+def test_schemes_other_than_http_and_https_are_one_line(url):
+    with pytest.raises(ConfigError) as err:
+        check_transport(url, what="portal", carried="the token", allow_insecure_http=True)
+    assert "\n" not in str(err.value) and "https://" in str(err.value)
+    with pytest.raises(ConfigError, match="portal URL"):
+        Settings(portal_url=url, token="t").require_portal()
+
+
+def test_portal_and_gateway_share_the_one_plain_http_rule(monkeypatch):
+    from tyk_migrate.verify import _gateway_base
+
+    monkeypatch.delenv("TYK_ALLOW_INSECURE_HTTP", raising=False)
+    with pytest.raises(ConfigError, match=r"refusing plain http to a remote gateway .*the keys would travel"):
+        _gateway_base("HTTP://gw.example.com", None)
+    assert _gateway_base("Http://gw.example.com", True) == "Http://gw.example.com"
+    assert _gateway_base("http://[::1]:8080", None) == "http://[::1]:8080"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("localhost", True), ("127.0.0.1", True), ("127.8.0.1", True), ("::1", True), ("[::1]", True),
+     ("0.0.0.0", False), ("::", False), ("", False), ("10.0.0.5", False), ("localhost.example.com", False)],
+)  # fmt: skip
+def test_loopback_hosts(host, loopback):
+    assert is_loopback_host(host) is loopback

@@ -153,3 +153,22 @@ def test_rollback_against_a_portal_capping_requests_in_flight_deletes_everything
     assert refused.get("cap", 0) < 60  # it found the cap and stayed under it (fixed at 8: well over 100)
     with Journal(tmp_path / "j") as jr:
         assert {c.state for c in jr.credentials()} == {"rolled_back"}
+
+
+def test_an_open_app_intent_undoes_only_an_app_made_after_it(sandbox, tmp_path):
+    """An app POST whose answer was lost: only an app outside the listing taken before the POST can be ours.
+    A developer's app of the same owner and name, listed before (or with no listing recorded), stays."""
+    theirs = int(portal(sandbox, "POST", "/apps", json={"Name": "shared name", "UserID": 5})["ID"])
+    unproven = int(portal(sandbox, "POST", "/apps", json={"Name": "old journal", "UserID": 5})["ID"])
+    ours = int(portal(sandbox, "POST", "/apps", json={"Name": "lost answer", "UserID": 5})["ID"])
+    with Journal(tmp_path / "j") as jr:
+        jr.bind_portal(sandbox.portal_url)
+        run = jr.begin_run()
+        jr.app_intent(5, "shared name", run_id=run, attempts=1, prior_app_ids=[theirs])
+        jr.app_intent(5, "old journal", run_id=run, attempts=1, prior_app_ids=None)
+        jr.app_intent(5, "lost answer", run_id=run, attempts=1, prior_app_ids=[])
+    report = rollback(tmp_path / "j", settings_for(sandbox))
+    apps = set(objects(sandbox)[0])
+    assert {theirs, unproven} <= apps and ours not in apps
+    kept = report[report["result"] == "kept"]
+    assert kept["detail"].str.contains("old journal: cannot prove").any()

@@ -49,7 +49,7 @@ def crashed_after_app_post(sb: Any, path: Any, plan: pd.DataFrame) -> int:
         journal.bind(input_identity(plan["key_fingerprint"]))
         journal.bind_portal(sb.portal_url)
         run = journal.begin_run()
-        journal.app_intent(user, name, run_id=run, attempts=1)
+        journal.app_intent(user, name, run_id=run, attempts=1, prior_app_ids=())  # the runner saw no such app
     return new_app(sb, user, name)
 
 

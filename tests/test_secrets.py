@@ -1,25 +1,129 @@
+import hashlib
+import hmac
 import json
+import os
 import pickle
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tyk_migrate.secrets import SecretKey, fingerprint, mask, reveal, secret_series
+from tyk_migrate import fingerprint_key
+from tyk_migrate.errors import ConfigError
+from tyk_migrate.secrets import (
+    MASK_CHAR,
+    SecretKey,
+    fingerprint,
+    fingerprint_key_id,
+    fingerprints,
+    mask,
+    reveal,
+    secret_series,
+)
 
 RAW = "qb_live_Zx81kdLmQa02PpXc"
+REPO = Path(__file__).resolve().parent.parent
+TEST_FINGERPRINT_KEY = os.environ["TYK_MIGRATE_FINGERPRINT_KEY"]  # conftest's, for the whole session
 
 
-def test_fingerprint_is_first_16_hex_of_sha256():
-    import hashlib
+def test_fingerprint_is_an_hmac_with_the_secret_not_a_plain_hash():
+    # a plain sha256 let anyone holding an outcome log check guesses of a key against it (8-char key in 22 s)
+    assert fingerprint(RAW) != hashlib.sha256(RAW.encode()).hexdigest()[:16]
+    secret = bytes.fromhex(TEST_FINGERPRINT_KEY)
+    assert fingerprint(RAW) == hmac.new(secret, RAW.encode(), hashlib.sha256).hexdigest()[:16]
+    assert fingerprint(SecretKey(RAW)) == fingerprint(RAW) and re.fullmatch(r"[0-9a-f]{16}", fingerprint(RAW))
+    assert fingerprints([RAW, None, "other-key-0001"]) == [fingerprint(RAW), None, fingerprint("other-key-0001")]
 
-    assert fingerprint(RAW) == hashlib.sha256(RAW.encode()).hexdigest()[:16]
-    assert fingerprint(SecretKey(RAW)) == fingerprint(RAW)
+
+def test_loaded_frames_fingerprint_with_the_same_secret(tmp_path: Path):
+    # the loader computes fingerprints on its own hot path: it must give what secrets.fingerprint gives
+    from tyk_migrate.sources import load_keys
+
+    frame = load_keys(f"key,email,plan,products\n{RAW},a@x.example,gold,p1\n".encode())
+    assert frame["key_fingerprint"].tolist() == [fingerprint(RAW)]
 
 
-def test_mask_shows_little_of_short_keys():
-    assert mask(RAW) == "qb_l…PpXc"
-    assert mask("abcdefghij") == "ab…ij"
-    assert mask("abc") == "………"
+def test_the_secret_comes_from_the_environment_as_hex_or_text(monkeypatch: pytest.MonkeyPatch):
+    before, before_id = fingerprint(RAW), fingerprint_key_id()
+    monkeypatch.setenv(fingerprint_key.KEY_ENV, "a team secret shared in CI")
+    assert fingerprint(RAW) != before and fingerprint_key_id() != before_id
+    expected = hmac.new(b"a team secret shared in CI", RAW.encode(), hashlib.sha256).hexdigest()[:16]
+    assert fingerprint(RAW) == expected
+    monkeypatch.setenv(fingerprint_key.KEY_ENV, TEST_FINGERPRINT_KEY.upper())  # hex in either case
+    assert (fingerprint(RAW), fingerprint_key_id()) == (before, before_id)
+
+
+def test_a_short_secret_is_one_clear_error(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(fingerprint_key.KEY_ENV, "abc123")
+    with pytest.raises(ConfigError, match="TYK_MIGRATE_FINGERPRINT_KEY is too short"):
+        fingerprint(RAW)
+
+
+def test_key_id_names_the_secret_without_revealing_it():
+    secret = bytes.fromhex(TEST_FINGERPRINT_KEY)
+    key_id = fingerprint_key_id()
+    assert re.fullmatch(r"[0-9a-f]{16}", key_id) and TEST_FINGERPRINT_KEY[:16] not in key_id
+    assert key_id == hmac.new(secret, b"tyk-migrate fingerprint key id v1", hashlib.sha256).hexdigest()[:16]
+
+
+_IN_CHILD = (
+    "from tyk_migrate.secrets import fingerprint, fingerprint_key_id; print(fingerprint({!r}), fingerprint_key_id())"
+)
+
+
+def test_without_the_variable_a_private_key_file_is_made_once_and_reused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    monkeypatch.delenv(fingerprint_key.KEY_ENV)
+    home = tmp_path / "home"
+    monkeypatch.setenv(fingerprint_key.HOME_ENV, str(home))
+    old = os.umask(0o022)
+    try:
+        first, first_id = fingerprint(RAW), fingerprint_key_id()
+    finally:
+        os.umask(old)
+    key_file = home / "fingerprint.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert re.fullmatch(r"[0-9a-f]{64}\n", key_file.read_text())
+    assert first == hmac.new(bytes.fromhex(key_file.read_text()), RAW.encode(), hashlib.sha256).hexdigest()[:16]
+    # another process on this machine finds the same file and so the same fingerprints (journals match rows)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", _IN_CHILD.format(RAW)], env=env, capture_output=True, text=True)
+    assert out.stdout.split() == [first, first_id], out.stderr
+    # a file someone made group-readable is made owner-only again; its secret is kept
+    key_file.chmod(0o644)
+    fingerprint_key._cache.clear()
+    assert fingerprint(RAW) == first and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_an_unusable_key_file_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.delenv(fingerprint_key.KEY_ENV)
+    monkeypatch.setenv(fingerprint_key.HOME_ENV, str(tmp_path))
+    (tmp_path / "fingerprint.key").write_text("not hex\n")
+    with pytest.raises(ConfigError, match=r"fingerprint key file .* too short"):
+        fingerprint(RAW)
+
+
+@pytest.mark.parametrize("length", range(0, 80))
+def test_a_mask_shows_at_most_a_quarter_of_a_key_and_at_most_8_characters(length: int):
+    key = "".join(chr(ord("A") + i % 26) for i in range(length))
+    shown = mask(key).replace(MASK_CHAR, "")
+    assert len(shown) <= length / 4 and len(shown) <= 8
+    if 0 < length < 12:
+        assert mask(key) == MASK_CHAR * 3  # nothing of the key, not even its length
+    assert (mask(key) == "") == (length == 0)
+
+
+def test_mask_tiers():
+    assert mask(RAW) == "qb_…pXc"  # 24 characters: 3 + 3
+    assert mask("abcdefghijklmnop") == "ab…op"  # 16: 2 + 2
+    assert mask("abcdefghijkl") == "a…l"  # 12: 1 + 1
+    assert mask("x" * 30 + "Z") == "xxx…xxZ" and mask("A" + "x" * 40 + "Z") == "Axxx…xxxZ"
+    assert mask("abcdefghij") == mask("abc") == "………"
     assert mask("") == "" and mask(None) == ""
 
 
@@ -44,3 +148,15 @@ def test_frame_display_never_shows_raw_keys():
         assert RAW not in rendered
     copied = pd.concat([frame, frame]).merge(frame, on="owner")
     assert isinstance(copied["key_id_x"].iloc[0], SecretKey)
+
+
+def test_runner_error_text_scrubs_the_rows_key_before_it_cuts():
+    """A portal answer echoing the key right at the cut (JSON-escaped, or its first characters only)."""
+    from tyk_migrate.run import ERROR_TEXT_CHARS, _message
+
+    key = "Zk3x\u00e9Q9wLmP2vR7tY4uB8nC1"
+    echo = json.dumps(key)[1:-1]  # \u00e9: the form a JSON encoder writes
+    text = _message(RuntimeError("x" * 50 + echo), SecretKey(key))
+    assert key not in text and echo not in text
+    cut = _message(RuntimeError("y" * (ERROR_TEXT_CHARS - 12) + key), SecretKey(key))
+    assert key[:10] not in cut and len(cut) <= ERROR_TEXT_CHARS

@@ -264,12 +264,12 @@ def test_token_like_column_names_are_masked_in_errors() -> None:
     with pytest.raises(MissingColumnsError) as err:
         load_keys(json.dumps([{"key": "abcdefghijkl", "colour": "red", HEADERLESS_KEY: 1}]).encode())
     msg = str(err.value)
-    assert "missing required column(s)" in msg and "colour" in msg and "qb_l…dddd" in msg
+    assert "missing required column(s)" in msg and "colour" in msg and "qb_…ddd" in msg
     assert HEADERLESS_KEY not in msg
     assert MissingColumnsError(["plan"], ["Email", "UsagePlan", "GoodKeyValue0001x"]).found == [
         "Email",
         "UsagePlan",
-        "Good…001x",
+        "Go…1x",
     ]
 
 

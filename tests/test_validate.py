@@ -174,4 +174,5 @@ def test_vectorised_masks_equal_secrets_mask() -> None:
     from tyk_migrate.validate import masks_of
 
     values = ["", "a", "abcdefg", "abcdefgh", "abcdefghijklmno", "abcdefghijklmnop", "é" * 20, None, "x" * 99]
+    values += ["".join(chr(65 + i % 26) for i in range(n)) for n in (11, 12, 15, 16, 23, 24, 31, 32, 33)]
     assert masks_of(pa.array(values, pa.string())).to_pylist() == [mask(v) for v in values]

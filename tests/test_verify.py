@@ -175,6 +175,19 @@ def test_429_is_retried_then_recorded() -> None:
     assert len(gateway.seen) == 3
 
 
+def test_a_key_waiting_out_a_gateway_429_leaves_its_slot_to_the_others() -> None:
+    """A 429 is that key's plan limit: the other keys are called meanwhile, the key itself after Retry-After."""
+    gateway = Gateway(limited=1, retry_after="0.3")
+    result = run(outcomes(["created", "created"] + ["pending"] * 4), gateway, concurrency=1)
+    assert result.loc[[0, 1], "verify_status"].tolist() == [200, 200]
+    first, _, again = gateway.starts
+    keys = [headers.get("authorization") for _, headers in gateway.seen]
+    # key 1 refused, then key 2, then key 1 again: the refused key did not hold the only slot while it waited
+    # (an order, not a duration, so a loaded machine cannot fail it)
+    assert keys[0] == keys[2] != keys[1], keys
+    assert again - first >= 0.3, gateway.starts
+
+
 def test_concurrency_cap_and_rate() -> None:
     frame = outcomes(["created"] * 6)
     gateway = Gateway(delay=0.05)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from .errors import MigrateError
-from .secrets import mask
+from .scrub import clip, mask_secretish, scrub_keys
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,15 +28,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_UNEXPECTED = 3
 DEBUG_ENV = "TYK_MIGRATE_DEBUG"
 UNEXPECTED_MESSAGE_CHARS = 120
-# a quoted value (an apostrophe inside a word does not open one), or an unquoted run of 8+ characters
-_SECRETISH = re.compile(r"""(?<![A-Za-z])(['"])(.*?)\1(?![A-Za-z])|[^\s'"()\[\]{}<>,;:]{8,}""")
-_WORD = re.compile(r"[A-Z]?[a-z]+(?:-[a-z]+)*")
-
-
-def _mask_secretish(m: re.Match[str]) -> str:
-    if m[1]:
-        return f"{m[1]}{mask(m[2])}{m[1]}"
-    return m[0] if _WORD.fullmatch(m[0]) else mask(m[0])
 
 
 def unexpected_message(exc: BaseException) -> str:
@@ -45,12 +35,9 @@ def unexpected_message(exc: BaseException) -> str:
 
     Library code never puts a raw key in its own errors, but third-party ones (pandas, pyarrow, httpx) quote
     the value they choked on, which may be a key: so every quoted value is masked, and so is every unquoted
-    run of 8+ characters (the gateway's shortest key) unless it is shaped like an English word.
+    run of 8+ characters (the gateway's shortest key) shaped like a key, not a name (``scrub.mask_secretish``).
     """
-    text = " ".join(str(exc).split())
-    text = _SECRETISH.sub(_mask_secretish, text)
-    cut = len(text) > UNEXPECTED_MESSAGE_CHARS
-    return text[: UNEXPECTED_MESSAGE_CHARS - 1] + "…" if cut else text
+    return clip(" ".join(str(exc).split()), UNEXPECTED_MESSAGE_CHARS, mask_secretish)
 
 
 def one_line_errors(func: F) -> F:
@@ -101,6 +88,16 @@ def portal_options(func: F) -> F:
         help="Portal address, e.g. https://portal.example.com:3001 (or the full …/portal-api).",
     )(func)
     return func
+
+
+#: ``--concurrency`` of the commands that read the portal (plan, reconcile): a ceiling, the reads adapt below it.
+read_concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Most requests in flight while reading the portal (fewer while it answers 429/503).",
+)
 
 
 INPUT_FORMATS = ("auto", "csv", "tsv", "excel", "json", "jsonl", "dashboard", "classic")
@@ -216,6 +213,20 @@ def cli() -> None:
 # --- commands: sandbox (tyk_migrate/sandbox) ---
 
 
+class _KnobHelpOption(click.Option):
+    """An option whose help comes from tyk_migrate/sandbox/behaviour.py, imported only when help is shown."""
+
+    def __init__(self, *args: Any, help_from: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_from = help_from
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from .sandbox import behaviour
+
+        self.help = getattr(behaviour, self.help_from)()
+        return super().get_help_record(ctx)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=3001, show_default=True, type=int, help="Port to listen on (the portal's usual).")
@@ -237,7 +248,8 @@ def cli() -> None:
     show_envvar=True,
     default="sandbox-admin-token",
     show_default=True,
-    help="Admin API token the sandbox expects in the Authorization header.",
+    help="Admin API token the sandbox expects in the Authorization header (a secret of your own to listen beyond "
+    "loopback: the default is public).",
 )
 @click.option("--latency-ms", type=float, default=0, show_default=True, help="Fixed latency per portal request.")
 @click.option("--faults", default="", help='Fault spec, e.g. "429=5%,500=2%,lost=1%,cap=32,jitter=20".')
@@ -249,6 +261,15 @@ def cli() -> None:
     default="both",
     show_default=True,
     help="Custom-token spelling(s) accepted (mimic a portal version).",
+)
+@click.option("--profile", default="strict", show_default=True, cls=_KnobHelpOption, help_from="profile_help")
+@click.option(
+    "--behaviour",
+    "behaviours",
+    multiple=True,
+    metavar="NAME=VALUE",
+    cls=_KnobHelpOption,
+    help_from="behaviour_help",
 )
 @one_line_errors
 def sandbox(
@@ -262,15 +283,21 @@ def sandbox(
     random_seed: int,
     min_key_length: int,
     auth_token_type: str,
+    profile: str,
+    behaviours: tuple[str, ...],
 ) -> None:
     """Run the local Tyk Developer Portal + gateway emulator (for rehearsals, demos and tests).
 
     \b
     Example:
       tyk-migrate sandbox --seed data-samples/sandbox_seed.json --faults "429=5%,503=2%"
+      tyk-migrate sandbox --profile realistic --behaviour unknown-key=401
     """
     from .config import AUTH_TOKEN_TYPES
     from .sandbox import SandboxConfig, serve
+    from .sandbox.server import check_exposure
+
+    warning = check_exposure(host, token)  # before anything starts: a public token off loopback is refused
 
     accepted = AUTH_TOKEN_TYPES if auth_token_type == "both" else (auth_token_type,)
     config = SandboxConfig(
@@ -282,9 +309,13 @@ def sandbox(
         latency_ms=latency_ms,
         faults=faults,
         random_seed=random_seed,
+        profile=profile,
+        behaviour=list(behaviours),
     )
 
     def announce(url: str) -> None:
+        if warning:
+            click.echo(warning, err=True)
         click.echo(f"portal API:  {url}/portal-api")
         click.echo(f"gateway:     {url}/gateway")
         click.echo(f"admin:       {url}/__sandbox/state")
@@ -372,7 +403,7 @@ def plan_scope(owner: tuple[str, ...], plan: tuple[str, ...], product: tuple[str
 @click.option("--org", multiple=True, help="Only keys of this organisation: portal org ID or legacy org (repeatable).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Plan CSV (keys masked). Default: INPUT-stem.plan.csv.")
 @click.option("--unresolved", "unresolved_out", type=click.Path(dir_okay=False), help="Also write unmatched values.")
-@click.option("--concurrency", default=16, show_default=True, help="Requests in flight while reading the portal.")
+@read_concurrency_option
 @portal_options
 @one_line_errors
 def plan_command(
@@ -604,7 +635,8 @@ def apply_command(
     if len(failed):
         click.echo("first failures:")
         for row in failed.head(5).itertuples():
-            click.echo(f"  row {row.source_row}: {str(row.error)[:200]}")
+            error = scrub_keys(str(row.error), [row.key_id])  # before the cut: a cut echo is still masked
+            click.echo(f"  row {row.source_row}: {clip(error, 200)}")
     if migration.fatal_error:
         click.echo(migration.fatal_error, err=True)
     if final.get("pending"):
@@ -713,7 +745,13 @@ def _sample_value(value: str | None) -> int | float | None:
     help="How the key is sent: 'Authorization: <key>', 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
 )
 @click.option("--sample", default=None, help="Verify only N keys (e.g. 50) or a fraction (e.g. 0.1).")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True, help="Calls in flight.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Gateway calls in flight; also the most portal reads in flight (fewer while it answers 429/503).",
+)
 @click.option("--rate", type=float, default=None, help="At most this many calls per second (default: no limit).")
 @click.option("--path", default="/", show_default=True, help="Path called below each API's listen path.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the outcome log with verify columns.")
@@ -754,7 +792,7 @@ def verify_command(
     )
 
     settings = Settings.from_env(portal_url=portal_url, token=token, gateway_url=gateway_url)
-    prepared = source.prepare(portal=settings, progress=False)
+    prepared = source.prepare(portal=settings, progress=False, concurrency=concurrency)
     with Journal(journal) as ledger:
         outcomes = outcomes_from_journal(prepared.plan, ledger)
     migrated = outcomes["status"].isin(["created", "skipped"])
@@ -787,6 +825,7 @@ def verify_command(
     "--unexplained", type=click.Path(dir_okay=False), default=None, help="Write portal credentials no key explains."
 )
 @click.option("--html", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report.")
+@read_concurrency_option
 @portal_options
 @one_line_errors
 def reconcile_command(
@@ -794,6 +833,7 @@ def reconcile_command(
     out: str | None,
     unexplained: str | None,
     html: str | None,
+    concurrency: int,
     portal_url: str | None,
     token: str | None,
 ) -> None:
@@ -812,7 +852,7 @@ def reconcile_command(
     from .report import export_frame, export_reconciliation, write_report
 
     settings = Settings.from_env(portal_url=portal_url, token=token)
-    prepared = source.prepare(portal=settings, progress=False)
+    prepared = source.prepare(portal=settings, progress=False, concurrency=concurrency)
     recon = reconcile(prepared.valid, prepared.snapshot, plan=prepared.plan)
     for status, count in recon.counts.items():
         click.echo(f"{status:>15}  {count}")
@@ -823,8 +863,17 @@ def reconcile_command(
     if unexplained:
         click.echo(f"unexplained credentials: {export_frame(recon.unexplained, unexplained)}")
     if html:
-        inputs = {"input file": source.path, "valid keys": len(prepared.valid), "portal": prepared.snapshot.portal_url}
-        report = write_report(html, rejects=prepared.rejects, reconciliation=recon, inputs=inputs)
+        report = write_report(
+            html,
+            rejects=prepared.rejects,
+            plan=prepared.plan,
+            reconciliation=recon,
+            inputs={"valid keys": len(prepared.valid)},
+            title="Reconciliation report",
+            input_path=source.path,
+            mapping=source.mapping,
+            portal_url=prepared.snapshot.portal_url,
+        )
         click.echo(f"report: {report}")
     sys.exit(0 if recon.all_present() and not prepared.rejected_rows else 1)
 

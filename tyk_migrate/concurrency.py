@@ -4,6 +4,7 @@
 slow start, then additive increase and multiplicative decrease on 429/503 or latency climbing well above
 the floor, remembering the level where congestion began so a run sits near the best safe speed.
 ``Meter`` counts answers for progress reports (requests per second, recent error rate).
+``AdaptiveReads`` puts portal reads (snapshot, verify, reconcile) under that same controller and retry policy.
 """
 
 from __future__ import annotations
@@ -12,6 +13,15 @@ import asyncio
 import collections
 import contextlib
 import math
+from collections.abc import Awaitable
+from dataclasses import replace
+from typing import Any
+
+from .errors import PortalConnectionError, PortalServerError, RateLimited
+from .portal import AsyncPortalClient, Call, Pager, _Operations
+
+#: Reads start with this many in flight (or the caller's concurrency, if lower) and adapt from there.
+READ_INITIAL_CONCURRENCY = 8
 
 
 class Limiter:
@@ -108,7 +118,7 @@ class AdaptiveConcurrency:
         self.decreases = 0
         self._window = 0
         self._window_latency = 0.0
-        self._since_decrease = 0
+        self._since_decrease = math.inf  # no decrease yet, so no stale answers to discount
         self._windows_at_ceiling = 0
         self._probe_every = probe_windows
         limiter.set_limit(min(self.maximum, max(self.minimum, initial)))
@@ -213,6 +223,112 @@ class Meter:
     @property
     def error_rate(self) -> float:
         return self._recent_errors / len(self._recent) if self._recent else 0.0
+
+
+class AdaptiveReads:
+    """Portal reads under an adaptive limit, each call retried without holding a slot.
+
+    ``async with AdaptiveReads(client, concurrency=16) as reads: apps = await reads.portal.list_apps()``
+
+    ``reads.portal`` has the client's operations; every HTTP call they make (each page of a list) waits
+    for a slot of a ``Limiter`` sized by an ``AdaptiveConcurrency`` fed with every answer, as the runner
+    does: on 429/503 the limit drops and settles near what the portal allows, between 1 and
+    ``concurrency``. While open it owns the client's retries (switched off in the client, restored on
+    exit), so a read waiting out a ``Retry-After`` or a backoff gives its slot back instead of holding it
+    while the others pile onto a throttling portal. Reads (GET) follow the client's ``RetryPolicy``:
+    connection errors and 5xx up to ``attempts`` tries, 429s (the portal asking to slow down, not
+    failing) up to ``rate_limited_attempts``, each after the answer's ``Retry-After`` or the policy's
+    backoff. Writes are sent once, as the client sends them.
+
+    It swaps the client's response hook (chaining the one there) and policy: one per client at a time.
+    """
+
+    def __init__(
+        self, client: AsyncPortalClient, *, concurrency: int = 16, initial: int = READ_INITIAL_CONCURRENCY
+    ) -> None:
+        self.client = client
+        self.policy = client.retry
+        self.limiter = Limiter(1)
+        most = max(1, int(concurrency))
+        self.controller = AdaptiveConcurrency(self.limiter, initial=min(initial, most), maximum=most)
+        self.portal = _GatedOperations(self)
+        self.rate_limited = 0  # 429 answers to these calls (for reports and tests)
+        self._saved: tuple[Any, Any] | None = None
+
+    async def __aenter__(self) -> AdaptiveReads:
+        client, controller = self.client, self.controller
+        previous = client.on_response
+        self._saved = (previous, client.retry)
+
+        def hook(method: str, path: str, status: int | None, seconds: float) -> None:
+            controller.observe(status, seconds)
+            if previous is not None:
+                previous(method, path, status, seconds)
+
+        client.on_response = hook
+        client.retry = replace(self.policy, attempts=1)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._saved is not None:
+            self.client.on_response, self.client.retry = self._saved
+            self._saved = None
+
+    async def send(self, call: Call) -> Any:
+        """The call's answer, sent in a slot and retried as the class says; the last error is raised."""
+        failures = limited = 0
+        while True:
+            await self.limiter.acquire()
+            try:
+                return await self.client._send(call)
+            except RateLimited as exc:
+                self.rate_limited += 1
+                limited += 1
+                if not call.retryable or limited >= self.policy.rate_limited_attempts:
+                    raise
+                wait = self.policy.delay(limited, exc.retry_after)
+            except (PortalConnectionError, PortalServerError):
+                failures += 1
+                if not call.retryable or failures >= self.policy.attempts:
+                    raise
+                wait = self.policy.delay(failures)
+            finally:
+                self.limiter.release()
+            await asyncio.sleep(wait)
+
+    @staticmethod
+    async def gather(*aws: Awaitable[Any]) -> list[Any]:
+        """``asyncio.gather``, except that the first failure cancels the rest: with budgets this long, reads
+        left running would go on retrying against a portal the caller has given up on."""
+        tasks = [asyncio.ensure_future(a) for a in aws]
+        try:
+            return await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def walk(self, path: str, unwrap: str | None = None) -> list[dict[str, Any]]:
+        """A list endpoint's items, each page sent by ``send``: a refused page is retried alone."""
+        pager = Pager(path, self.client.per_page, unwrap)
+        while (call := pager.next_call()) is not None:
+            pager.feed(await self.send(call))
+        return pager.items
+
+
+class _GatedOperations(_Operations):
+    """The client's operations (written once in ``portal._Operations``), every call sent by ``AdaptiveReads``."""
+
+    def __init__(self, reads: AdaptiveReads) -> None:
+        self._reads = reads
+        self.per_page = reads.client.per_page
+
+    def _send(self, call: Call) -> Any:
+        return self._reads.send(call)
+
+    def _walk(self, path: str, unwrap: str | None = None) -> Any:
+        return self._reads.walk(path, unwrap)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -30,14 +30,35 @@ def _env_bool(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1); ``0.0.0.0`` / ``::`` (every interface) are not."""
+    host = host.strip().strip("[]").lower()
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback(url: str) -> bool:
+    return is_loopback_host(urlsplit(url.strip()).hostname or "")
+
+
+def check_transport(url: str, *, what: str, carried: str, allow_insecure_http: bool) -> None:
+    """The one plain-http rule (portal and gateway): https anywhere, http only to a loopback host or when
+    allowed. The scheme is parsed, so ``HTTP://`` is http too; any other scheme is refused."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()  # urlsplit lowercases already; said here because the rule depends on it
+    if scheme not in {"http", "https"}:
+        raise ConfigError(
+            f"{what} URL must start with https:// (or http:// to this machine), got {scheme or 'no'} scheme"
+        )
+    if scheme == "http" and not (allow_insecure_http or is_loopback(url)):
+        raise ConfigError(
+            f"refusing plain http to a remote {what} ({parts.hostname}): {carried} would travel in clear; "
+            "use https or set TYK_ALLOW_INSECURE_HTTP=1"
+        )
 
 
 def portal_api_base(url: str) -> str:
@@ -104,9 +125,5 @@ class Settings:
         if not self.token:
             raise ConfigError("no portal token: pass --token or set TYK_PORTAL_TOKEN")
         base = portal_api_base(self.portal_url)
-        if base.startswith("http://") and not (self.allow_insecure_http or is_loopback(base)):
-            raise ConfigError(
-                f"refusing plain http to a remote portal ({urlsplit(base).hostname}): the token would travel "
-                "in clear; use https or set TYK_ALLOW_INSECURE_HTTP=1"
-            )
+        check_transport(base, what="portal", carried="the token", allow_insecure_http=self.allow_insecure_http)
         return base, self.token

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ def run_demo(
     from .validate import validate_keys
     from .verify import verified_ok, verify_access
 
+    started = datetime.now(UTC)
     source, seed_path, out = Path(input), Path(seed), Path(out_dir)
     if not source.exists():
         raise InputError(f"demo input {source} not found (run python data-samples/make_samples.py)")
@@ -120,14 +122,16 @@ def run_demo(
         plan=plan,
         reconciliation=recon,
         inputs={
-            "input file": source.name,
             "keys in the file": len(legacy),
             "valid keys": len(valid),
-            "portal": f"sandbox ({portal_url}, stopped after the demo)",
+            "portal kind": "local sandbox, stopped after the demo",
             "unresolved owners / policies": len(unresolved),
             "journal": journal.name,
         },
         title="tyk-migrate demo: Quillbridge Bank key migration",
+        input_path=source,
+        portal_url=portal_url,
+        started_at=started,
     )
 
     problems: list[str] = []

@@ -24,9 +24,9 @@ appear as fingerprints or masks.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from .scrub import looks_like_key
 from .secrets import mask
 
 
@@ -42,18 +42,8 @@ class UnknownFormatError(InputError):
     pass
 
 
-# One piece of a column name: a word ("email", "Developer", "UsagePlan"), an acronym ("ID", "API") or a
-# short number ("column_3"). A run of 8+ characters that is not made of such pieces is shaped like a key.
-_NAME_PIECE = re.compile(r"(?:[A-Z]?[a-z]+)+|[A-Z]{1,4}|\d{1,3}")
-_NAME_SEPARATORS = re.compile(r"[\s_\-.]+")
-
-
-def looks_like_token(name: str) -> bool:
-    """True when a "column name" is shaped like a key value (``qb_live_AAAAbbbb…``, hex, base64)."""
-    text = name.strip()
-    if len(text) < 8:  # the gateway's shortest key
-        return False
-    return not all(_NAME_PIECE.fullmatch(piece) for piece in _NAME_SEPARATORS.split(text) if piece)
+# the key shape has one home (scrub.py); sources import it from here under its old name
+looks_like_token = looks_like_key
 
 
 def safe_names(names: Sequence[str], *, mask_all: bool = False) -> list[str]:

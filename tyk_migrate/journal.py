@@ -15,6 +15,11 @@ per record costs tens of microseconds, well below one HTTP exchange.
 
 A journal belongs to one input: the hash of the plan's key fingerprints is stored on first use and a
 different input is refused (``JournalError``) unless forced.
+
+Ownership: an app is the migration's own ("created") only when the journal can prove it: the answer of its
+POST named it, or it is an app of that owner and name the portal did not list when the intent was made
+(``prior_app_ids``, recorded with every app intent). An app of that owner and name that already existed is
+"reused": credentials go into it, but neither compensation nor rollback may ever delete it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import hashlib
+import json
 import queue
 import sqlite3
 import threading
@@ -34,14 +40,19 @@ from typing import Any, TypeGuard
 
 from .errors import JournalError
 from .lock import JournalLock
+from .secrets import fingerprint_key_id, private_file
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
-# App states: intent (POST sent, outcome unknown), created (exists, made by ``run_id``), failed (no app),
-# deleted (removed again by compensation), rolled_back (removed by rollback).
+# App states: intent (POST sent, outcome unknown), created (exists, made by ``run_id``), reused (existed
+# before the migration: never deleted by it), failed (no app), deleted (removed again by compensation),
+# rolled_back (removed by rollback).
 # Credential states: intent, created, failed, mismatch (exists but differs from what was asked),
 # rolled_back.
-APP_STATES = ("intent", "created", "failed", "deleted", "rolled_back")
+APP_STATES = ("intent", "created", "reused", "failed", "deleted", "rolled_back")
+# How an app record came to name its app: posted (the POST's answer), adopted (a lookup after an unknown
+# outcome found an app the portal did not list before the intent), reused (an app that existed before).
+APP_HOWS = ("posted", "adopted", "reused")
 CREDENTIAL_STATES = ("intent", "created", "failed", "mismatch", "rolled_back")
 
 _SCHEMA = """
@@ -65,6 +76,7 @@ CREATE TABLE IF NOT EXISTS apps (
     attempts INTEGER NOT NULL DEFAULT 0,
     intent_at TEXT,
     outcome_at TEXT,
+    prior_app_ids TEXT,
     PRIMARY KEY (user_id, app_name)
 );
 CREATE TABLE IF NOT EXISTS credentials (
@@ -86,6 +98,14 @@ CREATE TABLE IF NOT EXISTS credentials (
 );
 """
 
+# Version upgrades, each run in one transaction on a file of the version before: columns are only ever added,
+# so an upgraded file keeps every record; an older tool refuses the newer file (its version check).
+_UPGRADES: dict[str, tuple[str, ...]] = {
+    # 1 -> 2: the IDs of the owner's apps of that name the portal listed when an app intent was made (JSON
+    # list); NULL on every record written by version 1, which did not look: such an intent proves nothing.
+    "1": ("ALTER TABLE apps ADD COLUMN prior_app_ids TEXT",),
+}
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -105,12 +125,32 @@ class AppRecord:
     app_id: int | None
     state: str
     run_id: int | None = None
-    how: str | None = None  # posted | adopted
+    how: str | None = None  # one of APP_HOWS
     http_status: int | None = None
     error: str | None = None
     attempts: int = 0
     intent_at: str | None = None
     outcome_at: str | None = None
+    # IDs of the apps of this owner and name the portal listed when the last intent was made; None: unknown
+    # (a version-1 record, or a caller that did not look), so no app found later can be proven ours
+    prior_app_ids: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.prior_app_ids, str):  # as stored: a JSON list
+            self.prior_app_ids = tuple(int(i) for i in json.loads(self.prior_app_ids))
+
+    def made_after_intent(self, listed: Iterable[int]) -> list[int]:
+        """Apps in ``listed`` (this owner and name, listed now) the portal did not list when the intent was made:
+        the only ones the intent's POST can have made. Empty when the record holds no such list to compare with.
+
+        A set, not a highest-ID watermark: the portal API does not promise increasing IDs (databases reuse the
+        ID of a deleted last row, or hand out sequence blocks per node), and an ID comparison would then take a
+        stranger's app for ours, or ours for a stranger's (a duplicate). Membership needs no order.
+        """
+        if self.prior_app_ids is None:
+            return []
+        before = set(self.prior_app_ids)
+        return [i for i in listed if i not in before]
 
 
 @dataclass(slots=True)
@@ -156,21 +196,28 @@ class Journal:
         self._lock = JournalLock(self.path)
         self._lock.acquire()
         try:
+            private_file(self.path)  # fingerprints and portal IDs: owner-only, before SQLite writes a byte
             self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=5000")
             self._conn.executescript(_SCHEMA)
+            for side_file in (f"{self.path}-wal", f"{self.path}-shm"):
+                private_file(side_file, create=False)  # SQLite copies the main file's mode; older files may not
             version = self._meta("schema_version")
             if version is None:
                 self._set_meta("schema_version", SCHEMA_VERSION)
             elif version != SCHEMA_VERSION:
-                raise JournalError(f"journal {self.path}: schema version {version}, this tool writes {SCHEMA_VERSION}")
+                self._upgrade(version)
+            self._check_fingerprint_secret()
             self._apps = {(r.user_id, r.app_name): r for r in self._load(AppRecord, "apps", _APP_COLS)}
             self._creds = {r.fingerprint: r for r in self._load(CredentialRecord, "credentials", _CRED_COLS)}
         except sqlite3.DatabaseError as exc:
             self._release_on_failure()
             raise JournalError(f"journal {self.path} is not usable: {exc}") from None
+        except OSError as exc:  # a folder, a missing parent, no permission
+            self._release_on_failure()
+            raise JournalError(f"journal {self.path} is not usable: {exc.strerror or exc}") from None
         except BaseException:
             self._release_on_failure()
             raise
@@ -193,6 +240,28 @@ class Journal:
             finally:  # the lock goes last, once nothing of ours writes the file any more
                 self._closed = True
                 self._lock.release()
+
+    def _check_fingerprint_secret(self) -> None:
+        """Rows are matched to records by keyed fingerprint: a journal written under another fingerprint secret
+        (another user, another ``TYK_MIGRATE_FINGERPRINT_KEY``, or a journal from before keyed fingerprints)
+        would match nothing and re-create everything, so it is refused."""
+        mine = fingerprint_key_id()
+        recorded = self._meta("fingerprint_key_id")
+        if recorded is None:
+            if self._creds_present():
+                raise JournalError(
+                    f"journal {self.path} holds fingerprints made without a fingerprint secret (an older tool "
+                    "version): finish or roll it back with that version, or start a new journal"
+                )
+            self._set_meta("fingerprint_key_id", mine)
+        elif recorded != mine:
+            raise JournalError(
+                f"journal {self.path} was written under another fingerprint secret (id {recorded}, this process "
+                f"has {mine}): set TYK_MIGRATE_FINGERPRINT_KEY or TYK_MIGRATE_HOME as in the run that wrote it"
+            )
+
+    def _creds_present(self) -> bool:
+        return self._exec("SELECT 1 FROM credentials LIMIT 1").fetchone() is not None
 
     def _release_on_failure(self) -> None:
         """A journal that could not be opened holds nothing: neither its connection nor its lock."""
@@ -231,6 +300,11 @@ class Journal:
             error, self._writer_error = self._writer_error, None
             raise JournalError(f"journal {self.path}: {error}")
 
+    @property
+    def write_error(self) -> str | None:
+        """Why the group-commit writer stopped committing (e.g. ``database or disk is full``), or None."""
+        return self._writer_error
+
     def durable(self) -> concurrent.futures.Future[None]:
         """A future done when every record made so far is committed (done at once without group commit)."""
         last = self._last if self._writer is not None else None
@@ -241,9 +315,13 @@ class Journal:
         return last
 
     def _write_loop(self) -> None:
-        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.Error as exc:  # every record then fails: the loop still answers each future, and stops
+            self._writer_error = str(exc)
         try:
             while True:
                 item = self._queue.get()
@@ -259,24 +337,28 @@ class Journal:
                     else:
                         batch.append(more)
                 if batch:
-                    try:
-                        conn.execute("BEGIN")
-                        for sql, params, _ in batch:
-                            conn.execute(sql, params)
-                        conn.execute("COMMIT")
-                    except sqlite3.Error as exc:
-                        with contextlib.suppress(sqlite3.Error):
-                            conn.execute("ROLLBACK")
-                        self._writer_error = str(exc)
-                        for _, _, fut in batch:
-                            fut.set_exception(JournalError(f"journal {self.path}: {exc}"))
-                        continue
+                    # after one failed transaction nothing more is committed: the file then holds a prefix of
+                    # the records, never a later outcome without the records before it
+                    if self._writer_error is None and conn is not None:
+                        try:
+                            conn.execute("BEGIN")
+                            for sql, params, _ in batch:
+                                conn.execute(sql, params)
+                            conn.execute("COMMIT")
+                        except Exception as exc:  # any failure: a dead writer thread would leave futures unanswered
+                            with contextlib.suppress(sqlite3.Error):
+                                conn.execute("ROLLBACK")
+                            self._writer_error = str(exc) or type(exc).__name__
                     for _, _, fut in batch:
-                        fut.set_result(None)
-                if stop:
+                        if self._writer_error is None:
+                            fut.set_result(None)
+                        else:
+                            fut.set_exception(JournalError(f"journal {self.path}: {self._writer_error}"))
+                if stop:  # also after a failed batch: a stop request must never be lost (stop_group_commit joins)
                     return
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, apps={len(self._apps)}, credentials={len(self._creds)})"
@@ -339,8 +421,20 @@ class Journal:
     def apps(self) -> list[AppRecord]:
         return list(self._apps.values())
 
-    def app_intent(self, user_id: int, app_name: str, *, run_id: int, attempts: int) -> AppRecord:
-        """Before POST /apps: committed, so a crash leaves a question the next run answers by lookup."""
+    def app_intent(
+        self,
+        user_id: int,
+        app_name: str,
+        *,
+        run_id: int,
+        attempts: int,
+        prior_app_ids: Iterable[int] | None = None,
+    ) -> AppRecord:
+        """Before POST /apps: committed, so a crash leaves a question the next run answers by lookup.
+
+        ``prior_app_ids``: the apps of this owner and name a listing made just before showed (usually none).
+        Only an app outside that list can be the one this POST made; ``None`` (not looked) proves nothing.
+        """
         key = (int(user_id), app_name)
         rec = self._apps.get(key)
         if rec is None:
@@ -348,6 +442,7 @@ class Journal:
             self._apps[key] = rec
         rec.state, rec.run_id, rec.attempts, rec.intent_at = "intent", run_id, attempts, _now()
         rec.app_id, rec.how, rec.error = None, None, None
+        rec.prior_app_ids = None if prior_app_ids is None else tuple(sorted({int(i) for i in prior_app_ids}))
         self._save_app(rec)
         return rec
 
@@ -366,6 +461,8 @@ class Journal:
     ) -> AppRecord:
         if state not in APP_STATES:
             raise ValueError(f"unknown app state {state!r}")
+        if how is not None and how not in APP_HOWS:
+            raise ValueError(f"unknown app origin {how!r}")
         key = (int(user_id), app_name)
         rec = self._apps.get(key) or AppRecord(int(user_id), app_name, None, state)
         self._apps[key] = rec
@@ -482,6 +579,25 @@ class Journal:
                 time.sleep(0.05)
         raise AssertionError("unreachable")
 
+    def _upgrade(self, version: str) -> None:
+        """Bring a file of an older schema version to this one, in place (one transaction per step)."""
+        while version != SCHEMA_VERSION:
+            steps = _UPGRADES.get(version)
+            if steps is None:
+                raise JournalError(f"journal {self.path}: schema version {version}, this tool writes {SCHEMA_VERSION}")
+            following = str(int(version) + 1)
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self._meta("schema_version") == version:  # not upgraded meanwhile by another process
+                    for sql in steps:
+                        self._conn.execute(sql)
+                    self._conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (following,))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            version = following
+
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
@@ -494,7 +610,12 @@ class Journal:
         return [cls(*row) for row in cur]
 
     def _save_app(self, rec: AppRecord) -> None:
-        values = tuple(getattr(rec, c) for c in _APP_COLS)
+        values = tuple(
+            (None if rec.prior_app_ids is None else json.dumps(list(rec.prior_app_ids)))
+            if c == "prior_app_ids"
+            else getattr(rec, c)
+            for c in _APP_COLS
+        )
         marks = ", ".join("?" * len(_APP_COLS))
         self._write(f"INSERT OR REPLACE INTO apps ({', '.join(_APP_COLS)}) VALUES ({marks})", values)
 

@@ -40,7 +40,8 @@ from .errors import (
     UnexpectedAnswer,
 )
 from .retry import RetryPolicy, parse_retry_after
-from .secrets import KeyValue, mask, reveal
+from .scrub import clip, scrub_keys
+from .secrets import KeyValue, reveal
 from .transport import BorrowedTransport, lean_transport
 
 CREDENTIAL_TYPE_TYK_MANAGED = "CREDENTIAL_TYPE_TYK_MANAGED"
@@ -48,6 +49,8 @@ DEFAULT_PER_PAGE = 100
 
 #: Called after every HTTP exchange: (method, path template, status or None, seconds).
 ResponseHook = Callable[[str, str, int | None, float], None]
+#: How much of a body that is not JSON (a proxy's error page) an error keeps.
+ERROR_BODY_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -72,27 +75,18 @@ class Call:
         return "/".join("{id}" if part.isdigit() else part for part in self.path.split("/"))
 
 
-def _scrub(text: str, secrets: Iterable[KeyValue]) -> str:
-    for secret in secrets:
-        raw = reveal(secret)
-        if raw and raw in text:
-            text = text.replace(raw, mask(raw))
-    return text
-
-
 def error_for(call: Call, response: httpx.Response) -> PortalResponseError:
     """The typed error for a non-expected answer, with the portal's ``errors`` list (scrubbed)."""
     errors: list[str] = []
     try:
         body = response.json()
         if isinstance(body, dict) and isinstance(body.get("errors"), list):
-            errors = [str(e) for e in body["errors"]]
+            errors = [scrub_keys(str(e), call.secrets) for e in body["errors"]]
         elif isinstance(body, dict) and body.get("message"):
-            errors = [str(body["message"])]
+            errors = [scrub_keys(str(body["message"]), call.secrets)]
     except ValueError:
-        if response.text.strip():
-            errors = [response.text.strip()[:200]]
-    errors = [_scrub(e, call.secrets) for e in errors]
+        if response.text.strip():  # not JSON (a proxy's page): scrubbed whole, then cut
+            errors = [clip(response.text.strip(), ERROR_BODY_CHARS, lambda t: scrub_keys(t, call.secrets))]
     status = response.status_code
     kw: dict[str, Any] = {"method": call.method, "path": call.path, "status": status, "errors": errors}
     message = f"{status} {response.reason_phrase}".strip()

@@ -29,12 +29,17 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 @dataclass
 class RetryPolicy:
     """``attempts`` counts the first try. Delays grow ``base * 2**n`` up to ``cap``, jittered between half
-    and all of it; a server's ``Retry-After`` wins when it is given (bounded by ``max_retry_after``)."""
+    and all of it; a server's ``Retry-After`` wins when it is given (bounded by ``max_retry_after``).
+
+    ``rate_limited_attempts`` bounds tries of a call the portal keeps answering 429 (used where a caller
+    counts 429s apart from failures, as ``AdaptiveReads`` does): a 429 is the portal asking to slow down,
+    not failing, so it gets a budget of its own (60, as the runner's ``max_rate_limited``)."""
 
     attempts: int = 6
     base: float = 0.2
     cap: float = 8.0
     max_retry_after: float = 60.0
+    rate_limited_attempts: int = 60
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def delay(self, retry: int, retry_after: float | None = None) -> float:

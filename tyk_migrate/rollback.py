@@ -138,7 +138,18 @@ class _Rollback:
                 self.results.append({"kind": "app", "result": "failed", "detail": f"{rec.app_name}: {_message(exc)}"})
             return
         for rec in intents:
-            found = oldest_app(index.get((rec.user_id, rec.app_name), []))
+            # only an app that was not there when the intent was written can be ours; an intent from before
+            # that was recorded (prior_app_ids unknown) proves nothing, so no app is deleted for it
+            found = oldest_app(rec.made_after_intent(index.get((rec.user_id, rec.app_name), [])))
+            if found is None and rec.prior_app_ids is None and index.get((rec.user_id, rec.app_name)):
+                self.results.append(
+                    {
+                        "kind": "app",
+                        "result": "kept",
+                        "detail": f"{rec.app_name}: cannot prove an app of that name is ours",
+                    }
+                )
+                continue
             if found is None:
                 self.jr.app_outcome(rec.user_id, rec.app_name, "rolled_back", error="never created")
                 self.results.append({"kind": "app", "result": "not found", "detail": rec.app_name})

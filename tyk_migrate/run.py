@@ -41,6 +41,7 @@ from .config import AUTH_TOKEN_TYPES, Settings
 from .errors import (
     AuthError,
     CredentialMismatch,
+    JournalError,
     MigrateError,
     MissingColumnsError,
     NotFound,
@@ -51,10 +52,12 @@ from .errors import (
     Rejected,
     UnexpectedAnswer,
 )
-from .journal import Journal, input_identity, intent_landed
+from .journal import AppRecord, Journal, input_identity, intent_landed
+from .ownership import choose_app, foreign_credentials, journal_failure_message
 from .plan import oldest_app
 from .portal import AsyncPortalClient
 from .retry import RetryPolicy
+from .scrub import clip, scrub_keys
 from .secrets import fingerprint, is_key
 
 T = TypeVar("T")
@@ -77,6 +80,11 @@ STATES = ("idle", "running", "paused", "stopping", "stopped", "finished")
 _INT_COLS = ("app_id", "credential_id", "http_status", "attempts", "batch")
 _TIME_COLS = ("started_at", "finished_at")
 _STR_COLS = ("status", "error")
+# Before an app is created, the apps of its owner and name are looked up in a listing at most this old (one
+# walk of /apps serves every app decided in that time): an app someone made meanwhile is reused, not doubled.
+APP_LISTING_MAX_AGE = 60.0
+#: Longest error text a row or a journal record keeps (scrubbed first, then cut).
+ERROR_TEXT_CHARS = 600
 
 
 # ------------------------------------------------------------------------------------------------
@@ -118,6 +126,10 @@ class _Stopped(Exception):
 
 class _Unresolved(Exception):
     """A write's outcome could not be settled (lookups kept failing): the journal keeps the intent."""
+
+
+class _NoListing(Exception):
+    """The portal's apps could not be listed, so whether the app already exists is unknown: nothing is sent."""
 
 
 @dataclass(slots=True)
@@ -172,9 +184,11 @@ def _ids(value: Any) -> list[int]:
         return []
 
 
-def _message(exc: BaseException) -> str:
+def _message(exc: BaseException, key: object = None) -> str:
+    """An error's text for the frame and the journal, the row's own key (plain, escaped or cut) scrubbed before
+    the text is cut, so a key echoed near the limit cannot survive as a prefix."""
     text = str(exc) or type(exc).__name__
-    return text if len(text) < 600 else text[:597] + "…"
+    return clip(text, ERROR_TEXT_CHARS, None if key is None else lambda t: scrub_keys(t, [key]))
 
 
 def _key_exists(exc: PortalError) -> bool:
@@ -295,6 +309,7 @@ class Migration:
         self.state = "idle"
         self.run_id: int | None = None
         self.fatal_error: str | None = None
+        self.journal_error: str | None = None  # the journal could not be written: the run stopped at once
         self.journal: Journal | None = journal if isinstance(journal, Journal) else None
         self.client: AsyncPortalClient | None = None
         self.limiter = Limiter(self.initial_concurrency if self.adaptive else self.fixed_concurrency)
@@ -304,6 +319,7 @@ class Migration:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._running: asyncio.Event | None = None
         self._stop_event: asyncio.Event | None = None
+        self._halt_event: asyncio.Event | None = None  # set when the journal fails: even follow-ups end
         self._started = 0.0
         self._counts: collections.Counter[str] = collections.Counter()
         self._total = 0
@@ -402,6 +418,7 @@ class Migration:
         self._running = asyncio.Event()
         self._running.set()
         self._stop_event = asyncio.Event()
+        self._halt_event = asyncio.Event()
         stop_requested = self.state == "stopping"
         self.state = "running"
         self._started = time.perf_counter()
@@ -440,7 +457,11 @@ class Migration:
             if self.run_id is not None and self.journal is not None:
                 with contextlib.suppress(MigrateError):
                     self.journal.end_run(self.run_id, self.state)
-                self.journal.stop_group_commit()
+                try:
+                    self.journal.stop_group_commit()
+                except JournalError as exc:  # records queued at the end were lost: the same one-line end
+                    self._journal_failed(exc)
+                    self.state = "stopped"
             if restore_hook is not None:
                 client, hook, retry = restore_hook
                 client.on_response, client.retry = hook, retry
@@ -449,7 +470,33 @@ class Migration:
             if own_journal and self.journal is not None:
                 self.journal.close()
             self._report()
+        if self.journal_error is not None:
+            raise JournalError(self.journal_error)
         return self.plan
+
+    def _journal_failed(self, exc: JournalError) -> None:
+        """The journal cannot record: stop the whole run now (no request goes out that it could not record)."""
+        if self.journal_error is None:
+            detail = self.journal.write_error if self.journal is not None else None
+            path = self.journal.path if self.journal is not None else self._journal_arg
+            # not fatal_error (the portal refusing the token): run() raises this one as a JournalError at its end
+            self.journal_error = journal_failure_message(path, detail or str(exc))
+            if self._halt_event is not None:
+                self._halt_event.set()
+            self.stop()
+
+    @property
+    def _halted(self) -> bool:
+        return self.journal_error is not None
+
+    async def _durable(self) -> None:
+        """Wait until the intent just recorded is on disk; if it cannot be, halt the run (``_Stopped``)."""
+        assert self.journal is not None
+        try:
+            await asyncio.wrap_future(self.journal.durable())
+        except JournalError as exc:
+            self._journal_failed(exc)
+            raise _Stopped from None
 
     def _make_client(self) -> tuple[AsyncPortalClient, bool]:
         arg = self._client_arg
@@ -657,15 +704,21 @@ class Migration:
 
     def _settle_app_intent(self, pos: int, journal: Journal) -> None:
         """An app intent left open (killed after its POST, before the outcome) whose app the plan now names:
-        that app is the one the POST made, so journal it created by that run (rollback then removes it)."""
+        if the portal did not list that app when the intent was made, the POST made it: journal it created by
+        that run (rollback then removes it). An app listed before the intent is never taken for ours."""
         app_id, user_id, name = self._plan_app[pos], self._user[pos], self._app_name[pos]
         if app_id is None or user_id is None or name is None or self._action[pos] == "blocked":
             return
         rec = journal.app(user_id, name)
-        if rec is not None and rec.state == "intent":
+        if rec is None or rec.state != "intent":
+            return
+        if rec.made_after_intent([app_id]):
             journal.app_outcome(
                 user_id, name, "created", app_id=app_id, run_id=rec.run_id, how="adopted", attempts=rec.attempts
             )
+        elif rec.prior_app_ids is None:  # a version-1 intent: nothing tells its POST's app from someone else's
+            journal.app_outcome(user_id, name, "reused", app_id=app_id, how="reused", attempts=rec.attempts)
+        # else: the plan names an app that was there before the intent; the intent stays open for rollback
 
     def _settle_without_request(self, pos: int, seen: dict[str, int], journal: Journal) -> bool:
         """Rows that need no request: blocked, skipped, done per the journal, incomplete plan rows."""
@@ -786,7 +839,7 @@ class Migration:
         """
         while True:
             await self._wait_running()
-            if new_write and self.state == "stopping":
+            if (new_write and self.state == "stopping") or self._halted:
                 raise _Stopped
             await self.limiter.acquire(urgent or not new_write)
             # paused or stopped while queued for the slot: give it back and look again
@@ -799,13 +852,15 @@ class Migration:
             self.limiter.release()
 
     async def _sleep(self, seconds: float, *, abortable: bool = True) -> None:
+        """``abortable``: a stop ends the wait; otherwise only a failed journal does (nothing can be recorded)."""
         if seconds <= 0:
             return
-        if not abortable or self._stop_event is None:
+        event = self._stop_event if abortable else self._halt_event
+        if event is None:
             await asyncio.sleep(seconds)
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop_event.wait(), seconds)
+            await asyncio.wait_for(event.wait(), seconds)
 
     async def _read(self, make: Callable[[], Awaitable[T]]) -> T:
         """A read with the runner's retries (the slot is released while waiting)."""
@@ -827,7 +882,13 @@ class Migration:
             group.app_id = await self._ensure_app(group)
         except _Stopped:
             group.stopped = True
-            group.error = "stopped before its app was created; rerun to resume"
+            group.error = (
+                "stopped: the journal failed before its app was settled; rerun to resume"
+                if self._halted
+                else "stopped before its app was created; rerun to resume"
+            )
+        except _NoListing as exc:
+            group.error = f"app not created: the portal's apps could not be listed to look for it ({exc}); rerun"
         except _Unresolved as exc:
             group.error = f"app creation outcome unknown ({exc}); rerun to resolve it"
         except PortalError as exc:
@@ -841,38 +902,40 @@ class Migration:
         assert journal is not None and client is not None and self.run_id is not None
         run_id, user_id, name = self.run_id, group.user_id, group.app_name
         rec = journal.app(user_id, name)
-        # the plan asks for this app again: a "created" in the journal holds only while the portal lists the app
-        if (
-            rec is not None
-            and rec.state == "created"
-            and rec.app_id is not None
-            and rec.app_id in await self._app_ids(user_id, name, -math.inf)
-        ):
-            group.created_here = rec.run_id == run_id
-            return rec.app_id
-        # an intent (outcome unknown) or a "created" app that is gone since: look it up before a write
-        unknown = rec is not None and rec.state in ("intent", "created")
-        unknown_since = -math.inf  # an intent from an earlier run: any listing made now shows it
-        sent = rec.attempts if unknown and rec is not None else 0
+        # Who holds this owner and name now? A listing of this run, at most APP_LISTING_MAX_AGE old, decides:
+        # the plan may be stale, or another journal may have made the app since. Nothing is sent without it.
+        try:
+            listed = await self._app_ids(user_id, name, max(self._started, time.perf_counter() - APP_LISTING_MAX_AGE))
+        except _Unresolved as exc:
+            raise _NoListing(str(exc)) from None
+        choice = choose_app(rec, listed)
+        if choice.kind != "post":
+            assert choice.app_id is not None
+            return self._take_app(group, rec, choice.kind, choice.app_id)
+        prior = listed  # the apps of this owner and name before the POST (none): only a new one can be ours
+        sent = rec.attempts if rec is not None and rec.state in ("intent", "created") else 0
+        unknown, unknown_since = False, -math.inf
         failures = rate_limited = 0
         last: PortalError | None = None
         while True:
             if unknown:
-                found = await self._find_app(user_id, name, unknown_since)
-                if found is not None:
+                found = await self._app_ids(user_id, name, unknown_since)
+                current = journal.app(user_id, name)
+                made = oldest_app(current.made_after_intent(found)) if current is not None else None
+                if made is not None:
                     journal.app_outcome(
                         user_id,
                         name,
                         "created",
-                        app_id=found,
+                        app_id=made,
                         run_id=run_id,
                         how="adopted",
                         attempts=sent,
                         http_status=last.status if last else None,
                     )
                     group.created_here = True
-                    return found
-                unknown = False
+                    return made
+                prior, unknown = found, False
             if failures >= self.max_attempts or rate_limited >= self.max_rate_limited:
                 error = f"gave up after {sent} attempts: {_message(last) if last else 'no answer'}"
                 journal.app_outcome(
@@ -882,8 +945,8 @@ class Migration:
             try:
                 async with self._slot(new_write=True, urgent=True):
                     sent += 1
-                    journal.app_intent(user_id, name, run_id=run_id, attempts=sent)
-                    await asyncio.wrap_future(journal.durable())  # the intent is on disk before the write
+                    journal.app_intent(user_id, name, run_id=run_id, attempts=sent, prior_app_ids=prior)
+                    await self._durable()  # the intent is on disk before the write
                     body = await client.create_app(name, user_id)
             except RateLimited as exc:  # refused before anything was done: safe to send again
                 last, rate_limited = exc, rate_limited + 1
@@ -910,9 +973,23 @@ class Migration:
             group.created_here = True
             return app_id
 
-    async def _find_app(self, user_id: int, name: str, since: float) -> int | None:
-        """The app with this owner and name (the oldest of several), from a listing made after ``since``."""
-        return oldest_app(await self._app_ids(user_id, name, since))
+    def _take_app(self, group: _Group, rec: AppRecord | None, kind: str, app_id: int) -> int:
+        """Use an app that exists: ours (journalled created), made by an open intent's POST, or reused."""
+        journal, run_id = self.journal, self.run_id
+        assert journal is not None and run_id is not None
+        user_id, name = group.user_id, group.app_name
+        attempts = rec.attempts if rec is not None else 0
+        if kind == "ours":
+            group.created_here = rec is not None and rec.run_id == run_id
+        elif kind == "adopt":  # an earlier run's POST whose answer it never got: the app is ours
+            journal.app_outcome(
+                user_id, name, "created", app_id=app_id, run_id=run_id, how="adopted", attempts=attempts
+            )
+            group.created_here = True
+        elif rec is None or (rec.state, rec.app_id) != ("reused", app_id):
+            # someone else's app of this owner and name: the keys go into it, the migration never deletes it
+            journal.app_outcome(user_id, name, "reused", app_id=app_id, run_id=run_id, how="reused", attempts=attempts)
+        return app_id
 
     async def _app_ids(self, user_id: int, name: str, since: float) -> list[int]:
         """IDs of the apps with this owner and name, from an index of all apps listed after ``since``."""
@@ -963,8 +1040,10 @@ class Migration:
             else:
                 app_id = int(self._plan_app[pos])
             await self._credential(pos, app_id, group)
+        except _Stopped:  # the journal failed while this row was under way: a rerun looks up what it sent
+            self._finish_row(pos, "pending", group, error="stopped when the journal failed; rerun to resolve it")
         except Exception as exc:
-            self._finish_row(pos, "failed", group, error=f"{type(exc).__name__}: {_message(exc)}")
+            self._finish_row(pos, "failed", group, error=f"{type(exc).__name__}: {_message(exc, self._key[pos])}")
 
     def _finish_row(
         self, pos: int, status: str, group: _Group | None, *, unresolved: bool = False, **values: Any
@@ -1037,7 +1116,7 @@ class Migration:
                     # someone else's: the intent stays open, and the rerun's fresh plan (or rollback) settles it.
                     error = (
                         f"the portal says the key exists, but app {app_id} does not list it (yet); an earlier "
-                        f"write may have landed: rerun to resolve it ({_message(conflict)})"
+                        f"write may have landed: rerun to resolve it ({_message(conflict, key)})"
                     )
                     self._finish_row(
                         pos, "failed", group, unresolved=True, attempts=sent, http_status=conflict.status, error=error
@@ -1045,7 +1124,7 @@ class Migration:
                     return
                 unknown = False
             if failures >= self.max_attempts or rate_limited >= self.max_rate_limited:
-                error = f"gave up after {sent} attempts: {_message(last) if last else 'no answer'}"
+                error = f"gave up after {sent} attempts: {_message(last, key) if last else 'no answer'}"
                 self._fail_credential(pos, group, attempts=sent, http_status=last.status if last else None, error=error)
                 return
             try:
@@ -1061,7 +1140,7 @@ class Migration:
                         app_name=self._app_name[pos],
                         batch=self._cols["batch"][pos],
                     )
-                    await asyncio.wrap_future(journal.durable())  # the intent is on disk before the write
+                    await self._durable()  # the intent is on disk before the write
                     body = await client.create_credential(
                         app_id,
                         key_id=key,
@@ -1072,15 +1151,13 @@ class Migration:
                         authentication_method=settings.authentication_method,
                     )
             except _Stopped:
-                self._finish_row(
-                    pos,
-                    "pending",
-                    group,
-                    attempts=sent or None,
-                    error="stopped before this row was sent; rerun to resume"
-                    if not sent
-                    else "stopped before a retry; rerun to resume",
-                )
+                if self._halted:
+                    error = "not sent: the journal could not record it; rerun to resume"
+                elif not sent:
+                    error = "stopped before this row was sent; rerun to resume"
+                else:
+                    error = "stopped before a retry; rerun to resume"
+                self._finish_row(pos, "pending", group, attempts=sent or None, error=error)
                 return
             except RateLimited as exc:  # refused before anything was done: safe to send again
                 last, rate_limited = exc, rate_limited + 1
@@ -1090,7 +1167,7 @@ class Migration:
                 if doubted and isinstance(exc, Rejected) and _key_exists(exc):
                     conflict, unknown = exc, True  # our lost write landed after all? look it up (in this app)
                     continue
-                error = _message(exc)
+                error = _message(exc, key)
                 if isinstance(exc, Rejected) and any(
                     w in error.lower() for w in ("authtokentype", "auth token type", "auth_token")
                 ):
@@ -1231,12 +1308,28 @@ class Migration:
             return
 
     async def _delete_empty_app(self, group: _Group) -> None:
-        """Compensation: an app this run created whose every credential failed is removed again."""
+        """Compensation: an app this run created whose every credential failed is removed again, but only if it
+        holds nothing the migration did not put there (listed first: someone may have added a key of their own)."""
         journal, client = self.journal, self.client
         assert journal is not None and client is not None and group.app_id is not None
         app_id = group.app_id
+        if self._halted:  # a deletion the journal cannot record is not made
+            return
         try:
+            try:
+                items = await self._read(lambda: client.list_credentials(app_id))
+            except NotFound:
+                items = []
+            foreign = foreign_credentials(items, journal.credentials_of_app(app_id))
+            if foreign:
+                note = f"; its app {app_id} was kept: it holds {foreign} credential(s) the migration did not create"
+                for pos in group.rows:
+                    self._set(pos, error=(self._cols["error"][pos] or "") + note)
+                self._flush()
+                return
             await self._delete(lambda: client.delete_app(app_id))
+        except _Stopped:
+            return
         except PortalError as exc:
             note = f"; its app {app_id} (created by this run, no credential succeeded) could not be deleted: "
             note += _message(exc)

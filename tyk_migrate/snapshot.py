@@ -12,7 +12,6 @@ carry ``PlanID`` as a string, converted to an integer here once so nothing downs
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,9 +24,11 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from .aio import run_sync
+from .concurrency import AdaptiveReads
 from .config import Settings
 from .errors import UnexpectedAnswer
 from .portal import AsyncPortalClient, PortalClient
+from .scrub import clip, mask_secretish
 from .secrets import KeyValue, SecretKey, fingerprint, wrap_keys
 
 #: Roles that run the portal itself (provider side). ``consumer-admin`` administers a developer
@@ -145,7 +146,7 @@ def _check(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> pd.DataFrame:
     try:
         return model.validate(frame)
     except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
-        first = str(exc).strip().splitlines()[0][:300]
+        first = clip(str(exc).strip().splitlines()[0], 300, mask_secretish)  # it may quote a value: a key
         raise UnexpectedAnswer(f"portal data does not fit {model.__name__}: {first}") from None
 
 
@@ -414,36 +415,37 @@ def _with_app(creds: list[dict[str, Any]], app_id: int) -> list[dict[str, Any]]:
 async def fetch_snapshot_async(
     client: AsyncPortalClient, *, progress: bool | None = None, concurrency: int = 16
 ) -> PortalSnapshot:
-    """Read the whole portal with ``concurrency`` requests in flight (credentials are listed per app)."""
+    """Read the whole portal with at most ``concurrency`` requests in flight (credentials are listed per app).
+
+    The reads adapt to the portal as the runner's do (``AdaptiveReads``): fewer in flight on 429/503,
+    each refused request tried again after its ``Retry-After`` (or a backoff) without holding a slot, so a
+    throttling portal slows the fetch down instead of failing it.
+    """
     fetched_at = datetime.now(UTC)
-    users, products, plans, apps = await asyncio.gather(
-        client.list_users(), client.list_products(), client.list_plans(), client.list_apps()
-    )
-    gate = asyncio.Semaphore(max(1, concurrency))
-
-    async def gated(func: Callable[..., Any], *args: Any) -> Any:
-        async with gate:
-            return await func(*args)
-
-    missing = [p for p in plans if _needs_detail(p)]
-    thin = [p for p in products if _needs_listen_paths(p)]
-    credentials: list[dict[str, Any]] = []
-    bar = _progress_bar(len(apps), progress, "credentials")
-
-    async def one(app_id: int) -> None:
-        creds = await gated(client.list_credentials, app_id)
-        credentials.extend(_with_app(creds, app_id))
-        bar.update(1)
-
-    # Details and credentials depend only on the lists, so they share one round of requests.
-    try:
-        plan_details, product_details, _ = await asyncio.gather(
-            asyncio.gather(*(gated(client.get_plan, p["ID"]) for p in missing)),
-            asyncio.gather(*(gated(client.get_product, p["ID"]) for p in thin)),
-            asyncio.gather(*(one(int(a["ID"])) for a in apps)),
+    async with AdaptiveReads(client, concurrency=concurrency) as reads:
+        portal = reads.portal  # the client's operations, every request under the adaptive limit
+        users, products, plans, apps = await reads.gather(
+            portal.list_users(), portal.list_products(), portal.list_plans(), portal.list_apps()
         )
-    finally:
-        bar.close()
+        missing = [p for p in plans if _needs_detail(p)]
+        thin = [p for p in products if _needs_listen_paths(p)]
+        credentials: list[dict[str, Any]] = []
+        bar = _progress_bar(len(apps), progress, "credentials")
+
+        async def one(app_id: int) -> None:
+            creds = await portal.list_credentials(app_id)
+            credentials.extend(_with_app(creds, app_id))
+            bar.update(1)
+
+        # Details and credentials depend only on the lists, so they share one round of requests.
+        try:
+            plan_details, product_details, _ = await reads.gather(
+                reads.gather(*(portal.get_plan(p["ID"]) for p in missing)),
+                reads.gather(*(portal.get_product(p["ID"]) for p in thin)),
+                reads.gather(*(one(int(a["ID"])) for a in apps)),
+            )
+        finally:
+            bar.close()
     plans = _complete(plans, missing, plan_details, _merge_plan_detail)
     products = _complete(products, thin, product_details, _merge_product_detail)
     credentials.sort(key=lambda c: _int(c.get("ID")))

@@ -7,7 +7,6 @@ so every piece of HTML the console shows is built in one place, escaped, from ma
 from __future__ import annotations
 
 import html
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from .secrets import is_key, mask, reveal
+from .scrub import KeyScrubber, scrub_keys
+from .secrets import is_key, mask
 
 ACTIONS = ("create_app", "add_credential", "skip_existing", "blocked")
 ACTION_LABELS = {
@@ -234,35 +234,13 @@ def html_table(frame: pd.DataFrame, *, empty: str = "nothing to show", last_row_
     )
 
 
-class Scrubber:
+class Scrubber(KeyScrubber):
     """Replaces any raw key of a frame that appears in a text with its mask (belt and braces for errors).
 
     Runner and portal messages name fingerprints, but an error text could still echo a key (a portal's
-    own message, an exception from a callback). Built lazily: it costs one set of the raw keys.
+    own message, an exception from a callback), escaped or cut: ``scrub.KeyScrubber`` finds those too.
+    Built lazily: it costs one dict of the raw keys.
     """
-
-    _TOKEN = re.compile(r"[^\s'\"`,;:()\[\]{}<>=|]{6,}")
-
-    def __init__(self, keys: Iterable[Any]) -> None:
-        self._source = keys
-        self._keys: dict[str, str] | None = None
-
-    @property
-    def keys(self) -> dict[str, str]:
-        if self._keys is None:
-            self._keys = {reveal(k): mask(k) for k in self._source if is_key(k) and k}
-        return self._keys
-
-    def __call__(self, text: str) -> str:
-        keys = self.keys
-        if not keys or not text:
-            return text
-        text = self._TOKEN.sub(lambda m: keys.get(m.group(0), m.group(0)), text)
-        if len(keys) <= 200_000:  # keys glued to other characters: one substring test per key
-            for raw, shown in keys.items():
-                if raw in text:
-                    text = text.replace(raw, shown)
-        return text
 
 
 def latest_failures(plan: pd.DataFrame, limit: int, scrub: Scrubber | None = None) -> pd.DataFrame:
@@ -287,7 +265,7 @@ def latest_failures(plan: pd.DataFrame, limit: int, scrub: Scrubber | None = Non
     ):
         text = str(error) if isinstance(error, str) else ""
         if is_key(key) and key:
-            text = text.replace(reveal(key), mask(key))
+            text = scrub_keys(text, [key])
         if scrub is not None:
             text = scrub(text)
         rows.append({"key": mask(key) if is_key(key) else "", "owner": owner, "plan": legacy_plan, "error": text})

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from .errors import InputError, MissingColumnsError
 from .schemas import LegacyKeys, Rejects, ValidLegacyKeys
-from .secrets import MASK_CHAR, SecretKey, reveal, reveal_all, wrap_keys
+from .secrets import MASK_CHAR, MASK_TIERS, SecretKey, private_file, reveal, reveal_all, wrap_keys
 from .sources.canonical import expiry_problems
 from .validate_limits import LIMIT_CHECKS, LIMIT_RULES
 
@@ -244,14 +244,15 @@ def _masked_values(rows: pd.DataFrame) -> list[str]:
 
 
 def masks_of(keys: pa.Array) -> pa.Array:
-    """Vectorised ``secrets.mask``: ``abcd…wxyz`` (16+), ``ab…yz`` (8-15), ``………`` (1-7), ``""`` (empty/none)."""
+    """Vectorised ``secrets.mask``: ``MASK_TIERS`` from the longest down, ``………`` below, ``""`` for empty/none."""
     n = pc.fill_null(pc.utf8_length(keys), 0)
-    long_ = pc.binary_join_element_wise(
-        pc.utf8_slice_codeunits(keys, 0, 4), pc.utf8_slice_codeunits(keys, -4), MASK_CHAR
-    )
-    mid = pc.binary_join_element_wise(pc.utf8_slice_codeunits(keys, 0, 2), pc.utf8_slice_codeunits(keys, -2), MASK_CHAR)
-    short = pc.if_else(pc.greater(n, 0), pa.scalar(MASK_CHAR * 3), pa.scalar(""))
-    return pc.fill_null(pc.if_else(pc.greater_equal(n, 16), long_, pc.if_else(pc.greater_equal(n, 8), mid, short)), "")
+    out = pc.if_else(pc.greater(n, 0), pa.scalar(MASK_CHAR * 3), pa.scalar(""))
+    for shortest, shown in reversed(MASK_TIERS):  # shortest tier first: each longer tier overrides it
+        ends = pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(keys, 0, shown), pc.utf8_slice_codeunits(keys, -shown), MASK_CHAR
+        )
+        out = pc.if_else(pc.greater_equal(n, shortest), ends, out)
+    return pc.fill_null(out, "")
 
 
 def _column_values(column: str) -> Callable[[pd.DataFrame], list[str]]:
@@ -590,7 +591,6 @@ def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path:
         text = out[column].astype("str").fillna("")
         risky = text.str.startswith(FORMULA_PREFIXES)
         out[column] = text.where(~risky, "'" + text)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = private_file(path)  # owner-only before the first byte: values of rejected rows are in it
     out.to_csv(target, index=False, encoding="utf-8", lineterminator="\n")
     return target

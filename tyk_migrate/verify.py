@@ -29,10 +29,11 @@ import httpx
 import pandas as pd
 
 from .aio import run_sync
-from .config import Settings, _env_bool, is_loopback
+from .config import Settings, _env_bool, check_transport
 from .errors import ConfigError, InputError
-from .retry import parse_retry_after
-from .secrets import KeyValue, is_key, mask, reveal
+from .retry import RetryPolicy, parse_retry_after
+from .scrub import scrub_keys
+from .secrets import KeyValue, is_key, reveal
 from .transport import lean_transport
 
 if TYPE_CHECKING:
@@ -89,11 +90,7 @@ def _gateway_base(gateway_url: str | None, allow_insecure_http: bool | None) -> 
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(f"gateway URL must look like https://gateway.example.com, got {url!r}")
     insecure_ok = _env_bool("TYK_ALLOW_INSECURE_HTTP") if allow_insecure_http is None else allow_insecure_http
-    if parts.scheme == "http" and not (insecure_ok or is_loopback(url)):
-        raise ConfigError(
-            f"refusing plain http to a remote gateway ({parts.hostname}): the keys would travel in clear; "
-            "use https or set TYK_ALLOW_INSECURE_HTTP=1"
-        )
+    check_transport(url, what="gateway", carried="the keys", allow_insecure_http=insecure_ok)
     return url
 
 
@@ -140,8 +137,7 @@ def _target_for(row: pd.Series, targets: dict[int, str]) -> str | None:
 
 
 def _scrub(text: str, key: KeyValue) -> str:
-    raw = reveal(key)
-    return text.replace(raw, mask(raw)) if raw else text
+    return scrub_keys(text, [key])  # escaped and cut echoes of the key too
 
 
 def select_sample(frame: pd.DataFrame, sample: int | float | None, seed: int = 0) -> pd.Index:
@@ -180,29 +176,27 @@ async def _call(
     http: httpx.AsyncClient,
     job: _Job,
     header_style: str,
+    gate: asyncio.Semaphore,
     limiter: RateLimiter,
-    retries_429: int,
-    max_backoff: float,
-    rng: random.Random,
+    policy: RetryPolicy,
 ) -> _Result:
-    attempt = 0
+    """One key's call. A 429 is the key's own plan limit (per key, so not a sign of load: concurrency stays):
+    it is tried again up to ``policy.attempts`` times in all, after ``Retry-After`` or the policy's backoff,
+    with the slot given back meanwhile so other keys go on; a 429 after that is the recorded answer."""
+    tries = 0
     while True:
-        await limiter.wait()
-        try:
-            response = await http.get(job.url, headers=auth_headers(job.key, header_style))
-        except (httpx.HTTPError, ValueError) as exc:  # ValueError: a key that is not a legal header value
-            message = _scrub(f"{type(exc).__name__}: {exc}".rstrip(": "), job.key)
-            return _Result(None, message, datetime.now(UTC))
-        if response.status_code != 429 or attempt >= retries_429:
-            error = None
-            if response.status_code == 429:
-                error = f"rate limited by the gateway after {attempt + 1} tries"
+        tries += 1
+        async with gate:
+            await limiter.wait()
+            try:
+                response = await http.get(job.url, headers=auth_headers(job.key, header_style))
+            except (httpx.HTTPError, ValueError) as exc:  # ValueError: a key that is not a legal header value
+                message = _scrub(f"{type(exc).__name__}: {exc}".rstrip(": "), job.key)
+                return _Result(None, message, datetime.now(UTC))
+        if response.status_code != 429 or tries >= policy.attempts:
+            error = f"rate limited by the gateway after {tries} tries" if response.status_code == 429 else None
             return _Result(response.status_code, error, datetime.now(UTC))
-        attempt += 1
-        wait = parse_retry_after(response.headers.get("Retry-After"))
-        if wait is None:
-            wait = rng.uniform(0.5, 1.0) * 0.25 * 2 ** (attempt - 1)
-        await asyncio.sleep(min(wait, max_backoff))
+        await asyncio.sleep(policy.delay(tries, parse_retry_after(response.headers.get("Retry-After"))))
 
 
 async def verify_access_async(
@@ -272,7 +266,10 @@ async def verify_access_async(
     if jobs:
         limiter = RateLimiter(rate_per_second)
         gate = asyncio.Semaphore(concurrency)
-        rng = random.Random(seed)
+        # the shared backoff (0.25 s doubling, jittered, at most max_backoff; Retry-After wins, as bounded)
+        policy = RetryPolicy(
+            attempts=retries_429 + 1, base=0.25, cap=max_backoff, max_retry_after=max_backoff, rng=random.Random(seed)
+        )
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         client_kw: dict[str, Any] = {"timeout": httpx.Timeout(timeout), "limits": limits, "follow_redirects": False}
         # the lean transport: httpx's default pool costs milliseconds per call with many in flight
@@ -285,8 +282,7 @@ async def verify_access_async(
 
             async def one(job: _Job) -> None:
                 nonlocal done
-                async with gate:
-                    outcome = await _call(http, job, header_style, limiter, retries_429, max_backoff, rng)
+                outcome = await _call(http, job, header_style, gate, limiter, policy)
                 statuses[job.label] = outcome.status
                 errors[job.label] = outcome.error
                 stamps[job.label] = outcome.at

@@ -6,6 +6,7 @@ Layout: ``/portal-api/...`` (portal_api.py), ``/gateway/...`` (gateway.py), ``/_
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,16 +19,22 @@ from starlette.routing import Mount
 from ..config import AUTH_TOKEN_TYPES
 from ..errors import ConfigError
 from .admin import Admin
+from .behaviour import DEFAULT_PROFILE
 from .faults import FaultInjector
 from .gateway import Gateway
-from .middleware import RAW_SEND, SandboxMiddleware
+from .middleware import PORTAL_PREFIX, RAW_SEND, SandboxMiddleware
 from .portal_api import PortalAPI, PortalRules
 from .state import SandboxState
+from .world import LiveBehaviour
 
 
 @dataclass
 class SandboxConfig:
-    """Everything a sandbox needs; ``seed`` may be a path or an already-parsed dict."""
+    """Everything a sandbox needs; ``seed`` may be a path or an already-parsed dict.
+
+    ``profile`` (strict, realistic, hostile) and ``behaviour`` (``{"duplicate-key": "overwrite"}`` or
+    ``["duplicate-key=overwrite"]``, winning over the profile) pick the world: behaviour.py.
+    """
 
     token: str = field(default="sandbox-admin-token", repr=False)
     seed: str | Path | dict[str, Any] | None = None
@@ -37,6 +44,12 @@ class SandboxConfig:
     latency_ms: float = 0
     faults: str = ""
     random_seed: int = 0
+    profile: str = DEFAULT_PROFILE
+    behaviour: Mapping[str, object] | Iterable[str] | None = None
+
+    def world(self) -> LiveBehaviour:
+        """The live behaviour this config starts with; ``ConfigError`` for a bad profile or knob."""
+        return LiveBehaviour(self.profile, self.behaviour, self.random_seed, tuple(self.accept_auth_token_types))
 
     def check(self) -> None:
         if not self.token:
@@ -48,14 +61,22 @@ class SandboxConfig:
             raise ConfigError(f"sandbox: accepted auth token types must be among {', '.join(AUTH_TOKEN_TYPES)}")
         if self.latency_ms < 0:
             raise ConfigError("sandbox: latency_ms must not be negative")
+        self.world()
+
+
+def _route_error(request: Request, status: int, message: str) -> Response:
+    if request.url.path.startswith(PORTAL_PREFIX + "/"):  # the portal's own routes answer in its error-shape
+        behaviour: LiveBehaviour = request.app.state.behaviour
+        return behaviour.error(status, [message])
+    return JSONResponse({"errors": [message]}, status_code=status)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"errors": ["not found"]}, status_code=404)
+    return _route_error(request, 404, "not found")
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"errors": ["method not allowed"]}, status_code=405)
+    return _route_error(request, 405, "method not allowed")
 
 
 class SandboxApp(Starlette):
@@ -73,18 +94,21 @@ def create_app(config: SandboxConfig) -> Starlette:
     """
     config.check()
     injector = FaultInjector(config.faults, config.latency_ms, config.random_seed)
+    behaviour = config.world()
     state = SandboxState(config.seed, config.db)
-    rules = PortalRules(config.token, config.min_key_length, tuple(config.accept_auth_token_types))
+    accepted = tuple(config.accept_auth_token_types)
+    rules = PortalRules(config.token, config.min_key_length, accepted, behaviour)
     app = SandboxApp(
         routes=[
             Mount("/portal-api", routes=PortalAPI(state, rules).routes()),
-            Mount("/gateway", routes=Gateway(state).routes()),
-            Mount("/__sandbox", routes=Admin(state, injector, config.token).routes()),
+            Mount("/gateway", routes=Gateway(state, behaviour, config.min_key_length).routes()),
+            Mount("/__sandbox", routes=Admin(state, injector, config.token, behaviour).routes()),
         ],
         exception_handlers={404: _not_found, 405: _not_allowed},
     )
     app.state.sandbox = state
     app.state.injector = injector
+    app.state.behaviour = behaviour
     app.state.config = config
     app.add_middleware(SandboxMiddleware, injector=injector, stats=state.stats)
     return app

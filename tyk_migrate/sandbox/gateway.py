@@ -3,8 +3,10 @@
 The API is found by the listen path of a product's ``APIDetails`` (``/gateway/payments/x`` -> the API
 listening on ``/payments/``) or by its ``APIID`` as the first segment. The key comes from
 ``Authorization: <key>``, ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. Answers: 200 when
-a Tyk-managed credential with that key includes a product exposing the API; 403 when the key exists
-but lacks the API; 401 for a missing, unknown or deleted key; 429 past the plan's rate limit.
+the gateway holds that key (normally: a Tyk-managed credential's) with a product exposing the API; 403
+when the key exists but lacks the API; 401 for a missing key; 401 for an unknown or deleted one (403 under
+``unknown-key=403``); 429 past the plan's rate limit. Under ``min-key-length=accept-then-403`` every key
+not longer than the minimum answers 403, as older gateways did.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.routing import Route
 
 from ..secrets import mask
 from .state import Obj, SandboxState
+from .world import LiveBehaviour
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -50,9 +53,14 @@ class RateLimiter:
         return True
 
 
+DISALLOWED = "Access to this API has been disallowed"  # the real gateway's 403 text
+
+
 class Gateway:
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, behaviour: LiveBehaviour | None = None, min_key_length: int = 8) -> None:
         self.state = state
+        self.behaviour = behaviour or LiveBehaviour()
+        self.min_key_length = min_key_length
         self.limiter = RateLimiter()
 
     def routes(self) -> list[Route]:
@@ -78,18 +86,23 @@ class Gateway:
         key = request_key(request)
         if not key:
             return JSONResponse({"error": "Authorization field missing"}, status_code=401)
-        cred = self.state.credential_by_key(key)
-        if cred is None or cred.get("Type") != "CREDENTIAL_TYPE_TYK_MANAGED":
+        world = self.behaviour.current
+        if world.min_key_length == "accept-then-403" and len(key) <= self.min_key_length:
+            return JSONResponse({"error": DISALLOWED}, status_code=403)  # the old gateways' check was <=
+        session = self.state.gateway.get(key)
+        if session is None:
+            if world.unknown_key == 403:
+                return JSONResponse({"error": DISALLOWED}, status_code=403)
             return JSONResponse({"error": "Key not authorised"}, status_code=401)
         api_id = str(api.get("APIID", ""))
         granted = self.state.products_by_api.get(api_id, set())
-        if not granted.intersection(cred.get("ProductIDs") or ()):
-            return JSONResponse({"error": "Access to this API has been disallowed"}, status_code=403)
+        if not granted.intersection(session.get("ProductIDs") or ()):
+            return JSONResponse({"error": DISALLOWED}, status_code=403)
         try:
-            plan = self.state.plans.get(int(cred.get("PlanID", 0)))
+            plan = self.state.plans.get(int(session.get("PlanID", 0)))
         except (TypeError, ValueError):
             plan = None
-        if not self.limiter.allow(cred["ID"], plan):
+        if not self.limiter.allow(session["ID"], plan):
             return JSONResponse({"error": "Rate limit exceeded"}, status_code=429)
         return JSONResponse(
             {
@@ -98,8 +111,8 @@ class Gateway:
                 "api_name": api.get("Name"),
                 "method": request.method,
                 "path": path,
-                "credential_id": cred["ID"],
-                "plan_id": cred.get("PlanID"),
+                "credential_id": session["CredentialID"],
+                "plan_id": session.get("PlanID"),
                 "key": mask(key),
             }
         )

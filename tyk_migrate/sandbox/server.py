@@ -11,13 +11,14 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import uvicorn
 
+from ..config import is_loopback_host
 from ..errors import ConfigError
 from .app import SandboxConfig, create_app
 from .state import SandboxState
@@ -70,9 +71,41 @@ class RunningSandbox:
             body["latency_ms"] = latency_ms
         return self._admin("PUT", "/__sandbox/faults", json=body)
 
+    def set_behaviour(
+        self, behaviour: Mapping[str, object] | None = None, profile: str | None = None
+    ) -> dict[str, Any]:
+        """Switch behaviour knobs while running (``PUT /__sandbox/behaviour``): from ``profile`` if given."""
+        body: dict[str, Any] = {"behaviour": dict(behaviour or {})}
+        if profile is not None:
+            body["profile"] = profile
+        return self._admin("PUT", "/__sandbox/behaviour", json=body)
+
     def snapshot(self) -> dict[str, Any]:
         """Same as ``GET /__sandbox/state``: every object plus request counters."""
         return self._admin("GET", "/__sandbox/state")
+
+
+#: The admin token a sandbox expects unless told otherwise: public (it is in the docs), so loopback only.
+PUBLIC_TOKEN = SandboxConfig().token
+
+
+def check_exposure(host: str, token: str) -> str | None:
+    """Refuse to serve beyond this machine with the public token; for any other non-loopback bind, the warning
+    to print. ``/__sandbox/state`` answers every stored key in clear to whoever sends the token."""
+    if is_loopback_host(host):
+        return None
+    shown = host or "every interface"
+    if token == PUBLIC_TOKEN:
+        raise ConfigError(
+            f"sandbox: refusing to listen on {shown} (not loopback) with the public default token: anyone on "
+            "the network could read every key it holds; pass --token <a secret> (or TYK_SANDBOX_TOKEN) or use "
+            "--host 127.0.0.1"
+        )
+    return (
+        f"warning: the sandbox listens on {shown}, not only on this machine: anyone who can reach the port and "
+        "knows the --token can read every key it stores, in clear, on /__sandbox/state, and create or delete "
+        "apps and credentials; seed it with test keys only"
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -90,6 +123,7 @@ def _bind(host: str, port: int) -> socket.socket:
 @contextlib.contextmanager
 def run_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningSandbox]:
     """Serve the sandbox on a background thread for the ``with`` block; stops and joins it after."""
+    check_exposure(host, config.token)
     app = create_app(config)
     try:
         sock = _bind(host, port)
@@ -124,8 +158,10 @@ def serve(
     """Run in the foreground until Ctrl-C (the ``tyk-migrate sandbox`` command).
 
     The port is bound and the seed, db and faults checked before ``announce(url)`` is called, so
-    nothing is announced for a sandbox that cannot start.
+    nothing is announced for a sandbox that cannot start. A non-loopback ``host`` needs a token of one's own
+    (``check_exposure``).
     """
+    check_exposure(host, config.token)
     sock = _bind(host, port)
     try:
         app = create_app(config)

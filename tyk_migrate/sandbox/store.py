@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..secrets import private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL,
@@ -26,13 +27,22 @@ class SqliteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        in_memory = str(path) in {":memory:", ""}
         try:
+            if not in_memory:
+                private_file(self.path)  # the documents hold raw keys: owner-only before SQLite writes a page
             self.conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise InputError(f"sandbox db {self.path}: {exc}") from None
+        except OSError as exc:
+            raise InputError(f"sandbox db {self.path}: {exc.strerror or exc}") from None
+        if not in_memory:
+            # SQLite gives -wal and -shm the database file's mode; chmod them anyway in case they predate it
+            for suffix in ("-wal", "-shm"):
+                private_file(f"{self.path}{suffix}", create=False)
 
     def is_empty(self) -> bool:
         return self.conn.execute("SELECT 1 FROM meta WHERE key = 'initialised'").fetchone() is None

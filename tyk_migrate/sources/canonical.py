@@ -11,7 +11,6 @@ Nothing here rejects a row: values that cannot be understood are kept as they ar
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..secrets import SecretKey, reveal
+from ..secrets import SecretKey, fingerprints, reveal
 
 #: Canonical legacy columns, in order. ``org`` and ``expires_raw`` are this project's additions:
 #: ``org`` is the owner's organisation when the source has one; ``expires_raw`` holds the source's
@@ -259,16 +258,11 @@ def key_values(values: Any, index: pd.Index) -> tuple[pd.Series, pd.Series]:
     """``(key_id, key_fingerprint)``: SecretKey objects (raw value untouched: no trimming) and fingerprints."""
     raw = as_text(values, index)
     items = raw.to_list()
-    sha = hashlib.sha256
-    if all_text := not raw.hasnans:
+    if not raw.hasnans:
         keys: list[object] = list(map(SecretKey, items))
     else:
         keys = [SecretKey(v) if isinstance(v, str) else None for v in items]
-    # == secrets.fingerprint (first 16 hex digits of SHA-256), inlined: it is the per-row hot spot
-    fps = [
-        sha(v.encode("utf-8", "surrogatepass")).digest()[:8].hex() if all_text or isinstance(v, str) else None
-        for v in items
-    ]
+    fps = fingerprints(items)  # secrets.fingerprint, the secret looked up once: the per-row hot spot
     return (
         pd.Series(keys, index=index, dtype=object, name="key_id"),
         pd.Series(fps, index=index, dtype="str", name="key_fingerprint"),
