@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Client impact in the plan: each kind with numbers, unlimited on either side, unknown data, warn or block.
 
 Pure tests over a small hand-built portal (one plan whose limits each test sets), except the last ones,
