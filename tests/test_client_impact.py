@@ -166,14 +166,21 @@ def test_api_lost_counts_every_target_product() -> None:
         ({}, {"KeyExpiresIn": 0}, ("", "")),  # 0: the plan's keys never expire
         ({}, {"KeyExpiresIn": ...}, ("", "")),  # not answered: nothing claimed
         ({"expires_known": False}, {"KeyExpiresIn": 86400}, ("", "")),  # e.g. a Classic dump: expiry unknown
+        # NA: a row of a source that has expiries, concatenated with one that has not
+        (
+            {"expires_known": pd.NA},
+            {"KeyExpiresIn": 86400},
+            ("expiry_changes", "expiry never -> 1d after creation (plan KeyExpiresIn 86400s)"),
+        ),
     ],
 )
 def test_expiry(row: dict[str, Any], plan: dict[str, Any], expected: tuple[str, str]) -> None:
     row = dict(row)
-    known = row.pop("expires_known", None)
+    absent = object()
+    known = row.pop("expires_known", absent)
     frame = legacy({"plan": "pol-free", "products": ["pol-pay"], **row})
-    if known is not None:
-        frame["expires_known"] = known
+    if known is not absent:
+        frame["expires_known"] = pd.Series([known], dtype=object)
     got, _ = build_plan(frame, portal(**plan))
     assert (got.iloc[0]["client_impact"], got.iloc[0]["client_impact_detail"]) == expected
     assert got.iloc[0]["action"] == "create_app"  # warns only
@@ -215,6 +222,12 @@ def test_settings_turn_a_warning_into_a_block_and_back() -> None:
     got = impact(row, settings=PlanSettings(client_impact={"rate_tighter": "block", "api_lost": "warn"}))
     assert got["client_impact"] == "rate_tighter;api_lost" and got["action"] == "blocked"
     assert got["reason"].startswith("clients would notice (rate_tighter): rate 100/1s -> 10/1s: ")
+    both = impact(row, settings=PlanSettings(client_impact={"rate_tighter": "block"}))
+    assert both["reason_code"] == "client_impact_blocked"  # one finding for both kinds, its parts joined by "and"
+    assert both["reason"].startswith(
+        "clients would notice (rate_tighter, api_lost): rate 100/1s -> 10/1s and API gone called today is in no "
+        "target product: "
+    )
     assert got["client_impact_detail"] == "rate 100/1s -> 10/1s; API gone called today is in no target product"
 
 

@@ -43,7 +43,8 @@ def _assess(rows: Resolved, snapshot: PortalSnapshot, policy: dict[str, str], li
     """Client impact of every row whose plan and products resolved (``impact.assess``)."""
     clean = np.array([not r.findings for r in rows.results], dtype=bool)
     resolved = clean[rows.combo_of_row] if len(rows.results) else np.zeros(0, dtype=bool)
-    product_ids = [list(rows.results[c].product_ids) for c in rows.combo_of_row.tolist()]
+    per_combo = [tuple(r.product_ids) for r in rows.results]
+    product_ids = [per_combo[c] for c in rows.combo_of_row.tolist()]  # shared tuples: no copy per row
     return assess(
         rows.frame, rows.plan_id(), product_ids, resolved, snapshot, policy, owners=rows.emails, live_keys=live_keys
     )

@@ -15,7 +15,7 @@ only warns (the columns show it) or blocks the row (reason code ``client_impact_
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,28 +74,29 @@ def split_kinds(cell: str) -> list[str]:
 
 @dataclass
 class Impact:
-    """Per row, in frame order: the kinds found, their sentences, and the kinds that block the row."""
+    """Per row, in frame order (object arrays of text, ``""`` for none): the kinds found joined by ``;``,
+    their sentences joined by ``; ``, and the same two for the kinds that block the row."""
 
-    kinds: list[list[str]]
-    details: list[list[str]]
-    blocking: list[list[str]]
+    kinds: np.ndarray
+    details: np.ndarray
+    blocking: np.ndarray
+    blocking_details: np.ndarray
 
     def columns(self, index: pd.Index) -> tuple[pd.Series, pd.Series]:
         """The ``client_impact`` and ``client_impact_detail`` columns."""
-        return (
-            pd.Series([KIND_SEPARATOR.join(k) for k in self.kinds], index=index, dtype="str"),
-            pd.Series([DETAIL_SEPARATOR.join(d) for d in self.details], index=index, dtype="str"),
-        )
+        return pd.Series(self.kinds, index=index, dtype="str"), pd.Series(self.details, index=index, dtype="str")
 
     def findings(self) -> list[R.Finding | None]:
         """Per row, the ``client_impact_blocked`` finding of its blocking kinds, or None."""
-        out: list[R.Finding | None] = []
-        for kinds, details, blocking in zip(self.kinds, self.details, self.blocking, strict=True):
-            if not blocking:
-                out.append(None)
-                continue
-            said = DETAIL_SEPARATOR.join(d for k, d in zip(kinds, details, strict=True) if k in blocking)
-            out.append(R.CLIENT_IMPACT_BLOCKED(kinds=", ".join(blocking), detail=said))
+        out: list[R.Finding | None] = [None] * len(self.kinds)
+        made: dict[tuple[str, str], R.Finding] = {}  # findings are frozen: rows with the same ones share them
+        for i in map(int, np.flatnonzero(self.blocking != "")):
+            key = (str(self.blocking[i]), str(self.blocking_details[i]))
+            if key not in made:
+                # " and ", not "; ": a reason cell separates its sentences with "; "
+                detail = key[1].replace(DETAIL_SEPARATOR, " and ")
+                made[key] = R.CLIENT_IMPACT_BLOCKED(kinds=key[0].replace(KIND_SEPARATOR, ", "), detail=detail)
+            out[i] = made[key]
         return out
 
 
@@ -108,23 +109,41 @@ def _num(frame: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(frame[column], errors="coerce").astype("float64").to_numpy(na_value=math.nan)
 
 
+def _per_distinct(
+    n: int, rows: np.ndarray, columns: Sequence[np.ndarray], say: Callable[[int], str | None]
+) -> np.ndarray:
+    """Sentences for ``rows`` (positions) computed once per distinct combination of ``columns`` values:
+    exports repeat a few limits over many keys. ``say(i)`` words row ``i``; the rest is an object array
+    of None."""
+    out = np.full(n, None, dtype=object)
+    if not len(rows):
+        return out
+    values = pd.DataFrame({str(k): c[rows] for k, c in enumerate(columns)})
+    groups = values.groupby(list(values.columns), dropna=False, sort=False).ngroup().to_numpy()
+    _, first = np.unique(groups, return_index=True)
+    said = np.empty(len(first), dtype=object)
+    said[:] = [say(int(rows[f])) for f in first]
+    out[rows] = said[groups]
+    return out
+
+
 def _rate_text(rate: float, per: float, rps: float) -> str:
     return "unlimited" if rps == UNLIMITED else f"{number(rate)}/{number(per)}s"
 
 
-def _rate(legacy: pd.DataFrame, target: pd.DataFrame) -> list[str | None]:
+def _rate(legacy: pd.DataFrame, target: pd.DataFrame) -> np.ndarray:
     rate, per = _num(legacy, "rate"), _num(legacy, "per")
     old = rates_per_second(rate, per)
     new_rate, new_per = _num(target, "rate_limit"), _num(target, "per")
     new = rates_per_second(new_rate, new_per, target["unlimited_rate_limit"].astype(object).to_numpy())
-    hit = new < old * (1 - TOLERANCE)  # nan (not known) on either side compares False
-    out: list[str | None] = [None] * len(legacy)
-    for i in np.flatnonzero(hit):
+    hit = np.flatnonzero(new < old * (1 - TOLERANCE))  # nan (not known) on either side compares False
+
+    def say(i: int) -> str:
         was, now = _rate_text(rate[i], per[i], old[i]), _rate_text(new_rate[i], new_per[i], new[i])
         periods_differ = old[i] != UNLIMITED and per[i] != new_per[i]
-        per_second = f" ({old[i]:.4g}/s -> {new[i]:.4g}/s)" if periods_differ else ""
-        out[i] = f"rate {was} -> {now}{per_second}"
-    return out
+        return f"rate {was} -> {now}" + (f" ({old[i]:.4g}/s -> {new[i]:.4g}/s)" if periods_differ else "")
+
+    return _per_distinct(len(legacy), hit, (rate, per, new, new_rate, new_per), say)
 
 
 def _quota_text(quota: float, renewal: float) -> str:
@@ -156,31 +175,40 @@ def _quota_one(q: float, r: float, tq: float, tr: float, t_unlimited: bool) -> s
     return None
 
 
-def _quota(legacy: pd.DataFrame, target: pd.DataFrame) -> list[str | None]:
+def _quota(legacy: pd.DataFrame, target: pd.DataFrame) -> np.ndarray:
     q, r = _num(legacy, "quota_max"), _num(legacy, "quota_renewal_rate")
     tq, tr = _num(target, "quota"), _num(target, "quota_renewal_rate")
-    flags = target["unlimited_quota"].astype(object).tolist()
-    candidates = ~np.isnan(q) & (~np.isnan(tq) | np.array([f is True for f in flags], dtype=bool))
-    out: list[str | None] = [None] * len(legacy)
-    for i in np.flatnonzero(candidates):
-        out[i] = _quota_one(q[i], r[i], tq[i], tr[i], flags[i] is True)
-    return out
+    flags = target["unlimited_quota"].astype(object).fillna(False).to_numpy(dtype=bool)
+    candidates = np.flatnonzero(~np.isnan(q) & (~np.isnan(tq) | flags))
+
+    def say(i: int) -> str | None:
+        return _quota_one(q[i], r[i], tq[i], tr[i], bool(flags[i]))
+
+    return _per_distinct(len(legacy), candidates, (q, r, tq, tr, flags), say)
 
 
-def _expiry(legacy: pd.DataFrame, target: pd.DataFrame, now: pd.Timestamp) -> list[str | None]:
+def _expiry(legacy: pd.DataFrame, target: pd.DataFrame, now: pd.Timestamp) -> np.ndarray:
     seconds = _num(target, "key_expires_in")
     expiring = np.isfinite(seconds) & (seconds > 0)
-    known = legacy["expires_known"].to_numpy(dtype=bool) if "expires_known" in legacy else np.ones(len(legacy), bool)
-    ends: list[Any] = legacy["expires_at"].tolist() if "expires_at" in legacy else [pd.NaT] * len(legacy)
-    out: list[str | None] = [None] * len(legacy)
-    for i in map(int, np.flatnonzero(expiring & known)):
+    # absent (or NA after a concat with a frame without it): the source gave every row's expiry
+    flags = legacy["expires_known"] if "expires_known" in legacy else pd.Series(True, index=legacy.index)
+    known = flags.astype(object).fillna(True).to_numpy(dtype=bool)
+    given = legacy["expires_at"] if "expires_at" in legacy else pd.Series(pd.NaT, index=legacy.index)
+    ends = pd.to_datetime(given, utc=True)
+    end_s = (ends - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float, na_value=math.nan, copy=True)
+    end_s[np.isnan(end_s)] = math.inf  # NaT: never
+    new_end_s = now.timestamp() + seconds
+    changes = np.flatnonzero(expiring & known & (end_s > new_end_s))  # never (inf) always counts
+
+    def say(i: int) -> str:
         plan_says = f"plan KeyExpiresIn {number(seconds[i])}s"
-        new_end = now + pd.Timedelta(seconds=float(seconds[i]))
-        if pd.isna(ends[i]):
-            out[i] = f"expiry never -> {period(seconds[i])} after creation ({plan_says})"
-        elif (end := pd.Timestamp(ends[i])) > new_end:
-            out[i] = f"expiry {end:%Y-%m-%d} -> about {new_end:%Y-%m-%d} ({plan_says} after creation)"
-    return out
+        if end_s[i] == math.inf:
+            return f"expiry never -> {period(seconds[i])} after creation ({plan_says})"
+        end, new_end = pd.Timestamp(end_s[i], unit="s", tz="UTC"), now + pd.Timedelta(seconds=float(seconds[i]))
+        return f"expiry {end:%Y-%m-%d} -> about {new_end:%Y-%m-%d} ({plan_says} after creation)"
+
+    days = np.floor(end_s / 86400)  # one sentence per end date and plan: the sentence shows days
+    return _per_distinct(len(legacy), changes, (days, seconds), say)
 
 
 class _Apis:
@@ -213,17 +241,20 @@ class _Apis:
         return f"APIs {', '.join(parts)} called today are in no target product"
 
 
-def _apis(legacy: pd.DataFrame, product_ids: list[list[int]], apis: _Apis) -> list[str | None]:
-    out: list[str | None] = [None] * len(legacy)
+def _apis(legacy: pd.DataFrame, product_ids: Sequence[Sequence[int]], apis: _Apis) -> np.ndarray:
+    out = np.full(len(legacy), None, dtype=object)
     if "api_ids" not in legacy.columns:
         return out
+    said: dict[tuple[tuple[str, ...], tuple[int, ...]], str | None] = {}
     for i, today in enumerate(legacy["api_ids"].tolist()):
         if not isinstance(today, list) or not today:
             continue
-        exposed = apis.exposed(product_ids[i])
-        lost = [a for a in today if a not in exposed]
-        if lost:
-            out[i] = apis.sentence(lost)
+        key = (tuple(today), tuple(product_ids[i]))
+        if key not in said:
+            exposed = apis.exposed(product_ids[i])
+            lost = [a for a in today if a not in exposed]
+            said[key] = apis.sentence(lost) if lost else None
+        out[i] = said[key]
     return out
 
 
@@ -232,7 +263,7 @@ def _apis(legacy: pd.DataFrame, product_ids: list[list[int]], apis: _Apis) -> li
 
 def live_key_overwrites(
     frame: pd.DataFrame, owners: pd.Series, live_keys: LiveKeys
-) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(live, other_owner, sentence)`` per row: is the row's key live in the gateway today, owned by another?
 
     The hook a Dashboard check fills (``build_plan(live_keys=...)``): ``live_keys`` is a set of key
@@ -242,7 +273,7 @@ def live_key_overwrites(
     """
     n = len(frame)
     live, other = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    sentences: list[str | None] = [None] * n
+    sentences = np.full(n, None, dtype=object)
     if live_keys is None:
         return live, other, sentences
     owner_of = _live_owners(live_keys)
@@ -281,8 +312,8 @@ def _live_owners(live_keys: pd.DataFrame | Iterable[object]) -> dict[str, str | 
 
 def _targets(plans: pd.DataFrame, plan_ids: pd.Series) -> pd.DataFrame:
     """One row of the target plan's limits per legacy row (all NA where there is no plan)."""
-    positions = dict(zip(plans["plan_id"].astype(int).tolist(), range(len(plans)), strict=True))
-    at = [positions.get(int(p), -1) if pd.notna(p) else -1 for p in plan_ids.tolist()]
+    wanted = pd.to_numeric(plan_ids, errors="coerce").astype("float64").to_numpy(na_value=math.nan)
+    at = pd.Index(plans["plan_id"].astype("float64")).get_indexer(pd.Index(wanted))  # -1: no plan (in the portal)
     padded = pd.concat([plans, plans.iloc[:0].reindex([0])], ignore_index=True)  # a last all-NA row for -1
     return padded.iloc[at].reset_index(drop=True)
 
@@ -290,7 +321,7 @@ def _targets(plans: pd.DataFrame, plan_ids: pd.Series) -> pd.DataFrame:
 def assess(
     legacy: pd.DataFrame,
     plan_ids: pd.Series,
-    product_ids: list[list[int]],
+    product_ids: Sequence[Sequence[int]],
     assessable: np.ndarray,
     snapshot: PortalSnapshot,
     policy: Mapping[str, str],
@@ -314,17 +345,27 @@ def assess(
     _, other_owner, live_sentences = live_key_overwrites(legacy, owner_emails, live_keys)
     found["live_key_overwritten"] = live_sentences
     n = len(legacy)
-    impact = Impact([[] for _ in range(n)], [[] for _ in range(n)], [[] for _ in range(n)])
-    hit = np.zeros(n, dtype=bool)
+    columns = [np.full(n, "", dtype=object) for _ in range(4)]  # kinds, details, blocking kinds, their details
     for kind in IMPACT_KINDS:
-        hit |= np.fromiter((s is not None for s in found[kind]), dtype=bool, count=n)
-    for i in map(int, np.flatnonzero(hit)):  # most rows have no impact: only these are visited
-        for kind in IMPACT_KINDS:
-            sentence = found[kind][i]
-            if sentence is None or (kind != "live_key_overwritten" and not assessable[i]):
-                continue
-            impact.kinds[i].append(kind)
-            impact.details[i].append(sentence)
-            if policy[kind] == "block" or (policy[kind] == "block_other_owner" and bool(other_owner[i])):
-                impact.blocking[i].append(kind)
-    return impact
+        said = found[kind]
+        on = np.array([s is not None for s in said], dtype=bool)
+        if kind != "live_key_overwritten":
+            on &= assessable  # the plan-based kinds need a resolved plan and products
+        if not on.any():
+            continue
+        setting = policy[kind]
+        if setting == "block":
+            blocks = on
+        else:  # warn blocks nothing; block_other_owner only another owner's live key
+            blocks = on & other_owner if setting == "block_other_owner" else np.zeros(n, dtype=bool)
+        for mask, (names, texts) in ((on, columns[:2]), (blocks, columns[2:])):
+            _append(names, mask, kind, KIND_SEPARATOR)
+            _append(texts, mask, said, DETAIL_SEPARATOR)
+    return Impact(*columns)
+
+
+def _append(column: np.ndarray, mask: np.ndarray, value: object, separator: str) -> None:
+    """``column[mask] += separator + value`` (no separator before the first); elementwise over object arrays."""
+    part: Any = value[mask] if isinstance(value, np.ndarray) else value
+    current = column[mask]
+    column[mask] = np.where(current == "", part, current + separator + part)
