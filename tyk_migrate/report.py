@@ -83,6 +83,8 @@ OUTCOME_COLUMNS = [
     "action",
     "reason",
     "reason_code",
+    "client_impact",
+    "client_impact_detail",
     "status",
     "app_id",
     "credential_id",

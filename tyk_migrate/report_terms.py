@@ -66,6 +66,10 @@ TODOS: dict[str, Todo] = {
         "fix or delete", ("conflicting credential", "conflicting credentials"),
         " in the portal (or correct the legacy rows)", "reason:credential_id", "credential {}",
     ),
+    "client_impact_blocked": Todo(
+        "move", ("key", "keys"), " to portal products and plans that keep what their clients use (or set "
+        "client_impact: warn)", "source_row", "row {}",
+    ),
 }  # fmt: skip
 #: How many subjects an action item names before "and N more".
 SHOWN_SUBJECTS = 8

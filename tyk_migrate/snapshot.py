@@ -79,6 +79,12 @@ class SnapshotPlans(pa.DataFrameModel):
     reference_id: Series[str]
     rate_limit: Series[pd.Float64Dtype] = pa.Field(nullable=True)
     quota: Series[pd.Float64Dtype] = pa.Field(nullable=True)
+    # the limits a credential of the plan gets (tyk_migrate.limits reads them); NA = the portal did not say
+    per: Series[pd.Float64Dtype] = pa.Field(nullable=True)
+    quota_renewal_rate: Series[pd.Float64Dtype] = pa.Field(nullable=True)
+    unlimited_rate_limit: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    unlimited_quota: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    key_expires_in: Series[pd.Float64Dtype] = pa.Field(nullable=True)
 
     class Config:
         strict = True
@@ -193,6 +199,13 @@ def products_frame(products: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return _check(SnapshotProducts, frame.astype({"product_id": "int64", "api_ids": object, "listen_paths": object}))
 
 
+#: Plan frame column <- the official ``Plan`` schema's field, for the numbers and flags of a plan's limits.
+PLAN_LIMIT_FIELDS = {
+    "rate_limit": "RateLimit", "quota": "Quota", "per": "Per", "quota_renewal_rate": "QuotaRenewalRate",
+    "key_expires_in": "KeyExpiresIn", "unlimited_rate_limit": "UnlimitedRateLimit", "unlimited_quota": "UnlimitedQuota",
+}  # fmt: skip
+
+
 def plans_frame(plans: Iterable[dict[str, Any]]) -> pd.DataFrame:
     rows = [
         {
@@ -200,15 +213,17 @@ def plans_frame(plans: Iterable[dict[str, Any]]) -> pd.DataFrame:
             "name": _text(p.get("Name")),
             "display_name": _text(p.get("DisplayName")),
             "reference_id": _text(p.get("ReferenceID")),
-            "rate_limit": p.get("RateLimit"),
-            "quota": p.get("Quota"),
+            **{column: p.get(field) for column, field in PLAN_LIMIT_FIELDS.items()},
         }
         for p in plans
     ]
     frame = pd.DataFrame(rows, columns=list(SnapshotPlans.to_schema().columns))
     # Older portals answer "600 calls / 1 minute(s)" text here: kept as missing rather than guessed.
-    frame["rate_limit"] = pd.to_numeric(frame["rate_limit"], errors="coerce").astype("Float64")
-    frame["quota"] = pd.to_numeric(frame["quota"], errors="coerce").astype("Float64")
+    for column in ("rate_limit", "quota", "per", "quota_renewal_rate", "key_expires_in"):
+        frame[column] = pd.to_numeric(frame[column].map(lambda v: None if isinstance(v, bool) else v), errors="coerce")
+        frame[column] = frame[column].astype("Float64")
+    for column in ("unlimited_rate_limit", "unlimited_quota"):
+        frame[column] = pd.array([v if isinstance(v, bool) else None for v in frame[column]], dtype="boolean")
     return _check(SnapshotPlans, frame.astype({"plan_id": "int64"}))
 
 

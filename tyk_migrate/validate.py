@@ -27,6 +27,7 @@ from .errors import InputError, MissingColumnsError
 from .schemas import LegacyKeys, Rejects, ValidLegacyKeys
 from .secrets import MASK_CHAR, MASK_TIERS, SecretKey, private_file, reveal, reveal_all, wrap_keys
 from .sources.canonical import expiry_problems
+from .validate_limits import LIMIT_CHECKS, LIMIT_RULES
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,8 @@ CHECKS: dict[str, Check] = {
         ),
     )
 }
+
+CHECKS.update({c[0]: Check(*c) for c in LIMIT_CHECKS})  # the optional limit columns' checks (warnings)
 
 BAD_CHARS_RE = r'[\s\p{Z}\p{Cc}\p{Cf}"\\/?#%]'
 HASH_RE = r"^(?:[0-9a-fA-F]{16}|[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$"
@@ -522,6 +525,7 @@ RULES: dict[str, Rule] = {
     "expired": _expired,
     "inactive": _inactive,
     "key_weak": _key_weak,
+    **LIMIT_RULES,
 }
 
 

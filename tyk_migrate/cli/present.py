@@ -75,6 +75,10 @@ def plan_lines(source: str, prepared: Any, summary: Mapping[str, Any]) -> Iterat
     yield f"plan    {summary['rows']} rows{scoped}"
     for action, count in summary["counts"].items():
         yield f"  {action:<15} {count:>7}"
+    from ..plan import impact_line
+
+    if impact := impact_line(dict(summary)):
+        yield impact
     if summary["top_reasons"]:
         yield "top blocking reasons:"
         for reason, count in summary["top_reasons"]:

@@ -7,6 +7,7 @@ becomes its ``create_app``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -186,12 +187,35 @@ def _group_new_apps(rows: Resolved, decision: Decision) -> None:
     decision.action[groups.index.to_numpy()[later]] = "add_credential"
 
 
-def decide(rows: Resolved, app_names: pd.Series, snapshot: PortalSnapshot, resolver: Resolver) -> Decision:
-    """Every row's action, reason findings, app and credential (``app_names``: the naming rule's result)."""
+def _block_for_impact(decision: Decision, impact_blocks: Sequence[R.Finding | None]) -> None:
+    """Rows that would be written but whose clients would notice in a way set to block are blocked; rows
+    blocked already list it too (before a ``key_in_portal`` note); ``skip_existing`` rows write nothing."""
+    for i, found in enumerate(impact_blocks):
+        if found is None or decision.action[i] == "skip_existing":
+            continue
+        if decision.action[i] == "":
+            decision.action[i], decision.findings[i] = "blocked", [found]
+            continue
+        notes = decision.findings[i]
+        at = len(notes) - 1 if notes and notes[-1].code == R.KEY_IN_PORTAL.code else len(notes)
+        notes.insert(at, found)
+
+
+def decide(
+    rows: Resolved,
+    app_names: pd.Series,
+    snapshot: PortalSnapshot,
+    resolver: Resolver,
+    impact_blocks: Sequence[R.Finding | None] | None = None,
+) -> Decision:
+    """Every row's action, reason findings, app and credential (``app_names``: the naming rule's result;
+    ``impact_blocks``: per row, the ``client_impact_blocked`` finding or None)."""
     decision = Decision.undecided(app_names)
     fingerprints = rows.frame["key_fingerprint"].astype(object).tolist()
     creds = known_credentials(snapshot, fingerprints)
     _block_or_check(rows, decision, _Portal(snapshot, resolver), creds, duplicates(rows.frame))
+    if impact_blocks is not None:
+        _block_for_impact(decision, impact_blocks)  # before apps are grouped: a blocked row creates no app
     _reuse_apps(rows, decision, snapshot)
     _group_new_apps(rows, decision)
     return decision

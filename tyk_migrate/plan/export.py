@@ -20,7 +20,8 @@ from ..report import LIST_SEPARATOR, OUTCOME_COLUMNS, export_frame
 PLAN_EXPORT_COLUMNS = (
     "source_row", "source_id", "key_fingerprint", "key_masked", "owner_email", "legacy_app_name", "app_name",
     "alias", "plan", "products", "expires_at", "active", "user_id", "plan_id", "plan_name", "product_ids",
-    "product_names", "action", "reason", "reason_code", "app_id", "credential_id",
+    "product_names", "action", "reason", "reason_code", "client_impact",
+    "client_impact_detail", "app_id", "credential_id",
 )  # fmt: skip
 #: Outcome-log columns a plan does not have yet (a run or verify fills them): never in plan.csv.
 RUN_ONLY_COLUMNS = tuple(c for c in OUTCOME_COLUMNS if c not in PLAN_EXPORT_COLUMNS)

@@ -23,7 +23,7 @@ from . import jsontext
 from .canonical import COLUMNS, REQUIRED
 from .encoding import decode
 from .flat import load_flat, load_frame, load_mapping
-from .tyk_classic import load_classic
+from .tyk_classic import load_classic, policy_index
 from .tyk_dashboard import developer_index, load_dashboard, parse_json
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "excel", "json", "jsonl", "dashboard", "classic", "frame")
@@ -131,6 +131,7 @@ def load_keys(
     *,
     developers: str | Path | None = None,
     email_field: str = "email",
+    policies: str | Path | bytes | Mapping[str, Any] | list[Any] | None = None,
     report: list | None = None,
 ) -> pd.DataFrame:
     """Load a legacy key export into the canonical frame.
@@ -138,7 +139,9 @@ def load_keys(
     ``mapping`` ({canonical column: source header}, or a YAML/JSON file of it) applies to flat formats.
     ``developers``: a Classic Portal developer dump used to find owners' emails of a Dashboard dump through
     ``meta_data.tyk_developer_id``. ``email_field``: the ``meta_data`` field holding the owner's email in a
-    Dashboard dump. ``report``: a list that receives one line per thing the loader noticed (encoding,
+    Dashboard dump. ``policies``: the Dashboard's policies (``GET /api/portal/policies``, a file or the
+    parsed answer) that give a Classic Portal dump's keys their limits and API IDs (docs/formats.md).
+    ``report``: a list that receives one line per thing the loader noticed (encoding,
     delimiter, columns matched). Raises ``InputError`` (and subclasses) with one line naming the problem.
     """
     fmt = (format or "auto").lower()
@@ -160,6 +163,8 @@ def load_keys(
         fmt, doc = _detect(data, display, suffix)
         if report is not None:
             report.append(f"format detected: {fmt}")
+    if policies is not None and fmt != "classic":
+        raise InputError(f"{display}: policies= gives a Classic Portal dump its limits; this input is {fmt}")
     if fmt in {"dashboard", "classic"}:
         if doc is None:
             what = "a Dashboard key dump" if fmt == "dashboard" else "a Classic Portal developer dump"
@@ -170,8 +175,17 @@ def load_keys(
                 dev_bytes, dev_name, _ = _read_source(developers)
                 devs = developer_index(parse_json(dev_bytes, dev_name, "a Classic Portal developer dump"), dev_name)
             return load_dashboard(doc, source=display, developers=devs, email_field=email_field, report=report)
-        return load_classic(doc, source=display, report=report)
+        return load_classic(doc, source=display, policies=_policies(policies), report=report)
     return load_flat(data, fmt, source=display, mapping=parsed_mapping, report=report)
+
+
+def _policies(source: str | Path | bytes | Mapping[str, Any] | list[Any] | None) -> dict[str, Any] | None:
+    if source is None:
+        return None
+    if isinstance(source, Mapping | list):
+        return policy_index(source)
+    data, name, _ = _read_source(source)
+    return policy_index(parse_json(data, name, "a Dashboard policy list"), name)
 
 
 def require_records(frame: pd.DataFrame, source: str | Path) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from ..secrets import mask
 from . import canonical, jsontext
 from .encoding import decode, to_utf8
 from .header_line import column_name_shaped
+from .limits import LIMIT_COLUMNS, LIMIT_SYNONYMS
 from .xlsx_guard import check_workbook
 
 #: Header names recognised per canonical column, best first; compared after lower-casing and removing
@@ -114,13 +115,16 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "revoked",
     ),
     "source_id": ("source_id", "id", "record_id", "row_id", "key_hash"),
+    **LIMIT_SYNONYMS,
 }
 #: Status headers whose true value means "not active".
 INVERTED_ACTIVE = frozenset({"isinactive", "inactive", "disabled", "isdisabled", "revoked"})
 #: Sections of a shared mapping file that belong to the planner, not to the loader.
-PLANNER_SECTIONS = frozenset({"plans", "owners"})
+PLANNER_SECTIONS = frozenset({"plans", "owners", "client_impact"})
 #: Extra mapping target: a column whose true value means the key is inactive.
-MAPPING_TARGETS = frozenset(set(canonical.COLUMNS) - {"key_fingerprint", "source_row", "expires_raw"} | {"inactive"})
+MAPPING_TARGETS = frozenset(
+    set(canonical.COLUMNS) - {"key_fingerprint", "source_row", "expires_raw"} | {"inactive", *LIMIT_COLUMNS}
+)
 
 
 def norm(header: object) -> str:
