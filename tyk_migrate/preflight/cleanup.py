@@ -101,6 +101,8 @@ def _gone(session: Session, entry: Entry, apps_gone: set[int]) -> bool:
             client.get_user(entry.id)
     except NotFound:
         return True
+    except PortalError:  # no proof either way: it stays in the ledger
+        return False
     return False
 
 
@@ -135,11 +137,14 @@ def clean(
             why[id(entry)] = problem
     apps_gone = {int(e.id) for e in todo if e.kind == "app" and e.id is not None and _gone(session, e, set())}
 
-    def settled() -> bool | None:
-        return True if not _listed(session, [e for e in todo if e.kind in ("app", "user")]) else None
+    still_listed: set[int] = set()
+
+    def settled() -> bool | None:  # deletions may leave a listing late too (listing lag): bounded wait
+        nonlocal still_listed
+        still_listed = _listed(session, [e for e in todo if e.kind in ("app", "user")])
+        return None if still_listed else True
 
     poll(settled, session.waits.listing, 0.1)
-    still_listed = _listed(session, [e for e in todo if e.kind in ("app", "user")])
     for entry in todo:
         gone = _gone(session, entry, apps_gone) and (entry.kind == "credential" or entry.id not in still_listed)
         if gone:

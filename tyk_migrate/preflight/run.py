@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import Settings
-from ..errors import ConfigError, Rejected
+from ..errors import AuthError, ConfigError, Rejected
 from ..lock import JournalLock
 from ..secrets import SecretKey
 from ..verify import _gateway_base
@@ -126,7 +126,6 @@ class _Preflight:
             plan_id=choice.plan_id,
             product_ids=list(choice.product_ids),
         )
-        report = CleanupReport()
         try:
             self._writes(result, choice, given_user, baseline, paging)
         finally:
@@ -192,6 +191,8 @@ class _Preflight:
             return given
         try:
             return self.session.create_user()
+        except AuthError as exc:
+            raise ConfigError(_read_only(exc, "a canary developer")) from None
         except Rejected as exc:
             raise ConfigError(
                 f"the portal refused to create a canary developer ({exc.status}: {'; '.join(exc.errors)}): pass "
@@ -201,6 +202,8 @@ class _Preflight:
     def _app(self, label: str, user: tuple[int, str]) -> int:
         try:
             return self.session.create_app(label, user[0])
+        except AuthError as exc:
+            raise ConfigError(_read_only(exc, "a canary app")) from None
         except Rejected as exc:
             raise ConfigError(
                 f"the portal refused a canary app for {user[1]} ({exc.status}: {'; '.join(exc.errors)}): pass "
@@ -253,3 +256,10 @@ class _Preflight:
         if report.kept:
             meaning += ". The ledger keeps the portal objects: the next preflight tries again"
         return Check("cleanup", saw, meaning, "unsafe" if report.unsafe else "warn")
+
+
+def _read_only(exc: AuthError, what: str) -> str:
+    return (
+        f"the portal refused to create {what} ({exc.status}): the admin token reads but may not write; preflight "
+        "(and the migration) need a portal admin's token"
+    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..config import Settings
-from ..errors import PortalConnectionError, PortalServerError, Rejected, UnexpectedAnswer
+from ..errors import AuthError, PortalConnectionError, PortalServerError, Rejected, UnexpectedAnswer
 from ..secrets import SecretKey, fingerprint, reveal
 from .client import GatewayProbe, PreflightClient
 from .ledger import Entry, Ledger
@@ -30,6 +30,8 @@ CANARY_ALIAS = "tyk-migrate preflight canary (throwaway)"
 CANARY_DESCRIPTION = "Throwaway app of tyk-migrate preflight: deleted when it ends; safe to delete."
 #: errors after which a create may or may not have been applied: look before going on
 UNKNOWN_OUTCOME = (PortalConnectionError, PortalServerError, UnexpectedAnswer)
+#: answers that say a create made nothing
+REFUSED = (Rejected, AuthError)
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class Session:
         try:
             answer = self.client.create_user(email, "tyk-migrate", f"preflight {self.run}")
             user_id = int(answer["ID"])
-        except Rejected:
+        except REFUSED:
             self.ledger.forget(entry)
             raise
         except (*UNKNOWN_OUTCOME, KeyError, TypeError, ValueError):
@@ -125,7 +127,7 @@ class Session:
         try:
             answer = self.client.create_app(name, user_id, description=CANARY_DESCRIPTION, visibility="personal")
             app_id = int(answer["ID"])
-        except Rejected:
+        except REFUSED:
             self.ledger.forget(entry)
             raise
         except (*UNKNOWN_OUTCOME, KeyError, TypeError, ValueError):
@@ -175,8 +177,9 @@ class Session:
                 auth_token_type=token_type,
                 authentication_method=self.settings.authentication_method,
             )
+            answered = time.monotonic()  # before the ledger's fsync: listing lag counts from the answer
             cid = int(answer["ID"])
-        except Rejected as exc:
+        except REFUSED as exc:
             self.ledger.forget(entry)
             return CreateOutcome("refused", None, "; ".join(exc.errors) or str(exc), exc.status)
         except (*UNKNOWN_OUTCOME, KeyError, TypeError, ValueError) as exc:
@@ -184,10 +187,10 @@ class Session:
             found = self.find_credential(app_id, key, self.waits.listing)
             if found is None:  # left in the ledger: its app's deletion takes it, if it exists at all
                 return CreateOutcome("unknown", None, f"no usable answer ({status or type(exc).__name__})", status)
-            cid = found
+            cid, answered = found, time.monotonic()
         self.ledger.created(entry, cid)
         self.known.setdefault(app_id, set()).add(cid)
-        return CreateOutcome("created", cid)
+        return CreateOutcome("created", cid, answered_at=answered)
 
     def record_credential(self, entry: Entry, app_id: int, cid: int) -> None:
         self.ledger.created(entry, cid)
