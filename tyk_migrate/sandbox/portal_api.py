@@ -304,6 +304,7 @@ class PortalAPI:
             Route("/users", h(self.list_users), methods=["GET"]),
             Route("/users", h(self.create_user), methods=["POST"]),
             Route("/users/{id}", h(self.get_user), methods=["GET"]),
+            Route("/users/{id}", h(self.delete_user), methods=["DELETE"]),
             Route("/products", h(self.list_products), methods=["GET"]),
             Route("/products/{id}", h(self.get_product), methods=["GET"]),
             Route("/plans", h(self.list_plans), methods=["GET"]),
@@ -407,6 +408,14 @@ class PortalAPI:
             }
         )
         return JSONResponse(user_show(user))
+
+    async def delete_user(self, request: Request) -> Response:
+        """The file: "Delete a user and all their applications", their credentials revoked; ``force`` is moot here."""
+        user_id = _int_id(request.path_params["id"], "user")
+        if user_id not in self.state.users:
+            raise Refused(404, "user not found")
+        self.state.delete_user(user_id)
+        return JSONResponse({"status": "ok"})
 
     # ----- products, plans -----
     async def list_products(self, request: Request) -> Response:

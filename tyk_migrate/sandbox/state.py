@@ -197,6 +197,20 @@ class SandboxState:
         self._persist([("users", user)])
         return user
 
+    def delete_user(self, user_id: int) -> None:
+        """Remove the user and every app of theirs (with its credentials and gateway keys), as the file says."""
+        user = self.users.pop(user_id)
+        email = str(user.get("Email", "")).strip().lower()
+        if self.emails.get(email) == user_id:
+            del self.emails[email]
+        deletes: list[tuple[str, int]] = [("users", user_id)]
+        for app_id in [aid for aid, app in self.apps.items() if app.get("UserID") == user_id]:
+            self.apps.pop(app_id)
+            deletes.append(("apps", app_id))
+            for cid in list(self.creds_by_app.pop(app_id, {})):
+                deletes.extend(self._drop_credential(cid))
+        self._persist(deletes=deletes)
+
     def add_app(self, fields: Obj) -> Obj:
         app = {"ID": self._new_id("apps"), **fields, "CreatedAt": now_stamp()}
         self.apps[app["ID"]] = app
