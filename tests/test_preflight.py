@@ -376,3 +376,15 @@ def test_load_preflight_checks_portal_age_and_shape(
     path.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(InputError, match="not a tyk-migrate preflight file"):
         load_preflight(path, sb.url)
+
+
+def test_preflight_is_a_command_of_tyk_migrate(world: Callable[..., Any], tmp_path: Path, ledger_path: Path) -> None:
+    """Registered in the CLI group, with the group's error handling: a portal that refuses the token is exit 2."""
+    from tyk_migrate.cli import cli
+
+    sb = world()
+    base = ["preflight", "--portal-url", sb.url, "--ledger", str(ledger_path), "--out", str(tmp_path / "p.json")]
+    ok = CliRunner().invoke(cli, [*base, "--token", sb.token])
+    assert ok.exit_code == 0, ok.output
+    refused = CliRunner().invoke(cli, [*base, "--token", "wrong-token"])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output

@@ -194,9 +194,12 @@ class Journal:
         self.path = Path(path)
         # one run per journal: taken before the first read, held until close() (``JournalLocked`` if taken)
         self._lock = JournalLock(self.path)
+        try:
+            private_file(self.path)  # owner-only before SQLite writes a byte, and an identity for the lock
+        except OSError as exc:
+            raise JournalError(f"journal {self.path} is not usable: {exc.strerror or exc}") from None
         self._lock.acquire()
         try:
-            private_file(self.path)  # fingerprints and portal IDs: owner-only, before SQLite writes a byte
             self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")

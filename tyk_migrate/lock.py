@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import JournalError, JournalLocked
-from .secrets import private_file
 
 try:
     import fcntl
@@ -95,8 +94,9 @@ class JournalLock:
         if self._fds or fcntl is None:
             return
         try:
-            private_file(self.journal)  # it must exist to have an identity; created owner-only, empty
-            paths = [self.path, inode_lock_path(self.journal)]
+            # the file's identity, when it has one (``Journal`` creates its file first; a file replaced whole
+            # on every write, like the preflight ledger, is guarded by the named lock alone)
+            paths = [self.path, *([inode_lock_path(self.journal)] if self.journal.exists() else [])]
         except OSError as exc:
             raise JournalError(f"journal {self.journal} is not usable: {exc.strerror or exc}") from None
         info = {

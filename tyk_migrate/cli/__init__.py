@@ -16,9 +16,18 @@ from __future__ import annotations
 
 from . import apply, plan, rollback, sandbox, validate, verify  # noqa: F401  (each registers its commands)
 from .app import cli
-from .exits import DEBUG_ENV, EXIT_UNEXPECTED, UNEXPECTED_MESSAGE_CHARS, ExitCode, unexpected_message
+from .exits import DEBUG_ENV, EXIT_UNEXPECTED, UNEXPECTED_MESSAGE_CHARS, ExitCode, one_line_errors, unexpected_message
 from .options import INPUT_FORMATS, Source, input_options, portal_options, read_concurrency_option
 from .plan import plan_scope
+
+
+def _register_preflight() -> None:
+    from ..preflight_cli import preflight_command
+
+    cli.add_command(preflight_command)
+
+
+_register_preflight()
 
 __all__ = [
     "DEBUG_ENV",
@@ -30,6 +39,7 @@ __all__ = [
     "cli",
     "input_options",
     "main",
+    "one_line_errors",
     "plan_scope",
     "portal_options",
     "read_concurrency_option",

@@ -21,17 +21,21 @@ turns whatever it raises into a ``Verdict`` and a line, so no command picks its 
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from ..errors import MigrateError
 from ..scrub import clip, mask_secretish
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ExitCode(IntEnum):
@@ -171,3 +175,19 @@ def guarded(
             f"{DEBUG_ENV}=1 for the traceback, which may show key values)"
         )
         return Outcome(UNEXPECTED, error=text), exc
+
+
+def one_line_errors(func: F) -> F:
+    """For a command outside the ``Session`` pattern (``preflight``): whatever ``guarded`` turns an error into,
+    as one line on stderr and its exit code; the command's own return and exits stand."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        outcome, raised = guarded(lambda: func(*args, **kwargs) and None, str)
+        if raised is None:
+            return None
+        if outcome.error:
+            click.echo(outcome.error, err=True)
+        sys.exit(int(outcome.verdict.code))
+
+    return wrapper  # type: ignore[return-value]
