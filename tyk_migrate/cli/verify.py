@@ -135,6 +135,7 @@ def verify_command(
             rate_per_second=rate,
             path=path,
             progress=bar,
+            min_key_length=settings.min_key_length,  # what the gateway refuses a key for, in verify's hints
         )
     finally:
         bar.close()
