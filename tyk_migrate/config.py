@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
+
+import httpx
 
 from .errors import ConfigError, safe_names
 
@@ -65,10 +67,28 @@ def is_loopback(url: str) -> bool:
     return is_loopback_host(urlsplit(url.strip()).hostname or "")
 
 
+def split_url(url: str, what: str) -> SplitResult:
+    """``urlsplit`` of a settings URL, or one ``ConfigError`` line: white space or control characters, a
+    backslash, a broken IPv6 literal, a bad port, or a host that changes under Unicode normalisation (which a
+    client could resolve to another host than the one shown) are refused, never a traceback."""
+    text = url.strip()
+    if any(c.isspace() or ord(c) < 32 or c == "\\" for c in text):
+        raise ConfigError(f"{what} URL holds white space, a control character or a backslash: {text!r}")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        httpx.URL(text)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ConfigError(f"{what} URL is not a usable URL ({exc})") from None
+    if parts.hostname and not parts.hostname.isascii():
+        raise ConfigError(f"{what} URL host must be plain ASCII (punycode for an international name)")
+    return parts
+
+
 def check_transport(url: str, *, what: str, carried: str, allow_insecure_http: bool) -> None:
     """The one plain-http rule (portal and gateway): https anywhere, http only to a loopback host or when
     allowed. The scheme is parsed, so ``HTTP://`` is http too; any other scheme is refused."""
-    parts = urlsplit(url.strip())
+    parts = split_url(url, what)
     scheme = parts.scheme.lower()  # urlsplit lowercases already; said here because the rule depends on it
     if scheme not in {"http", "https"}:
         raise ConfigError(
@@ -84,7 +104,7 @@ def check_transport(url: str, *, what: str, carried: str, allow_insecure_http: b
 def portal_api_base(url: str) -> str:
     """Accept ``http(s)://host:3001`` or the full ``…/portal-api`` and return the latter."""
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
+    parts = split_url(url, "portal")
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(f"portal URL must look like https://portal.example.com:3001, got {url!r}")
     return url if url.endswith("/portal-api") else url + "/portal-api"
