@@ -944,3 +944,15 @@ def test_data_samples_carry_legacy_limits() -> None:
     assert flat.attrs["column_map"]["quota_renewal_rate"] == "Quota Renewal" and retired in flat["api_ids"].iloc[17]
     classic = load_keys(devs, policies=SAMPLES / "dashboard_policies.json")
     assert classic["rate"].notna().all() and classic["api_ids"].map(len).gt(0).all()
+
+
+def test_an_input_past_the_size_ceiling_is_one_line_not_memory_exhaustion(tmp_path, monkeypatch):
+    """/dev/zero as INPUT or --mapping was read until MemoryError (5.3 GB), then exit 3."""
+    from tyk_migrate.sources import capped
+
+    path = tmp_path / "huge.csv"
+    path.write_bytes(b"key_id,owner_email,plan,products\n" + b"x" * 5000)
+    monkeypatch.setattr(capped, "MAX_INPUT_BYTES", 1000)
+    monkeypatch.setattr(capped.read_capped, "__defaults__", (1000,))
+    with pytest.raises(InputError, match="more than"):
+        load_keys(path)

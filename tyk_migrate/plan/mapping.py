@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..sources.capped import MAX_MAPPING_BYTES, read_capped
 from .impact import impact_policy
 
 MAPPING_SECTIONS = ("plans", "products", "owners", "client_impact")
@@ -62,7 +63,9 @@ def read_mapping_file(path: str | Path) -> dict[str, Any]:
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_capped(path, MAX_MAPPING_BYTES).decode("utf-8-sig")
+    except UnicodeError:
+        raise InputError(f"mapping {path.name}: not UTF-8 text") from None
     except OSError as exc:
         raise InputError(f"mapping {path.name}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
     try:

@@ -21,6 +21,7 @@ import pandas as pd
 from ..errors import InputError, UnknownFormatError
 from . import jsontext
 from .canonical import COLUMNS, REQUIRED
+from .capped import read_capped
 from .encoding import decode
 from .flat import load_flat, load_frame, load_mapping
 from .tyk_classic import load_classic, policy_index
@@ -49,7 +50,7 @@ def _read_source(source: Any) -> tuple[bytes, str, str | None]:
     if isinstance(source, str | Path):
         path = Path(source)
         try:
-            return path.read_bytes(), path.name, path.suffix.lower()
+            return read_capped(path), path.name, path.suffix.lower()
         except IsADirectoryError:
             raise InputError(f"{path}: is a directory, not an export file") from None
         except FileNotFoundError:

@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import InputError, MissingColumnsError, safe_names, show_names
 from ..secrets import mask
 from . import canonical, jsontext
+from .capped import MAX_MAPPING_BYTES, read_capped
 from .encoding import decode, to_utf8
 from .header_line import column_name_shaped
 from .limits import LIMIT_COLUMNS, LIMIT_SYNONYMS
@@ -313,7 +314,7 @@ def load_mapping(mapping: Mapping[str, Any] | str | Path | None) -> dict[str, An
     if isinstance(mapping, str | Path):
         path = Path(mapping)
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            text = read_capped(path, MAX_MAPPING_BYTES).decode("utf-8-sig")
         except (OSError, UnicodeError) as exc:
             raise InputError(f"mapping {path.name}: cannot read ({exc.__class__.__name__})") from None
         try:
