@@ -2,7 +2,8 @@
 
 Environment variables: ``TYK_PORTAL_URL``, ``TYK_PORTAL_TOKEN``, ``TYK_GATEWAY_URL``,
 ``TYK_AUTH_TOKEN_TYPE``, ``TYK_AUTHENTICATION_METHOD``, ``TYK_MIN_KEY_LENGTH``, ``TYK_CA_BUNDLE``,
-``TYK_ALLOW_INSECURE_HTTP``, ``TYK_TIMEOUT``.
+``TYK_ALLOW_INSECURE_HTTP``, ``TYK_TIMEOUT``, and for the optional Tyk Dashboard connection
+``TYK_DASHBOARD_URL``, ``TYK_DASHBOARD_TOKEN``.
 """
 
 from __future__ import annotations
@@ -70,6 +71,15 @@ def portal_api_base(url: str) -> str:
     return url if url.endswith("/portal-api") else url + "/portal-api"
 
 
+def dashboard_base(url: str) -> str:
+    """Accept ``http(s)://host:3000`` or ``…/api`` and return the former: the client's paths start with ``/api``."""
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"Dashboard URL must look like https://dashboard.example.com:3000, got {url!r}")
+    return url.removesuffix("/api")
+
+
 @dataclass(frozen=True)
 class Settings:
     portal_url: str = ""
@@ -82,6 +92,8 @@ class Settings:
     ca_bundle: str | None = None
     verify_tls: bool = True
     allow_insecure_http: bool = False
+    dashboard_url: str = ""
+    dashboard_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -95,6 +107,8 @@ class Settings:
             "authentication_method": env.get("TYK_AUTHENTICATION_METHOD", DEFAULT_AUTHENTICATION_METHOD),
             "ca_bundle": env.get("TYK_CA_BUNDLE") or None,
             "allow_insecure_http": _env_bool("TYK_ALLOW_INSECURE_HTTP"),
+            "dashboard_url": env.get("TYK_DASHBOARD_URL", ""),
+            "dashboard_token": env.get("TYK_DASHBOARD_TOKEN", ""),
         }
         try:
             values["min_key_length"] = int(env.get("TYK_MIN_KEY_LENGTH", DEFAULT_MIN_KEY_LENGTH))
@@ -127,3 +141,15 @@ class Settings:
         base = portal_api_base(self.portal_url)
         check_transport(base, what="portal", carried="the token", allow_insecure_http=self.allow_insecure_http)
         return base, self.token
+
+    def require_dashboard(self) -> tuple[str, str]:
+        """The Dashboard's base URL and token (its ``Authorization`` header), or a ConfigError naming what lacks."""
+        if not self.dashboard_url:
+            raise ConfigError("no Dashboard URL: pass --dashboard-url or set TYK_DASHBOARD_URL")
+        if not self.dashboard_token:
+            raise ConfigError("no Dashboard token: set TYK_DASHBOARD_TOKEN (a Dashboard user's API access key)")
+        base = dashboard_base(self.dashboard_url)
+        check_transport(
+            base, what="Dashboard", carried="its token and raw keys", allow_insecure_http=self.allow_insecure_http
+        )
+        return base, self.dashboard_token

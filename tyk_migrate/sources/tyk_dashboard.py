@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError
+from ..hash_only import mark_hash_only
 from . import canonical, jsontext
 from .encoding import decode
 from .policies import split_policies
@@ -135,6 +136,7 @@ def load_dashboard(
         "app_name": "data.meta_data.app_name",
     }
     frame = canonical.build_frame(len(entries), cols, fmt="dashboard", column_map=column_map)
+    frame = mark_hash_only(frame)  # a hashed Dashboard lists hashes: kept, and rejected by validate with the why
     if report is not None:
         report.append(f"Dashboard dump: {len(entries)} key(s)")
         if developers is not None:
