@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from tyk_migrate.aio import run_sync
 from tyk_migrate.config import Settings
 from tyk_migrate.dashboard import AsyncDashboardClient, load_from_dashboard
-from tyk_migrate.dashboard_enrich import enrich_from_dashboard
+from tyk_migrate.dashboard_enrich import enrich_from_dashboard, merge
 from tyk_migrate.dashboard_live import LIVE_COLUMNS, live_keys, live_keys_async, live_keys_hook
 from tyk_migrate.dashboard_options import dashboard_options, sandbox_dashboard_token_option
 from tyk_migrate.errors import AuthError, ConfigError, PortalServerError
@@ -215,6 +215,31 @@ def test_what_the_file_says_wins_and_each_disagreement_is_reported(make_sandbox:
     }
     assert result.lookups["found"].tolist() == [True, True, True, False]
     assert not {first, second, third} & set(result.disagreements.to_csv().split(","))
+
+
+def test_a_file_without_an_expiry_takes_the_dashboards_and_so_knows_it() -> None:
+    index = pd.RangeIndex(2)
+    file = pd.DataFrame(
+        {
+            "source_row": [1, 2],
+            "key_fingerprint": ["a", "b"],
+            "expires_at": pd.Series([pd.NaT, pd.NaT], dtype="datetime64[ns, UTC]"),
+            "expires_known": [False, False],  # the file has no expiry column: not known
+            "rate": pd.Series([10.0, None], dtype="Float64"),
+        },
+        index=index,
+    )
+    file.attrs["column_map"] = {"rate": "Rate"}
+    dashboard = pd.DataFrame(
+        {
+            "expires_at": pd.Series([pd.Timestamp("2030-01-01", tz="UTC")], dtype="datetime64[ns, UTC]"),
+            "expires_known": [True],
+            "rate": pd.Series([20.0], dtype="Float64"),
+        }
+    )
+    merged, disagreements = merge(file, dashboard, found=pd.Series([False, True]).to_numpy())
+    assert merged["expires_known"].tolist() == [False, True] and merged.loc[1, "expires_at"].year == 2030
+    assert merged["rate"].tolist() == [10.0, 20.0] and disagreements == []
 
 
 # ----- live keys ----------------------------------------------------------------------------------------

@@ -31,11 +31,13 @@ from .dashboard import with_client as _with_client
 from .errors import InputError
 from .sources.tyk_dashboard import load_dashboard
 
-#: Columns a file states even by a blank cell (blank expiry = never; no status column = active by default).
-STATED_BY_COLUMN = ("expires_at", "active")
-#: Filled but never reported as a disagreement: a file's ``org`` is the owner's company, a Dashboard's is
-#: Tyk's org ID; the two differ by meaning, not by a mistake in either.
-NOT_COMPARED = frozenset({"org"})
+#: Columns a file states even by a blank cell (blank expiry = never; no status column = active by default),
+#: each with the column whose presence in the file makes the statement (``expires_known``, "does the source say
+#: when the key expires", goes with the expiry).
+STATED_BY_COLUMN = {"expires_at": "expires_at", "active": "active", "expires_known": "expires_at"}
+#: Filled but never reported as a disagreement: a file's ``org`` is the owner's company, a Dashboard's is Tyk's
+#: org ID (they differ by meaning, not by a mistake); the other two are bookkeeping of columns compared already.
+NOT_COMPARED = frozenset({"org", "expires_known", "limits_raw"})
 #: The canonical columns the Dashboard's session can fill, in frame order; optional columns join when the
 #: Dashboard loader gives them (the limits: ``rate``, ``per``, ``quota_max``, ``quota_renewal_rate``, ``api_ids``).
 FILLED = ("owner_email", "app_name", "alias", "plan", "products", "expires_at", "active", "org")
@@ -125,7 +127,7 @@ def merge(file: pd.DataFrame, dashboard: pd.DataFrame, found: np.ndarray) -> tup
             column_map[column] = "the Dashboard's session"
             continue
         current = out.loc[rows, column]
-        if column in STATED_BY_COLUMN and not _stated(file, column):
+        if column in STATED_BY_COLUMN and not _stated(file, STATED_BY_COLUMN[column]):
             take = np.ones(len(rows), dtype=bool)
         else:
             take = np.array([_missing(v) for v in current.tolist()], dtype=bool)
