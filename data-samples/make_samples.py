@@ -215,6 +215,45 @@ def existing_portal_state(roster: dict, keys: list[LegacyKey]) -> tuple[list[dic
     return apps, creds
 
 
+def legacy_sessions(roster: dict, keys: list[LegacyKey]) -> tuple[list[dict], list[dict]]:
+    """Keys live in the gateway today: the sandbox Dashboard's ``dashboard_keys`` and ``dashboard_developers``.
+
+    They are the keys of owners the portal has deactivated: a plan blocks those (owner_inactive), so no default
+    run writes them and the demo stays as it was, while a live-key check finds them live and an import that
+    activates their owners meets the duplicate-key knob. Sessions in the Dashboard dump's shape (as
+    dashboard_keys.json); no RNG draws, so every other file stays as it was.
+    """
+    users = {u["Email"]: u for u in roster["users"]}
+    api_by_ref = {p["ReferenceID"]: p["APIDetails"][0] for p in roster["products"]}
+    entries: list[dict] = []
+    developers: dict[str, dict] = {}
+    for k in keys:
+        user = users[k.owner_email]
+        if user["Active"]:
+            continue
+        meta = {"tyk_developer_id": developer_id(k.owner_email)}
+        if len(entries) % 3 != 1:  # the others name only their developer: the email comes from the Classic Portal
+            meta["email"] = k.owner_email
+        data = {
+            "alias": k.alias, "apply_policies": [k.plan_policy, *k.product_policies], "org_id": ORG_ID,
+            "access_rights": {
+                api_by_ref[r]["APIID"]: {
+                    "api_id": api_by_ref[r]["APIID"], "api_name": api_by_ref[r]["Name"], "versions": ["Default"],
+                }
+                for r in k.product_policies
+            },
+            "expires": k.expires, "is_inactive": not k.active, "meta_data": meta, "rate": 0, "per": 0,
+            "quota_max": -1, "tags": [], "date_created": k.date_created,
+        }  # fmt: skip
+        entries.append({"key_id": k.key, "data": data, "api_model": {}})
+        dev = developers.setdefault(k.owner_email, {
+            "id": developer_id(k.owner_email), "email": k.owner_email, "date_created": k.date_created,
+            "inactive": False, "org_id": ORG_ID, "fields": {"Name": f"{user['First']} {user['Last']}"}, "keys": {},
+        })  # fmt: skip
+        dev["keys"][k.key] = [k.plan_policy, *k.product_policies]
+    return entries, list(developers.values())
+
+
 def write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -223,7 +262,12 @@ def main() -> None:
     roster = build_roster()
     keys = build_keys(roster)
     apps, creds = existing_portal_state(roster, keys)
-    write_json(HERE / "sandbox_seed.json", {**roster, "apps": apps, "custom_credentials": creds})
+    sessions, developers = legacy_sessions(roster, keys)
+    write_json(
+        HERE / "sandbox_seed.json",
+        {**roster, "apps": apps, "custom_credentials": creds, "dashboard_keys": sessions,
+         "dashboard_developers": developers},
+    )  # fmt: skip
     # Export writers (CSV, Excel, JSON, Dashboard and Classic Portal dumps) are added below this line.
     write_exports(roster, keys)
 

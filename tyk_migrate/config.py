@@ -2,7 +2,8 @@
 
 Environment variables: ``TYK_PORTAL_URL``, ``TYK_PORTAL_TOKEN``, ``TYK_GATEWAY_URL``,
 ``TYK_AUTH_TOKEN_TYPE``, ``TYK_AUTHENTICATION_METHOD``, ``TYK_MIN_KEY_LENGTH``, ``TYK_CA_BUNDLE``,
-``TYK_ALLOW_INSECURE_HTTP``, ``TYK_TIMEOUT``.
+``TYK_ALLOW_INSECURE_HTTP``, ``TYK_TIMEOUT``, and for the optional Tyk Dashboard connection
+``TYK_DASHBOARD_URL``, ``TYK_DASHBOARD_TOKEN``.
 
 The command line also reads ``tyk-migrate.toml`` (``load_config_file``): the settings that stay the same
 between runs, with one ``[portal.NAME]`` section per portal (a rehearsal sandbox, production). It sits below
@@ -45,6 +46,8 @@ ENV_VARS = {
     "ca_bundle": "TYK_CA_BUNDLE",
     "min_key_length": "TYK_MIN_KEY_LENGTH",
     "timeout": "TYK_TIMEOUT",
+    "dashboard_url": "TYK_DASHBOARD_URL",
+    "dashboard_token": "TYK_DASHBOARD_TOKEN",
 }
 
 
@@ -110,6 +113,15 @@ def portal_api_base(url: str) -> str:
     return url if url.endswith("/portal-api") else url + "/portal-api"
 
 
+def dashboard_base(url: str) -> str:
+    """Accept ``http(s)://host:3000`` or ``…/api`` and return the former: the client's paths start with ``/api``."""
+    url = url.strip().rstrip("/")
+    parts = split_url(url, "Dashboard")
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"Dashboard URL must look like https://dashboard.example.com:3000, got {url!r}")
+    return url.removesuffix("/api")
+
+
 @dataclass(frozen=True)
 class Settings:
     portal_url: str = ""
@@ -122,6 +134,8 @@ class Settings:
     ca_bundle: str | None = None
     verify_tls: bool = True
     allow_insecure_http: bool = False
+    dashboard_url: str = ""
+    dashboard_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, defaults: Mapping[str, object] | None = None, **overrides: object) -> Settings:
@@ -166,6 +180,18 @@ class Settings:
         base = portal_api_base(self.portal_url)
         check_transport(base, what="portal", carried="the token", allow_insecure_http=self.allow_insecure_http)
         return base, self.token
+
+    def require_dashboard(self) -> tuple[str, str]:
+        """The Dashboard's base URL and token (its ``Authorization`` header), or a ConfigError naming what lacks."""
+        if not self.dashboard_url:
+            raise ConfigError("no Dashboard URL: pass --dashboard-url or set TYK_DASHBOARD_URL")
+        if not self.dashboard_token:
+            raise ConfigError("no Dashboard token: set TYK_DASHBOARD_TOKEN (a Dashboard user's API access key)")
+        base = dashboard_base(self.dashboard_url)
+        check_transport(
+            base, what="Dashboard", carried="its token and raw keys", allow_insecure_http=self.allow_insecure_http
+        )
+        return base, self.dashboard_token
 
 
 # -- the config file (tyk-migrate.toml) ------------------------------------------------------------------

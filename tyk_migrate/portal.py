@@ -235,7 +235,7 @@ class _ClientBase(_Operations):
         elif base_url or token:
             settings = replace(settings, portal_url=base_url or settings.portal_url, token=token or settings.token)
         self.settings = settings
-        self.base_url, token_value = self.settings.require_portal()
+        self.base_url, token_value = self._endpoint()
         self.retry = retry or RetryPolicy()
         self.per_page = per_page
         self.on_response = on_response
@@ -257,6 +257,10 @@ class _ClientBase(_Operations):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
+
+    def _endpoint(self) -> tuple[str, str]:
+        """The API base and token from the settings (the Dashboard client answers its own)."""
+        return self.settings.require_portal()
 
     def _settle(self, call: Call, outcome: httpx.Response | Exception, started: float, retry: int) -> Any:
         """The answer's body, or the delay before the next try, or the final error raised.

@@ -22,7 +22,7 @@ from .secrets import KeyValue
 #: How much of a body that is not JSON (a text refusal, a proxy's error page) a message keeps.
 ERROR_BODY_CHARS = 200
 #: fields an error object (or one entry of its ``errors``) may carry its sentence in, most specific first
-MESSAGE_FIELDS = ("message", "detail", "error", "title", "msg")
+MESSAGE_FIELDS = ("message", "Message", "detail", "error", "title", "msg")  # Message: the Dashboard's ApiResponse
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 

@@ -23,6 +23,7 @@ import pandera.errors as pa_errors
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import hash_only
 from .errors import InputError, MissingColumnsError
 from .schemas import LegacyKeys, Rejects, ValidLegacyKeys
 from .secrets import MASK_CHAR, MASK_TIERS, SecretKey, private_file, reveal, reveal_all, wrap_keys
@@ -43,6 +44,7 @@ CHECKS: dict[str, Check] = {
     c.name: c
     for c in (
         Check("key_missing", "key_id", "error", "the key is empty", "find the token in the source system"),
+        Check(*hash_only.CHECK),  # a hashed Dashboard's listing: the hash where the key would be
         Check(
             "key_bad_chars",
             "key_id",
@@ -511,6 +513,7 @@ def _key_weak(ctx: _Context) -> Any:
 
 RULES: dict[str, Rule] = {
     "key_missing": _key_missing,
+    hash_only.COLUMN: hash_only.rule,
     "key_bad_chars": _key_bad_chars,
     "key_too_short": _key_too_short,
     "key_duplicate": _key_duplicate,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from ..tyk_hash import HASH_SETTINGS
 from .faults import parse_rate
 
 #: the portal's list endpoints, as ``paging=ignore:...`` names them
@@ -230,6 +231,17 @@ KNOBS: tuple[Knob, ...] = (
         "without a working key, a key without a record).",
         _partial,
     ),
+    Knob(
+        "key-hashing",
+        "off|" + "|".join(HASH_SETTINGS),
+        "off",
+        "off: the Dashboard part (/api) lists keys by value and answers 400 to ?hashed=true; otherwise hash_keys is "
+        "on with that hash_key_function (unset: none set, murmur32 of org+key): /api/keys/detailed lists hashes "
+        "only, GET /api/keys/{key} finds a key by value or (?hashed=true) by its hash, computed as Tyk does",
+        "Raw keys and hashing: with hash_keys on (on in Tyk's example config, with murmur64) listings give hashes "
+        "only and GET /api/keys/{hash}?hashed=true returns the session, never the token; there is no bulk export.",
+        _choice("off", *HASH_SETTINGS),
+    ),
 )
 KNOB_BY_NAME = {k.name: k for k in KNOBS}
 
@@ -243,6 +255,7 @@ PROFILES: dict[str, dict[str, str]] = {
         "paging": "max:100",
         "unknown-key": "403",
         "listing-lag-ms": "300",
+        "key-hashing": "murmur64",
     },
     "hostile": {
         "duplicate-key": "overwrite",
@@ -254,6 +267,7 @@ PROFILES: dict[str, dict[str, str]] = {
         "error-shape": "text",
         "listing-lag-ms": "1000",
         "partial-create": "record-only:2%+key-only:2%",
+        "key-hashing": "murmur32",
     },
 }
 PROFILE_MEANINGS = {
@@ -276,6 +290,7 @@ class Behaviour:
     error_shape: str
     listing_lag_ms: float
     partial_create: PartialCreate
+    key_hashing: str
     texts: Mapping[str, str]
 
 

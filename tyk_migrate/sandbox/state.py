@@ -8,7 +8,10 @@ page is an ``islice`` rather than a sort.
 The gateway's keys are a table of their own (``gateway``: KeyID -> session), as in Tyk, where the portal
 asks the Dashboard to create the key: normally one per Tyk-managed credential, but the behaviour knobs
 (behaviour.py) can make them part ways: a newer credential taking a key over, a record without a key, a
-key without a record. The table is persisted beside the portal's objects (kind ``gateway_keys``).
+key without a record. The table is persisted beside the portal's objects (kind ``gateway_keys``). Legacy
+sessions (keys live before any migration, seeded from ``dashboard_keys``) are rows of it too, holding their
+``Session`` (legacy.py), and the Classic Portal's developers are kept for the Dashboard part (kind
+``dashboard_developers``).
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from . import legacy
 from .seed import KINDS, load_seed
 from .store import SqliteStore
 
 Obj = dict[str, Any]
 GATEWAY_KIND = "gateway_keys"
 MANAGED = "CREDENTIAL_TYPE_TYK_MANAGED"  # only these are provisioned to the gateway
+DEVELOPERS_KIND = legacy.DEVELOPERS_SECTION
 
 
 def now_stamp() -> str:
@@ -81,11 +86,14 @@ class SandboxState:
         if self.store is not None and initial and not self.store.is_empty():
             objects, next_ids = self.store.load()
             data = {kind: objects.get(kind, []) for kind in KINDS}
+            data[DEVELOPERS_KIND] = [row["Developer"] for row in objects.get(DEVELOPERS_KIND, [])]
             if GATEWAY_KIND in next_ids:  # a store written since the gateway table exists
                 gateway_rows = objects.get(GATEWAY_KIND, [])
         else:
             data = load_seed(self.seed_source)
             next_ids = {}
+        #: the Classic Portal's developers, for the Dashboard part's GET /api/portal/developers
+        self.developers: list[Obj] = list(data.get(DEVELOPERS_KIND, []))
         self.users: dict[int, Obj] = {o["ID"]: o for o in data["users"]}
         self.products: dict[int, Obj] = {o["ID"]: o for o in data["products"]}
         self.plans: dict[int, Obj] = {o["ID"]: o for o in data["plans"]}
@@ -96,19 +104,29 @@ class SandboxState:
         }
         self._reindex()
         self.gateway: dict[str, Obj] = {}
-        if gateway_rows is None:  # a seed (or an older store): one key per Tyk-managed credential
+        if gateway_rows is None:  # a seed (or an older store): the legacy sessions, one key per Tyk-managed credential
             self.next_ids[GATEWAY_KIND] = 1
+            sessions = data.get(legacy.KEYS_SECTION, [])
+            self.dashboard_org = legacy.org_of({"Session": e["data"]} for e in sessions)
+            for entry in sessions:
+                oid = self._new_id(GATEWAY_KIND)
+                row = {"ID": oid, "KeyID": entry["key_id"], "CredentialID": None, "Session": entry["data"]}
+                self.gateway[row["KeyID"]] = row
             for cred in self.credentials.values():
                 if cred.get("Type") == MANAGED:
                     self._provision(cred)
         else:
             self.gateway = {row["KeyID"]: row for row in gateway_rows}
+            self.dashboard_org = legacy.org_of(gateway_rows)
             top = max((row["ID"] for row in gateway_rows), default=0) + 1
             self.next_ids[GATEWAY_KIND] = max(next_ids.get(GATEWAY_KIND, 1), top)
         #: (kind, ID) -> monotonic time before which a new object stays out of list answers (listing-lag-ms)
         self.unlisted_until: dict[tuple[str, int], float] = {}
         if self.store is not None and (not initial or self.store.is_empty() or gateway_rows is None):
-            self.store.replace_all({**data, GATEWAY_KIND: list(self.gateway.values())}, self.next_ids)
+            portal = {kind: data[kind] for kind in KINDS}
+            developers = [{"ID": i, "Developer": dev} for i, dev in enumerate(self.developers, start=1)]
+            objects = {**portal, GATEWAY_KIND: list(self.gateway.values()), DEVELOPERS_KIND: developers}
+            self.store.replace_all(objects, self.next_ids)
 
     def _reindex(self) -> None:
         self.emails = {str(u.get("Email", "")).strip().lower(): uid for uid, u in self.users.items()}
@@ -175,6 +193,7 @@ class SandboxState:
             "apps": copy.deepcopy(list(self.apps.values())),
             "custom_credentials": copy.deepcopy(list(self.credentials.values())),
             GATEWAY_KIND: copy.deepcopy(list(self.gateway.values())),
+            DEVELOPERS_KIND: copy.deepcopy(self.developers),
             "next_ids": dict(self.next_ids),
             "requests": self.stats.as_dict(),
         }
@@ -243,6 +262,7 @@ class SandboxState:
             "CredentialID": cred["ID"] if record else None,
             "PlanID": cred["PlanID"],
             "ProductIDs": list(cred["ProductIDs"]),
+            "OrgID": self.dashboard_org,  # the Dashboard's org the key is created in (its hash depends on it)
         }
         self.gateway[row["KeyID"]] = row
         return row

@@ -12,7 +12,7 @@ Formats (``FORMATS``): ``csv`` (delimiter sniffed among , ; tab |), ``tsv``, ``e
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -134,6 +134,7 @@ def load_keys(
     email_field: str = "email",
     policies: str | Path | bytes | Mapping[str, Any] | list[Any] | None = None,
     report: list | None = None,
+    required: Sequence[str] = REQUIRED,
 ) -> pd.DataFrame:
     """Load a legacy key export into the canonical frame.
 
@@ -143,7 +144,9 @@ def load_keys(
     Dashboard dump. ``policies``: the Dashboard's policies (``GET /api/portal/policies``, a file or the
     parsed answer) that give a Classic Portal dump's keys their limits and API IDs (docs/formats.md).
     ``report``: a list that receives one line per thing the loader noticed (encoding,
-    delimiter, columns matched). Raises ``InputError`` (and subclasses) with one line naming the problem.
+    delimiter, columns matched). ``required``: the canonical columns a flat export must have; ``("key_id",)``
+    for a file of keys that the Dashboard completes (``dashboard_enrich``). Raises ``InputError`` (and
+    subclasses) with one line naming the problem.
     """
     fmt = (format or "auto").lower()
     if fmt == "xlsx":
@@ -152,7 +155,7 @@ def load_keys(
         raise UnknownFormatError(f"unknown format {format!r}; use one of auto, {', '.join(FORMATS)}")
     parsed_mapping = load_mapping(mapping)
     if isinstance(source, pd.DataFrame):
-        frame = load_frame(source, mapping=parsed_mapping, report=report)
+        frame = load_frame(source, mapping=parsed_mapping, report=report, required=required)
         return frame
     if fmt == "frame":
         raise InputError("format 'frame' needs a pandas DataFrame as the source")
@@ -177,7 +180,7 @@ def load_keys(
                 devs = developer_index(parse_json(dev_bytes, dev_name, "a Classic Portal developer dump"), dev_name)
             return load_dashboard(doc, source=display, developers=devs, email_field=email_field, report=report)
         return load_classic(doc, source=display, policies=_policies(policies), report=report)
-    return load_flat(data, fmt, source=display, mapping=parsed_mapping, report=report)
+    return load_flat(data, fmt, source=display, mapping=parsed_mapping, report=report, required=required)
 
 
 def _policies(source: str | Path | bytes | Mapping[str, Any] | list[Any] | None) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -389,9 +389,15 @@ def match_headers(headers: list[str], mapping: Mapping[str, Any] | None = None) 
 
 
 def to_canonical(
-    raw: pd.DataFrame, *, fmt: str, source: str, mapping: Mapping[str, Any] | None, report: list | None = None
+    raw: pd.DataFrame,
+    *,
+    fmt: str,
+    source: str,
+    mapping: Mapping[str, Any] | None,
+    report: list | None = None,
+    required: Sequence[str] = canonical.REQUIRED,
 ) -> pd.DataFrame:
-    """Match headers, check the required columns, and build the canonical frame."""
+    """Match headers, check the ``required`` columns, and build the canonical frame."""
     rows = raw.pop("__row__").to_numpy() if "__row__" in raw.columns else None
     if len(raw) == 0 and len(raw.columns) == 0:
         # no record and so no names ([], an empty sheet): the same empty frame as a header-only CSV
@@ -399,7 +405,7 @@ def to_canonical(
     headers = [str(c) for c in raw.columns]
     raw.columns = headers
     chosen, inverted = match_headers(headers, mapping)
-    missing = [c for c in canonical.REQUIRED if c not in chosen]
+    missing = [c for c in required if c not in chosen]
     if missing:
         # JSON names are object keys, never a record, so only tables can have lost their header line
         data = fmt in TABLE_FORMATS and first_line_is_data(headers)
@@ -441,18 +447,30 @@ READERS = {"csv": read_csv, "excel": read_excel, "json": read_json, "jsonl": rea
 
 
 def load_flat(
-    data: bytes, fmt: str, *, source: str, mapping: Mapping[str, Any] | None, report: list | None = None
+    data: bytes,
+    fmt: str,
+    *,
+    source: str,
+    mapping: Mapping[str, Any] | None,
+    report: list | None = None,
+    required: Sequence[str] = canonical.REQUIRED,
 ) -> pd.DataFrame:
     if fmt == "tsv":
         raw = read_csv(data, source=source, delimiter="\t", report=report)
     else:
         raw = READERS[fmt](data, source=source, report=report)
-    return to_canonical(raw, fmt=fmt, source=source, mapping=mapping, report=report)
+    return to_canonical(raw, fmt=fmt, source=source, mapping=mapping, report=report, required=required)
 
 
-def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, Any] | None, report: list | None = None) -> pd.DataFrame:
+def load_frame(
+    raw: pd.DataFrame,
+    *,
+    mapping: Mapping[str, Any] | None,
+    report: list | None = None,
+    required: Sequence[str] = canonical.REQUIRED,
+) -> pd.DataFrame:
     """An in-memory table (a notebook's own DataFrame) treated like a flat export."""
     table = raw.copy()
     table.columns = _unique_headers([str(c) for c in table.columns])
     table = table.reset_index(drop=True)
-    return to_canonical(table, fmt="frame", source="frame", mapping=mapping, report=report)
+    return to_canonical(table, fmt="frame", source="frame", mapping=mapping, report=report, required=required)

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError
+from ..hash_only import mark_hash_only
 from ..limits import access_api_ids
 from . import canonical, jsontext
 from .encoding import decode
@@ -147,6 +148,7 @@ def load_dashboard(
         "api_ids": "data.access_rights (API IDs)",
     }
     frame = canonical.build_frame(len(entries), cols, fmt="dashboard", column_map=column_map)
+    frame = mark_hash_only(frame)  # a hashed Dashboard lists hashes: kept, and rejected by validate with the why
     if report is not None:
         report.append(f"Dashboard dump: {len(entries)} key(s)")
         if developers is not None:
