@@ -103,15 +103,17 @@ class LeanTransport(AiohttpTransport):
             request.extensions["timeout"] = self._default_timeout
         try:
             response = await super().handle_async_request(request)
+            stream = response.stream
+            assert isinstance(stream, httpx.AsyncByteStream)
             try:
-                content = b"".join([chunk async for chunk in response.aiter_raw()])
+                content = b"".join([chunk async for chunk in stream])
             finally:
-                await response.aclose()
+                await stream.aclose()  # the connection goes back to the pool
         except (httpx.TransportError, aiohttp.ClientError, TimeoutError) as exc:
             raise _httpx_error(exc, request) from exc
         return httpx.Response(
             response.status_code,
-            headers=response.headers.raw,
+            headers=response.headers,
             stream=httpx.ByteStream(content),
             request=request,
             extensions=response.extensions,
