@@ -252,6 +252,31 @@ def test_cookies_set_by_the_server_are_not_sent_back_behind_httpx():
     asyncio.run(scenario())
 
 
+def test_content_encoding_is_negotiated_by_httpx_alone():
+    import gzip
+
+    body = b'{"ID": 1, "Name": "' + b"z" * 5000 + b'"}'
+
+    async def maybe_gzip(seen: Seen, writer: asyncio.StreamWriter) -> bool:
+        if "gzip" in seen.headers.get("accept-encoding", ""):
+            writer.write(answer("200 OK", gzip.compress(body), "Content-Encoding: gzip"))
+        else:
+            writer.write(answer("200 OK", body))
+        return True
+
+    async def scenario() -> None:
+        async with raw_server(maybe_gzip) as server, client(server) as http, portal(server) as c:
+            assert (await c.get_app(1))["ID"] == 1  # the portal client asks for no encoding
+            response = await http.get("/apps/1")  # an httpx client asks for what it can decode
+            assert response.json()["ID"] == 1
+            portal_seen, httpx_seen = server.seen
+            assert "accept-encoding" not in portal_seen.headers and "user-agent" not in portal_seen.headers
+            assert httpx_seen.headers["accept-encoding"] == httpx.AsyncClient().headers["accept-encoding"]
+            assert response.headers["content-encoding"] == "gzip"
+
+    asyncio.run(scenario())
+
+
 def test_one_client_serves_a_second_event_loop(sandbox):
     """``fetch_snapshot`` runs each call on a new loop (``run_sync``): a client given twice keeps working,
     and closes from a third."""

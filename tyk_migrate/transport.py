@@ -18,7 +18,8 @@ What this module adds on top of ``httpx_aiohttp.AiohttpTransport``, each for a r
   with the request attached, and bad HTTP from the server is one too instead of a raw aiohttp error, so
   the portal client's ``except httpx.TransportError`` catches every failure.
 - The body is read here, under the same error mapping, and the connection goes back to the pool at once.
-- aiohttp's own cookie jar is off (httpx owns cookies; the portal client sends none).
+- aiohttp's own cookie jar and default headers are off: httpx owns cookies and content negotiation (it
+  decodes the body, so aiohttp must not offer an encoding httpx cannot read).
 - A session belongs to one event loop; a client used again from a new loop (``fetch_snapshot`` twice with
   one ``AsyncPortalClient``) gets a new session instead of a RuntimeError.
 
@@ -91,7 +92,13 @@ class LeanTransport(AiohttpTransport):
             keepalive_timeout=self.limits.keepalive_expiry,
             ssl=self.ssl_context,
         )
-        session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+        session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # httpx decodes the body, so only what httpx asked for may be accepted (aiohttp would offer zstd
+            # from a library httpx cannot decode with); and no User-Agent of aiohttp's either
+            skip_auto_headers=("Accept-Encoding", "User-Agent"),
+        )
         # Private, but the switch aiohttp's own test client uses; tests/test_transport.py fails if it stops
         # working. Without it a PUT or DELETE whose connection breaks is sent a second time.
         session._retry_connection = False
