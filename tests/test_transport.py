@@ -341,6 +341,25 @@ def test_the_portal_client_maps_a_timeout_to_its_connection_error():
     asyncio.run(scenario())
 
 
+def test_no_free_connection_in_time_is_a_connect_timeout():
+    async def never(seen: Seen, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(5)
+        return False
+
+    async def scenario() -> None:
+        async with raw_server(never) as server:
+            timeout = httpx.Timeout(5.0, pool=0.2)  # aiohttp's "connect" covers the wait for a free connection
+            async with httpx.AsyncClient(transport=LeanTransport(max_connections=1), timeout=timeout) as http:
+                hung = asyncio.create_task(http.get(server.url + "/apps/1"))
+                await asyncio.sleep(0.1)
+                with pytest.raises(httpx.ConnectTimeout):
+                    await http.get(server.url + "/apps/2")
+                hung.cancel()
+            assert [s.target for s in server.seen] == ["/apps/1"]
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("garbage", [b"hello\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"])
 def test_a_broken_answer_is_an_httpx_error_not_an_aiohttp_one(garbage):
     async def broken(seen: Seen, writer: asyncio.StreamWriter) -> bool:
