@@ -351,7 +351,12 @@ class AsyncPortalClient(_ClientBase):
         super().__init__(base_url, token, **kw)
         if "transport" not in self._http_kwargs:
             # httpcore's pool spends milliseconds per request with dozens in flight: see transport.py
-            lean = lean_transport(self.base_url, verify=self._http_kwargs["verify"], timeout=self.settings.timeout)
+            lean = lean_transport(
+                self.base_url,
+                verify=self._http_kwargs["verify"],
+                timeout=self.settings.timeout,
+                max_connections=self._http_kwargs["limits"].max_connections,
+            )
             if lean is not None:
                 self._http_kwargs.pop("verify")
                 self._http_kwargs["transport"] = lean

@@ -280,7 +280,7 @@ async def verify_access_async(
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         client_kw: dict[str, Any] = {"timeout": httpx.Timeout(timeout), "limits": limits, "follow_redirects": False}
         # the lean transport: httpx's default pool costs milliseconds per call with many in flight
-        transport = transport or lean_transport(base, verify=verify_tls, timeout=timeout)
+        transport = transport or lean_transport(base, verify=verify_tls, timeout=timeout, max_connections=concurrency)
         if transport is not None:
             client_kw["transport"] = transport
         else:
