@@ -32,15 +32,20 @@ PRODUCTS = [
     ("Payments API", "payments"), ("Accounts API", "accounts"), ("FX Rates API", "fx-rates"),
     ("Cards API", "cards"), ("Webhooks API", "webhooks"), ("Statements API", "statements"),
 ]
-# name, rate (calls per `per` seconds), quota per month (None = unlimited), auto-approve.
+# name, rate (calls per `per` seconds), quota per month (None = unlimited), auto-approve, key expires in (s).
 # Plans are written in the shape of the official file's ``Plan`` schema (GET /plans/{id}): numeric
 # ``RateLimit``/``Per``/``Quota``, integer catalogue IDs.
 PLANS = [
-    ("Free", 60, 60, 1000, True),
-    ("Standard", 600, 60, 100000, True),
-    ("Premium", 3000, 60, None, False),
-    ("Partner", 10000, 60, None, False),
+    ("Free", 60, 60, 1000, True, 0),
+    ("Standard", 600, 60, 100000, True, 0),
+    ("Premium", 3000, 60, None, False, 0),
+    ("Partner", 10000, 60, None, False, 31536000),  # partner keys expire a year after they are issued
 ]
+MONTH = 2592000
+#: The gateway API of a report service the legacy Dashboard still routes but no portal product exposes:
+#: the key that calls it (``RETIRED_API_KEY``) shows ``api_lost`` in a plan (docs/formats.md, data-samples).
+RETIRED_API = ("5ad3bd0c7e3b4f1d9a1f0f3a2c6e7d41", "Legacy Reports API")
+RETIRED_API_KEY = 17
 
 
 def hexid(n: int) -> str:
@@ -66,6 +71,12 @@ class LegacyKey:
     active: bool = True
     date_created: str = "2024-03-01T10:00:00Z"
     tags: list[str] = field(default_factory=list)
+    # the key's limits and APIs today, in Tyk's units (rate per `per` seconds; quota -1 = unlimited)
+    rate: int = 0
+    per: int = 0
+    quota_max: int = -1
+    quota_renewal_rate: int = -1
+    api_ids: list[str] = field(default_factory=list)
 
 
 def build_roster() -> dict:
@@ -102,13 +113,13 @@ def build_roster() -> dict:
             "APIDetails": [{"APIID": hexid(32), "Name": name, "Status": True, "ListenPath": f"/{slug}/"}],
         })
     plans = []
-    for i, (name, rate, per, quota, auto) in enumerate(PLANS, start=len(products) + 1):
+    for i, (name, rate, per, quota, auto, expires_in) in enumerate(PLANS, start=len(products) + 1):
         plans.append({
             "ID": i, "Name": name, "DisplayName": f"{name} plan", "ReferenceID": hexid(24),
             "Description": f"{name} access to Quillbridge APIs", "ProviderID": 1, "Catalogues": [1],
             "AutoApproveAccessRequests": auto, "RateLimit": rate, "Per": per, "UnlimitedRateLimit": False,
-            "Quota": -1 if quota is None else quota, "QuotaRenewalRate": 2592000,
-            "UnlimitedQuota": quota is None, "KeyExpiresIn": 0, "JWTScope": "", "MetaData": {},
+            "Quota": -1 if quota is None else quota, "QuotaRenewalRate": MONTH,
+            "UnlimitedQuota": quota is None, "KeyExpiresIn": expires_in, "JWTScope": "", "MetaData": {},
         })
     return {"users": users, "products": products, "plans": plans}
 
@@ -136,8 +147,31 @@ def build_keys(roster: dict, count: int = 320) -> list[LegacyKey]:
             expires=0 if n % 7 else 1893456000,  # some expire in 2030
             active=n % 41 != 0,
             date_created=f"2024-{(n % 12) + 1:02d}-{(n % 27) + 1:02d}T09:{n % 60:02d}:00Z",
+            **legacy_limits(n, plan, products),
         ))
     return keys
+
+
+def legacy_limits(n: int, plan: dict, products: list[dict]) -> dict:
+    """A key's limits today: its plan policy's, with key-level overrides on some keys (no RNG draws, so the
+    roster and keys stay as they were). Each override is a case docs/formats.md lists under data-samples."""
+    unlimited = plan["UnlimitedQuota"]
+    out = {
+        "rate": plan["RateLimit"], "per": plan["Per"],
+        "quota_max": -1 if unlimited else plan["Quota"], "quota_renewal_rate": -1 if unlimited else MONTH,
+        "api_ids": [p["APIDetails"][0]["APIID"] for p in products],
+    }  # fmt: skip
+    if n % 9 == 4:  # allowed twice the plan's rate today: the plan is tighter (rate_tighter)
+        out["rate"] = plan["RateLimit"] * 2
+    elif n % 11 == 6:  # half the plan's rate today: the plan is looser, no impact
+        out["rate"] = plan["RateLimit"] // 2
+    if n % 13 == 7:  # unlimited today: a capped plan lowers it (quota_lower); else a capped key gains
+        out["quota_max"], out["quota_renewal_rate"] = (-1, -1) if not unlimited else (50000, MONTH)
+    elif n % 17 == 9 and not unlimited:  # 3x the plan's quota per day: compared per second (quota_lower)
+        out["quota_max"], out["quota_renewal_rate"] = plan["Quota"] * 3, 86400
+    if n == RETIRED_API_KEY:  # also calls an API no portal product exposes (api_lost, blocked by default)
+        out["api_ids"] = [*out["api_ids"], RETIRED_API[0]]
+    return out
 
 
 def existing_portal_state(roster: dict, keys: list[LegacyKey]) -> tuple[list[dict], list[dict]]:
@@ -181,6 +215,45 @@ def existing_portal_state(roster: dict, keys: list[LegacyKey]) -> tuple[list[dic
     return apps, creds
 
 
+def legacy_sessions(roster: dict, keys: list[LegacyKey]) -> tuple[list[dict], list[dict]]:
+    """Keys live in the gateway today: the sandbox Dashboard's ``dashboard_keys`` and ``dashboard_developers``.
+
+    They are the keys of owners the portal has deactivated: a plan blocks those (owner_inactive), so no default
+    run writes them and the demo stays as it was, while a live-key check finds them live and an import that
+    activates their owners meets the duplicate-key knob. Sessions in the Dashboard dump's shape (as
+    dashboard_keys.json); no RNG draws, so every other file stays as it was.
+    """
+    users = {u["Email"]: u for u in roster["users"]}
+    api_by_ref = {p["ReferenceID"]: p["APIDetails"][0] for p in roster["products"]}
+    entries: list[dict] = []
+    developers: dict[str, dict] = {}
+    for k in keys:
+        user = users[k.owner_email]
+        if user["Active"]:
+            continue
+        meta = {"tyk_developer_id": developer_id(k.owner_email)}
+        if len(entries) % 3 != 1:  # the others name only their developer: the email comes from the Classic Portal
+            meta["email"] = k.owner_email
+        data = {
+            "alias": k.alias, "apply_policies": [k.plan_policy, *k.product_policies], "org_id": ORG_ID,
+            "access_rights": {
+                api_by_ref[r]["APIID"]: {
+                    "api_id": api_by_ref[r]["APIID"], "api_name": api_by_ref[r]["Name"], "versions": ["Default"],
+                }
+                for r in k.product_policies
+            },
+            "expires": k.expires, "is_inactive": not k.active, "meta_data": meta, "rate": 0, "per": 0,
+            "quota_max": -1, "tags": [], "date_created": k.date_created,
+        }  # fmt: skip
+        entries.append({"key_id": k.key, "data": data, "api_model": {}})
+        dev = developers.setdefault(k.owner_email, {
+            "id": developer_id(k.owner_email), "email": k.owner_email, "date_created": k.date_created,
+            "inactive": False, "org_id": ORG_ID, "fields": {"Name": f"{user['First']} {user['Last']}"}, "keys": {},
+        })  # fmt: skip
+        dev["keys"][k.key] = [k.plan_policy, *k.product_policies]
+    return entries, list(developers.values())
+
+
 def write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -189,7 +262,12 @@ def main() -> None:
     roster = build_roster()
     keys = build_keys(roster)
     apps, creds = existing_portal_state(roster, keys)
-    write_json(HERE / "sandbox_seed.json", {**roster, "apps": apps, "custom_credentials": creds})
+    sessions, developers = legacy_sessions(roster, keys)
+    write_json(
+        HERE / "sandbox_seed.json",
+        {**roster, "apps": apps, "custom_credentials": creds, "dashboard_keys": sessions,
+         "dashboard_developers": developers},
+    )  # fmt: skip
     # Export writers (CSV, Excel, JSON, Dashboard and Classic Portal dumps) are added below this line.
     write_exports(roster, keys)
 
@@ -223,6 +301,11 @@ def flat_row(k: LegacyKey) -> dict:
         "expires": iso_expiry(k),
         "status": "active" if k.active else "inactive",
         "org": k.owner_email.split("@")[1],
+        "rate": str(k.rate),
+        "per": str(k.per),
+        "quota": "unlimited" if k.quota_max == -1 else str(k.quota_max),
+        "renewal": "" if k.quota_max == -1 else str(k.quota_renewal_rate),
+        "api_ids": ";".join(k.api_ids),
     }
 
 
@@ -281,8 +364,14 @@ def _write_exports(roster: dict, keys: list[LegacyKey]) -> None:
         "Expires",
         "Status",
         "Organisation",
+        "Rate",
+        "Per",
+        "Quota",
+        "Quota Renewal",
+        "API IDs",
     ]
-    order = ["key", "email", "app", "alias", "plan", "products", "expires", "status", "org"]
+    order = ["key", "email", "app", "alias", "plan", "products", "expires", "status", "org", "rate", "per", "quota",
+             "renewal", "api_ids"]  # fmt: skip
     rows = [flat_row(k) for k in keys] + dirty_flat_rows(keys)
     write_csv(HERE / "legacy_keys.csv", header, [[r[c] for c in order] for r in rows])
 
@@ -342,6 +431,11 @@ def _write_exports(roster: dict, keys: list[LegacyKey]) -> None:
             "products": list(k.product_policies),
             "expires_at": k.expires or None,
             "active": k.active,
+            "rate": k.rate,
+            "per": k.per,
+            "quota_max": k.quota_max,
+            "quota_renewal_rate": k.quota_renewal_rate,
+            "api_ids": list(k.api_ids),
         }
         for k in keys[140:220]
     ]
@@ -367,7 +461,8 @@ def _write_exports(roster: dict, keys: list[LegacyKey]) -> None:
     (HERE / "legacy_keys.jsonl").write_text("".join(json.dumps(r) + "\n" for r in jl), encoding="utf-8")
 
     # 6. dashboard_keys.json: GET /api/keys/detailed for the first 120 keys
-    api_by_ref = {p["ReferenceID"]: p["APIDetails"][0] for p in roster["products"]}
+    api_name = {p["APIDetails"][0]["APIID"]: p["APIDetails"][0]["Name"] for p in roster["products"]}
+    api_name[RETIRED_API[0]] = RETIRED_API[1]
     entries = []
     for i, k in enumerate(keys[:120]):
         meta = {"email": k.owner_email, "tyk_developer_id": developer_id(k.owner_email)}
@@ -378,19 +473,15 @@ def _write_exports(roster: dict, keys: list[LegacyKey]) -> None:
             "apply_policies": [k.plan_policy, *k.product_policies],
             "org_id": ORG_ID,
             "access_rights": {
-                api_by_ref[r]["APIID"]: {
-                    "api_id": api_by_ref[r]["APIID"],
-                    "api_name": api_by_ref[r]["Name"],
-                    "versions": ["Default"],
-                }
-                for r in k.product_policies
+                api: {"api_id": api, "api_name": api_name[api], "versions": ["Default"]} for api in k.api_ids
             },
             "expires": k.expires,
             "is_inactive": not k.active,
             "meta_data": meta,
-            "rate": 0,
-            "per": 0,
-            "quota_max": -1,
+            "rate": k.rate,
+            "per": k.per,
+            "quota_max": k.quota_max,
+            "quota_renewal_rate": k.quota_renewal_rate,
             "tags": [],
             "date_created": k.date_created,
         }
@@ -431,6 +522,11 @@ def _write_exports(roster: dict, keys: list[LegacyKey]) -> None:
     devs[6]["email"] = ""  # dirty: email_missing for all of this developer's keys
     write_json(HERE / "classic_developers.json", {"Data": devs, "Pages": 1})
 
+    # 7b. dashboard_policies.json: GET /api/portal/policies, the legacy Dashboard's policies, which give the
+    # Classic dump's keys their limits and APIs (load_keys(..., policies=)). Plan policies carry the limits,
+    # product policies the access rights, as partitioned policies do.
+    write_json(HERE / "dashboard_policies.json", {"Data": dashboard_policies(roster), "Pages": 1})
+
     # 8. aws_api_keys.csv + mapping_aws.yaml: another gateway's export, needs a mapping
     aws = keys[:60]
     rows_aws = [
@@ -461,6 +557,29 @@ def _write_exports(roster: dict, keys: list[LegacyKey]) -> None:
         "  products: Stages\n  active: Enabled\n",
         encoding="utf-8",
     )
+
+
+def dashboard_policies(roster: dict) -> list[dict]:
+    policies = []
+    for plan in roster["plans"]:
+        unlimited = plan["UnlimitedQuota"]
+        policies.append({
+            "_id": developer_id("policy " + plan["ReferenceID"]), "id": plan["ReferenceID"], "name": plan["Name"],
+            "org_id": ORG_ID, "active": True, "rate": plan["RateLimit"], "per": plan["Per"],
+            "quota_max": -1 if unlimited else plan["Quota"], "quota_renewal_rate": -1 if unlimited else MONTH,
+            "key_expires_in": plan["KeyExpiresIn"], "access_rights": {},
+            "partitions": {"quota": True, "rate_limit": True, "acl": False, "complexity": False, "per_api": False},
+        })
+    for product in roster["products"]:
+        api = product["APIDetails"][0]
+        policies.append({
+            "_id": developer_id("policy " + product["ReferenceID"]), "id": product["ReferenceID"],
+            "name": product["Name"], "org_id": ORG_ID, "active": True, "rate": 0, "per": 0, "quota_max": 0,
+            "quota_renewal_rate": 0, "key_expires_in": 0,
+            "access_rights": {api["APIID"]: {"api_id": api["APIID"], "api_name": api["Name"], "versions": ["Default"]}},
+            "partitions": {"quota": False, "rate_limit": False, "acl": True, "complexity": False, "per_api": False},
+        })  # fmt: skip
+    return policies
 
 
 if __name__ == "__main__":

@@ -121,3 +121,26 @@ def test_unusable_input_or_config_exits_2_with_one_line(sandbox, tmp_path, args,
     assert result.exit_code == 2, result.output
     assert words in result.output and "Traceback" not in result.output
     assert not Path(tmp_path / "o.csv").exists()
+
+
+def test_plan_csv_names_plans_and_products_beside_their_ids_and_has_no_run_columns(sandbox, seed_data, tmp_path):
+    from tyk_migrate.report import OUTCOME_COLUMNS
+
+    dev = developer(seed_data)
+    source = tmp_path / "keys.csv"
+    source.write_text(HEADER + f"named-key-0000000001,{dev},App,a,Standard,Accounts;Payments API\n")
+    out = tmp_path / "plan.csv"
+    result = CliRunner().invoke(cli, ["plan", str(source), "--out", str(out)], env=env(sandbox))
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header, rows = list(reader.fieldnames or []), list(reader)
+    assert header.index("plan_name") == header.index("plan_id") + 1
+    assert header.index("product_names") == header.index("product_ids") + 1
+    plans = {str(p["ID"]): p["Name"] for p in seed_data["plans"]}
+    products = {str(p["ID"]): p["Name"] for p in seed_data["products"]}
+    row = rows[0]
+    assert row["plan_name"] == plans[row["plan_id"]]
+    assert row["product_names"] == ";".join(products[p] for p in row["product_ids"].split(";"))
+    run_only = {"status", "http_status", "error", "attempts", "batch", "started_at", "finished_at", "verify_status"}
+    assert run_only <= set(OUTCOME_COLUMNS) and not run_only & set(header)

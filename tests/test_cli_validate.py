@@ -47,7 +47,7 @@ def test_all_valid_exits_0_and_writes_empty_report(tmp_path: Path) -> None:
 def test_some_rejected_exits_1_with_counts_and_masked_report(tmp_path: Path) -> None:
     src = tmp_path / "keys.csv"
     src.write_text(BAD)
-    out = tmp_path / "sub" / "rej.csv"
+    out = tmp_path / "rej.csv"
     result, _ = invoke(["validate", str(src), "--rejects", str(out)], tmp_path)
     assert result.exit_code == 1
     assert "rejected:  3" in result.output

@@ -86,3 +86,16 @@ def test_portal_and_gateway_share_the_one_plain_http_rule(monkeypatch):
 )  # fmt: skip
 def test_loopback_hosts(host, loopback):
     assert is_loopback_host(host) is loopback
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://evil.com℀@127.0.0.1", "https://[::1", "http://[zz]:1", "http://127.0.0.1\t:3000",
+     "http://127.0.0.1:3911\\.evil.com", "http://127.0.0.1:99999"],
+)  # fmt: skip
+def test_odd_portal_and_gateway_urls_are_one_config_error_not_a_bug(url):
+    """The review's URLs ended in exit 3 (ValueError from urlsplit or httpx) instead of one line."""
+    with pytest.raises(ConfigError):
+        check_transport(url, what="gateway", carried="keys", allow_insecure_http=False)
+    with pytest.raises(ConfigError):
+        portal_api_base(url)

@@ -65,6 +65,10 @@ def test_demo_runs_and_writes_its_files(demo_run: tuple[Path, subprocess.Complet
     assert "Traceback" not in proc.stderr
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<h2>Reconciliation</h2>" in page and "<svg" in page
+    with (out / "plan.csv").open(encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle))
+    # a plan for a person with a spreadsheet: names beside the IDs, no empty run columns
+    assert {"plan_name", "product_names"} <= set(header) and not {"status", "attempts", "verify_status"} & set(header)
 
 
 @pytest.mark.slow

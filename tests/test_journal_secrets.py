@@ -50,3 +50,23 @@ def test_a_journal_from_before_keyed_fingerprints_is_refused(tmp_path):
         conn.execute("DELETE FROM meta WHERE key = 'fingerprint_key_id'")
     with pytest.raises(JournalError, match="without a fingerprint secret"):
         Journal(path)
+
+
+def test_tightening_an_existing_file_never_opens_it(tmp_path, monkeypatch):
+    """Closing any descriptor of a file drops this process's POSIX locks on it: opening a live journal's -shm
+    file to chmod it let another process reset the shared memory under the runner (SIGBUS in a test)."""
+    import os
+
+    from tyk_migrate.secrets import private_file
+
+    shm = tmp_path / "run.journal-shm"
+    shm.write_bytes(b"\0" * 32)
+    shm.chmod(0o644)
+
+    def no_open(*args, **kwargs):
+        raise AssertionError("private_file opened an existing file")
+
+    monkeypatch.setattr(os, "open", no_open)
+    private_file(shm, create=False)
+    private_file(shm)
+    assert _mode(shm) == 0o600

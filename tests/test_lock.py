@@ -207,3 +207,30 @@ def test_two_consoles_on_one_journal_in_one_kernel_the_second_start_is_refused(m
     assert "status" not in second_plan.columns or not second_plan["status"].eq("created").any()
     names = Counter((a["UserID"], a["Name"]) for a in sb.snapshot()["apps"] if a["Name"].startswith("mig app"))
     assert len(names) == 10 and max(names.values()) == 1
+
+
+@pytest.mark.parametrize("alias", ["symlink", "hardlink", "relative"])
+def test_one_journal_under_another_name_is_still_refused(tmp_path, monkeypatch, alias):
+    """A symlink, a hard link or a relative path to a journal in use names the same journal."""
+    real = tmp_path / "real.journal"
+    other = tmp_path / "other.journal"
+    with Journal(real):
+        if alias == "symlink":
+            other.symlink_to(real)
+        elif alias == "hardlink":
+            os.link(real, other)
+        else:
+            monkeypatch.chdir(tmp_path)
+            other = Path("sub/../real.journal")
+            (tmp_path / "sub").mkdir()
+        with pytest.raises(JournalLocked):
+            Journal(other)
+
+
+def test_deleting_the_lock_file_of_a_journal_in_use_does_not_let_a_second_run_in(tmp_path):
+    real = tmp_path / "real.journal"
+    with Journal(real):
+        lock_path(real).unlink()
+        with pytest.raises(JournalLocked):
+            Journal(real)
+    Journal(real).close()  # and once closed it opens again

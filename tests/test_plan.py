@@ -18,6 +18,7 @@ from tyk_migrate.errors import ConfigError, InputError, MissingColumnsError
 from tyk_migrate.plan import ACTIONS, PlanSettings, build_plan, load_mapping, summarize
 from tyk_migrate.secrets import SecretKey, fingerprint, secret_series
 from tyk_migrate.snapshot import PortalSnapshot
+from tyk_migrate.sources.limits import LIMIT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,14 +80,16 @@ def legacy(*rows: dict[str, Any]) -> pd.DataFrame:
                 "alias": row.get("alias"),
                 "plan": row.get("plan", "pol-free"),
                 "products": list(row.get("products", ["pol-pay"])),
-                "expires_at": pd.NaT,
+                "expires_at": pd.Timestamp(row["expires"], tz="UTC") if row.get("expires") else pd.NaT,
                 "active": row.get("active", True),
-                **({"org": row["org"]} if "org" in row else {}),
+                **{c: row[c] for c in ("org", *LIMIT_COLUMNS) if c in row},
             }
         )
     columns = ["source_row", "source_id", "key_id", "key_fingerprint", "owner_email", "app_name", "alias", "plan",
                "products", "expires_at", "active"]  # fmt: skip
-    frame = pd.DataFrame(records, columns=columns + [c for c in (records[0] if records else {}) if c not in columns])
+    extra = [c for c in dict.fromkeys(c for r in records for c in r) if c not in columns]  # optional ones, any row
+    frame = pd.DataFrame(records, columns=columns + extra)
+    frame["expires_at"] = pd.to_datetime(frame["expires_at"], utc=True).astype("datetime64[ns, UTC]")
     frame["key_id"] = secret_series(frame["key_id"])
     return frame
 
@@ -415,9 +418,10 @@ def test_plan_columns_dtypes_and_secrets():
     keys = legacy({}, {"owner": "nobody@x.example"})
     plan, _ = build_plan(keys, portal())
     assert list(plan.columns[: len(keys.columns)]) == list(keys.columns)
+    # issue 17 added client_impact and client_impact_detail (DESIGN.md, "Contract additions") after reason_code
     assert list(plan.columns[len(keys.columns) :]) == [
         "legacy_app_name", "user_id", "plan_id", "product_ids", "app_id", "action", "reason", "reason_code",
-        "credential_id",
+        "client_impact", "client_impact_detail", "credential_id",
     ]  # fmt: skip
     for col in ("user_id", "plan_id", "app_id", "credential_id"):
         assert str(plan[col].dtype) == "Int64"

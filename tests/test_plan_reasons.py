@@ -47,6 +47,7 @@ CRAFTED = [
     ({"key": SAME_KEY, "app": "Checkout"}, "already_migrated"),
     ({"key": HELD_KEY, "owner": "nobody@apps.example", "plan": "Fre"}, "owner_unknown;policy_unknown;key_in_portal"),
     ({"app": "Twice", "owner": "dev.two@apps.example"}, "app_name_ambiguous"),
+    ({"api_ids": ["a1", "retired-api"]}, "client_impact_blocked"),  # product 1 exposes a1 only: api_lost blocks
 ]
 
 

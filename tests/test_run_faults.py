@@ -143,7 +143,8 @@ def test_cli_apply_killed_mid_run_reruns_to_every_key_once_and_rolls_back_clean(
 
     rerun = subprocess.run([*cli, *args], env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 1, rerun.stdout + rerun.stderr  # the sample has blocked rows on purpose
-    assert "294 created" in rerun.stdout and "failed" not in rerun.stdout.split("status", 1)[1].splitlines()[0]
+    # 293, not 294, since issue 17: the sample's row 18 calls an API no portal product exposes (api_lost blocks)
+    assert "293 created" in rerun.stdout and "failed" not in rerun.stdout.split("status", 1)[1].splitlines()[0]
     state = sb.snapshot()
     audit = portal_audit(state, expected)
     assert (audit["missing"], audit["duplicate_credentials"], audit["wrong"]) == ([], [], [])

@@ -259,6 +259,24 @@ def test_create_user(api: httpx.Client) -> None:
     assert api.post("/users", json={"Email": "not-an-email"}).status_code == 422
 
 
+def test_delete_user_takes_their_apps_credentials_and_keys(sandbox: Any, api: httpx.Client) -> None:
+    uid = api.post("/users", json={"Email": "gone@example.com"}).json()["ID"]
+    app = api.post("/apps", json={"Name": "Doomed", "UserID": uid}).json()["ID"]
+    other = api.post("/apps", json={"Name": "Stays", "UserID": 3}).json()["ID"]
+    assert api.post(f"/apps/{app}/custom_credentials", json=cred_body()).status_code == 201
+    opened = httpx.get(sandbox.gateway_url + "/payments/x", headers={"Authorization": "legacy-key-0001"})
+    assert opened.status_code == 200
+    r = api.delete(f"/users/{uid}", params={"force": "true"})
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert api.get(f"/users/{uid}").status_code == 404 and api.get(f"/apps/{app}").status_code == 404
+    assert api.get(f"/apps/{other}").status_code == 200  # another user's app stays
+    revoked = httpx.get(sandbox.gateway_url + "/payments/x", headers={"Authorization": "legacy-key-0001"})
+    assert revoked.status_code == 401
+    assert api.delete(f"/users/{uid}").status_code == 404 and api.delete("/users/abc").status_code == 404
+    assert api.post("/users", json={"Email": "GONE@example.com"}).status_code == 200  # the email is free again
+    assert api.post(f"/apps/{other}/custom_credentials", json=cred_body()).status_code == 201  # and the key
+
+
 BAD_BODIES: list[bytes] = [
     b"",
     b"{",

@@ -135,6 +135,9 @@ def test_every_operation_matches_the_file(spec: dict[str, Any], sandbox: Any) ->
     assert call("GET", "/users/{user_id}", "/users/52").status_code == 200
     assert call("GET", "/users/{user_id}", "/users/2").status_code == 200
     assert call("GET", "/users/{user_id}", "/users/999").status_code == 404
+    assert call("POST", "/users", "/users", json={"Email": "d@example.com"}).json()["ID"] == 53
+    assert call("DELETE", "/users/{user_id}", "/users/53").status_code == 200
+    assert call("DELETE", "/users/{user_id}", "/users/53").status_code == 404
     assert call("GET", "/products", "/products").status_code == 200
     assert call("GET", "/products/{product_id}", "/products/1").status_code == 200
     assert call("GET", "/products/{product_id}", "/products/999").status_code == 404

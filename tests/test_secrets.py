@@ -160,3 +160,24 @@ def test_runner_error_text_scrubs_the_rows_key_before_it_cuts():
     assert key not in text and echo not in text
     cut = _message(RuntimeError("y" * (ERROR_TEXT_CHARS - 12) + key), SecretKey(key))
     assert key[:10] not in cut and len(cut) <= ERROR_TEXT_CHARS
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # a JSON \u escape before an emoji's surrogate pair: pairing any two escapes swallowed the pair's half
+        ('{"KeyID": "\\u00e9\\ud83d\\ude00abcdefgh12"}', "é😀abcdefgh12"),
+        # a key cut mid-text by a message that quotes it short
+        ("KeyID 'ключ-Секрет-ЖЗИЙ…' is not allowed", "ключ-Секрет-ЖЗИЙКЛМН-1234567"),
+        # an 8-character key cut to 6 of its characters
+        ("refused key passwo… (cut)", "password"),
+    ],
+)
+def test_escaped_and_cut_echoes_found_by_the_review_are_scrubbed(text, key):
+    from tyk_migrate.scrub import scrub_keys
+
+    out = scrub_keys(text, [key])
+    assert key not in out
+    cut = text.split("…")[0].split("'")[-1].split(" ")[-1] if "…" in text else None
+    assert cut is None or cut not in out
+    assert "\\ud83d" not in out

@@ -12,7 +12,7 @@ import pytest
 
 from tyk_migrate.errors import InputError, MigrateError, MissingColumnsError, UnknownFormatError
 from tyk_migrate.schemas import LegacyKeys
-from tyk_migrate.secrets import SecretKey, fingerprint, reveal
+from tyk_migrate.secrets import SecretKey, fingerprint, mask, reveal
 from tyk_migrate.sources import FORMATS, detect_format, load_keys
 from tyk_migrate.sources.canonical import COLUMNS
 
@@ -736,3 +736,223 @@ def test_values_are_not_header_shaped(value: str) -> None:
     from tyk_migrate.sources.header_line import column_name_shaped
 
     assert not column_name_shaped(value)
+
+
+@pytest.mark.parametrize("first", ["PurpleMonkeyDish,developer,gold,active", "SecretSauce,owner,plan"])
+def test_a_headerless_passphrase_key_shaped_like_a_column_name_is_never_printed(tmp_path, first):
+    """CamelCase words look like a column name; with no known key column, unknown names are masked."""
+    path = tmp_path / "keys.csv"
+    second = ["OtherKeyValue", "dev@example.com", "gold", "active"][: first.count(",") + 1]
+    path.write_text(first + "\n" + ",".join(second) + "\n")
+    with pytest.raises(MissingColumnsError) as caught:
+        load_keys(path)
+    assert first.split(",")[0] not in str(caught.value)
+
+
+def test_a_utf8_file_with_one_stray_byte_is_refused_not_decoded_as_cp1252(tmp_path):
+    """Decoding it all as Windows-1252 turned the key clé-secret-0001abc into clÃ©-secret-0001abc."""
+    path = tmp_path / "keys.csv"
+    path.write_bytes(
+        b"key_id,owner_email,plan,products\n"
+        + "clé-secret-0001abc,a@example.com,gold,p1\n".encode()
+        + b"other-secret-0002abc,b@example.com,gold,caf\xe9\n"
+    )
+    with pytest.raises(InputError, match="UTF-8 except at line 3"):
+        load_keys(path)
+
+
+def test_a_windows_1252_file_still_loads(tmp_path):
+    path = tmp_path / "keys.csv"
+    path.write_bytes(
+        ("key_id,owner_email,plan,products\ncle-secret-0001abc,a@example.com,gold,café\n").encode("cp1252")
+    )
+    assert load_keys(path)["products"].iloc[0] == ["café"]
+
+
+# -- the key's limits and APIs today (issue 17: optional columns rate, per, quota_max, quota_renewal_rate, api_ids)
+
+LIMITS = ["rate", "per", "quota_max", "quota_renewal_rate", "api_ids"]
+
+
+def limits_of(frame: pd.DataFrame, row: int) -> list[object]:
+    values = frame.iloc[row][LIMITS].tolist()
+    return [None if v is None or (not isinstance(v, list) and pd.isna(v)) else v for v in values]
+
+
+def test_dashboard_limits_come_from_the_session_state(tmp_path: Path) -> None:
+    doc = dashboard_doc()
+    first = doc["keys"][0]["data"]
+    first.update(rate=100, per=1, quota_max=-1, quota_renewal_rate=-1)
+    first["access_rights"] = {"a1": {"api_id": "a1"}, "key-of-b2": {"api_id": "b2"}, "c3": {}}
+    doc["keys"][1]["data"].update(rate=600.0, per=60, quota_max=5000, quota_renewal_rate=3600)
+    del doc["keys"][2]["data"]["access_rights"]  # the SessionState does not say: not known, not "no APIs"
+    doc["keys"][3]["data"]["access_rights"] = {}
+    del doc["keys"][3]["data"]["expires"]
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(doc))
+    frame = load_keys(path)
+    LegacyKeys.validate(frame)
+    assert limits_of(frame, 0) == [100.0, 1.0, -1, -1, ["a1", "b2", "c3"]]  # api_id inside the right wins
+    assert limits_of(frame, 1) == [600.0, 60.0, 5000, 3600, ["a1"]]
+    assert limits_of(frame, 2) == [None, None, None, None, None]
+    assert limits_of(frame, 3)[-1] == []
+    assert [str(frame[c].dtype) for c in LIMITS[:4]] == ["Float64", "Float64", "Int64", "Int64"]
+    assert frame.attrs["column_map"]["rate"] == "data.rate"
+    # a dump row without `expires` does not say when the key expires: NaT there is not "never"
+    assert frame["expires_known"].tolist() == [True, True, True, False]
+
+
+POLICIES = {
+    "Data": [
+        {"_id": "m1", "id": "plan1", "rate": 600, "per": 60, "quota_max": 1000, "quota_renewal_rate": 3600,
+         "access_rights": {}},
+        {"_id": "m2", "id": "prod1", "rate": 0, "per": 0, "quota_max": 0, "quota_renewal_rate": 0,
+         "access_rights": {"a1": {"api_id": "a1"}}},
+        {"_id": "m3", "id": "prod3", "rate": 20, "per": 1, "quota_max": -1, "quota_renewal_rate": 60,
+         "access_rights": {"a3": {"api_id": "a3"}, "a1": {"api_id": "a1"}}},
+        {"_id": "only-underscore-id", "rate": 0, "per": 0, "quota_max": 0, "access_rights": {"a4": {}}},
+    ],
+    "Pages": 1,
+}  # fmt: skip
+
+
+def classic_doc() -> dict:
+    return {
+        "Data": [
+            {
+                "id": "d1",
+                "email": "a@b.example",
+                "keys": {
+                    "first-key-value-xyz": ["plan1", "prod1"],
+                    "second-key-value-xyz": ["plan1", "prod1", "prod3"],
+                    "third-key-value-xyz": ["plan1", "unknown-policy"],
+                    "fourth-key-value-xyz": ["plan1", "only-underscore-id"],
+                },
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize("form", ["dashboard", "bare list", "policies.json", "file"])
+def test_classic_limits_are_what_the_keys_policies_add_up_to(tmp_path: Path, form: str) -> None:
+    policies: object = POLICIES
+    if form == "bare list":
+        policies = POLICIES["Data"]
+    elif form == "policies.json":  # the gateway's own file: {policy id: policy}
+        policies = {p.get("id") or p["_id"]: {k: v for k, v in p.items() if k != "id"} for p in POLICIES["Data"]}
+    elif form == "file":
+        policies = tmp_path / "policies.json"
+        policies.write_text(json.dumps(POLICIES))
+    frame = load_keys(json.dumps(classic_doc()).encode(), policies=policies)
+    LegacyKeys.validate(frame)
+    # one plan policy with the limits, one product policy with the APIs (0 = sets nothing)
+    assert limits_of(frame, 0) == [600.0, 60.0, 1000, 3600, ["a1"]]
+    # the gateway's rules: the higher request rate (20/s beats 10/s), -1 above every quota, the longer
+    # renewal rate, the union of the APIs
+    assert limits_of(frame, 1) == [20.0, 1.0, -1, 3600, ["a1", "a3"]]
+    assert limits_of(frame, 2) == [None] * 5  # a policy missing from the list: nothing is known
+    assert limits_of(frame, 3)[-1] == ["a4"]  # found by its _id
+    assert not frame["expires_known"].any()  # a Classic dump has no expiry: unknown, not never
+
+
+def test_classic_without_policies_has_no_limit_columns_and_policies_fit_only_classic() -> None:
+    frame = load_keys(json.dumps(classic_doc()).encode())
+    assert not set(LIMITS) & set(frame.columns)
+    with pytest.raises(InputError, match=r"policies= gives a Classic Portal dump its limits; this input is csv"):
+        load_keys(csv_bytes(), policies=POLICIES)
+    with pytest.raises(InputError, match=r'^input: expected a Dashboard policy list \{"Data": \[\.\.\.\]\}'):
+        load_keys(json.dumps(classic_doc()).encode(), policies=b'"not a policy list"')
+    with pytest.raises(InputError, match=r"^input: not valid JSON .*expected a Dashboard policy list$"):
+        load_keys(json.dumps(classic_doc()).encode(), policies=b"{broken")
+
+
+def test_policy_combination_follows_the_gateway() -> None:
+    from tyk_migrate.limits import combine_policies
+
+    assert combine_policies([{"rate": 0, "per": 0}, {"rate": 100, "per": 0}]) == {
+        "rate": 0.0,
+        "per": 0.0,
+        "quota_max": None,
+        "quota_renewal_rate": None,
+        "api_ids": [],
+    }  # fmt: skip  (no policy sets a rate: the gateway applies none; 100 without a period sets nothing)
+    assert combine_policies([{"rate": 10, "per": 1}, {"rate": -1, "per": -1}])["rate"] == -1  # no limit wins
+    assert combine_policies([{"quota_max": 5000}, {"quota_max": 100}, {"quota_max": 0}])["quota_max"] == 5000
+    assert combine_policies([{"quota_max": -1}, {"quota_max": 5000}])["quota_max"] == -1
+    assert combine_policies([{"access_rights": {"x": {"api_id": "y"}}}])["api_ids"] == ["y"]
+
+
+@pytest.mark.parametrize(
+    "header,canon",
+    [
+        ("Rate", "rate"), ("Rate Limit", "rate"), ("Per", "per"), ("rate_per", "per"), ("Per Seconds", "per"),
+        ("Quota", "quota_max"), ("quota_max", "quota_max"), ("Quota Renewal", "quota_renewal_rate"),
+        ("quota_renewal_rate", "quota_renewal_rate"), ("API IDs", "api_ids"), ("gateway_api_ids", "api_ids"),
+    ],
+)  # fmt: skip
+def test_limit_headers_are_recognised(header: str, canon: str) -> None:
+    base = {"key": ["abcdefghijkl"], "email": ["x@y.example"], "plan": ["p"], "apis": ["v"]}
+    table = pd.DataFrame({**base, header: ["7"]})
+    frame = load_keys(table)
+    assert frame.attrs["column_map"][canon] == header
+    LegacyKeys.validate(frame)
+    assert frame.iloc[0][canon] == (["7"] if canon == "api_ids" else 7)
+
+
+def test_a_lone_api_ids_header_still_means_products() -> None:
+    frame = load_keys(b"key,email,plan,api_ids\nabcdefghijkl,a@b.example,p,x;y\n")
+    assert frame.attrs["column_map"]["products"] == "api_ids" and "api_ids" not in frame.columns
+
+
+def test_flat_limit_values_unlimited_blank_and_unreadable() -> None:
+    text = (
+        "key,email,plan,apis,rate,per,quota,quota_renewal_rate,api ids\n"
+        "abcdefghijkl,a@b.example,p,x,100,1,unlimited,,a1; a2\n"
+        "bcdefghijklm,a@b.example,p,x,,,,,\n"
+        "cdefghijklmn,a@b.example,p,x,ten,-5,1.5,3600,[]\n"
+        "defghijklmno,a@b.example,p,x,qb_live_AAAAbbbbCCCCdddd,60,-1,-1,a1\n"
+    )
+    frame = load_keys(text.encode())
+    LegacyKeys.validate(frame)
+    assert limits_of(frame, 0) == [100.0, 1.0, -1, None, ["a1", "a2"]]
+    assert limits_of(frame, 1) == [None] * 5  # blank: not known
+    assert limits_of(frame, 2)[:4] == [None, None, None, 3600]
+    assert frame["limits_raw"].iloc[2] == "rate='ten'; per='-5'; quota_max='1.5'"
+    assert pd.isna(frame["limits_raw"].iloc[0])
+    # a key in the wrong column is never written out whole
+    assert frame["limits_raw"].iloc[3] == f"rate={mask('qb_live_AAAAbbbbCCCCdddd')!r}"
+
+
+def test_limit_columns_by_mapping_and_flat_expiry_known() -> None:
+    text = b"Token,Owner,Tier,Stages,Throttle,Window\nabcdefghijkl,a@b.example,p,x,50,10\n"
+    mapping = {"key_id": "Token", "owner_email": "Owner", "plan": "Tier", "products": "Stages", "rate": "Throttle",
+               "per": "Window"}  # fmt: skip
+    frame = load_keys(text, mapping=mapping)
+    assert limits_of(frame, 0)[:2] == [50.0, 10.0]
+    # no expiry column: the loader cannot say the key never expires
+    assert frame["expires_known"].tolist() == [False]
+    assert "expires_known" not in load_keys(csv_bytes()).columns  # an expiry column: known for every row
+
+
+def test_data_samples_carry_legacy_limits() -> None:
+    devs = SAMPLES / "classic_developers.json"
+    dash = load_keys(SAMPLES / "dashboard_keys.json", developers=devs)
+    retired = "5ad3bd0c7e3b4f1d9a1f0f3a2c6e7d41"  # make_samples.RETIRED_API: no portal product exposes it
+    assert [r for r, ids in zip(dash["source_row"], dash["api_ids"], strict=True) if retired in ids] == [18]
+    assert dash["rate"].notna().all() and (dash["quota_max"] == -1).any()
+    flat = load_keys(SAMPLES / "legacy_keys.csv")
+    assert flat.attrs["column_map"]["quota_renewal_rate"] == "Quota Renewal" and retired in flat["api_ids"].iloc[17]
+    classic = load_keys(devs, policies=SAMPLES / "dashboard_policies.json")
+    assert classic["rate"].notna().all() and classic["api_ids"].map(len).gt(0).all()
+
+
+def test_an_input_past_the_size_ceiling_is_one_line_not_memory_exhaustion(tmp_path, monkeypatch):
+    """/dev/zero as INPUT or --mapping was read until MemoryError (5.3 GB), then exit 3."""
+    from tyk_migrate.sources import capped
+
+    path = tmp_path / "huge.csv"
+    path.write_bytes(b"key_id,owner_email,plan,products\n" + b"x" * 5000)
+    monkeypatch.setattr(capped, "MAX_INPUT_BYTES", 1000)
+    monkeypatch.setattr(capped.read_capped, "__defaults__", (1000,))
+    with pytest.raises(InputError, match="more than"):
+        load_keys(path)

@@ -180,7 +180,7 @@ def test_a_key_waiting_out_a_gateway_429_leaves_its_slot_to_the_others() -> None
     gateway = Gateway(limited=1, retry_after="0.3")
     result = run(outcomes(["created", "created"] + ["pending"] * 4), gateway, concurrency=1)
     assert result.loc[[0, 1], "verify_status"].tolist() == [200, 200]
-    first, second, again = gateway.starts
+    first, _, again = gateway.starts
     keys = [headers.get("authorization") for _, headers in gateway.seen]
     # key 1 refused, then key 2, then key 1 again: the refused key did not hold the only slot while it waited
     # (an order, not a duration, so a loaded machine cannot fail it)

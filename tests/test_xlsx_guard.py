@@ -76,6 +76,14 @@ def test_a_declared_sheet_of_too_many_cells_is_refused() -> None:
         (f'<row r="1">{cell("A1", "key")}</row><row r="1048576">{cell("XFD1048576", "x")}</row>', "spans"),
         (f'<row r="1">{cell("A1", "key")}</row><row r="1000000">{cell("AN1000000", "x")}</row>', "spans"),
         (f'<row r="1">{cell("A1", "key")}</row><row r="9999999">{cell("A9999999", "x")}</row>', "past Excel's"),
+        # legal XML with white space around "=": it walked past the guard into a 7.5 GB MemoryError
+        (
+            '<row r = "1"><c r = "A1" t="inlineStr"><is><t>key</t></is></c></row>'
+            '<row r = "1048576"><c r = "XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>',
+            "spans",
+        ),
+        # a cell far down in a row that names no row number
+        (f'<row r="1">{cell("A1", "key")}</row><row>{cell("XFD1048576", "x")}</row>', "spans"),
     ],
 )
 def test_a_sheet_whose_cells_span_too_many_is_refused_whatever_it_declares(rows: str, why: str) -> None:

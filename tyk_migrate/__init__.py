@@ -34,7 +34,7 @@ _EXPORTS = {
     "verify_access": "verify",
     "reconcile": "reconcile",
     "export_outcomes": "report",
-    "write_report": "report",
+    "write_report": "report_html",
     "MigrationConsole": "ui",
 }
 

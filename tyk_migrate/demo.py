@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo end to end and write its files into ``out_dir``; prints a short summary via ``echo``."""
     from .config import Settings
-    from .plan import build_plan
+    from .plan import build_plan, export_plan
     from .reconcile import reconcile
     from .report import export_frame, export_outcomes, export_reconciliation, write_report
     from .run import apply_plan
@@ -75,6 +76,7 @@ def run_demo(
     from .validate import validate_keys
     from .verify import verified_ok, verify_access
 
+    started = datetime.now(UTC)
     source, seed_path, out = Path(input), Path(seed), Path(out_dir)
     if not source.exists():
         raise InputError(f"demo input {source} not found (run python data-samples/make_samples.py)")
@@ -92,7 +94,7 @@ def run_demo(
         snapshot = fetch_snapshot(settings, progress=False)
         plan, unresolved = build_plan(valid, snapshot)
         echo("plan: " + ", ".join(f"{k} {v}" for k, v in _status_counts(plan, "action").items()))
-        plan_file = export_outcomes(plan, out / "plan.csv")
+        plan_file = export_plan(plan, out / "plan.csv", snapshot)  # names beside IDs, no run columns
 
         outcomes = apply_plan(plan.copy(), settings, journal)
         echo("apply: " + ", ".join(f"{k} {v}" for k, v in _status_counts(outcomes, "status").items()))
@@ -120,14 +122,16 @@ def run_demo(
         plan=plan,
         reconciliation=recon,
         inputs={
-            "input file": source.name,
             "keys in the file": len(legacy),
             "valid keys": len(valid),
-            "portal": f"sandbox ({portal_url}, stopped after the demo)",
+            "portal kind": "local sandbox, stopped after the demo",
             "unresolved owners / policies": len(unresolved),
             "journal": journal.name,
         },
         title="tyk-migrate demo: Quillbridge Bank key migration",
+        input_path=source,
+        portal_url=portal_url,
+        started_at=started,
     )
 
     problems: list[str] = []

@@ -13,6 +13,12 @@ the old file's descriptor and a process creating a new one both "hold" the lock.
 
 What the file says (pid, host, program name, start time) is only read to name the holder in the refusal.
 Platforms without ``fcntl`` (Windows) run without the lock.
+
+One journal, many names: the lock beside it is named after the journal's *resolved* path (a symlink or a
+relative path finds the same lock), and a second lock is keyed by the journal file's device and inode in the
+user's tyk-migrate folder (``locks/``), so a hard link to the journal, or a lock file deleted while held, does
+not let a second run in. The journal file itself is never locked: closing a descriptor of it would drop the
+POSIX locks SQLite holds on it in this process.
 """
 
 from __future__ import annotations
@@ -37,9 +43,19 @@ LOCK_SUFFIX = ".lock"
 
 
 def lock_path(journal: str | Path) -> Path:
-    """Where the lock of a journal lives: beside it, its name plus ``.lock``."""
-    path = Path(journal)
+    """Where the lock of a journal lives: beside the file it resolves to, its name plus ``.lock``."""
+    path = Path(journal).resolve()
     return path.with_name(path.name + LOCK_SUFFIX)
+
+
+def inode_lock_path(journal: str | Path) -> Path:
+    """The second lock, keyed by the journal file's identity rather than its name (hard links, deleted lock)."""
+    from .fingerprint_key import key_file_path
+
+    info = os.stat(journal)
+    folder = key_file_path().parent / "locks"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder / f"{info.st_dev}-{info.st_ino}{LOCK_SUFFIX}"
 
 
 def _holder_line(raw: bytes, journal: Path) -> str:
@@ -68,22 +84,47 @@ class JournalLock:
     def __init__(self, journal: str | Path) -> None:
         self.journal = Path(journal)
         self.path = lock_path(self.journal)
-        self._fd: int | None = None
+        self._fds: list[int] = []
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return bool(self._fds)
 
     def acquire(self) -> None:
-        if self._fd is not None or fcntl is None:
+        if self._fds or fcntl is None:
             return
         try:
-            # a descriptor (and open file description) of our own: never shared with another Journal
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            # the file's identity, when it has one (``Journal`` creates its file first; a file replaced whole
+            # on every write, like the preflight ledger, is guarded by the named lock alone)
+            paths = [self.path, *([inode_lock_path(self.journal)] if self.journal.exists() else [])]
         except OSError as exc:
-            raise JournalError(
-                f"journal {self.journal}: cannot open its lock file {self.path}: {exc.strerror}"
-            ) from None
+            raise JournalError(f"journal {self.journal} is not usable: {exc.strerror or exc}") from None
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "program": os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python",  # never its arguments
+        }
+        data = (json.dumps(info) + "\n").encode()
+        try:
+            for path in paths:
+                fd = self._lock_one(path)
+                self._fds.append(fd)
+                try:  # we hold it: what the file says is stale (a dead holder's), overwrite it in place
+                    os.pwrite(fd, data, 0)
+                    os.ftruncate(fd, len(data))
+                except OSError:
+                    pass  # the holder's name is a courtesy; the lock itself is what guards the journal
+        except BaseException:
+            self.release()
+            raise
+
+    def _lock_one(self, path: Path) -> int:
+        try:
+            # a descriptor (and open file description) of our own: never shared with another Journal
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as exc:
+            raise JournalError(f"journal {self.journal}: cannot open its lock file {path}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:  # EWOULDBLOCK: held by someone alive (a dead holder's lock is gone with it)
@@ -92,27 +133,14 @@ class JournalLock:
                 raw = os.pread(fd, 4096, 0)
             os.close(fd)
             raise JournalLocked(_holder_line(raw, self.journal)) from None
-        info = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "program": os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python",  # never its arguments
-        }
-        data = (json.dumps(info) + "\n").encode()
-        try:  # we hold the lock: what the file says is stale (a dead holder's), overwrite it in place
-            os.pwrite(fd, data, 0)
-            os.ftruncate(fd, len(data))
-        except OSError:
-            pass  # the holder's name is a courtesy; the lock itself is what guards the journal
-        self._fd = fd
+        return fd
 
     def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is None:
-            return
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)  # nobody holds it now; the file stays (see the module docstring)
-        os.close(fd)  # closing the last descriptor of the description drops the flock
+        fds, self._fds = self._fds, []
+        for fd in reversed(fds):
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # nobody holds it now; the file stays (see the module docstring)
+            os.close(fd)  # closing the last descriptor of the description drops the flock
 
     def __del__(self) -> None:  # a Journal dropped unclosed (a notebook variable rebound) frees its journal
         self.release()

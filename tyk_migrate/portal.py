@@ -10,8 +10,10 @@ honours ``Retry-After``. Writes are sent once: whether a failed write was applie
 caller can settle (the runner looks the object up before trying again), so retrying them here could
 create duplicates.
 
-Paging follows Tyk's documented rules: ``page`` from 1 and ``per_page``; never ``limit``, which caps rows
-without moving the offset. A page shorter than ``per_page`` (or empty) ends the walk.
+Paging follows Tyk's documented rules, ``page`` from 1 and ``per_page``, never ``limit`` (which caps rows
+without moving the offset), and survives portals that bend them: ``paging.Pager`` walks endpoints that
+ignore ``page`` or cap ``per_page`` and reads a list bare or in a ``{"data": [...]}`` envelope;
+``portal_errors`` reads refusals in any of the portal's body shapes.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ import json
 import ssl
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
+from .calls import Call
 from .config import Settings
 from .errors import (
     AuthError,
@@ -39,8 +42,10 @@ from .errors import (
     Rejected,
     UnexpectedAnswer,
 )
+from .paging import Pager, page_items
+from .portal_errors import ERROR_BODY_CHARS as ERROR_BODY_CHARS  # re-exported: tests and scripts read it here
+from .portal_errors import error_messages
 from .retry import RetryPolicy, parse_retry_after
-from .scrub import clip, scrub_keys
 from .secrets import KeyValue, reveal
 from .transport import BorrowedTransport, lean_transport
 
@@ -49,44 +54,11 @@ DEFAULT_PER_PAGE = 100
 
 #: Called after every HTTP exchange: (method, path template, status or None, seconds).
 ResponseHook = Callable[[str, str, int | None, float], None]
-#: How much of a body that is not JSON (a proxy's error page) an error keeps.
-ERROR_BODY_CHARS = 200
-
-
-@dataclass(frozen=True)
-class Call:
-    """One portal operation, built without I/O. ``secrets`` are scrubbed from any error text."""
-
-    method: str
-    path: str
-    params: dict[str, Any] | None = None
-    json: Any = None
-    expect: tuple[int, ...] = (200,)
-    unwrap: str | None = None  # key of a wrapper object, e.g. "data" for GET /plans
-    secrets: tuple[KeyValue, ...] = field(default=(), repr=False)
-
-    @property
-    def retryable(self) -> bool:
-        return self.method == "GET"
-
-    @property
-    def template(self) -> str:
-        """The path with numbers replaced, for metrics that group calls by endpoint."""
-        return "/".join("{id}" if part.isdigit() else part for part in self.path.split("/"))
 
 
 def error_for(call: Call, response: httpx.Response) -> PortalResponseError:
-    """The typed error for a non-expected answer, with the portal's ``errors`` list (scrubbed)."""
-    errors: list[str] = []
-    try:
-        body = response.json()
-        if isinstance(body, dict) and isinstance(body.get("errors"), list):
-            errors = [scrub_keys(str(e), call.secrets) for e in body["errors"]]
-        elif isinstance(body, dict) and body.get("message"):
-            errors = [scrub_keys(str(body["message"]), call.secrets)]
-    except ValueError:
-        if response.text.strip():  # not JSON (a proxy's page): scrubbed whole, then cut
-            errors = [clip(response.text.strip(), ERROR_BODY_CHARS, lambda t: scrub_keys(t, call.secrets))]
+    """The typed error for a non-expected answer, with the portal's messages (any body shape, scrubbed)."""
+    errors = error_messages(response, call.secrets)
     status = response.status_code
     kw: dict[str, Any] = {"method": call.method, "path": call.path, "status": status, "errors": errors}
     message = f"{status} {response.reason_phrase}".strip()
@@ -121,14 +93,7 @@ def read_answer(call: Call, response: httpx.Response) -> Any:
             status=response.status_code,
         ) from exc
     if call.unwrap is not None:
-        if not isinstance(body, dict) or not isinstance(body.get(call.unwrap), list):
-            raise UnexpectedAnswer(
-                f"expected an object with a {call.unwrap!r} list",
-                method=call.method,
-                path=call.path,
-                status=response.status_code,
-            )
-        body = body[call.unwrap]
+        body = page_items(body, call.path, call.unwrap)
     return body
 
 
@@ -139,48 +104,6 @@ def is_retryable(exc: PortalError) -> bool:
 def connection_error(call: Call, exc: Exception) -> PortalConnectionError:
     kind = type(exc).__name__
     return PortalConnectionError(f"no answer ({kind})", method=call.method, path=call.path)
-
-
-class Pager:
-    """Walks a list endpoint page by page (pure: it builds the calls and reads their answers).
-
-    Tyk documents ``page`` and ``per_page`` but not a server-side cap on ``per_page``. A portal that
-    capped it below what we ask would answer a short first page that looks like the end of the list,
-    and the rest would be lost without an error. So a short page of a round size (a multiple of 10)
-    is confirmed with one more request; if that page is not empty, the walk restarts at the size the
-    portal actually serves.
-    """
-
-    def __init__(self, path: str, per_page: int, unwrap: str | None = None) -> None:
-        self.path, self.per_page, self.unwrap = path, per_page, unwrap
-        self.items: list[dict[str, Any]] = []
-        self._page = 1
-        self._short: int | None = None  # length of a suspicious short page being confirmed
-        self._done = False
-
-    def next_call(self) -> Call | None:
-        if self._done:
-            return None
-        return Call("GET", self.path, params={"page": self._page, "per_page": self.per_page}, unwrap=self.unwrap)
-
-    def feed(self, body: Any) -> None:
-        if not isinstance(body, list):
-            raise UnexpectedAnswer("expected a JSON array", method="GET", path=self.path)
-        if self._short is not None:  # the confirming request
-            if body:  # the portal serves at most self._short rows a page: start again at that size
-                self.per_page, self.items, self._page = self._short, [], 1
-            else:
-                self._done = True
-            self._short = None
-            return
-        self.items.extend(body)
-        self._page += 1
-        if len(body) >= self.per_page:
-            return
-        if body and len(body) % 10 == 0:
-            self._short = len(body)
-        else:
-            self._done = True
 
 
 class _Operations:
@@ -213,7 +136,7 @@ class _Operations:
         return self._send(Call("GET", f"/products/{int(product_id)}"))
 
     def list_plans(self) -> Any:
-        """All plans; the portal wraps this list as ``{"data": [...]}``."""
+        """All plans; portals answer this list as ``{"data": [...]}`` (1.13+ spec) or bare (1.12, 1.16)."""
         return self._walk("/plans", unwrap="data")
 
     def get_plan(self, plan_id: int) -> Any:
@@ -312,7 +235,7 @@ class _ClientBase(_Operations):
         elif base_url or token:
             settings = replace(settings, portal_url=base_url or settings.portal_url, token=token or settings.token)
         self.settings = settings
-        self.base_url, token_value = self.settings.require_portal()
+        self.base_url, token_value = self._endpoint()
         self.retry = retry or RetryPolicy()
         self.per_page = per_page
         self.on_response = on_response
@@ -334,6 +257,10 @@ class _ClientBase(_Operations):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
+
+    def _endpoint(self) -> tuple[str, str]:
+        """The API base and token from the settings (the Dashboard client answers its own)."""
+        return self.settings.require_portal()
 
     def _settle(self, call: Call, outcome: httpx.Response | Exception, started: float, retry: int) -> Any:
         """The answer's body, or the delay before the next try, or the final error raised.
@@ -424,7 +351,12 @@ class AsyncPortalClient(_ClientBase):
         super().__init__(base_url, token, **kw)
         if "transport" not in self._http_kwargs:
             # httpcore's pool spends milliseconds per request with dozens in flight: see transport.py
-            lean = lean_transport(self.base_url, verify=self._http_kwargs["verify"], timeout=self.settings.timeout)
+            lean = lean_transport(
+                self.base_url,
+                verify=self._http_kwargs["verify"],
+                timeout=self.settings.timeout,
+                max_connections=self._http_kwargs["limits"].max_connections,
+            )
             if lean is not None:
                 self._http_kwargs.pop("verify")
                 self._http_kwargs["transport"] = lean

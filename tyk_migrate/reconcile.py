@@ -22,8 +22,6 @@ fingerprint and the masked key.
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,15 +29,37 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .errors import InputError, MissingColumnsError
+from .reconcile_charts import Charts, figure_png_data_uri, figure_svg, status_charts
+from .reconcile_rules import (
+    RECON_STATUSES,
+    _as_list,
+    _ints,
+    _judge,
+    _lookups,
+    _names,
+    _nullable_int,
+    _portal_fields,
+    _records,
+)
 from .secrets import fingerprint, is_key, mask
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from .snapshot import PortalSnapshot
 
-#: Every ``recon_status``, in the order a report shows them (good first).
-RECON_STATUSES = ("present", "missing", "wrong_owner", "wrong_plan", "wrong_products", "duplicated")
+#: Re-exported for the callers that import them from here (``report_html``, notebooks, tests).
+__all__ = [
+    "RECON_STATUSES",
+    "ROW_COLUMNS",
+    "STATUS_ADVICE",
+    "UNEXPLAINED_COLUMNS",
+    "Charts",
+    "Reconciliation",
+    "expected_targets",
+    "figure_png_data_uri",
+    "figure_svg",
+    "fingerprints_of",
+    "reconcile",
+]
 
 #: What each status means for the analyst, and what to do (also in docs/reporting.md).
 STATUS_ADVICE = {
@@ -105,38 +125,6 @@ UNEXPLAINED_COLUMNS = [
 _LEGACY_NEEDS = ("key_fingerprint", "owner_email", "plan", "products")
 
 
-def _as_list(value: object) -> list[Any]:
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        out = value.tolist()
-        return list(out) if isinstance(out, list) else [out]
-    return []
-
-
-def _ints(value: object) -> list[int]:
-    out = []
-    for v in _as_list(value):
-        try:
-            out.append(int(v))
-        except (TypeError, ValueError):
-            continue
-    return out
-
-
-def _nullable_int(value: Any) -> int | None:
-    if value is None or isinstance(value, (list, tuple, str)) or value is pd.NA or value != value:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): v for k, v in rec.items()} for rec in frame.to_dict("records")]
-
-
 # -- expectations: what the planner says each legacy row should become ------------------------------------
 
 
@@ -183,35 +171,6 @@ def expected_targets(
 # -- the result ------------------------------------------------------------------------------------------
 
 
-class Charts(dict[str, "Figure"]):
-    """Named matplotlib figures that display inline (as SVG) when a notebook cell returns them."""
-
-    def svg(self, name: str) -> str:
-        return figure_svg(self[name])
-
-    def _repr_html_(self) -> str:
-        return "".join(f'<div class="tyk-chart">{figure_svg(fig)}</div>' for fig in self.values())
-
-
-def figure_svg(fig: Figure) -> str:
-    """A figure as an inline ``<svg>`` element (no XML prolog, no external references)."""
-    buffer = io.StringIO()
-    fig.savefig(
-        buffer,
-        format="svg",
-        bbox_inches="tight",
-        metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
-    )
-    text = buffer.getvalue()
-    return text[text.find("<svg") :]
-
-
-def figure_png_data_uri(fig: Figure, dpi: int = 110) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=dpi)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 @dataclass
 class Reconciliation:
     """``rows``: one per legacy key; ``unexplained``: portal credentials no legacy key explains;
@@ -248,49 +207,7 @@ class Reconciliation:
 
     def charts(self) -> Charts:
         """Three bar charts: keys per status, and status split per plan and per product."""
-        from matplotlib.figure import Figure
-
-        colours = {
-            "present": "#2e7d32",
-            "missing": "#c62828",
-            "wrong_owner": "#ef6c00",
-            "wrong_plan": "#f9a825",
-            "wrong_products": "#6a1b9a",
-            "duplicated": "#1565c0",
-            "unexplained": "#757575",
-        }
-        charts = Charts()
-        counts = self.counts
-        fig = Figure(figsize=(7, 3.2))
-        ax = fig.subplots()
-        bars = ax.barh(
-            list(counts.index)[::-1], list(counts.to_numpy())[::-1], color=[colours[s] for s in counts.index][::-1]
-        )
-        ax.bar_label(bars, padding=3)
-        ax.set_title("Legacy keys by reconciliation status")
-        ax.set_xlabel("keys")
-        ax.spines[["top", "right"]].set_visible(False)
-        charts["status"] = fig
-        for group, title in (("plan", "per plan"), ("product", "per product")):
-            part = self.summary[self.summary["group"] == group]
-            fig = Figure(figsize=(7, max(2.4, 0.45 * len(part) + 1.2)))
-            ax = fig.subplots()
-            left = [0] * len(part)
-            names = list(part["name"])
-            for status in RECON_STATUSES:
-                values = [int(v) for v in part[status]]
-                if not any(values):
-                    continue
-                ax.barh(names, values, left=left, color=colours[status], label=status)
-                left = [a + b for a, b in zip(left, values, strict=True)]
-            ax.invert_yaxis()
-            ax.set_title(f"Legacy keys {title}")
-            ax.set_xlabel("keys")
-            ax.spines[["top", "right"]].set_visible(False)
-            if names:
-                ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-            charts[group] = fig
-        return charts
+        return status_charts(self.counts, self.summary)
 
     def _repr_html_(self) -> str:
         counts = self.counts.to_frame("keys").to_html()
@@ -302,71 +219,6 @@ class Reconciliation:
 
 
 # -- the comparison --------------------------------------------------------------------------------------
-
-
-def _lookups(snapshot: PortalSnapshot) -> dict[str, dict[int, Any]]:
-    users = snapshot.users
-    apps = snapshot.apps
-    return {
-        "email": dict(zip(users["user_id"].astype(int), users["email"], strict=True)),
-        "app_name": dict(zip(apps["app_id"].astype(int), apps["name"], strict=True)),
-        "plan": dict(zip(snapshot.plans["plan_id"].astype(int), snapshot.plans["name"], strict=True)),
-        "product": dict(zip(snapshot.products["product_id"].astype(int), snapshot.products["name"], strict=True)),
-    }
-
-
-def _names(ids: Iterable[int], names: Mapping[int, Any]) -> list[str]:
-    return [str(names.get(i, f"#{i}")) for i in ids]
-
-
-def _portal_fields(cred: Mapping[str, Any], look: dict[str, dict[int, Any]]) -> dict[str, Any]:
-    user_id = _nullable_int(cred.get("user_id"))
-    plan_id = _nullable_int(cred.get("plan_id"))
-    product_ids = sorted(set(_ints(cred.get("product_ids"))))
-    app_id = _nullable_int(cred.get("app_id"))
-    return {
-        "credential_id": _nullable_int(cred.get("credential_id")),
-        "app_id": app_id,
-        "portal_app_name": look["app_name"].get(app_id) if app_id is not None else None,
-        "portal_user_id": user_id,
-        "portal_owner_email": look["email"].get(user_id) if user_id is not None else None,
-        "portal_plan_id": plan_id,
-        "portal_plan": look["plan"].get(plan_id) if plan_id is not None else None,
-        "portal_product_ids": product_ids,
-        "portal_products": _names(product_ids, look["product"]),
-        "portal_alias": cred.get("alias"),
-    }
-
-
-def _judge(row: dict[str, Any]) -> tuple[str, str]:
-    """The status of one legacy row that has exactly one credential, and every difference found."""
-    found: list[tuple[str, str]] = []
-    legacy_email = str(row.get("owner_email") or "").strip().lower()
-    portal_email = str(row.get("portal_owner_email") or "").strip().lower()
-    expected_user = row.get("expected_user_id")
-    # the planner's user (owner mapping applied) decides; the e-mail only when the owner did not resolve
-    if (expected_user is not None and row["portal_user_id"] != expected_user) or (
-        expected_user is None and portal_email != legacy_email
-    ):
-        found.append(("wrong_owner", f"owner is {portal_email or 'unknown user'}, legacy owner {legacy_email}"))
-    expected_plan = row.get("expected_plan_id")
-    if expected_plan is None:
-        found.append(("", f"plan not checked: legacy plan {row.get('legacy_plan')!s} does not resolve"))
-    elif row["portal_plan_id"] != expected_plan:
-        found.append(("wrong_plan", f"plan is {row.get('portal_plan')}, expected {row.get('expected_plan')}"))
-    expected_products = row.get("expected_product_ids") or []
-    if not expected_products:
-        found.append(("", "products not checked: legacy products do not resolve"))
-    elif sorted(row["portal_product_ids"]) != sorted(expected_products):
-        found.append(
-            (
-                "wrong_products",
-                f"products are {', '.join(row['portal_products']) or 'none'}, "
-                f"expected {', '.join(row['expected_products'])}",
-            )
-        )
-    statuses = [s for s, _ in found if s]
-    return (statuses[0] if statuses else "present"), "; ".join(d for _, d in found)
 
 
 def _summary(rows: pd.DataFrame) -> pd.DataFrame:
@@ -402,72 +254,66 @@ def _summary(rows: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-def reconcile(
-    legacy: pd.DataFrame,
-    snapshot: PortalSnapshot,
-    mapping: Any = None,
-    *,
-    plan: pd.DataFrame | None = None,
-) -> Reconciliation:
-    """Reconcile legacy keys (the canonical frame, valid rows) against a portal snapshot.
-
-    ``mapping`` is the planner's mapping (legacy plan/product values -> portal ones); ``plan`` is a plan or
-    outcome frame of the same keys, used for the expected targets (and ``migration_status``) instead of
-    planning again. Take ``snapshot`` fresh after a run: ``fetch_snapshot(settings)``.
-    """
+def _check_legacy(legacy: pd.DataFrame) -> None:
     missing = [c for c in _LEGACY_NEEDS if c not in legacy.columns]
     if missing:
         raise MissingColumnsError(missing, list(map(str, legacy.columns)), source="reconcile legacy frame")
     if legacy["key_fingerprint"].isna().any():
         raise InputError("reconcile: some legacy rows have no key_fingerprint (validate the export first)")
 
-    expected = expected_targets(legacy, snapshot, mapping, plan=plan)
-    look = _lookups(snapshot)
-    creds = snapshot.credentials
+
+def _credentials_by_fingerprint(creds: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     by_fp: dict[str, list[dict[str, Any]]] = {}
     for cred in _records(creds):
         fp = cred.get("key_fingerprint")
         if isinstance(fp, str) and fp:
             by_fp.setdefault(fp, []).append(cred)
+    return by_fp
 
-    rows: list[dict[str, Any]] = []
-    legacy_fps: set[str] = set()
-    for rec in _records(legacy):
-        fp = str(rec["key_fingerprint"])
-        legacy_fps.add(fp)
-        key = rec.get("key_id")
-        exp = expected.loc[fp].to_dict() if fp in expected.index else {}
-        exp_products = _ints(exp.get("expected_product_ids"))
-        exp_plan = _nullable_int(exp.get("expected_plan_id"))
-        row: dict[str, Any] = {
-            "source_row": rec.get("source_row"),
-            "key_fingerprint": fp,
-            "key_masked": mask(key) if is_key(key) else "",
-            "owner_email": rec.get("owner_email"),
-            "app_name": rec.get("app_name"),
-            "alias": rec.get("alias"),
-            "legacy_plan": rec.get("plan"),
-            "legacy_products": [str(p) for p in _as_list(rec.get("products"))],
-            "migration_status": exp.get("migration_status") or rec.get("status"),
-            "expected_user_id": _nullable_int(exp.get("expected_user_id")),
-            "expected_plan_id": exp_plan,
-            "expected_plan": look["plan"].get(exp_plan) if exp_plan is not None else None,
-            "expected_product_ids": exp_products,
-            "expected_products": _names(exp_products, look["product"]),
-        }
-        matches = by_fp.get(fp, [])
-        row["portal_count"] = len(matches)
-        if matches:
-            row.update(_portal_fields(matches[0], look))
-        if not matches:
-            row["recon_status"], row["recon_detail"] = "missing", "no credential holds this key"
-        elif len(matches) > 1:
-            ids = ", ".join(str(m.get("credential_id")) for m in matches)
-            row["recon_status"], row["recon_detail"] = "duplicated", f"{len(matches)} credentials hold it: {ids}"
-        else:
-            row["recon_status"], row["recon_detail"] = _judge(row)
-        rows.append(row)
 
+def _legacy_row(
+    rec: dict[str, Any],
+    expected: pd.DataFrame,
+    look: dict[str, dict[int, Any]],
+    by_fp: Mapping[str, list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """One row of ``Reconciliation.rows``: the legacy key, what it should be, what the portal holds, the verdict."""
+    fp = str(rec["key_fingerprint"])
+    key = rec.get("key_id")
+    exp = expected.loc[fp].to_dict() if fp in expected.index else {}
+    exp_products = _ints(exp.get("expected_product_ids"))
+    exp_plan = _nullable_int(exp.get("expected_plan_id"))
+    row: dict[str, Any] = {
+        "source_row": rec.get("source_row"),
+        "key_fingerprint": fp,
+        "key_masked": mask(key) if is_key(key) else "",
+        "owner_email": rec.get("owner_email"),
+        "app_name": rec.get("app_name"),
+        "alias": rec.get("alias"),
+        "legacy_plan": rec.get("plan"),
+        "legacy_products": [str(p) for p in _as_list(rec.get("products"))],
+        "migration_status": exp.get("migration_status") or rec.get("status"),
+        "expected_user_id": _nullable_int(exp.get("expected_user_id")),
+        "expected_plan_id": exp_plan,
+        "expected_plan": look["plan"].get(exp_plan) if exp_plan is not None else None,
+        "expected_product_ids": exp_products,
+        "expected_products": _names(exp_products, look["product"]),
+    }
+    matches = by_fp.get(fp, [])
+    row["portal_count"] = len(matches)
+    if matches:
+        row.update(_portal_fields(matches[0], look))
+    if not matches:
+        row["recon_status"], row["recon_detail"] = "missing", "no credential holds this key"
+    elif len(matches) > 1:
+        ids = ", ".join(str(m.get("credential_id")) for m in matches)
+        row["recon_status"], row["recon_detail"] = "duplicated", f"{len(matches)} credentials hold it: {ids}"
+    else:
+        row["recon_status"], row["recon_detail"] = _judge(row)
+    return row
+
+
+def _rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=ROW_COLUMNS)
     if "migration_status" in frame and frame["migration_status"].isna().all():
         frame["migration_status"] = None
@@ -485,7 +331,15 @@ def reconcile(
         frame[column] = pd.Series(
             [v if isinstance(v, list) else [] for v in frame[column]], index=frame.index, dtype=object
         )
+    return frame
 
+
+def _unexplained(
+    by_fp: Mapping[str, list[dict[str, Any]]],
+    legacy_fps: set[str],
+    creds: pd.DataFrame,
+    look: dict[str, dict[int, Any]],
+) -> pd.DataFrame:
     strangers = []
     for fp, matches in by_fp.items():
         if fp in legacy_fps:
@@ -504,11 +358,33 @@ def reconcile(
     unexplained = pd.DataFrame(strangers, columns=UNEXPLAINED_COLUMNS)
     for column in ("credential_id", "app_id", "portal_user_id", "portal_plan_id"):
         unexplained[column] = unexplained[column].astype("Int64")
-    unexplained = unexplained.sort_values("credential_id", kind="stable").reset_index(drop=True)
+    return unexplained.sort_values("credential_id", kind="stable").reset_index(drop=True)
 
+
+def reconcile(
+    legacy: pd.DataFrame,
+    snapshot: PortalSnapshot,
+    mapping: Any = None,
+    *,
+    plan: pd.DataFrame | None = None,
+) -> Reconciliation:
+    """Reconcile legacy keys (the canonical frame, valid rows) against a portal snapshot.
+
+    ``mapping`` is the planner's mapping (legacy plan/product values -> portal ones); ``plan`` is a plan or
+    outcome frame of the same keys, used for the expected targets (and ``migration_status``) instead of
+    planning again. Take ``snapshot`` fresh after a run: ``fetch_snapshot(settings)``.
+    """
+    _check_legacy(legacy)
+    expected = expected_targets(legacy, snapshot, mapping, plan=plan)
+    look = _lookups(snapshot)
+    creds = snapshot.credentials
+    by_fp = _credentials_by_fingerprint(creds)
+    records = _records(legacy)
+    frame = _rows_frame([_legacy_row(rec, expected, look, by_fp) for rec in records])
+    legacy_fps = {str(rec["key_fingerprint"]) for rec in records}
     return Reconciliation(
         rows=frame,
-        unexplained=unexplained,
+        unexplained=_unexplained(by_fp, legacy_fps, creds, look),
         summary=_summary(frame),
         portal_url=getattr(snapshot, "portal_url", ""),
         fetched_at=getattr(snapshot, "fetched_at", None),

@@ -15,6 +15,9 @@ Requests go through the runner's machinery: a ``Limiter`` sized by ``AdaptiveCon
 answer (a throttling portal slows the rollback down instead of failing it), and ``RetryPolicy`` delays on
 429 (honouring ``Retry-After``), 5xx and dropped connections. A DELETE is safe to send again: a second one
 answers 404, read as "already gone".
+
+``dry_run=True`` makes every read and every decision, and deletes nothing and writes nothing to the
+journal: the rows say ``would delete`` / ``would delete with app`` where a rollback would delete.
 """
 
 from __future__ import annotations
@@ -38,7 +41,15 @@ from .retry import RetryPolicy
 from .run import _int_or_none, _message, apps_by_owner_name
 from .secrets import fingerprint
 
-ROLLBACK_COLUMNS = ("kind", "app_id", "credential_id", "key_fingerprint", "result", "detail")
+ROLLBACK_COLUMNS = ("kind", "app_id", "credential_id", "key_fingerprint", "result", "reason", "detail")
+#: Why an object was kept (the ``reason`` column), in words a person reads in the rollback summary.
+KEPT_REASONS = {
+    "id_reused": "the ID now belongs to another app (e.g. after a portal reset)",
+    "foreign_credentials": "the app holds credentials the migration did not create",
+    "app_not_ours": "in an app that is no longer the migration's",
+    "other_key": "the credential now holds another key",
+    "unproven": "an app of that name exists, but an old journal cannot prove it is the migration's",
+}
 
 #: How a run made an app it journals as ``created`` (``posted`` it, or ``adopted`` the answer of its own lost
 #: POST). Any other ``how`` (an app a run reused) is not the migration's to delete.
@@ -77,8 +88,10 @@ class _Rollback:
         max_concurrency: int,
         retry: RetryPolicy,
         max_rate_limited: int,
+        dry_run: bool = False,
     ) -> None:
         self.jr, self.api, self.policy, self.max_rate_limited = jr, api, retry, max_rate_limited
+        self.dry_run = dry_run
         adaptive = concurrency == "adaptive"
         if not adaptive and (not isinstance(concurrency, int) or concurrency < 1):
             raise ValueError("concurrency must be 'adaptive' or a whole number, at least 1")
@@ -120,7 +133,17 @@ class _Rollback:
                 self.limiter.release()
             await asyncio.sleep(wait)
 
+    def _app_outcome(self, rec: AppRecord, error: str | None = None, **kw: Any) -> None:
+        if not self.dry_run:  # a dry run leaves the journal as it was
+            self.jr.app_outcome(rec.user_id, rec.app_name, "rolled_back", error=error, **kw)
+
+    def _credential_outcome(self, cred: CredentialRecord, error: str) -> None:
+        if not self.dry_run:
+            self.jr.credential_outcome(cred.fingerprint, "rolled_back", error=error)
+
     async def delete(self, make: Callable[[], Awaitable[Any]]) -> str:
+        if self.dry_run:
+            return "would delete"
         try:
             await self.call(make)
             return "deleted"
@@ -146,12 +169,13 @@ class _Rollback:
                     {
                         "kind": "app",
                         "result": "kept",
+                        "reason": "unproven",
                         "detail": f"{rec.app_name}: cannot prove an app of that name is ours",
                     }
                 )
                 continue
             if found is None:
-                self.jr.app_outcome(rec.user_id, rec.app_name, "rolled_back", error="never created")
+                self._app_outcome(rec, error="never created")
                 self.results.append({"kind": "app", "result": "not found", "detail": rec.app_name})
             else:
                 self.our_apps[found] = rec
@@ -172,6 +196,7 @@ class _Rollback:
                 self._keep_app(
                     row,
                     rec,
+                    "id_reused",
                     f"is now {name!r} of user {owner}, not ours ({rec.app_name!r} of user "
                     f"{rec.user_id}): kept with everything in it",
                 )
@@ -195,28 +220,28 @@ class _Rollback:
                 for cred in self.ours_by_app.get(app_id, []):
                     await self.one_credential(cred, in_our_app=True)
                 detail = f"holds {len(foreign)} credential(s) the migration did not create"
-                self.results.append({**row, "result": "kept", "detail": detail})
+                self.results.append({**row, "result": "kept", "reason": "foreign_credentials", "detail": detail})
                 return
         try:
             outcome = "already gone" if app is None else await self.delete(lambda: api.delete_app(app_id))
         except PortalError as exc:
             self.results.append({**row, "result": "failed", "detail": _message(exc)})
             return
-        self.jr.app_outcome(rec.user_id, rec.app_name, "rolled_back", app_id=app_id)
+        self._app_outcome(rec, app_id=app_id)
         for cred in self.ours_by_app.get(app_id, []):
-            self.jr.credential_outcome(cred.fingerprint, "rolled_back", error="removed with its app by rollback")
+            self._credential_outcome(cred, "removed with its app by rollback")
             self.results.append(
                 {
                     "kind": "credential",
                     "app_id": app_id,
                     "credential_id": cred.credential_id,
                     "key_fingerprint": cred.fingerprint,
-                    "result": "deleted with app",
+                    "result": "would delete with app" if self.dry_run else "deleted with app",
                 }
             )
         self.results.append({**row, "result": outcome, "detail": rec.app_name})
 
-    def _keep_app(self, row: dict[str, Any], rec: AppRecord, why: str) -> None:
+    def _keep_app(self, row: dict[str, Any], rec: AppRecord, reason: str, why: str) -> None:
         """Not ours any more: the app and every credential in it stay, the journal unchanged."""
         app_id = row["app_id"]
         for cred in self.ours_by_app.get(app_id, []):
@@ -227,10 +252,11 @@ class _Rollback:
                     "credential_id": cred.credential_id,
                     "key_fingerprint": cred.fingerprint,
                     "result": "kept",
+                    "reason": "app_not_ours",
                     "detail": f"in app {app_id}, which is no longer ours",
                 }
             )
-        self.results.append({**row, "result": "kept", "detail": why})
+        self.results.append({**row, "result": "kept", "reason": reason, "detail": why})
 
     async def one_credential(self, cred: CredentialRecord, *, in_our_app: bool = False) -> None:
         app_id, cred_id = cred.app_id, cred.credential_id
@@ -242,7 +268,7 @@ class _Rollback:
                 items = await self.call(lambda: api.list_credentials(app_id))
                 match = [i for i in items if fingerprint(str(i.get("KeyID") or "")) == cred.fingerprint]
                 if not match:
-                    self.jr.credential_outcome(cred.fingerprint, "rolled_back", error="never created")
+                    self._credential_outcome(cred, "never created")
                     self.results.append({**row, "result": "not found"})
                     return
                 cred_id = int(match[0]["ID"])
@@ -253,7 +279,7 @@ class _Rollback:
                 if fingerprint(held) != cred.fingerprint and not issued:
                     whose = f"another key ({fingerprint(held)})" if held else "no key we can compare"
                     detail = f"now holds {whose}, not ours ({cred.fingerprint}): kept"
-                    self.results.append({**row, "result": "kept", "detail": detail})
+                    self.results.append({**row, "result": "kept", "reason": "other_key", "detail": detail})
                     return
             outcome = await self.delete(lambda: api.delete_credential(app_id, cred_id))
         except NotFound:
@@ -261,7 +287,7 @@ class _Rollback:
         except PortalError as exc:
             self.results.append({**row, "result": "failed", "detail": _message(exc)})
             return
-        self.jr.credential_outcome(cred.fingerprint, "rolled_back", error="deleted by rollback")
+        self._credential_outcome(cred, "deleted by rollback")
         self.results.append({**row, "credential_id": cred_id, "result": outcome})
 
     async def run(self) -> None:
@@ -279,6 +305,7 @@ async def rollback_async(
     max_concurrency: int = 64,
     retry: RetryPolicy | None = None,
     max_rate_limited: int = MAX_RATE_LIMITED,
+    dry_run: bool = False,
 ) -> pd.DataFrame:
     """Delete what the journal's runs created, and only that; mark it ``rolled_back`` in the journal.
 
@@ -289,7 +316,8 @@ async def rollback_async(
 
     ``concurrency`` is ``"adaptive"`` (as ``apply``: sized from the portal's answers, at most
     ``max_concurrency``) or a fixed number of requests in flight. Holding the journal (``Journal`` takes its
-    lock) keeps a run from writing it meanwhile.
+    lock) keeps a run from writing it meanwhile. ``dry_run=True`` reads and decides the same way and
+    deletes nothing: ``result`` says ``would delete`` (or ``would delete with app``) instead.
     """
     own_journal = not isinstance(journal, Journal)
     jr: Journal = journal if isinstance(journal, Journal) else Journal(journal)
@@ -318,6 +346,7 @@ async def rollback_async(
             max_concurrency=max_concurrency,
             retry=retry or RetryPolicy(),
             max_rate_limited=max_rate_limited,
+            dry_run=dry_run,
         )
 
         def observe(method: str, path: str, status: int | None, seconds: float) -> None:

@@ -38,6 +38,14 @@ class LegacyKeys(pa.DataFrameModel):
     active: Series[bool]
     org: Series[str] | None = pa.Field(nullable=True)
     expires_raw: Series[str] | None = pa.Field(nullable=True)
+    # the key's limits today (DESIGN.md "Legacy frame, optional columns"); NA = the source does not say
+    rate: Series[pd.Float64Dtype] | None = pa.Field(nullable=True, ge=-1)
+    per: Series[pd.Float64Dtype] | None = pa.Field(nullable=True, ge=-1)
+    quota_max: Series[pd.Int64Dtype] | None = pa.Field(nullable=True, ge=-1)
+    quota_renewal_rate: Series[pd.Int64Dtype] | None = pa.Field(nullable=True, ge=-1)
+    api_ids: Series[object] | None = pa.Field(nullable=True)
+    limits_raw: Series[str] | None = pa.Field(nullable=True)
+    expires_known: Series[bool] | None
 
     class Config:
         ordered = False
@@ -51,6 +59,10 @@ class LegacyKeys(pa.DataFrameModel):
     @pa.check("products", name="products_are_lists", error="products must hold a list of strings per row")
     def _products_are_lists(cls, s: Series[object]) -> bool:
         return set(map(type, s.to_numpy())) <= {list}
+
+    @pa.check("api_ids", name="api_ids_are_lists", error="api_ids must hold a list of API IDs or None per row")
+    def _api_ids_are_lists(cls, s: Series[object]) -> bool:
+        return set(map(type, s.to_numpy())) <= {list, type(None)}
 
 
 class ValidLegacyKeys(LegacyKeys):
@@ -124,10 +136,18 @@ class PlanFrame(pa.DataFrameModel):
     action: Series[str] = pa.Field(isin=list(ACTIONS))
     reason: Series[str]
     reason_code: Series[str]
+    client_impact: Series[str] | None
+    client_impact_detail: Series[str] | None
     credential_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
 
     class Config:
         strict = False
+
+    @pa.check("client_impact", name="known_kinds", error="client_impact holds kinds of tyk_migrate.plan.impact")
+    def _known_kinds(cls, s: Series[str]) -> bool:
+        from .plan.impact import IMPACT_KINDS, split_kinds  # the planner imports this module (see below)
+
+        return all(set(split_kinds(str(cell))) <= set(IMPACT_KINDS) for cell in s.unique())
 
     @pa.check("reason_code", name="registered_codes", error="reason_code holds codes of tyk_migrate.plan.reasons")
     def _registered_codes(cls, s: Series[str]) -> bool:

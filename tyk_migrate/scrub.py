@@ -75,7 +75,9 @@ def clip(text: str, limit: int, scrub: Callable[[str], str] | None = None) -> st
 #: would decode ("%41" in a key a JSON encoder escaped), so each family is decoded on its own.
 _ESCAPES = (
     re.compile(
-        r"\\u[0-9A-Fa-f]{4}(?:\\u[0-9A-Fa-f]{4})?"  # JSON / Go / JS (two for a surrogate pair)
+        # JSON / Go / JS: a surrogate pair is one character, any other escape stands alone (pairing any two
+        # made "\\u00e9" swallow the high half of an emoji's pair, and the key was missed)
+        r"\\u[dD][89abAB][0-9A-Fa-f]{2}\\u[dD][c-fC-F][0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}"
         r"|\\U[0-9A-Fa-f]{8}|\\x[0-9A-Fa-f]{2}"  # Python repr
         r"|\\[\"\\/'bfnrt]"  # JSON short escapes
     ),
@@ -90,6 +92,8 @@ _CUT_TAIL = re.compile(
     r"(?:[\s.…'\"\]})>\ufffd]|\\u?[0-9A-Fa-f]{0,3}|\\x[0-9A-Fa-f]?|&#?[xX]?[0-9A-Za-z]*|%[0-9A-Fa-f]?)+"
 )
 _CUT_TAIL_AT_END = re.compile(_CUT_TAIL.pattern + "$")
+_CUT_MARK = re.compile(r"…|\.\.\.")  # how a message marks a value it cut short
+_MARKED_MIN = 4  # shortest marked cut looked up: below it, words would be taken for keys
 _TAIL_MAX = 64  # what a cut leaves after a key is short; longer tails are not looked through
 _PARTIAL_MAX = 12  # the longest partial escape (an HTML entity name) a cut can leave
 
@@ -158,6 +162,8 @@ class KeyScrubber:
         self._anchors: set[str] = set()
         self._lengths: list[int] = []  # distinct lengths of the keys of ANCHOR+ characters, longest first
         self._sorted: list[str] = []
+        self._all_sorted: list[str] = []
+        self._longest = 0
         self._short: re.Pattern[str] | None = None
         self._shown: dict[str, str] = {}
 
@@ -168,6 +174,8 @@ class KeyScrubber:
         self._anchors = {k[:ANCHOR] for k in long_}
         self._lengths = sorted({len(k) for k in long_}, reverse=True)
         self._sorted = sorted(long_)
+        self._all_sorted = sorted(raw)
+        self._longest = max(map(len, raw), default=0)
         short = sorted((k for k in raw if len(k) < ANCHOR), key=len, reverse=True)
         if short:  # below ANCHOR: found as whole runs only, or every "abc" inside a word would go
             alternatives = "|".join(map(re.escape, short))
@@ -194,6 +202,7 @@ class KeyScrubber:
                     spans.append((i, i + length, self._mask(text[i : i + length])))
                     done = i + length
             spans.extend(self._cut_key(text, done))
+        spans.extend(self._marked_cuts(text))
         if self._short is not None:
             taken = [(s, e) for s, e, _ in spans]
             for m in self._short.finditer(text):
@@ -220,6 +229,22 @@ class KeyScrubber:
         at = bisect.bisect_left(self._sorted, rest)
         near = self._sorted[max(at - 1, 0) : at + 1]
         return max((len(os.path.commonprefix([rest, k])) for k in near), default=0)  # noqa: RUF071 - characters
+
+    def _marked_cuts(self, text: str) -> list[tuple[int, int, str]]:
+        """A key cut short anywhere in ``text`` where the cut is marked (``…`` or ``...`` right after it), as a
+        message that quotes a value cuts it: half or more of a key's first characters (4 at least, so an
+        8-character key cut to ``passwo…`` is found too)."""
+        spans: list[tuple[int, int, str]] = []
+        for m in _CUT_MARK.finditer(text):
+            end = m.start()
+            for start in range(max(end - self._longest, 0), end - _MARKED_MIN + 1):
+                prefix = text[start:end]
+                at = bisect.bisect_left(self._all_sorted, prefix)
+                key = self._all_sorted[at] if at < len(self._all_sorted) else ""
+                if key.startswith(prefix) and 2 * len(prefix) >= len(key):
+                    spans.append((start, end, self._mask(prefix)))
+                    break
+        return spans
 
     def _cut_key(self, text: str, after: int) -> list[tuple[int, int, str]]:
         """A key cut short by a length limit at the end of ``text``: 8+ of its first characters, then nothing
@@ -275,6 +300,10 @@ def scrub_keys(text: str, keys: Iterable[object], render: Callable[[str], str] =
     wanted = [k for k in keys if is_key(k) and k]
     if not wanted or not text:
         return text
-    if not any(c in text for c in "\\&%") and not any(reveal(k)[:KEY_SHAPE_MIN] in text for k in wanted):
+    if (
+        not any(c in text for c in "\\&%")
+        and not _CUT_MARK.search(text)
+        and not any(reveal(k)[:KEY_SHAPE_MIN] in text for k in wanted)
+    ):
         return text  # no key's first characters and no escape anywhere: nothing to find
     return KeyScrubber(wanted, render)(text)

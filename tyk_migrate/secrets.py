@@ -22,6 +22,7 @@ as the legacy export.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -89,15 +90,19 @@ def private_file(path: str | Path, *, create: bool = True) -> Path:
     masks: exports, reports, journals, the sandbox database. Not-regular files (``/dev/stdout``) are left alone.
     """
     target = Path(path)
-    if not create and not target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o600)  # no O_TRUNC: the caller writes
     try:
-        if stat.S_ISREG(os.fstat(fd).st_mode) and hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # an existing file would keep its old mode otherwise
-    finally:
-        os.close(fd)
+        info = target.stat()
+    except FileNotFoundError:
+        if not create:
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # created owner-only, so no byte is ever readable by others
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        info = target.stat()
+    if stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) != 0o600:
+        # by path, never by opening it: closing any descriptor of a file drops this process's POSIX locks on
+        # it, and SQLite's locks on a live database's -shm file are what keep another process from resetting it
+        os.chmod(target, 0o600)
     return target
 
 

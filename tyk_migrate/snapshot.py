@@ -2,8 +2,8 @@
 
 ``fetch_snapshot`` reads users, products, plans and apps (paged), then every app's custom credentials
 concurrently, and turns the API's objects into snake_case frames checked by pandera models. Building the
-frames is pure (``PortalSnapshot.from_api``), so tests and benchmarks can make a snapshot from seed-shaped
-dicts without a portal.
+frames is pure (``PortalSnapshot.from_api``, builders in ``snapshot_frames``), so tests and benchmarks can
+make a snapshot from seed-shaped dicts without a portal.
 
 Two details of the official API shape the code: ``GET /plans`` answers a summary without ``ReferenceID``
 (the natural join key for legacy policy IDs), so plans lacking it are read one by one; and credentials
@@ -20,247 +20,52 @@ from functools import cached_property, partial
 from typing import Any, cast
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
 
 from .aio import run_sync
 from .concurrency import AdaptiveReads
 from .config import Settings
-from .errors import UnexpectedAnswer
 from .portal import AsyncPortalClient, PortalClient
-from .scrub import clip, mask_secretish
-from .secrets import KeyValue, SecretKey, fingerprint, wrap_keys
+from .secrets import KeyValue, SecretKey, fingerprint
+from .snapshot_frames import (
+    PLAN_LIMIT_FIELDS,
+    PROVIDER_ADMIN_ROLES,
+    SnapshotApps,
+    SnapshotCredentials,
+    SnapshotPlans,
+    SnapshotProducts,
+    SnapshotUsers,
+    _int,
+    apps_frame,
+    credentials_frame,
+    is_portal_admin,
+    plans_frame,
+    products_frame,
+    users_frame,
+)
 
-#: Roles that run the portal itself (provider side). ``consumer-admin`` administers a developer
-#: organisation: a developer, not a portal admin.
-PROVIDER_ADMIN_ROLES = frozenset({"admin", "provider-admin", "super-admin", "superadmin"})
+# the frame models and builders live in snapshot_frames; importable from here as before
+__all__ = [
+    "PLAN_LIMIT_FIELDS",
+    "PROGRESS_MIN_APPS",
+    "PROVIDER_ADMIN_ROLES",
+    "PortalSnapshot",
+    "SnapshotApps",
+    "SnapshotCredentials",
+    "SnapshotPlans",
+    "SnapshotProducts",
+    "SnapshotUsers",
+    "apps_frame",
+    "credentials_frame",
+    "fetch_snapshot",
+    "fetch_snapshot_async",
+    "is_portal_admin",
+    "plans_frame",
+    "products_frame",
+    "users_frame",
+]
+
 #: Show a progress bar by default when a portal has at least this many apps.
 PROGRESS_MIN_APPS = 200
-
-
-# -- frame models ----------------------------------------------------------------------------------
-# Kept here rather than in schemas.py (owned by the loaders): the snapshot frames are built only here.
-
-
-class SnapshotUsers(pa.DataFrameModel):
-    user_id: Series[int] = pa.Field(unique=True)
-    email: Series[str]
-    first: Series[str]
-    last: Series[str]
-    active: Series[bool]
-    org_id: Series[int]
-    role: Series[str]
-    is_admin: Series[bool]
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
-
-
-class SnapshotProducts(pa.DataFrameModel):
-    product_id: Series[int] = pa.Field(unique=True)
-    name: Series[str]
-    display_name: Series[str]
-    reference_id: Series[str]
-    api_ids: Series[object]
-    listen_paths: Series[object]
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
-
-
-class SnapshotPlans(pa.DataFrameModel):
-    plan_id: Series[int] = pa.Field(unique=True)
-    name: Series[str]
-    display_name: Series[str]
-    reference_id: Series[str]
-    rate_limit: Series[pd.Float64Dtype] = pa.Field(nullable=True)
-    quota: Series[pd.Float64Dtype] = pa.Field(nullable=True)
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
-
-
-class SnapshotApps(pa.DataFrameModel):
-    app_id: Series[int] = pa.Field(unique=True)
-    name: Series[str]
-    user_id: Series[int]
-    visibility: Series[str]
-    created_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, dtype_kwargs={"unit": "us", "tz": "UTC"})
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
-
-
-class SnapshotCredentials(pa.DataFrameModel):
-    credential_id: Series[int] = pa.Field(unique=True)
-    app_id: Series[int]
-    user_id: Series[int]
-    key_id: Series[object] = pa.Field(nullable=True)
-    key_fingerprint: Series[str] = pa.Field(nullable=True)
-    plan_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    product_ids: Series[object]
-    alias: Series[str]
-    type: Series[str]
-    auth_token_type: Series[str]
-    authentication_method: Series[str]
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
-
-
-def _int(value: Any, default: int = -1) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _int_list(values: Any) -> list[int]:
-    if not isinstance(values, list | tuple):
-        return []
-    return [int(v) for v in values if str(v).strip().lstrip("-").isdigit()]
-
-
-def _check(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> pd.DataFrame:
-    """Validate a snapshot frame; a failure means the portal answered something the API does not promise."""
-    try:
-        return model.validate(frame)
-    except (pa.errors.SchemaError, pa.errors.SchemaErrors) as exc:
-        first = clip(str(exc).strip().splitlines()[0], 300, mask_secretish)  # it may quote a value: a key
-        raise UnexpectedAnswer(f"portal data does not fit {model.__name__}: {first}") from None
-
-
-def is_portal_admin(org_id: int, role: str) -> bool:
-    """True for provider-side accounts: organisation 0 or an admin role that is not a consumer one."""
-    role = role.strip().lower()
-    if org_id == 0:
-        return True
-    return role in PROVIDER_ADMIN_ROLES or ("admin" in role and not role.startswith("consumer"))
-
-
-def users_frame(users: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    rows = []
-    for u in users:
-        org_id = _int(u.get("OrganisationID"))
-        role = _text(u.get("Role"))
-        rows.append(
-            {
-                "user_id": _int(u.get("ID")),
-                "email": _text(u.get("Email")).strip().lower(),
-                "first": _text(u.get("First")),
-                "last": _text(u.get("Last")),
-                "active": bool(u.get("Active", True)),
-                "org_id": org_id,
-                "role": role,
-                "is_admin": is_portal_admin(org_id, role),
-            }
-        )
-    frame = pd.DataFrame(rows, columns=list(SnapshotUsers.to_schema().columns))
-    return _check(
-        SnapshotUsers, frame.astype({"user_id": "int64", "org_id": "int64", "active": bool, "is_admin": bool})
-    )
-
-
-def products_frame(products: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    rows = []
-    for p in products:
-        details = [d for d in (p.get("APIDetails") or []) if isinstance(d, dict)]
-        rows.append(
-            {
-                "product_id": _int(p.get("ID")),
-                "name": _text(p.get("Name")),
-                "display_name": _text(p.get("DisplayName")),
-                "reference_id": _text(p.get("ReferenceID")),
-                "api_ids": [_text(d.get("APIID")) for d in details if d.get("APIID")],
-                "listen_paths": [_text(d.get("ListenPath")) for d in details if d.get("ListenPath")],
-            }
-        )
-    frame = pd.DataFrame(rows, columns=list(SnapshotProducts.to_schema().columns))
-    return _check(SnapshotProducts, frame.astype({"product_id": "int64", "api_ids": object, "listen_paths": object}))
-
-
-def plans_frame(plans: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    rows = [
-        {
-            "plan_id": _int(p.get("ID")),
-            "name": _text(p.get("Name")),
-            "display_name": _text(p.get("DisplayName")),
-            "reference_id": _text(p.get("ReferenceID")),
-            "rate_limit": p.get("RateLimit"),
-            "quota": p.get("Quota"),
-        }
-        for p in plans
-    ]
-    frame = pd.DataFrame(rows, columns=list(SnapshotPlans.to_schema().columns))
-    # Older portals answer "600 calls / 1 minute(s)" text here: kept as missing rather than guessed.
-    frame["rate_limit"] = pd.to_numeric(frame["rate_limit"], errors="coerce").astype("Float64")
-    frame["quota"] = pd.to_numeric(frame["quota"], errors="coerce").astype("Float64")
-    return _check(SnapshotPlans, frame.astype({"plan_id": "int64"}))
-
-
-def apps_frame(apps: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    rows = [
-        {
-            "app_id": _int(a.get("ID")),
-            "name": _text(a.get("Name")),
-            "user_id": _int(a.get("UserID")),
-            "visibility": _text(a.get("Visibility")),
-            "created_at": a.get("CreatedAt"),
-        }
-        for a in apps
-    ]
-    frame = pd.DataFrame(rows, columns=list(SnapshotApps.to_schema().columns))
-    frame["created_at"] = pd.to_datetime(
-        frame["created_at"], errors="coerce", format="%Y-%m-%d %H:%M", utc=True
-    ).astype("datetime64[us, UTC]")
-    return _check(SnapshotApps, frame.astype({"app_id": "int64", "user_id": "int64"}))
-
-
-def credentials_frame(credentials: Iterable[dict[str, Any]], apps: pd.DataFrame) -> pd.DataFrame:
-    """Credentials need an ``AppID`` field (added by the fetch, present in sandbox seeds)."""
-    rows = []
-    for c in credentials:
-        key = c.get("KeyID")
-        rows.append(
-            {
-                "credential_id": _int(c.get("ID")),
-                "app_id": _int(c.get("AppID")),
-                "key_id": key if isinstance(key, str) and key else None,
-                "plan_id": _int(c.get("PlanID"), -1),
-                "product_ids": _int_list(c.get("ProductIDs")),
-                "alias": _text(c.get("Alias")),
-                "type": _text(c.get("Type")),
-                "auth_token_type": _text(c.get("AuthTokenType")),
-                "authentication_method": _text(c.get("AuthenticationMethod")),
-            }
-        )
-    frame = pd.DataFrame(
-        rows, columns=[c for c in SnapshotCredentials.to_schema().columns if c not in ("user_id", "key_fingerprint")]
-    )
-    owner = dict(zip(apps["app_id"].tolist(), apps["user_id"].tolist(), strict=True))
-    frame.insert(2, "user_id", [owner.get(a, -1) for a in frame["app_id"].tolist()])
-    keys = frame["key_id"].tolist()
-    frame["key_id"] = pd.Series(wrap_keys(keys), index=frame.index, dtype=object)
-    frame.insert(
-        4, "key_fingerprint", pd.Series([fingerprint(k) if k else None for k in keys], index=frame.index, dtype="str")
-    )
-    frame["plan_id"] = frame["plan_id"].astype("Int64").mask(frame["plan_id"] == -1)
-    frame["product_ids"] = frame["product_ids"].astype(object)
-    return _check(SnapshotCredentials, frame.astype({"credential_id": "int64", "app_id": "int64", "user_id": "int64"}))
 
 
 @dataclass
@@ -336,7 +141,8 @@ class PortalSnapshot:
 
     @cached_property
     def credentials_by_fingerprint(self) -> pd.DataFrame:
-        """Credentials indexed by ``key_fingerprint`` (the portal refuses a key twice, so it is unique)."""
+        """Credentials indexed by ``key_fingerprint``, the oldest of each key: a portal that lets a key be
+        imported twice (TYK-FACTS.md) holds it in several credentials, all of them in ``credentials``."""
         known = self.credentials[self.credentials["key_fingerprint"].notna()]
         return known.drop_duplicates("key_fingerprint").set_index("key_fingerprint", drop=False)
 

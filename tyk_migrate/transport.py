@@ -1,58 +1,73 @@
-"""A lean HTTP/1.1 transport for httpx, for the runner's many small concurrent requests.
+"""The HTTP transport of the async clients: httpx on aiohttp's connection pool (the ``httpx-aiohttp`` package).
 
-Why: httpcore's connection pool spends milliseconds of CPU per request once a few dozen requests are in
-flight (it rescans every connection for every request: encode/httpx#3215), which caps a migration far
-below what the portal allows. This transport keeps a plain LIFO stack of idle keep-alive connections per
-origin, writes each request in one ``write`` and parses the answer with ``asyncio`` streams: tens of
-microseconds per request. It plugs into ``httpx.AsyncClient(transport=...)``, so every httpx feature above
-the transport (base URL, headers, timeouts as set here, JSON) stays as it is.
+Why: httpcore's pool spends milliseconds of CPU per request once a few dozen requests are in flight (it
+rescans every connection for every request: encode/httpx#3215), which caps a migration far below what the
+portal allows. aiohttp's pool costs well under a millisecond (figures in docs/benchmarks.md, "Transport").
+It plugs into ``httpx.AsyncClient(transport=...)``, so everything above the transport (base URL, headers,
+timeouts, JSON, the portal client's error mapping) stays httpx's; HTTP/1.1 parsing, keep-alive, TLS and the
+connection limit are aiohttp's, a maintained client, instead of a hand-written one.
 
-Scope, on purpose: HTTP/1.1 over TCP or TLS, no proxies (``lean_transport`` returns None when one is
-configured, and callers then keep httpx's own transport), no HTTP/2, no request streaming (bodies are
-JSON). Failures are raised as httpx transport errors (``ConnectError``, ``ReadError``, ``ReadTimeout`` …)
-so callers see exactly what they would see with the default transport.
+What this module adds on top of ``httpx_aiohttp.AiohttpTransport``, each for a reason:
+
+- aiohttp resends an "idempotent" request (PUT, DELETE …) once when its connection breaks. A broken
+  connection says nothing about whether the portal applied the write, and whether to try again is the
+  portal client's decision (reads retried with backoff; writes sent once, the runner looks the object up
+  first), so that resend is switched off: every request goes out at most once here.
+- Failures are raised as the httpx error that names them (``ConnectError`` for a refused connection, not
+  httpx-aiohttp's ``ConnectTimeout``; ``RemoteProtocolError`` for a server that hung up; ``ReadTimeout``),
+  with the request attached, and bad HTTP from the server is one too instead of a raw aiohttp error, so
+  the portal client's ``except httpx.TransportError`` catches every failure.
+- The body is read here, under the same error mapping, and the connection goes back to the pool at once.
+- aiohttp's own cookie jar and default headers are off: httpx owns cookies and content negotiation (it
+  decodes the body, so aiohttp must not offer an encoding httpx cannot read).
+- A session belongs to one event loop; a client used again from a new loop (``fetch_snapshot`` twice with
+  one ``AsyncPortalClient``) gets a new session instead of a RuntimeError.
+
+Proxies: ``lean_transport`` returns None when the environment routes the URL through one, and callers keep
+httpx's own transport, so proxy rules (``NO_PROXY``, SOCKS) stay the same as the blocking client's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import ssl
-import time
 import urllib.request
-from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
-_IDLE_SECONDS = 4.0  # reuse an idle connection only this long (uvicorn closes after 5 s by default)
+# Reuse an idle connection only this long: uvicorn closes one after 5 s, and reusing it just as the server
+# closes it turns a request into a failed one.
+_KEEPALIVE_SECONDS = 4.0
+_DEFAULT_CONNECTIONS = 100
 
 
-def lean_transport(url: str, *, verify: ssl.SSLContext | bool, timeout: float) -> LeanTransport | None:
+def lean_transport(
+    url: str,
+    *,
+    verify: ssl.SSLContext | bool,
+    timeout: float,
+    max_connections: int = _DEFAULT_CONNECTIONS,
+) -> LeanTransport | None:
     """A ``LeanTransport`` for ``url``, or None when the environment routes that URL through a proxy
-    (``HTTPS_PROXY`` and friends): httpx's own transport honours those, this one does not."""
+    (``HTTPS_PROXY`` and friends): httpx's own transport honours those as the blocking client does."""
     parts = urlsplit(url)
     proxies = urllib.request.getproxies()
     if (proxies.get(parts.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(parts.hostname or ""):
         return None
-    return LeanTransport(verify=verify, timeout=timeout)
+    return LeanTransport(verify=verify, timeout=timeout, max_connections=max_connections)
 
 
-class _Conn:
-    __slots__ = ("idle_since", "reader", "writer")
+class LeanTransport(AiohttpTransport):
+    """``httpx.AsyncClient(transport=LeanTransport(verify=..., timeout=...))``.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.idle_since = 0.0
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):  # closing a broken socket must not raise
-            self.writer.close()
-
-
-class LeanTransport(httpx.AsyncBaseTransport):
-    """``httpx.AsyncClient(transport=LeanTransport(verify=..., timeout=...))``."""
+    ``verify`` is httpx's: True (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``), False, or an
+    ``ssl.SSLContext``. ``timeout`` and ``connect_timeout`` apply to requests that carry no httpx timeout
+    (an ``httpx.AsyncClient`` always sets one). At most ``max_connections`` are open at once; more requests
+    wait for one to come free."""
 
     def __init__(
         self,
@@ -60,159 +75,101 @@ class LeanTransport(httpx.AsyncBaseTransport):
         verify: ssl.SSLContext | bool = True,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
-        max_idle: int = 128,
+        max_connections: int = _DEFAULT_CONNECTIONS,
     ) -> None:
-        if verify is True:
-            self._ssl: ssl.SSLContext | None = ssl.create_default_context()
-        elif verify is False:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            self._ssl = ctx
-        else:
-            self._ssl = verify
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.max_idle = max_idle
-        self._idle: dict[tuple[str, str, int], collections.deque[_Conn]] = {}
-        self._closed = False
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=_KEEPALIVE_SECONDS,
+        )
+        super().__init__(verify=verify, limits=limits)
+        self._default_timeout = httpx.Timeout(timeout, connect=min(connect_timeout, timeout)).as_dict()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get_client(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self.limits.max_connections or 0,
+            keepalive_timeout=self.limits.keepalive_expiry,
+            ssl=self.ssl_context,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # httpx decodes the body, so only what httpx asked for may be accepted (aiohttp would offer zstd
+            # from a library httpx cannot decode with); and no User-Agent of aiohttp's either
+            skip_auto_headers=("Accept-Encoding", "User-Agent"),
+        )
+        # Private, but the switch aiohttp's own test client uses; tests/test_transport.py fails if it stops
+        # working. Without it a PUT or DELETE whose connection breaks is sent a second time.
+        session._retry_connection = False
+        return session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self._same_loop()
+        if not request.extensions.get("timeout"):
+            request.extensions["timeout"] = self._default_timeout
+        try:
+            response = await super().handle_async_request(request)
+            stream = response.stream
+            assert isinstance(stream, httpx.AsyncByteStream)
+            try:
+                content = b"".join([chunk async for chunk in stream])
+            finally:
+                await stream.aclose()  # the connection goes back to the pool
+        except (httpx.TransportError, aiohttp.ClientError, TimeoutError) as exc:
+            raise _httpx_error(exc, request) from exc
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(content),
+            request=request,
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
-        self._closed = True
-        for stack in self._idle.values():
-            while stack:
-                stack.pop().close()
-        self._idle.clear()
-
-    # -- connections ------------------------------------------------------------------------------
-    def _take(self, origin: tuple[str, str, int]) -> _Conn | None:
-        stack = self._idle.get(origin)
-        now = time.monotonic()
-        while stack:
-            conn = stack.pop()
-            if now - conn.idle_since < _IDLE_SECONDS and not conn.reader.at_eof():
-                return conn
-            conn.close()
-        return None
-
-    def _give_back(self, origin: tuple[str, str, int], conn: _Conn) -> None:
-        stack = self._idle.setdefault(origin, collections.deque())
-        if self._closed or len(stack) >= self.max_idle:
-            conn.close()
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            self._forget_session()  # made on a loop that has ended (run_sync): it cannot be awaited here
             return
-        conn.idle_since = time.monotonic()
-        stack.append(conn)
+        await super().aclose()
+        self.client = None  # a request after this opens a new session instead of failing on a closed one
 
-    async def _connect(self, origin: tuple[str, str, int], request: httpx.Request) -> _Conn:
-        scheme, host, port = origin
-        tls = self._ssl if scheme == "https" else None
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, ssl=tls, server_hostname=host if tls else None, limit=2**20),
-                self.connect_timeout,
-            )
-        except TimeoutError as exc:
-            raise httpx.ConnectTimeout(f"connect timeout to {host}:{port}", request=request) from exc
-        except (OSError, ssl.SSLError) as exc:
-            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}", request=request) from exc
-        return _Conn(reader, writer)
+    def _same_loop(self) -> None:
+        """Forget a session made on another event loop (its connections cannot be used from this one)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._forget_session()
+            self._loop = loop
 
-    # -- one exchange -----------------------------------------------------------------------------
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        scheme = url.scheme
-        port = url.port or (443 if scheme == "https" else 80)
-        origin = (scheme, url.host, port)
-        body = await request.aread()
-        head = self._head(request, body)
-        conn = self._take(origin)
-        if conn is None:
-            conn = await self._connect(origin, request)
-        try:
-            conn.writer.write(head + body if body else head)
-            status, headers, content, keep = await asyncio.wait_for(self._read(conn.reader, request), self.timeout)
-        except TimeoutError as exc:
-            conn.close()
-            raise httpx.ReadTimeout("no answer in time", request=request) from exc
-        except httpx.TransportError:
-            conn.close()
-            raise
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-            conn.close()
-            raise httpx.ReadError(f"connection broken: {type(exc).__name__}", request=request) from exc
-        except BaseException:
-            conn.close()
-            raise
-        if keep:
-            self._give_back(origin, conn)
-        else:
-            conn.close()
-        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(content), request=request)
+    def _forget_session(self) -> None:
+        old, self.client = self.client, None
+        if isinstance(old, aiohttp.ClientSession):
+            connector = old.connector
+            old.detach()
+            if connector is not None:
+                with contextlib.suppress(Exception):  # its loop may be closed: drop its sockets as best we can
+                    connector._close()
 
-    @staticmethod
-    def _head(request: httpx.Request, body: bytes) -> bytes:
-        url = request.url
-        target = url.raw_path.decode("ascii")
-        lines = [f"{request.method} {target} HTTP/1.1".encode("ascii")]
-        has_length = False
-        for name, value in request.headers.raw:
-            lower = name.lower()
-            if lower == b"accept-encoding":
-                continue  # identity: nothing to decode, nothing to guess
-            if lower == b"content-length":
-                has_length = True
-            lines.append(name + b": " + value)
-        if body and not has_length:
-            lines.append(b"Content-Length: " + str(len(body)).encode())
-        return b"\r\n".join(lines) + b"\r\n\r\n"
 
-    @staticmethod
-    async def _read(reader: asyncio.StreamReader, request: httpx.Request) -> tuple[int, list[Any], bytes, bool]:
-        raw = await reader.readuntil(b"\r\n\r\n")
-        lines = raw.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
-            raise httpx.RemoteProtocolError("not an HTTP answer", request=request)
-        version, status = parts[0], int(parts[1])
-        headers: list[tuple[str, str]] = []
-        length: int | None = None
-        chunked = False
-        keep = version == "HTTP/1.1"
-        for line in lines[1:]:
-            if not line:
-                continue
-            name, _, value = line.partition(":")
-            value = value.strip()
-            headers.append((name, value))
-            lower = name.lower()
-            if lower == "content-length":
-                length = int(value)
-            elif lower == "transfer-encoding" and "chunked" in value.lower():
-                chunked = True
-            elif lower == "connection":
-                token = value.lower()
-                keep = "close" not in token and (keep or "keep-alive" in token)
-        if request.method == "HEAD" or status in (204, 304) or 100 <= status < 200:
-            content = b""
-        elif chunked:
-            pieces = []
-            while True:
-                size_line = await reader.readuntil(b"\r\n")
-                size = int(size_line.split(b";", 1)[0].strip(), 16)
-                if size == 0:
-                    while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                        pass
-                    break
-                pieces.append(await reader.readexactly(size))
-                await reader.readexactly(2)
-            content = b"".join(pieces)
-            headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
-        elif length is not None:
-            content = await reader.readexactly(length)
-        else:
-            content = await reader.read()
-            keep = False
-        return status, headers, content, keep
+def _httpx_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+    """The httpx error for an aiohttp failure, ``exc`` itself or the cause of httpx-aiohttp's mapping."""
+    cause = exc.__cause__ if isinstance(exc, httpx.TransportError) and exc.__cause__ is not None else exc
+    message = str(cause) or type(cause).__name__
+    kind: type[httpx.TransportError]
+    if isinstance(cause, aiohttp.ConnectionTimeoutError):
+        kind = httpx.ConnectTimeout  # also a wait for a free connection that ran out
+    elif isinstance(cause, aiohttp.ServerTimeoutError | TimeoutError):
+        kind = httpx.ReadTimeout
+    elif isinstance(cause, aiohttp.ClientConnectorError):
+        kind = httpx.ConnectError  # refused, DNS, TLS handshake or certificate
+    elif isinstance(cause, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
+        kind = httpx.RemoteProtocolError  # hung up without an answer, or answered something not HTTP
+    elif isinstance(cause, aiohttp.ClientPayloadError | aiohttp.ClientConnectionError):
+        kind = httpx.ReadError  # the connection broke while the request or its answer was on the wire
+    elif isinstance(exc, httpx.TransportError):
+        kind = type(exc)  # httpx-aiohttp's own mapping (unsupported URL, proxy)
+    else:
+        kind = httpx.ReadError
+    return kind(message, request=request)
 
 
 class BorrowedTransport(httpx.AsyncBaseTransport):

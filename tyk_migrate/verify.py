@@ -2,9 +2,10 @@
 
 ``verify_access`` takes the outcome frame of a run (``status`` created/skipped rows are the migrated keys),
 calls the gateway on an API of each key's products and records what the gateway answered. A ``200`` means
-the key, its plan and its products are live; ``401`` says the gateway does not know the key (not
-migrated, or the Dashboard sync lagged), ``403`` that the key works but not on that API (wrong products),
-``429`` that its plan's rate limit was hit even after a short backoff.
+the key, its plan and its products are live; ``401`` and ``403`` that the gateway refuses it (unknown,
+not provisioned by a half-done create, too short for the gateway's minimum, or not allowed on that API:
+``verify_error`` says which it can tell, and what to do), ``429`` that its plan's rate limit was hit even
+after a short backoff.
 
 The raw key goes only into the request header of the call; errors are recorded with the key scrubbed,
 and the frame keeps its ``SecretKey`` objects, so displaying the result never shows a key.
@@ -35,6 +36,7 @@ from .retry import RetryPolicy, parse_retry_after
 from .scrub import scrub_keys
 from .secrets import KeyValue, is_key, reveal
 from .transport import lean_transport
+from .verify_hints import GatewayHints
 
 if TYPE_CHECKING:
     from .snapshot import PortalSnapshot
@@ -125,14 +127,15 @@ def _as_list(value: object) -> list[Any]:
     return []
 
 
-def _target_for(row: pd.Series, targets: dict[int, str]) -> str | None:
+def _target_for(row: pd.Series, targets: dict[int, str]) -> tuple[int, str] | None:
+    """The first of the row's products with an API to call, and that API's path."""
     for product_id in _as_list(row.get("product_ids")):
         try:
             found = targets.get(int(product_id))
         except (TypeError, ValueError):
             continue
         if found:
-            return found
+            return int(product_id), found
     return None
 
 
@@ -163,6 +166,8 @@ class _Job:
     key: KeyValue
     url: str
     target: str
+    fingerprint: Any = None
+    product_id: int | None = None
 
 
 @dataclass
@@ -217,6 +222,7 @@ async def verify_access_async(
     verify_tls: bool = True,
     allow_insecure_http: bool | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    min_key_length: int | None = None,
 ) -> pd.DataFrame:
     """Async form of :func:`verify_access` (same arguments); use it from async code."""
     if header_style not in HEADER_STYLES:
@@ -248,16 +254,16 @@ async def verify_access_async(
         if not is_key(key) or not key:
             errors[label] = "no key value in the frame (load the export again: keys are never stored)"
             continue
+        target, product_id = "", None
         if snapshot is not None:
-            target = _target_for(row, targets)
-            if target is None:
+            found = _target_for(row, targets)
+            if found is None:
                 errors[label] = "no API to call: none of the key's products has a listen path or API ID"
                 continue
-        else:
-            target = ""
+            product_id, target = found
         called = (target + suffix) if target else suffix
         where[label] = called
-        jobs.append(_Job(label, key, base + called, called))
+        jobs.append(_Job(label, key, base + called, called, row.get("key_fingerprint"), product_id))
 
     total = len(jobs)
     done = 0
@@ -266,6 +272,7 @@ async def verify_access_async(
     if jobs:
         limiter = RateLimiter(rate_per_second)
         gate = asyncio.Semaphore(concurrency)
+        hints = GatewayHints.build(snapshot, min_key_length)
         # the shared backoff (0.25 s doubling, jittered, at most max_backoff; Retry-After wins, as bounded)
         policy = RetryPolicy(
             attempts=retries_429 + 1, base=0.25, cap=max_backoff, max_retry_after=max_backoff, rng=random.Random(seed)
@@ -273,7 +280,7 @@ async def verify_access_async(
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         client_kw: dict[str, Any] = {"timeout": httpx.Timeout(timeout), "limits": limits, "follow_redirects": False}
         # the lean transport: httpx's default pool costs milliseconds per call with many in flight
-        transport = transport or lean_transport(base, verify=verify_tls, timeout=timeout)
+        transport = transport or lean_transport(base, verify=verify_tls, timeout=timeout, max_connections=concurrency)
         if transport is not None:
             client_kw["transport"] = transport
         else:
@@ -284,7 +291,10 @@ async def verify_access_async(
                 nonlocal done
                 outcome = await _call(http, job, header_style, gate, limiter, policy)
                 statuses[job.label] = outcome.status
-                errors[job.label] = outcome.error
+                errors[job.label] = outcome.error or hints.explain(
+                    outcome.status, key_length=len(reveal(job.key)), fingerprint=job.fingerprint,
+                    product_id=job.product_id,
+                )  # fmt: skip
                 stamps[job.label] = outcome.at
                 done += 1
                 if progress is not None:
@@ -329,6 +339,7 @@ def verify_access(
     verify_tls: bool = True,
     allow_insecure_http: bool | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    min_key_length: int | None = None,
 ) -> pd.DataFrame:
     """Call the gateway with every migrated key (or a sample) and return a copy with the answers.
 
@@ -337,11 +348,14 @@ def verify_access(
     + ``path``; without a snapshot every key goes to ``gateway_url`` + ``path``.
 
     Adds ``verify_status`` (HTTP status, nullable Int64; null when no answer or not verified),
-    ``verify_error`` (why there is no usable answer: connection error, no API, persistent 429),
-    ``verified_at`` (UTC) and ``verify_target`` (the path called, never the key). The input frame is not
-    modified. ``sample`` is a count or a fraction (deterministic under ``seed``). ``concurrency`` bounds
-    calls in flight, ``rate_per_second`` spaces their starts; a 429 is retried ``retries_429`` times after
-    ``Retry-After`` or a short backoff (at most ``max_backoff`` s), then recorded as 429.
+    ``verify_error`` (why there is no usable answer: connection error, no API, persistent 429; for a 401
+    or 403, what the refusal means and what to do, from the key's length against ``min_key_length``, the
+    gateway's ``min_token_length``, default ``TYK_MIN_KEY_LENGTH`` when set, and the snapshot's
+    credentials holding the key: see ``verify_hints``), ``verified_at`` (UTC) and ``verify_target`` (the
+    path called, never the key). The input frame is not modified. ``sample`` is a count or a fraction
+    (deterministic under ``seed``). ``concurrency`` bounds calls in flight, ``rate_per_second`` spaces
+    their starts; a 429 is retried ``retries_429`` times after ``Retry-After`` or a short backoff (at most
+    ``max_backoff`` s), then recorded as 429.
     ``header_style``: ``authorization`` (``Authorization: <key>``, Tyk's default), ``bearer``
     (``Authorization: Bearer <key>``) or ``x-api-key``. ``progress(done, total)`` is called as calls end.
 
@@ -362,6 +376,7 @@ def verify_access(
         verify_tls=verify_tls,
         allow_insecure_http=allow_insecure_http,
         transport=transport,
+        min_key_length=min_key_length,
     )
     return run_sync(lambda: verify_access_async(outcomes, gateway_url, **kwargs))  # type: ignore[arg-type]
 
@@ -384,8 +399,8 @@ def verification_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 MEANINGS = {
     "200": "key works on its API",
-    "401": "gateway does not know the key",
-    "403": "key known but not allowed on that API (products?)",
+    "401": "gateway does not know the key (see verify_error)",
+    "403": "gateway refuses the key: not on that API, not provisioned or too short (see verify_error)",
     "429": "rate limit of the key's plan hit (even after backoff)",
     "no answer": "connection error or no API to call (see verify_error)",
 }

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import MissingColumnsError
 from ..schemas import PlanFrame
 from ..snapshot import PortalSnapshot
 from .decide import Decision, decide
+from .impact import Impact, LiveKeys, assess, impact_policy
 from .mapping import PlanMapping, load_mapping
 from .naming import PlanSettings, app_names, naming_fields
 from .resolvers import OwnerIndex, Resolver
@@ -22,7 +24,7 @@ LEGACY_REQUIRED = ("source_row", "key_id", "key_fingerprint", "owner_email", "ap
 #: The columns the plan adds after the legacy ones, in this order.
 PLAN_COLUMNS = (
     "legacy_app_name", "user_id", "plan_id", "product_ids", "app_id", "action", "reason", "reason_code",
-    "credential_id",
+    "client_impact", "client_impact_detail", "credential_id",
 )  # fmt: skip
 
 
@@ -37,8 +39,24 @@ def _name_apps(rows: Resolved, snapshot: PortalSnapshot, settings: PlanSettings)
     return app_names(rows.frame, settings, fields)
 
 
+def _assess(rows: Resolved, snapshot: PortalSnapshot, policy: dict[str, str], live_keys: LiveKeys) -> Impact:
+    """Client impact of every row whose plan and products resolved (``impact.assess``)."""
+    clean = np.array([not r.findings for r in rows.results], dtype=bool)
+    resolved = clean[rows.combo_of_row] if len(rows.results) else np.zeros(0, dtype=bool)
+    per_combo = [tuple(r.product_ids) for r in rows.results]
+    product_ids = [per_combo[c] for c in rows.combo_of_row.tolist()]  # shared tuples: no copy per row
+    return assess(
+        rows.frame, rows.plan_id(), product_ids, resolved, snapshot, policy, owners=rows.emails, live_keys=live_keys
+    )
+
+
 def _assemble(
-    rows: Resolved, decision: Decision, legacy_columns: list[str], snapshot: PortalSnapshot, out_of_scope: int
+    rows: Resolved,
+    decision: Decision,
+    impact: Impact,
+    legacy_columns: list[str],
+    snapshot: PortalSnapshot,
+    out_of_scope: int,
 ) -> pd.DataFrame:
     """The plan frame: the legacy columns, then ``PLAN_COLUMNS``; checked by ``schemas.PlanFrame``."""
     frame, index = rows.frame, rows.frame.index
@@ -53,6 +71,7 @@ def _assemble(
     plan["action"] = pd.Series(decision.action, index=index, dtype="str")
     plan["reason"] = pd.Series(reason, index=index, dtype="str")
     plan["reason_code"] = pd.Series(reason_code, index=index, dtype="str")
+    plan["client_impact"], plan["client_impact_detail"] = impact.columns(index)
     plan["credential_id"] = int64(decision.credential_id, index)
     plan.attrs["out_of_scope"] = out_of_scope
     plan.attrs["portal_url"] = snapshot.portal_url
@@ -69,6 +88,7 @@ def build_plan(
     *,
     settings: PlanSettings | None = None,
     scope: dict[str, Any] | None = None,
+    live_keys: LiveKeys = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Plan every valid legacy key against the snapshot: returns ``(plan, unresolved)``.
 
@@ -77,6 +97,10 @@ def build_plan(
     reason_code, credential_id``. ``unresolved`` lists legacy owners and policies that matched nothing,
     with row counts and close matches. ``scope`` (``owners``/``plans``/``products``/``orgs`` lists) keeps
     only matching rows; how many were left out is in ``plan.attrs["out_of_scope"]``.
+    ``client_impact`` names what the key's clients would notice (``impact``; kinds joined by ``;``) and
+    ``client_impact_detail`` says it with numbers; a kind set to block (``settings.client_impact``, the
+    mapping's ``client_impact:``) blocks the row. ``live_keys``: keys live in the gateway today
+    (``impact.live_key_overwrites``); the effective settings are in ``plan.attrs["client_impact"]``.
     """
     settings = settings or PlanSettings()
     settings.check()
@@ -89,6 +113,9 @@ def build_plan(
     every_row = resolve_rows(valid_keys, owners, resolver, plan_mapping)
     keep = scope_mask(every_row, resolver, scope_values)
     rows = every_row.subset(keep)
-    decision = decide(rows, _name_apps(rows, snapshot, settings), snapshot, resolver)
-    plan = _assemble(rows, decision, list(valid_keys.columns), snapshot, out_of_scope=int((~keep).sum()))
+    policy = impact_policy(plan_mapping.client_impact, settings.client_impact)
+    impact = _assess(rows, snapshot, policy, live_keys)
+    decision = decide(rows, _name_apps(rows, snapshot, settings), snapshot, resolver, impact.findings())
+    plan = _assemble(rows, decision, impact, list(valid_keys.columns), snapshot, out_of_scope=int((~keep).sum()))
+    plan.attrs["client_impact"] = policy
     return plan, unresolved(rows, owners, resolver)

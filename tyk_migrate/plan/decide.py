@@ -7,6 +7,7 @@ becomes its ``create_app``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -61,18 +62,24 @@ def duplicates(frame: pd.DataFrame) -> dict[int, int]:
     return {int(i): first_of[fps[int(i)]] for i in by_source.index.to_numpy()[dup]}
 
 
-def known_credentials(snapshot: PortalSnapshot, fingerprints: list[object]) -> dict[str, Credential]:
-    """Key fingerprint -> the portal credential holding that key, for the rows' keys only."""
-    existing = snapshot.credentials_by_fingerprint
-    in_portal = existing.index.intersection(pd.Index([f for f in fingerprints if isinstance(f, str)]))
-    creds = existing.loc[in_portal] if len(in_portal) else existing.iloc[0:0]
-    return {
-        fp: Credential(int(c), int(a), int(u), None if pd.isna(p) else int(p), list(pr))
-        for fp, c, a, u, p, pr in zip(
-            creds.index, creds["credential_id"], creds["app_id"], creds["user_id"], creds["plan_id"],
-            creds["product_ids"], strict=True,
+def known_credentials(snapshot: PortalSnapshot, fingerprints: list[object]) -> dict[str, list[Credential]]:
+    """Key fingerprint -> every portal credential holding that key (oldest first), for the rows' keys only.
+
+    Usually one; a portal that lets a key be imported twice (TYK-FACTS.md: duplicates probably overwrite)
+    can hold it in several credentials, in any apps, and each of them is compared with the legacy row.
+    """
+    existing = snapshot.credentials
+    wanted = {f for f in fingerprints if isinstance(f, str)}
+    creds = existing[existing["key_fingerprint"].isin(wanted)].sort_values("credential_id", kind="stable")
+    held: dict[str, list[Credential]] = {}
+    for fp, c, a, u, p, pr in zip(
+        creds["key_fingerprint"], creds["credential_id"], creds["app_id"], creds["user_id"], creds["plan_id"],
+        creds["product_ids"], strict=True,
+    ):  # fmt: skip
+        held.setdefault(str(fp), []).append(
+            Credential(int(c), int(a), int(u), None if pd.isna(p) else int(p), list(pr))
         )
-    }  # fmt: skip
+    return held
 
 
 class _Portal:
@@ -106,9 +113,13 @@ class _Portal:
 
 
 def _block_or_check(
-    rows: Resolved, decision: Decision, portal: _Portal, creds: dict[str, Credential], dup_of: dict[int, int]
+    rows: Resolved, decision: Decision, portal: _Portal, creds: dict[str, list[Credential]], dup_of: dict[int, int]
 ) -> None:
-    """Rows with a problem are blocked; rows whose key is in the portal are skipped or are a conflict."""
+    """Rows with a problem are blocked; rows whose key is in the portal are skipped or are a conflict.
+
+    A key held by several credentials is skipped only when every one of them matches the row (the newest,
+    which the gateway serves, is named); the first that differs makes the row a conflict.
+    """
     fps = rows.frame["key_fingerprint"].astype(object).tolist()
     users = rows.users
     has_problem = rows.has_problem()
@@ -119,13 +130,15 @@ def _block_or_check(
         problems = rows.problems(i)
         if i in dup_of:
             problems.append(R.DUPLICATE_KEY_IN_EXPORT(source_row=dup_of[i]))
-        cred = creds.get(fps[i]) if i not in dup_of else None
+        held = creds.get(fps[i], []) if i not in dup_of else []
         if problems:
-            if cred is not None:
-                problems.append(R.KEY_IN_PORTAL(**portal.where(cred)))
+            if held:
+                problems.append(R.KEY_IN_PORTAL(**portal.where(held[0])))
             decision.action[i], decision.findings[i] = "blocked", problems
-        elif cred is not None:
-            diffs = portal.differences(cred, str(rows.emails.iat[i]), users[i], rows.row_result(i))
+        elif held:
+            email, result = str(rows.emails.iat[i]), rows.row_result(i)
+            compared = [(c, portal.differences(c, email, users[i], result)) for c in held]
+            cred, diffs = next(((c, d) for c, d in compared if d), compared[-1])
             decision.credential_id[i], decision.app_id[i] = cred.credential_id, cred.app_id
             decision.app_name[i] = portal.app_label.get(cred.app_id, decision.app_name[i])
             if diffs:
@@ -174,12 +187,35 @@ def _group_new_apps(rows: Resolved, decision: Decision) -> None:
     decision.action[groups.index.to_numpy()[later]] = "add_credential"
 
 
-def decide(rows: Resolved, app_names: pd.Series, snapshot: PortalSnapshot, resolver: Resolver) -> Decision:
-    """Every row's action, reason findings, app and credential (``app_names``: the naming rule's result)."""
+def _block_for_impact(decision: Decision, impact_blocks: Sequence[R.Finding | None]) -> None:
+    """Rows that would be written but whose clients would notice in a way set to block are blocked; rows
+    blocked already list it too (before a ``key_in_portal`` note); ``skip_existing`` rows write nothing."""
+    for i, found in enumerate(impact_blocks):
+        if found is None or decision.action[i] == "skip_existing":
+            continue
+        if decision.action[i] == "":
+            decision.action[i], decision.findings[i] = "blocked", [found]
+            continue
+        notes = decision.findings[i]
+        at = len(notes) - 1 if notes and notes[-1].code == R.KEY_IN_PORTAL.code else len(notes)
+        notes.insert(at, found)
+
+
+def decide(
+    rows: Resolved,
+    app_names: pd.Series,
+    snapshot: PortalSnapshot,
+    resolver: Resolver,
+    impact_blocks: Sequence[R.Finding | None] | None = None,
+) -> Decision:
+    """Every row's action, reason findings, app and credential (``app_names``: the naming rule's result;
+    ``impact_blocks``: per row, the ``client_impact_blocked`` finding or None)."""
     decision = Decision.undecided(app_names)
     fingerprints = rows.frame["key_fingerprint"].astype(object).tolist()
     creds = known_credentials(snapshot, fingerprints)
     _block_or_check(rows, decision, _Portal(snapshot, resolver), creds, duplicates(rows.frame))
+    if impact_blocks is not None:
+        _block_for_impact(decision, impact_blocks)  # before apps are grouped: a blocked row creates no app
     _reuse_apps(rows, decision, snapshot)
     _group_new_apps(rows, decision)
     return decision

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..sources.capped import MAX_MAPPING_BYTES, read_capped
+from .impact import impact_policy
 
-MAPPING_SECTIONS = ("plans", "products", "owners")
+MAPPING_SECTIONS = ("plans", "products", "owners", "client_impact")
 
 
 def norm(value: object) -> str:
@@ -42,15 +44,17 @@ class PlanMapping:
 
     ``plans``/``products`` map a legacy policy ID or name to portal names/IDs (a list maps one legacy
     policy to several products; an empty list or null means "ignore this legacy value"); ``owners`` maps a
-    legacy owner email to the portal user's email.
+    legacy owner email to the portal user's email; ``client_impact`` sets what a kind of client impact
+    does to a row (``{kind: warn | block}``, docs/planning.md "Client impact").
     """
 
     plans: dict[str, tuple[str, ...]] = field(default_factory=dict)
     products: dict[str, tuple[str, ...]] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
+    client_impact: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.plans or self.products or self.owners)
+        return bool(self.plans or self.products or self.owners or self.client_impact)
 
 
 def read_mapping_file(path: str | Path) -> dict[str, Any]:
@@ -59,7 +63,9 @@ def read_mapping_file(path: str | Path) -> dict[str, Any]:
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_capped(path, MAX_MAPPING_BYTES).decode("utf-8-sig")
+    except UnicodeError:
+        raise InputError(f"mapping {path.name}: not UTF-8 text") from None
     except OSError as exc:
         raise InputError(f"mapping {path.name}: cannot read ({exc.strerror or exc.__class__.__name__})") from None
     try:
@@ -69,7 +75,7 @@ def read_mapping_file(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InputError(f"mapping {path.name}: expected an object with plans/products/owners sections")
+        raise InputError(f"mapping {path.name}: expected an object with plans/products/owners/client_impact sections")
     return data
 
 
@@ -135,4 +141,10 @@ def load_mapping(source: PlanMapping | dict[str, Any] | str | Path | None) -> Pl
         plans={norm(k): _targets(v, f"plans.{k}") for k, v in sections["plans"].items()},
         products={norm(k): _targets(v, f"products.{k}") for k, v in sections["products"].items()},
         owners=_owners(sections["owners"]),
+        client_impact=_client_impact(sections["client_impact"]),
     )
+
+
+def _client_impact(section: dict[str, Any]) -> dict[str, str]:
+    impact_policy(section, where="mapping client_impact", error=InputError)
+    return {str(k): str(v) for k, v in section.items()}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
 from ..snapshot import PortalSnapshot
+from .impact import impact_policy
 
 #: Fields a format-string app naming rule may use.
 APP_NAME_FIELDS = (
@@ -27,13 +29,18 @@ class PlanSettings:
     (the key's alias, else the legacy app name, else the fallback), or a format string over
     ``APP_NAME_FIELDS`` such as ``"{plan} keys"`` or ``"{app_name} ({org})"``; an empty result falls
     back too. ``suggestions``: how many close matches to offer for a value that matches nothing.
+    ``client_impact``: what each kind of client impact does (warn or block), over the defaults.
     """
 
     app_name: str = "legacy"
     fallback_app_name: str = DEFAULT_APP_NAME
     suggestions: int = 3
+    #: ``{kind: "warn" | "block"}`` over ``impact.DEFAULT_POLICY`` (and over a mapping file's
+    #: ``client_impact:`` section): what each kind of client impact does to a row (docs/planning.md).
+    client_impact: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def check(self) -> None:
+        impact_policy(self.client_impact, where="PlanSettings.client_impact")
         if not self.fallback_app_name.strip():
             raise ConfigError("the fallback app name cannot be empty")
         if self.app_name in ("legacy", "alias"):

@@ -155,6 +155,12 @@ KEY_IN_PORTAL = Reason(
     "note",
     "note: the key is already in the portal as credential {credential_id} in app {app_id} {app_name!r}",
 )
+CLIENT_IMPACT_BLOCKED = Reason(
+    "client_impact_blocked",
+    "block",
+    "clients would notice ({kinds}): {detail}: move the key to a portal plan and products that keep what its "
+    "clients use (mapping file), or set client_impact {kinds} to warn to accept it",
+)
 APP_NAME_AMBIGUOUS = Reason(
     "app_name_ambiguous",
     "note",
@@ -167,7 +173,7 @@ REASONS: dict[str, Reason] = {
     for r in (
         OWNER_UNKNOWN, OWNER_AMBIGUOUS, OWNER_INACTIVE, OWNER_ADMIN, OWNER_MISSING, POLICY_UNKNOWN,
         PLAN_UNMAPPED, PLAN_AMBIGUOUS, PRODUCT_UNMAPPED, POLICIES_MISSING, DUPLICATE_KEY_IN_EXPORT,
-        KEY_EXISTS_ELSEWHERE, ALREADY_MIGRATED, KEY_IN_PORTAL, APP_NAME_AMBIGUOUS,
+        KEY_EXISTS_ELSEWHERE, CLIENT_IMPACT_BLOCKED, ALREADY_MIGRATED, KEY_IN_PORTAL, APP_NAME_AMBIGUOUS,
     )
 }  # fmt: skip
 #: The codes that block a row (what a plan summary counts).

@@ -11,6 +11,7 @@ import pandas as pd
 from ..errors import MissingColumnsError
 from ..schemas import ACTIONS
 from . import reasons as R
+from .impact import DEFAULT_POLICY, IMPACT_KINDS, split_kinds
 from .resolvers import OwnerIndex, Resolver
 from .rows import Resolved
 
@@ -32,11 +33,31 @@ def reason_counts(plan: pd.DataFrame) -> pd.Series:
     return pd.Series([keys[c] for c in ranked], index=pd.Index(ranked, name="reason_code"), name="keys", dtype="int64")
 
 
+def impact_counts(plan: pd.DataFrame) -> dict[str, int]:
+    """Rows per kind of client impact (a row with several counts under each), in ``IMPACT_KINDS`` order."""
+    if "client_impact" not in plan.columns:
+        return {}
+    rows: Counter[str] = Counter()
+    for cell, count in plan["client_impact"].value_counts(sort=False).items():
+        for kind in split_kinds(str(cell)):
+            rows[kind] += int(count)
+    return {kind: rows[kind] for kind in IMPACT_KINDS if rows[kind]}
+
+
+def impact_line(summary: dict[str, Any]) -> str | None:
+    """``client impact: rate_tighter 12 (warn), api_lost 1 (block)`` for a summary with any, else None."""
+    counts, policy = summary.get("client_impact") or {}, summary.get("client_impact_settings") or DEFAULT_POLICY
+    if not counts:
+        return None
+    return "client impact: " + ", ".join(f"{kind} {n} ({policy.get(kind, '?')})" for kind, n in counts.items())
+
+
 def summarize(plan: pd.DataFrame, top: int = 5) -> dict[str, Any]:
     """Counts by action and the commonest blocking causes.
 
     ``top_reasons``: up to ``top`` (sentence with its values blanked, keys) pairs, one per reason code;
-    ``reason_codes``: blocked keys per code, all of them (``reason_counts``).
+    ``reason_codes``: blocked keys per code, all of them (``reason_counts``); ``client_impact``: rows per
+    kind of client impact (``impact_counts``) and ``client_impact_settings`` what each kind does.
     """
     by_code = reason_counts(plan)
     return {
@@ -45,6 +66,8 @@ def summarize(plan: pd.DataFrame, top: int = 5) -> dict[str, Any]:
         "out_of_scope": int(plan.attrs.get("out_of_scope", 0)),
         "top_reasons": [(R.REASONS[str(code)].label, int(n)) for code, n in by_code.head(top).items()],
         "reason_codes": {str(code): int(n) for code, n in by_code.items()},
+        "client_impact": impact_counts(plan),
+        "client_impact_settings": dict(plan.attrs.get("client_impact") or DEFAULT_POLICY),
     }
 
 

@@ -1,4 +1,4 @@
-"""``/__sandbox/...``: read the whole state and switch faults while running (for tests and benchmarks).
+"""``/__sandbox/...``: read the whole state, switch faults and behaviour knobs while running (tests, benchmarks).
 
 Guarded by the same admin token as the portal API (the state holds raw key values, and a sandbox may be
 bound to a non-loopback address). Never faulted or delayed.
@@ -17,13 +17,17 @@ from starlette.routing import Route
 from ..errors import ConfigError
 from .faults import FaultInjector
 from .state import SandboxState
+from .world import LiveBehaviour
 
 
 class Admin:
-    def __init__(self, state: SandboxState, injector: FaultInjector, token: str) -> None:
+    def __init__(
+        self, state: SandboxState, injector: FaultInjector, token: str, behaviour: LiveBehaviour | None = None
+    ) -> None:
         self.state = state
         self.injector = injector
         self.token = token.encode()
+        self.behaviour = behaviour or LiveBehaviour()
 
     def routes(self) -> list[Route]:
         g = self._guard
@@ -31,6 +35,8 @@ class Admin:
             Route("/state", g(self.get_state), methods=["GET"]),
             Route("/faults", g(self.get_faults), methods=["GET"]),
             Route("/faults", g(self.put_faults), methods=["PUT"]),
+            Route("/behaviour", g(self.get_behaviour), methods=["GET"]),
+            Route("/behaviour", g(self.put_behaviour), methods=["PUT"]),
             Route("/reset", g(self.reset), methods=["POST"]),
         ]
 
@@ -46,6 +52,7 @@ class Admin:
     async def get_state(self, request: Request) -> Response:
         snap = self.state.snapshot()
         snap["faults"] = self.injector.describe()
+        snap["behaviour"] = self.behaviour.describe()
         return JSONResponse(snap)
 
     async def get_faults(self, request: Request) -> Response:
@@ -66,6 +73,30 @@ class Admin:
         except ConfigError as exc:
             return JSONResponse({"errors": [str(exc)]}, status_code=422)
         return JSONResponse(self.injector.describe())
+
+    async def get_behaviour(self, request: Request) -> Response:
+        return JSONResponse(self.behaviour.describe())
+
+    async def put_behaviour(self, request: Request) -> Response:
+        """``{"profile": "realistic", "behaviour": {"unknown-key": "401"}}``, both optional.
+
+        With ``profile`` the world starts from that profile; without, from the current one. Knobs win.
+        """
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or set(body) - {"profile", "behaviour"}:
+            usage = 'body must be {"profile": "NAME", "behaviour": {"KNOB": "VALUE"}}, both optional'
+            return JSONResponse({"errors": [usage]}, status_code=400)
+        profile, knobs = body.get("profile"), body.get("behaviour")
+        if not (profile is None or isinstance(profile, str)) or not (knobs is None or isinstance(knobs, dict)):
+            return JSONResponse({"errors": ["profile must be a string, behaviour an object"]}, status_code=422)
+        try:
+            self.behaviour.configure(profile, knobs)
+        except ConfigError as exc:
+            return JSONResponse({"errors": [str(exc)]}, status_code=422)
+        return JSONResponse(self.behaviour.describe())
 
     async def reset(self, request: Request) -> Response:
         self.state.reset()

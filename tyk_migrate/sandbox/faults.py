@@ -44,14 +44,15 @@ class FaultSpec:
         return bool(self.rates) or self.cap is not None or self.jitter_ms > 0 or bool(self.latency_ms)
 
 
-def _rate(name: str, value: str) -> float:
+def parse_rate(name: str, value: str, where: str = "faults") -> float:
+    """``5%`` or ``0.05`` -> 0.05; anything else, or outside 0..100%, is a ``ConfigError`` naming ``where``."""
     value = value.strip()
     try:
         rate = float(value[:-1]) / 100 if value.endswith("%") else float(value)
     except ValueError:
-        raise ConfigError(f"faults: {name}={value!r} is not a rate like 5% or 0.05") from None
+        raise ConfigError(f"{where}: {name}={value!r} is not a rate like 5% or 0.05") from None
     if not 0 <= rate <= 1:
-        raise ConfigError(f"faults: {name}={value!r} must be between 0% and 100%")
+        raise ConfigError(f"{where}: {name}={value!r} must be between 0% and 100%")
     return rate
 
 
@@ -76,7 +77,7 @@ def parse_faults(spec: str | None) -> FaultSpec:
         if not sep:
             raise ConfigError(f"faults: {item!r} needs a value, e.g. {name}=5%")
         if name in RATE_KINDS:
-            rates[name] = _rate(name, value)
+            rates[name] = parse_rate(name, value)
         elif name in NUMBER_KINDS:
             numbers[name] = _number(name, value)
         else:

@@ -1,9 +1,10 @@
-"""The outermost ASGI layer: request counters, latency and network faults for ``/portal-api`` only.
+"""The outermost ASGI layer: request counters, latency and network faults for ``/portal-api`` and ``/api``.
 
 It sits outside Starlette so it sees uvicorn's own ``send`` and can drop a connection for real:
 uvicorn answers 500 when an app fails before responding, which is not what a lost connection looks
 like, so a drop aborts the TCP transport instead and returns once uvicorn has noticed the disconnect.
-Gateway and ``/__sandbox`` requests are counted but never delayed or faulted.
+Gateway and ``/__sandbox`` requests are counted but never delayed or faulted. The Dashboard part (``/api``)
+gets the portal's latency and faults, except the ``cap``, which counts portal requests in flight.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PORTAL_PREFIX = "/portal-api"
+DASHBOARD_PREFIX = "/api"
+#: ``/api/keys/<key>`` -> ``/api/keys/{key}``: counters (and the admin surface) must never hold a key
+_DASHBOARD_KEY = re.compile(r"^/api/keys/(?!detailed$).+", re.S)  # all of it: a key may hold an encoded /
 RAW_SEND = "tyk_migrate.sandbox.raw_send"  # scope key: the server's send, set by SandboxApp
 _ID_SEGMENT = re.compile(r"/[^/]*\d[^/]*(?=/|$)")
 
@@ -47,6 +51,8 @@ def route_label(path: str) -> str:
         return _ID_SEGMENT.sub("/{id}", path.rstrip("/") or "/")
     if path.startswith("/gateway/"):
         return "/gateway/*"
+    if path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/"):
+        return _DASHBOARD_KEY.sub("/api/keys/{key}", path.rstrip("/") or "/")
     return "other"
 
 
@@ -89,6 +95,7 @@ class SandboxMiddleware:
         stats = self.stats
         path: str = scope["path"]
         portal = path == PORTAL_PREFIX or path.startswith(PORTAL_PREFIX + "/")
+        dashboard = path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/")
         status_box = [0]
 
         async def counting_send(message: Message) -> None:
@@ -103,8 +110,8 @@ class SandboxMiddleware:
             stats.portal_in_flight += 1
             stats.portal_in_flight_peak = max(stats.portal_in_flight_peak, stats.portal_in_flight)
         try:
-            if portal:
-                await self._portal(scope, receive, scope.get(RAW_SEND, send), counting_send)
+            if portal or dashboard:
+                await self._portal(scope, receive, scope.get(RAW_SEND, send), counting_send, cap=portal)
             else:
                 await self.app(scope, receive, counting_send)
         finally:
@@ -114,10 +121,10 @@ class SandboxMiddleware:
             status = status_box[0] or "dropped"
             stats.by_route[f"{scope['method']} {route_label(path)} {status}"] += 1
 
-    async def _portal(self, scope: Scope, receive: Receive, raw_send: Send, send: Send) -> None:
+    async def _portal(self, scope: Scope, receive: Receive, raw_send: Send, send: Send, cap: bool = True) -> None:
         injector, stats = self.injector, self.stats
         spec = injector.spec
-        if spec.cap is not None and stats.portal_in_flight > spec.cap:
+        if cap and spec.cap is not None and stats.portal_in_flight > spec.cap:
             stats.faults["cap"] += 1
             await _send_errors(
                 send, 429, f"too many requests in flight (sandbox cap {spec.cap})", [(b"retry-after", b"1")]

@@ -3,7 +3,9 @@
 Field names, status codes and bodies follow ``portal-api.openapi.yaml``. Refusals answer 422 with
 ``{"errors": [...]}`` (the file's ``OnlyErrors``); an unparsable body or paging value answers 400 with the
 same shape; unknown IDs answer 404 (422 for the two PUTs on apps and credentials, the only error the file documents
-there). docs/sandbox.md lists where the file says nothing and what was chosen.
+there). docs/sandbox.md lists where the file says nothing and what was chosen. The behaviour knobs
+(behaviour.py, read live from ``PortalRules.behaviour``) switch the uncertain parts: duplicate keys, token types,
+the plans envelope, paging, short keys, error bodies, listing lag and half-done creates.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +22,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .state import Obj, SandboxState
+from .world import STANDARD_TOKEN, LiveBehaviour
 
 VISIBILITY = ("personal", "team", "organisation")
 CREDENTIAL_TYPES = ("CREDENTIAL_TYPE_TYK_MANAGED", "CREDENTIAL_TYPE_CUSTOM")
-STANDARD_TOKEN = "AUTH_TOKEN_STANDARD"
 #: characters refused in a KeyID (besides whitespace and control characters): they break the
 #: Dashboard's /api/keys/{keyId} routes or the hashed-key JSON wrapper (TYK-FACTS.md)
 KEY_FORBIDDEN = set('/?#%"\\')
@@ -43,10 +45,8 @@ class PortalRules:
     token: str
     min_key_length: int
     accept_auth_token_types: tuple[str, ...]
-
-
-def errors(status: int, *messages: str) -> JSONResponse:
-    return JSONResponse({"errors": list(messages)}, status_code=status)
+    #: the live world, shared with the gateway and admin surface; None: strict, with the types above
+    behaviour: LiveBehaviour | None = None
 
 
 # ----- request parsing -----
@@ -71,10 +71,15 @@ def _paging_number(request: Request, name: str, default: int) -> int:
     return value if value >= 1 else default
 
 
-def _page(request: Request) -> tuple[int, int]:
-    """(offset, count): ``page`` from 1, ``per_page`` default 20; ``limit`` sets the count, not the offset."""
+def _page(request: Request, maximum: int | None = None) -> tuple[int, int]:
+    """(offset, count): ``page`` from 1, ``per_page`` default 20; ``limit`` sets the count, not the offset.
+
+    ``maximum`` (``paging=max:N``) silently caps ``per_page`` before the offset is reckoned, and ``limit``.
+    """
     page, per_page = _paging_number(request, "page", 1), _paging_number(request, "per_page", 20)
-    return (page - 1) * per_page, _paging_number(request, "limit", per_page)
+    cap = PAGING_MAX if maximum is None else maximum
+    per_page = min(per_page, cap)
+    return (page - 1) * per_page, min(_paging_number(request, "limit", per_page), cap)
 
 
 async def _body(request: Request) -> Obj:
@@ -291,6 +296,7 @@ class PortalAPI:
     def __init__(self, state: SandboxState, rules: PortalRules) -> None:
         self.state = state
         self.rules = rules
+        self.behaviour = rules.behaviour or LiveBehaviour(accepted=rules.accept_auth_token_types)
 
     def routes(self) -> list[Route]:
         h = self._handler
@@ -298,6 +304,7 @@ class PortalAPI:
             Route("/users", h(self.list_users), methods=["GET"]),
             Route("/users", h(self.create_user), methods=["POST"]),
             Route("/users/{id}", h(self.get_user), methods=["GET"]),
+            Route("/users/{id}", h(self.delete_user), methods=["DELETE"]),
             Route("/products", h(self.list_products), methods=["GET"]),
             Route("/products/{id}", h(self.get_product), methods=["GET"]),
             Route("/plans", h(self.list_plans), methods=["GET"]),
@@ -319,12 +326,13 @@ class PortalAPI:
 
         async def endpoint(request: Request) -> Response:
             given = request.headers.get("authorization", "").encode()
+            world = self.behaviour
             if not given or not hmac.compare_digest(given, token):
-                return errors(401, "not authorised: send the admin API token in the Authorization header")
+                return world.error(401, ["not authorised: send the admin API token in the Authorization header"])
             try:
                 return await func(request)
             except Refused as exc:
-                return errors(exc.status, *exc.errors)
+                return world.error(exc.status, exc.errors)
 
         endpoint.__name__ = func.__name__
         return endpoint
@@ -345,13 +353,22 @@ class PortalAPI:
             raise Refused(missing, "credential not found")
         return cred
 
-    def _list(self, request: Request, items: dict[int, Obj], shape: Callable[[Obj], Obj]) -> list[Obj]:
-        offset, count = _page(request)
-        return [shape(items[i]) for i in self.state.page(items, offset, count)]
+    def _ids(self, request: Request, endpoint: str, items: dict[int, Any]) -> list[int]:
+        """The IDs of one list answer: listing lag, then paging as the world has it."""
+        shown = self.state.listed(endpoint, items)
+        pool: Sequence[int] | dict[int, Any] = items if shown is None else shown
+        paging = self.behaviour.current.paging
+        if endpoint in paging.ignore:  # every row, whatever page, per_page or limit say
+            return list(pool)
+        offset, count = _page(request, paging.max_per_page)
+        return self.state.page(pool, offset, count)
+
+    def _list(self, request: Request, endpoint: str, items: dict[int, Obj], shape: Callable[[Obj], Obj]) -> list[Obj]:
+        return [shape(items[i]) for i in self._ids(request, endpoint, items)]
 
     # ----- users -----
     async def list_users(self, request: Request) -> Response:
-        return JSONResponse(self._list(request, self.state.users, user_index))
+        return JSONResponse(self._list(request, "users", self.state.users, user_index))
 
     async def get_user(self, request: Request) -> Response:
         user = self.state.users.get(_int_id(request.path_params["id"], "user"))
@@ -392,9 +409,17 @@ class PortalAPI:
         )
         return JSONResponse(user_show(user))
 
+    async def delete_user(self, request: Request) -> Response:
+        """The file: "Delete a user and all their applications", their credentials revoked; ``force`` is moot here."""
+        user_id = _int_id(request.path_params["id"], "user")
+        if user_id not in self.state.users:
+            raise Refused(404, "user not found")
+        self.state.delete_user(user_id)
+        return JSONResponse({"status": "ok"})
+
     # ----- products, plans -----
     async def list_products(self, request: Request) -> Response:
-        return JSONResponse(self._list(request, self.state.products, product_index))
+        return JSONResponse(self._list(request, "products", self.state.products, product_index))
 
     async def get_product(self, request: Request) -> Response:
         product = self.state.products.get(_int_id(request.path_params["id"], "product"))
@@ -403,7 +428,8 @@ class PortalAPI:
         return JSONResponse(product_show(product))
 
     async def list_plans(self, request: Request) -> Response:
-        return JSONResponse({"data": self._list(request, self.state.plans, plan_summary)})
+        rows = self._list(request, "plans", self.state.plans, plan_summary)
+        return JSONResponse(rows if self.behaviour.current.plans_envelope == "bare" else {"data": rows})
 
     async def get_plan(self, request: Request) -> Response:
         plan = self.state.plans.get(_int_id(request.path_params["id"], "plan"))
@@ -413,7 +439,7 @@ class PortalAPI:
 
     # ----- apps -----
     async def list_apps(self, request: Request) -> Response:
-        return JSONResponse(self._list(request, self.state.apps, app_index))
+        return JSONResponse(self._list(request, "apps", self.state.apps, app_index))
 
     async def get_app(self, request: Request) -> Response:
         return JSONResponse(app_show(self._app(request)))
@@ -445,7 +471,9 @@ class PortalAPI:
 
     async def create_app(self, request: Request) -> Response:
         fields = self._app_fields(await _body(request), None)
-        return JSONResponse(app_show(self.state.add_app(fields)))
+        app = self.state.add_app(fields)
+        self.state.unlist_for("apps", app["ID"], self.behaviour.current.listing_lag_ms / 1000)
+        return JSONResponse(app_show(app))
 
     async def update_app(self, request: Request) -> Response:
         app = self._app(request, missing=422)
@@ -460,20 +488,20 @@ class PortalAPI:
     # ----- custom credentials -----
     async def list_credentials(self, request: Request) -> Response:
         app = self._app(request)
-        offset, count = _page(request)
-        ids = self.state.page(self.state.creds_by_app.get(app["ID"], {}), offset, count)
+        ids = self._ids(request, "custom_credentials", self.state.creds_by_app.get(app["ID"], {}))
         return JSONResponse([credential_index(self.state.credentials[i]) for i in ids])
 
     async def get_credential(self, request: Request) -> Response:
         return JSONResponse(credential_show(self._credential(request)))
 
     def check_key(self, key: str) -> list[str]:
+        world = self.behaviour.current
         problems = []
-        if len(key) < self.rules.min_key_length:
+        if len(key) < self.rules.min_key_length and world.min_key_length == "refuse":
             problems.append(f"KeyID is too short (minimum is {self.rules.min_key_length} characters)")
         if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch in KEY_FORBIDDEN for ch in key):
             problems.append('KeyID must not contain whitespace, control characters or any of / ? # % " \\')
-        if key in self.state.keys:
+        if world.duplicate_key == "refuse" and self.state.key_in_use(key):
             problems.append("KeyID already exists")
         return problems
 
@@ -510,8 +538,11 @@ class PortalAPI:
         if unknown:
             problems.append(f"ProductIDs {', '.join(map(str, unknown))} do not exist")
         token_type = given["AuthTokenType"]
-        allowed = (*self.rules.accept_auth_token_types, STANDARD_TOKEN)
+        world = self.behaviour
+        allowed = (*world.honoured_tokens(), STANDARD_TOKEN)
         key = given["KeyID"]
+        if token_type not in allowed and world.current.auth_token_type == "fallback":
+            token_type = STANDARD_TOKEN  # an unknown value falls back to a standard key (TYK-FACTS.md)
         if token_type not in allowed:
             problems.append(f"AuthTokenType must be one of {', '.join(allowed)}")
         elif token_type == STANDARD_TOKEN:
@@ -534,7 +565,14 @@ class PortalAPI:
         for extra in ("ProviderID", "ClientTypeID"):
             if given[extra] is not None:
                 fields[extra] = given[extra]
-        cred = self.state.add_credential(app["ID"], fields)
+        partial = world.draw_partial()  # partial-create: the chain portal -> gateway half done
+        cred = self.state.add_credential(
+            app["ID"], fields, record=partial != "key-only", provision=partial != "record-only"
+        )
+        if cred["ID"] is not None:
+            self.state.unlist_for("custom_credentials", cred["ID"], world.current.listing_lag_ms / 1000)
+        if partial is not None:
+            raise Refused(500, "internal error while creating the credential")
         return JSONResponse(credential_show(cred), status_code=201)
 
     async def update_credential(self, request: Request) -> Response:

@@ -2,7 +2,8 @@
 
 Format (see docs/sandbox.md): ``{"users": [...], "products": [...], "plans": [...], "apps": [...],
 "custom_credentials": [...]}``. Each object uses the field names the official portal API's GET returns;
-credentials carry one extra field, ``AppID``, because the API only lists them under their app.
+credentials carry one extra field, ``AppID``, because the API only lists them under their app. Optional
+``dashboard_keys`` and ``dashboard_developers`` give the gateway legacy sessions (``legacy.py``).
 A seed is checked whole before the sandbox starts, so a typo fails at start with one line, not at the
 first request.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from . import legacy
 
 KINDS = ("users", "products", "plans", "apps", "custom_credentials")
 REQUIRED_KINDS = ("users", "products", "plans")
@@ -69,7 +71,7 @@ def load_seed(source: str | Path | dict[str, Any] | None) -> dict[str, list[dict
     ``ProductIDs`` point nowhere, or a ``KeyID`` used twice.
     """
     if source is None:
-        return {kind: [] for kind in KINDS}
+        return {kind: [] for kind in (*KINDS, *legacy.SECTIONS)}
     if isinstance(source, dict):
         raw: Any = copy.deepcopy(source)
         name = "seed"
@@ -88,9 +90,10 @@ def load_seed(source: str | Path | dict[str, Any] | None) -> dict[str, list[dict
         raw, name = source, "seed"
     if not isinstance(raw, dict):
         raise _fail(name, "must be one JSON object with lists users, products, plans")
-    unknown = sorted(set(raw) - set(KINDS))
+    unknown = sorted(set(raw) - set(KINDS) - set(legacy.SECTIONS))
     if unknown:
-        raise _fail(name, f"unknown section(s) {', '.join(unknown)}; expected {', '.join(KINDS)}")
+        known = ", ".join((*KINDS, *legacy.SECTIONS))
+        raise _fail(name, f"unknown section(s) {', '.join(unknown)}; expected {known}")
     seed: dict[str, list[dict[str, Any]]] = {}
     for kind in KINDS:
         items = raw.get(kind, [] if kind not in REQUIRED_KINDS else None)
@@ -111,6 +114,7 @@ def load_seed(source: str | Path | dict[str, Any] | None) -> dict[str, list[dict
     for plan in seed["plans"]:
         _normalise_plan(plan)
     _check_links(seed)
+    seed.update(legacy.check_sections(raw, (c["KeyID"] for c in seed["custom_credentials"])))
     return seed
 
 

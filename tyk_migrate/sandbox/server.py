@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ import uvicorn
 
 from ..config import is_loopback_host
 from ..errors import ConfigError
-from .app import SandboxConfig, create_app
+from .app import PUBLIC_DASHBOARD, SandboxConfig, create_app
 from .state import SandboxState
 
 
@@ -48,10 +48,16 @@ class RunningSandbox:
     token: str = field(repr=False)
     state: SandboxState
     server: uvicorn.Server = field(repr=False)
+    dashboard_token: str = field(default="", repr=False)
 
     @property
     def portal_url(self) -> str:
         return self.url + "/portal-api"
+
+    @property
+    def dashboard_url(self) -> str:
+        """The Dashboard part's base (``TYK_DASHBOARD_URL``): its routes are under ``/api``."""
+        return self.url
 
     @property
     def gateway_url(self) -> str:
@@ -71,6 +77,15 @@ class RunningSandbox:
             body["latency_ms"] = latency_ms
         return self._admin("PUT", "/__sandbox/faults", json=body)
 
+    def set_behaviour(
+        self, behaviour: Mapping[str, object] | None = None, profile: str | None = None
+    ) -> dict[str, Any]:
+        """Switch behaviour knobs while running (``PUT /__sandbox/behaviour``): from ``profile`` if given."""
+        body: dict[str, Any] = {"behaviour": dict(behaviour or {})}
+        if profile is not None:
+            body["profile"] = profile
+        return self._admin("PUT", "/__sandbox/behaviour", json=body)
+
     def snapshot(self) -> dict[str, Any]:
         """Same as ``GET /__sandbox/state``: every object plus request counters."""
         return self._admin("GET", "/__sandbox/state")
@@ -80,8 +95,8 @@ class RunningSandbox:
 PUBLIC_TOKEN = SandboxConfig().token
 
 
-def check_exposure(host: str, token: str) -> str | None:
-    """Refuse to serve beyond this machine with the public token; for any other non-loopback bind, the warning
+def check_exposure(host: str, token: str, dashboard_token: str | None = None) -> str | None:
+    """Refuse to serve beyond this machine with a public token; for any other non-loopback bind, the warning
     to print. ``/__sandbox/state`` answers every stored key in clear to whoever sends the token."""
     if is_loopback_host(host):
         return None
@@ -91,6 +106,12 @@ def check_exposure(host: str, token: str) -> str | None:
             f"sandbox: refusing to listen on {shown} (not loopback) with the public default token: anyone on "
             "the network could read every key it holds; pass --token <a secret> (or TYK_SANDBOX_TOKEN) or use "
             "--host 127.0.0.1"
+        )
+    if dashboard_token == PUBLIC_DASHBOARD:  # its listing holds every legacy key in clear
+        raise ConfigError(
+            f"sandbox: refusing to listen on {shown} (not loopback) with the public default Dashboard token: anyone "
+            "on the network could list every legacy key on /api/keys/detailed; pass --dashboard-token <a secret> "
+            "(or TYK_SANDBOX_DASHBOARD_TOKEN) or use --host 127.0.0.1"
         )
     return (
         f"warning: the sandbox listens on {shown}, not only on this machine: anyone who can reach the port and "
@@ -114,7 +135,7 @@ def _bind(host: str, port: int) -> socket.socket:
 @contextlib.contextmanager
 def run_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningSandbox]:
     """Serve the sandbox on a background thread for the ``with`` block; stops and joins it after."""
-    check_exposure(host, config.token)
+    check_exposure(host, config.token, config.dashboard_token)
     app = create_app(config)
     try:
         sock = _bind(host, port)
@@ -135,7 +156,8 @@ def run_in_thread(config: SandboxConfig, host: str = "127.0.0.1", port: int = 0)
         time.sleep(0.005)
     shown = f"[{host}]" if ":" in host else host
     try:
-        yield RunningSandbox(f"http://{shown}:{bound_port}", config.token, app.state.sandbox, server)
+        url = f"http://{shown}:{bound_port}"
+        yield RunningSandbox(url, config.token, app.state.sandbox, server, dashboard_token=config.dashboard_token)
     finally:
         server.should_exit = True
         thread.join(10)
@@ -152,7 +174,7 @@ def serve(
     nothing is announced for a sandbox that cannot start. A non-loopback ``host`` needs a token of one's own
     (``check_exposure``).
     """
-    check_exposure(host, config.token)
+    check_exposure(host, config.token, config.dashboard_token)
     sock = _bind(host, port)
     try:
         app = create_app(config)

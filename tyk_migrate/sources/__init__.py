@@ -12,7 +12,7 @@ Formats (``FORMATS``): ``csv`` (delimiter sniffed among , ; tab |), ``tsv``, ``e
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,9 +21,10 @@ import pandas as pd
 from ..errors import InputError, UnknownFormatError
 from . import jsontext
 from .canonical import COLUMNS, REQUIRED
+from .capped import read_capped
 from .encoding import decode
 from .flat import load_flat, load_frame, load_mapping
-from .tyk_classic import load_classic
+from .tyk_classic import load_classic, policy_index
 from .tyk_dashboard import developer_index, load_dashboard, parse_json
 
 FORMATS: tuple[str, ...] = ("csv", "tsv", "excel", "json", "jsonl", "dashboard", "classic", "frame")
@@ -49,7 +50,7 @@ def _read_source(source: Any) -> tuple[bytes, str, str | None]:
     if isinstance(source, str | Path):
         path = Path(source)
         try:
-            return path.read_bytes(), path.name, path.suffix.lower()
+            return read_capped(path), path.name, path.suffix.lower()
         except IsADirectoryError:
             raise InputError(f"{path}: is a directory, not an export file") from None
         except FileNotFoundError:
@@ -131,15 +132,21 @@ def load_keys(
     *,
     developers: str | Path | None = None,
     email_field: str = "email",
+    policies: str | Path | bytes | Mapping[str, Any] | list[Any] | None = None,
     report: list | None = None,
+    required: Sequence[str] = REQUIRED,
 ) -> pd.DataFrame:
     """Load a legacy key export into the canonical frame.
 
     ``mapping`` ({canonical column: source header}, or a YAML/JSON file of it) applies to flat formats.
     ``developers``: a Classic Portal developer dump used to find owners' emails of a Dashboard dump through
     ``meta_data.tyk_developer_id``. ``email_field``: the ``meta_data`` field holding the owner's email in a
-    Dashboard dump. ``report``: a list that receives one line per thing the loader noticed (encoding,
-    delimiter, columns matched). Raises ``InputError`` (and subclasses) with one line naming the problem.
+    Dashboard dump. ``policies``: the Dashboard's policies (``GET /api/portal/policies``, a file or the
+    parsed answer) that give a Classic Portal dump's keys their limits and API IDs (docs/formats.md).
+    ``report``: a list that receives one line per thing the loader noticed (encoding,
+    delimiter, columns matched). ``required``: the canonical columns a flat export must have; ``("key_id",)``
+    for a file of keys that the Dashboard completes (``dashboard_enrich``). Raises ``InputError`` (and
+    subclasses) with one line naming the problem.
     """
     fmt = (format or "auto").lower()
     if fmt == "xlsx":
@@ -148,7 +155,7 @@ def load_keys(
         raise UnknownFormatError(f"unknown format {format!r}; use one of auto, {', '.join(FORMATS)}")
     parsed_mapping = load_mapping(mapping)
     if isinstance(source, pd.DataFrame):
-        frame = load_frame(source, mapping=parsed_mapping, report=report)
+        frame = load_frame(source, mapping=parsed_mapping, report=report, required=required)
         return frame
     if fmt == "frame":
         raise InputError("format 'frame' needs a pandas DataFrame as the source")
@@ -160,6 +167,8 @@ def load_keys(
         fmt, doc = _detect(data, display, suffix)
         if report is not None:
             report.append(f"format detected: {fmt}")
+    if policies is not None and fmt != "classic":
+        raise InputError(f"{display}: policies= gives a Classic Portal dump its limits; this input is {fmt}")
     if fmt in {"dashboard", "classic"}:
         if doc is None:
             what = "a Dashboard key dump" if fmt == "dashboard" else "a Classic Portal developer dump"
@@ -170,8 +179,17 @@ def load_keys(
                 dev_bytes, dev_name, _ = _read_source(developers)
                 devs = developer_index(parse_json(dev_bytes, dev_name, "a Classic Portal developer dump"), dev_name)
             return load_dashboard(doc, source=display, developers=devs, email_field=email_field, report=report)
-        return load_classic(doc, source=display, report=report)
-    return load_flat(data, fmt, source=display, mapping=parsed_mapping, report=report)
+        return load_classic(doc, source=display, policies=_policies(policies), report=report)
+    return load_flat(data, fmt, source=display, mapping=parsed_mapping, report=report, required=required)
+
+
+def _policies(source: str | Path | bytes | Mapping[str, Any] | list[Any] | None) -> dict[str, Any] | None:
+    if source is None:
+        return None
+    if isinstance(source, Mapping | list):
+        return policy_index(source)
+    data, name, _ = _read_source(source)
+    return policy_index(parse_json(data, name, "a Dashboard policy list"), name)
 
 
 def require_records(frame: pd.DataFrame, source: str | Path) -> pd.DataFrame:

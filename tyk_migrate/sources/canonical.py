@@ -329,9 +329,34 @@ def build_frame(
     )
     frame["expires_at"] = frame["expires_at"].astype(DT_DTYPE)
     frame["expires_raw"] = frame["expires_raw"].astype("str")
+    from .limits import limit_columns  # imported here: limits builds on this module's parsers
+
+    limits = limit_columns(columns, n)
+    if limits is not None:
+        frame = frame.assign(**{name: values.set_axis(index) for name, values in limits.items()})
+    known = expires_known(columns, expires is not None, n)
+    if known is not None:
+        frame["expires_known"] = known.set_axis(index)
     frame.attrs["format"] = fmt
     frame.attrs["column_map"] = dict(column_map or {})
     return frame
+
+
+def expires_known(columns: Mapping[str, Any], has_expiry: bool, n: int) -> pd.Series | None:
+    """The optional ``expires_known`` column: False where the source does not say when a key expires.
+
+    A source with no expiry at all (a flat file without an expiry column, a Classic Portal dump) gives NaT
+    in ``expires_at`` for "not known", which must not read as "never expires"; a loader may also pass
+    per-row flags as ``columns["expires_known"]``. None (no column) when every row's expiry is known.
+    """
+    given = columns.get("expires_known")
+    if given is not None:
+        flags = pd.Series(list(given), dtype=bool)
+    elif has_expiry:
+        return None
+    else:
+        flags = pd.Series(False, index=pd.RangeIndex(n), dtype=bool)
+    return None if n == 0 or bool(flags.all()) else flags.reset_index(drop=True)
 
 
 def empty_frame(fmt: str) -> pd.DataFrame:

@@ -9,6 +9,7 @@ cp1252 leaves undefined), so decoding never fails and the analyst never has to n
 from __future__ import annotations
 
 import codecs
+import re
 
 from ..errors import InputError
 
@@ -33,9 +34,31 @@ def sniff_encoding(data: bytes) -> str:
     return "utf-8"
 
 
+# A well-formed UTF-8 sequence of two or more bytes: in real Windows-1252 text it is all but absent ("Ã©"),
+# in a UTF-8 file it is every accented letter.
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _refuse_mixed(data: bytes, source: str) -> None:
+    """A file of UTF-8 text with a stray byte of another encoding: decoding it all as Windows-1252 would
+    change every accented key (``clé`` -> ``clÃ©``) and migrate the wrong value, so it is refused."""
+    if _UTF8_MULTIBYTE.search(data) is None:
+        return
+    try:
+        codecs.decode(data, "utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"{source}: the file is UTF-8 except at line {line} (byte {exc.start}), which is another encoding; "
+            "a guess would change key values: re-save the file as UTF-8"
+        ) from None
+
+
 def decode(data: bytes, source: str = "input") -> tuple[str, str]:
     """``(text, encoding)``; the BOM is removed. Raises ``InputError`` only for a broken BOM'd file."""
     encoding = sniff_encoding(data)
+    if encoding == "cp1252":
+        _refuse_mixed(data, source)
     try:
         if encoding == "cp1252":
             try:

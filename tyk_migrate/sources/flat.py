@@ -13,16 +13,19 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..errors import InputError, MissingColumnsError, safe_names, show_names
+from ..secrets import mask
 from . import canonical, jsontext
+from .capped import MAX_MAPPING_BYTES, read_capped
 from .encoding import decode, to_utf8
 from .header_line import column_name_shaped
+from .limits import LIMIT_COLUMNS, LIMIT_SYNONYMS
 from .xlsx_guard import check_workbook
 
 #: Header names recognised per canonical column, best first; compared after lower-casing and removing
@@ -113,13 +116,16 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "revoked",
     ),
     "source_id": ("source_id", "id", "record_id", "row_id", "key_hash"),
+    **LIMIT_SYNONYMS,
 }
 #: Status headers whose true value means "not active".
 INVERTED_ACTIVE = frozenset({"isinactive", "inactive", "disabled", "isdisabled", "revoked"})
 #: Sections of a shared mapping file that belong to the planner, not to the loader.
-PLANNER_SECTIONS = frozenset({"plans", "owners"})
+PLANNER_SECTIONS = frozenset({"plans", "owners", "client_impact"})
 #: Extra mapping target: a column whose true value means the key is inactive.
-MAPPING_TARGETS = frozenset(set(canonical.COLUMNS) - {"key_fingerprint", "source_row", "expires_raw"} | {"inactive"})
+MAPPING_TARGETS = frozenset(
+    set(canonical.COLUMNS) - {"key_fingerprint", "source_row", "expires_raw"} | {"inactive", *LIMIT_COLUMNS}
+)
 
 
 def norm(header: object) -> str:
@@ -308,7 +314,7 @@ def load_mapping(mapping: Mapping[str, Any] | str | Path | None) -> dict[str, An
     if isinstance(mapping, str | Path):
         path = Path(mapping)
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            text = read_capped(path, MAX_MAPPING_BYTES).decode("utf-8-sig")
         except (OSError, UnicodeError) as exc:
             raise InputError(f"mapping {path.name}: cannot read ({exc.__class__.__name__})") from None
         try:
@@ -383,9 +389,15 @@ def match_headers(headers: list[str], mapping: Mapping[str, Any] | None = None) 
 
 
 def to_canonical(
-    raw: pd.DataFrame, *, fmt: str, source: str, mapping: Mapping[str, Any] | None, report: list | None = None
+    raw: pd.DataFrame,
+    *,
+    fmt: str,
+    source: str,
+    mapping: Mapping[str, Any] | None,
+    report: list | None = None,
+    required: Sequence[str] = canonical.REQUIRED,
 ) -> pd.DataFrame:
-    """Match headers, check the required columns, and build the canonical frame."""
+    """Match headers, check the ``required`` columns, and build the canonical frame."""
     rows = raw.pop("__row__").to_numpy() if "__row__" in raw.columns else None
     if len(raw) == 0 and len(raw.columns) == 0:
         # no record and so no names ([], an empty sheet): the same empty frame as a header-only CSV
@@ -393,11 +405,17 @@ def to_canonical(
     headers = [str(c) for c in raw.columns]
     raw.columns = headers
     chosen, inverted = match_headers(headers, mapping)
-    missing = [c for c in canonical.REQUIRED if c not in chosen]
+    missing = [c for c in required if c not in chosen]
     if missing:
         # JSON names are object keys, never a record, so only tables can have lost their header line
         data = fmt in TABLE_FORMATS and first_line_is_data(headers)
-        raise MissingColumnsError(missing, headers, source, first_line_is_data=data)
+        shown = headers
+        if fmt in TABLE_FORMATS and "key_id" in missing and not data:
+            # no known key column: a headerless record's key may be any one of the unknown names, and a
+            # passphrase key ("PurpleMonkeyDish") has a column name's shape; only names the loader knows are
+            # shown (the key column is then named with --mapping)
+            shown = [h if norm(h) in KNOWN_HEADERS else mask(h) for h in headers]
+        raise MissingColumnsError(missing, shown, source, first_line_is_data=data)
     n = len(raw)
     columns: dict[str, Any] = {}
     column_map: dict[str, str] = {}
@@ -429,18 +447,30 @@ READERS = {"csv": read_csv, "excel": read_excel, "json": read_json, "jsonl": rea
 
 
 def load_flat(
-    data: bytes, fmt: str, *, source: str, mapping: Mapping[str, Any] | None, report: list | None = None
+    data: bytes,
+    fmt: str,
+    *,
+    source: str,
+    mapping: Mapping[str, Any] | None,
+    report: list | None = None,
+    required: Sequence[str] = canonical.REQUIRED,
 ) -> pd.DataFrame:
     if fmt == "tsv":
         raw = read_csv(data, source=source, delimiter="\t", report=report)
     else:
         raw = READERS[fmt](data, source=source, report=report)
-    return to_canonical(raw, fmt=fmt, source=source, mapping=mapping, report=report)
+    return to_canonical(raw, fmt=fmt, source=source, mapping=mapping, report=report, required=required)
 
 
-def load_frame(raw: pd.DataFrame, *, mapping: Mapping[str, Any] | None, report: list | None = None) -> pd.DataFrame:
+def load_frame(
+    raw: pd.DataFrame,
+    *,
+    mapping: Mapping[str, Any] | None,
+    report: list | None = None,
+    required: Sequence[str] = canonical.REQUIRED,
+) -> pd.DataFrame:
     """An in-memory table (a notebook's own DataFrame) treated like a flat export."""
     table = raw.copy()
     table.columns = _unique_headers([str(c) for c in table.columns])
     table = table.reset_index(drop=True)
-    return to_canonical(table, fmt="frame", source="frame", mapping=mapping, report=report)
+    return to_canonical(table, fmt="frame", source="frame", mapping=mapping, report=report, required=required)

@@ -4,6 +4,8 @@
 come from ``data.apply_policies`` by the rule in ``policies.py``; the owner's email from a ``meta_data``
 field, or through ``meta_data.tyk_developer_id`` from a Classic Portal developer dump given beside it.
 With key hashing on, ``key_id`` is a hash, not the token: validation warns about hash-looking values.
+The key's limits today come from the SessionState (``rate``, ``per``, ``quota_max``, ``quota_renewal_rate``,
+``access_rights`` -> ``api_ids``), as the Dashboard stored them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError
+from ..hash_only import mark_hash_only
+from ..limits import access_api_ids
 from . import canonical, jsontext
 from .encoding import decode
+from .limits import LIMIT_COLUMNS
 from .policies import split_policies
 
 EMAIL_FIELDS = ("email", "developer_email", "owner_email", "user_email")
@@ -90,6 +95,8 @@ def load_dashboard(
             "active",
             "org",
             "app_name",
+            *LIMIT_COLUMNS,
+            "expires_known",
         )
     }
     joined = unmatched = 0
@@ -121,6 +128,10 @@ def load_dashboard(
         cols["active"].append(not bool(data.get("is_inactive")))
         cols["org"].append(data.get("org_id"))
         cols["app_name"].append(meta.get("app_name") or meta.get("app") or None)
+        for field in ("rate", "per", "quota_max", "quota_renewal_rate"):
+            cols[field].append(data.get(field))
+        cols["api_ids"].append(access_api_ids(rights) if isinstance(data.get("access_rights"), dict) else None)
+        cols["expires_known"].append("expires" in data)
     column_map = {
         "key_id": "keys[].key_id",
         "source_id": "keys[].key_hash",
@@ -133,8 +144,11 @@ def load_dashboard(
         "active": "data.is_inactive (inverted)",
         "org": "data.org_id",
         "app_name": "data.meta_data.app_name",
+        **{c: f"data.{c}" for c in ("rate", "per", "quota_max", "quota_renewal_rate")},
+        "api_ids": "data.access_rights (API IDs)",
     }
     frame = canonical.build_frame(len(entries), cols, fmt="dashboard", column_map=column_map)
+    frame = mark_hash_only(frame)  # a hashed Dashboard lists hashes: kept, and rejected by validate with the why
     if report is not None:
         report.append(f"Dashboard dump: {len(entries)} key(s)")
         if developers is not None:

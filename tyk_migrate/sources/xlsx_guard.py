@@ -39,10 +39,14 @@ MAX_SHEET_ROWS = 1_048_576
 _CHUNK = 4 << 20
 _OVERLAP = 4096  # a tag split between two chunks is seen whole in the next one
 _HEAD = 256 << 10  # how much of a workbook part is read to find its first sheet or its dimension
-_DIMENSION = re.compile(rb"""<(?:\w+:)?dimension\s+ref=["']([A-Za-z]{1,3})(\d{1,7})(?::([A-Za-z]{1,3})(\d{1,7}))?""")
-_ROW = re.compile(rb"""<(?:\w+:)?row\s[^>]{0,2000}?(?<=\s)r=["'](\d{1,12})["']""")
+# XML allows white space around ``=`` and inside the quotes' start: every pattern does too, or a padded
+# attribute walks past the guard
+_DIMENSION = re.compile(
+    rb"""<(?:\w+:)?dimension\s+ref\s*=\s*["']\s*([A-Za-z]{1,3})(\d{1,7})(?::([A-Za-z]{1,3})(\d{1,7}))?"""
+)
+_ROW = re.compile(rb"""<(?:\w+:)?row\s[^>]{0,2000}?(?<=\s)r\s*=\s*["']\s*(\d{1,12})""")
 # only cells past column Z: a key export rarely has them, so a normal sheet costs no Python work per cell
-_WIDE_CELL = re.compile(rb"""\sr=["']([A-Z]{2,4})\d{1,12}["']""")
+_WIDE_CELL = re.compile(rb"""\sr\s*=\s*["']\s*([A-Za-z]{1,4})(\d{1,12})""")
 _TAG = re.compile(rb"<(?:\w+:)?(Relationship|sheet)\s[^>]*>")
 _ATTR = re.compile(rb"""([\w:]+)\s*=\s*["']([^"']*)["']""")
 
@@ -129,13 +133,15 @@ def _check_sheet(zf: zipfile.ZipFile, name: str, source: str) -> None:
                     rows = abs(int(r2 or r1) - int(r1)) + 1
                     cols = abs(_column_number(c2 or c1) - _column_number(c1)) + 1
                     if rows * cols > MAX_SHEET_CELLS:
-                        extent = dim.group(0).split(b"ref=", 1)[1][1:].decode("ascii")
+                        extent = (c1 + r1 + (b":" + c2 + r2 if c2 and r2 else b"")).decode("ascii")
                         raise _refuse(
                             source,
                             f"its first sheet declares {rows * cols:,} cells ({extent}), more than {MAX_SHEET_CELLS:,}",
                         )
             max_row = max(max_row, max(map(int, _ROW.findall(text)), default=0))
-            max_col = max(max_col, max(map(_column_number, set(_WIDE_CELL.findall(text))), default=0))
+            cells = set(_WIDE_CELL.findall(text))  # a cell's reference names its row too
+            max_col = max(max_col, max((_column_number(c) for c, _ in cells), default=0))
+            max_row = max(max_row, max((int(r) for _, r in cells), default=0))
             tail = text[-_OVERLAP:]
             if max_row > MAX_SHEET_ROWS:
                 raise _refuse(

@@ -1,0 +1,5 @@
+"""``python -m tyk_migrate.cli``: the same command as the ``tyk-migrate`` console script."""
+
+from . import main
+
+main()

@@ -1,0 +1,121 @@
+"""``tyk-migrate apply`` (run, journal)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import present
+from .app import cli
+from .exits import UNUSABLE, Outcome, verdict
+from .options import Source, command_options, concurrency_value, input_options, portal_options
+from .paths import output_file
+from .running import ProgressBar, run_migration
+from .session import Session, default_output
+
+
+@cli.command("apply")
+@input_options()
+@click.option(
+    "--journal",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite journal of this migration: created if new; rerun with the same file to resume.",
+)
+@click.option(
+    "--concurrency",
+    default="adaptive",
+    show_default=True,
+    help="Requests in flight: a number, or 'adaptive' (starts at 8, follows the portal's answers).",
+)
+@click.option("--max-concurrency", default=64, show_default=True, help="Ceiling for adaptive concurrency.")
+@click.option("--batch-size", default=200, show_default=True, help="Rows per batch (apps of a batch go first).")
+@click.option("--dry-run", is_flag=True, help="Make every check, write nothing (rows marked dry_run).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="Outcome CSV (keys masked). Default: INPUT-stem.outcomes.csv."
+)
+@click.option("--force-journal", is_flag=True, help="Use a journal that was made for a different input.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (logs, CI).")
+@portal_options
+@command_options()
+def apply_command(
+    session: Session,
+    source: Source,
+    journal: str,
+    concurrency: str,
+    max_concurrency: int,
+    batch_size: int,
+    dry_run: bool,
+    out: str | None,
+    force_journal: bool,
+    no_progress: bool,
+    portal_url: str | None,
+    token: str | None,
+) -> Outcome:
+    """Create every planned key in the portal, exactly once, resumably.
+
+    Plans INPUT like `tyk-migrate plan`, then creates apps and custom credentials in batches, journalling
+    every write so a rerun with the same --journal does only what is missing (also after a crash or
+    Ctrl-C). Each credential is read back and compared. Writes the outcome CSV (keys masked).
+    Exit 0 when every key is created or already there, 1 when some rows were rejected or blocked and no
+    write failed, 4 when some write failed or was not attempted, 130 after Ctrl-C.
+
+    \b
+    Example:
+      tyk-migrate apply keys.csv --mapping mapping.yaml --journal run.journal --out outcomes.csv
+      tyk-migrate apply keys.csv --journal run.journal --dry-run
+    """
+    from ..report import export_outcomes
+    from ..ui_format import status_counts
+
+    limit = concurrency_value(concurrency)
+    if batch_size < 1 or max_concurrency < 1:
+        raise click.UsageError("--batch-size and --max-concurrency must be at least 1")
+    # every file this run writes is checked before the portal is read: no run may end "cannot write" after it
+    target = output_file(out or default_output(source.path, ".outcomes.csv"), "--out", not_over=[source.path, journal])
+    output_file(journal, "--journal", not_over=[source.path])
+    settings = session.settings(portal_url, token)
+    prepared = source.prepare(portal=session.client(settings), progress=None if session.show_progress else False)
+    session.protect(prepared.legacy["key_id"])
+    plan = prepared.plan
+    session.lines(present.apply_header(source.path, prepared))
+    bar = ProgressBar(len(plan), "dry run" if dry_run else "apply", session.show_progress and not no_progress)
+    ended = run_migration(
+        plan,
+        settings,
+        journal,
+        bar=bar,
+        batch_size=batch_size,
+        concurrency=limit,
+        max_concurrency=max_concurrency,
+        dry_run=dry_run,
+        force_journal=force_journal,
+    )
+    migration = ended.migration
+    statuses = status_counts(plan)
+    session.lines(present.run_summary(plan, migration.progress, statuses))
+    if migration.fatal_error:
+        session.note(f"{migration.fatal_error}; TYK_PORTAL_TOKEN must be an admin API token of this portal")
+    if statuses.get("pending") and not ended.journal_error:
+        session.note("stopped before the end: rerun the same command to resume")
+    files = {"outcomes": export_outcomes(plan, target), "journal": Path(journal)}
+    session.line(f"outcomes written to {target} (keys masked); journal: {journal}")
+    counts = {
+        "rows": len(prepared.legacy),
+        "valid": len(prepared.valid),
+        "rejected": prepared.rejected_rows,
+        "actions": present.action_counts(plan),
+        "statuses": statuses,
+        "requests": migration.progress.requests,
+    }
+    if ended.journal_error is not None:  # after the summary and the outcome CSV: they hold what was done
+        return Outcome(UNUSABLE, counts, files, error=f"error: {ended.journal_error}")
+    result = verdict(
+        interrupted=ended.interrupted,
+        failed=statuses.get("failed", 0) + (1 if migration.fatal_error else 0),
+        unfinished=statuses.get("pending", 0),
+        blocked=statuses.get("blocked", 0),
+        rejected=prepared.rejected_rows,
+    )
+    return Outcome(result, counts, files)

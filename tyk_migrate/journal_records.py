@@ -1,0 +1,95 @@
+"""The journal's records: what it knows of each app and credential, and the states they move through.
+
+Kept apart from ``Journal`` (the SQLite ledger) so readers of records (ownership, rollback, verify) need not
+import the writer; every name here stays importable from ``tyk_migrate.journal``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import TypeGuard
+
+# App states: intent (POST sent, outcome unknown), created (exists, made by ``run_id``), reused (existed
+# before the migration: never deleted by it), failed (no app), deleted (removed again by compensation),
+# rolled_back (removed by rollback).
+# Credential states: intent, created, failed, mismatch (exists but differs from what was asked),
+# rolled_back.
+APP_STATES = ("intent", "created", "reused", "failed", "deleted", "rolled_back")
+# How an app record came to name its app: posted (the POST's answer), adopted (a lookup after an unknown
+# outcome found an app the portal did not list before the intent), reused (an app that existed before).
+APP_HOWS = ("posted", "adopted", "reused")
+CREDENTIAL_STATES = ("intent", "created", "failed", "mismatch", "rolled_back")
+
+
+def input_identity(fingerprints: Iterable[object]) -> str:
+    """Identity of an input: sha256 over its sorted, distinct key fingerprints (order-independent)."""
+    distinct = sorted({str(f) for f in fingerprints if isinstance(f, str) and f})
+    digest = hashlib.sha256("\n".join(distinct).encode()).hexdigest()
+    return f"{len(distinct)}:{digest[:32]}"
+
+
+@dataclass(slots=True)
+class AppRecord:
+    user_id: int
+    app_name: str
+    app_id: int | None
+    state: str
+    run_id: int | None = None
+    how: str | None = None  # one of APP_HOWS
+    http_status: int | None = None
+    error: str | None = None
+    attempts: int = 0
+    intent_at: str | None = None
+    outcome_at: str | None = None
+    # IDs of the apps of this owner and name the portal listed when the last intent was made; None: unknown
+    # (a version-1 record, or a caller that did not look), so no app found later can be proven ours
+    prior_app_ids: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.prior_app_ids, str):  # as stored: a JSON list
+            self.prior_app_ids = tuple(int(i) for i in json.loads(self.prior_app_ids))
+
+    def made_after_intent(self, listed: Iterable[int]) -> list[int]:
+        """Apps in ``listed`` (this owner and name, listed now) the portal did not list when the intent was made:
+        the only ones the intent's POST can have made. Empty when the record holds no such list to compare with.
+
+        A set, not a highest-ID watermark: the portal API does not promise increasing IDs (databases reuse the
+        ID of a deleted last row, or hand out sequence blocks per node), and an ID comparison would then take a
+        stranger's app for ours, or ours for a stranger's (a duplicate). Membership needs no order.
+        """
+        if self.prior_app_ids is None:
+            return []
+        before = set(self.prior_app_ids)
+        return [i for i in listed if i not in before]
+
+
+@dataclass(slots=True)
+class CredentialRecord:
+    fingerprint: str
+    source_row: int | None
+    user_id: int | None
+    app_name: str | None
+    app_id: int | None
+    credential_id: int | None
+    state: str
+    run_id: int | None = None
+    how: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+    attempts: int = 0
+    batch: int | None = None
+    intent_at: str | None = None
+    outcome_at: str | None = None
+
+
+def intent_landed(rec: CredentialRecord | None, action: str) -> TypeGuard[CredentialRecord]:
+    """An open intent on a key the fresh plan already finds in the portal (``skip_existing``): the write whose
+    answer was lost did land, so the credential is ours, created (adopted). Runner and verify read it alike."""
+    return rec is not None and rec.state == "intent" and action == "skip_existing"
+
+
+APP_COLS = [f.name for f in fields(AppRecord)]
+CRED_COLS = [f.name for f in fields(CredentialRecord)]

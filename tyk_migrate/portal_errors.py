@@ -1,0 +1,79 @@
+"""The messages of a portal refusal, whatever shape its body has.
+
+The file documents ``{"errors": [...]}`` (``OnlyErrors``); some endpoints answer ``{"status": "error",
+"errors": [...]}`` (``StatusWithErrors``); portals before 1.17.1 answered some refusals in ``text/plain``
+(TYK-FACTS.md, "Revised facts"); a proxy in front answers HTML. ``error_messages`` reads them all, so a
+``PortalError`` says what the portal said, and the code that reads ``errors`` (a duplicate key refused,
+say) works the same on every portal. Every message is scrubbed of the call's keys before anything keeps it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from .scrub import clip, scrub_keys
+from .secrets import KeyValue
+
+#: How much of a body that is not JSON (a text refusal, a proxy's error page) a message keeps.
+ERROR_BODY_CHARS = 200
+#: fields an error object (or one entry of its ``errors``) may carry its sentence in, most specific first
+MESSAGE_FIELDS = ("message", "Message", "detail", "error", "title", "msg")  # Message: the Dashboard's ApiResponse
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def _entry_text(entry: Any) -> str:
+    """One entry of an ``errors`` list: a string, or an object naming its message."""
+    if isinstance(entry, dict):
+        for name in MESSAGE_FIELDS:
+            if isinstance(entry.get(name), str) and entry[name].strip():
+                return entry[name]
+        return json.dumps(entry, ensure_ascii=False, default=str)
+    return str(entry)
+
+
+def json_messages(body: Any) -> list[str] | None:
+    """The messages of a JSON error body, or None when it has none of the known shapes."""
+    if isinstance(body, str):
+        return [body] if body.strip() else None
+    if isinstance(body, list):
+        return [_entry_text(e) for e in body] or None
+    if not isinstance(body, dict):
+        return None
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        return [_entry_text(e) for e in errors]
+    if isinstance(errors, str | dict) and errors:
+        return [_entry_text(errors)]
+    for name in MESSAGE_FIELDS:
+        value = body.get(name)
+        if isinstance(value, str) and value.strip():
+            return [value]
+    return [] if isinstance(errors, list) else None
+
+
+def text_messages(text: str, content_type: str = "") -> list[str]:
+    """The lines of a text refusal; an HTML page reads as its text without the markup."""
+    if "html" in content_type.lower() or text.lstrip()[:9].lower().startswith(("<!doctype", "<html")):
+        return [_SPACE.sub(" ", _TAG.sub(" ", text)).strip()] if text.strip() else []
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def error_messages(response: httpx.Response, secrets: Iterable[KeyValue] = ()) -> list[str]:
+    """The messages of a refusal's body (any shape), each scrubbed of ``secrets``; [] for an empty body."""
+    keys = list(secrets)
+    text = response.text
+    messages: list[str] | None = None
+    try:
+        messages = json_messages(json.loads(text)) if text.strip() else []
+    except ValueError:
+        messages = None
+    if messages is not None:
+        return [scrub_keys(str(m), keys) for m in messages]
+    lines = text_messages(text, response.headers.get("content-type", ""))
+    return [clip(line, ERROR_BODY_CHARS, lambda t: scrub_keys(t, keys)) for line in lines if line]
