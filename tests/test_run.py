@@ -137,6 +137,31 @@ def test_pause_resume_and_stop_from_another_task(make_sandbox, tmp_path):
     assert not any(audit.values()), audit
 
 
+def test_a_paused_run_says_its_frame_is_behind_and_copies_it_on_request(make_sandbox, tmp_path):
+    """What the console relies on (ui/control.py settle_frame): while paused, ``_dirty`` tells that finished
+    rows are not in the frame yet, and ``_flush(force=True)`` copies them."""
+    sb = make_sandbox(latency_ms=15)
+    plan = make_plan(60)
+
+    async def drive() -> None:
+        m = Migration(plan, settings_for(sb), tmp_path / "j", concurrency=4, flush_interval=3600)
+        task = m.start()
+        while m.progress.created < 10:
+            await asyncio.sleep(0.01)
+        m.pause()
+        while m.limiter.in_use:
+            await asyncio.sleep(0.01)
+        created = m.progress.created
+        assert m._dirty and int((plan["status"] == "created").sum()) < created
+        m._flush(force=True)
+        assert not m._dirty and int((plan["status"] == "created").sum()) == created
+        m.resume()
+        await task
+
+    asyncio.run(drive())
+    assert set(plan["status"]) == {"created"}
+
+
 def test_a_portal_that_issues_its_own_key_fails_rows_loudly(sandbox, tmp_path):
     # AUTH_TOKEN_STANDARD makes the sandbox (like the portal) generate the key and ignore KeyID
     odd = replace(settings_for(sandbox), auth_token_type="AUTH_TOKEN_STANDARD")

@@ -326,6 +326,11 @@ class Migration:
         self.rows.reset(positions, self.batch_size)
         self._flush(force=True)
 
+    @property
+    def _dirty(self) -> bool:
+        """Outcomes not yet copied into the frame (the console copies a paused run's last rows itself)."""
+        return self.rows is not None and self.rows.dirty
+
     def _flush(self, force: bool = False) -> None:
         if self.rows is not None:
             self.rows.flush(force)
