@@ -185,7 +185,7 @@ def test_a_key_waiting_out_a_gateway_429_leaves_its_slot_to_the_others() -> None
     # key 1 refused, then key 2, then key 1 again: the refused key did not hold the only slot while it waited
     # (an order, not a duration, so a loaded machine cannot fail it)
     assert keys[0] == keys[2] != keys[1], keys
-    assert again - first >= 0.3, gateway.starts
+    assert again - first >= 0.29, gateway.starts  # Retry-After 0.3 s, less a timer tick
 
 
 def test_concurrency_cap_and_rate() -> None:
