@@ -1,0 +1,128 @@
+"""``/portal-api/apps/{id}/custom_credentials`` routes: the credentials a migration creates, one per legacy key.
+
+The behaviour knobs (behaviour.py, read live from the world) decide duplicate keys, token types, short keys,
+listing lag and half-done creates (a portal record without its gateway key, or the other way round).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .portal_base import PortalBase
+from .portal_request import Fields, Refused, read_body
+from .portal_shapes import credential_index, credential_show
+from .state import Obj
+from .world import STANDARD_TOKEN
+
+CREDENTIAL_TYPES = ("CREDENTIAL_TYPE_TYK_MANAGED", "CREDENTIAL_TYPE_CUSTOM")
+#: characters refused in a KeyID (besides whitespace and control characters): they break the
+#: Dashboard's /api/keys/{keyId} routes or the hashed-key JSON wrapper (TYK-FACTS.md)
+KEY_FORBIDDEN = set('/?#%"\\')
+
+
+class CredentialRoutes(PortalBase):
+    async def list_credentials(self, request: Request) -> Response:
+        app = self._app(request)
+        ids = self._ids(request, "custom_credentials", self.state.creds_by_app.get(app["ID"], {}))
+        return JSONResponse([credential_index(self.state.credentials[i]) for i in ids])
+
+    async def get_credential(self, request: Request) -> Response:
+        return JSONResponse(credential_show(self._credential(request)))
+
+    def check_key(self, key: str) -> list[str]:
+        world = self.behaviour.current
+        problems = []
+        if len(key) < self.rules.min_key_length and world.min_key_length == "refuse":
+            problems.append(f"KeyID is too short (minimum is {self.rules.min_key_length} characters)")
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch in KEY_FORBIDDEN for ch in key):
+            problems.append('KeyID must not contain whitespace, control characters or any of / ? # % " \\')
+        if world.duplicate_key == "refuse" and self.state.key_in_use(key):
+            problems.append("KeyID already exists")
+        return problems
+
+    async def create_credential(self, request: Request) -> Response:
+        app = self._app(request)
+        body = await read_body(request)
+        f = Fields(body)
+        given: dict[str, Any] = {
+            "Alias": f.string("Alias"),
+            "Type": f.string("Type"),
+            "PlanID": f.integer("PlanID"),
+            "AuthenticationMethod": f.string("AuthenticationMethod"),
+            "ProductIDs": f.int_list("ProductIDs"),
+            "AuthTokenType": f.string("AuthTokenType"),
+            "KeyID": f.string("KeyID"),
+            "ProviderID": f.integer("ProviderID"),
+            "ClientTypeID": f.integer("ClientTypeID"),
+        }
+        f.string("CredentialKey")
+        f.string("CredentialSecret")
+        f.check()
+        problems = []
+        if given["Type"] not in CREDENTIAL_TYPES:
+            problems.append(f"Type must be one of {', '.join(CREDENTIAL_TYPES)}")
+        plan_id = given["PlanID"]
+        if plan_id is None:
+            problems.append("PlanID is required")
+        elif plan_id not in self.state.plans:
+            problems.append(f"PlanID {plan_id} does not exist")
+        product_ids = given["ProductIDs"] or []
+        if not product_ids:
+            problems.append("ProductIDs must list at least one product")
+        unknown = [p for p in product_ids if p not in self.state.products]
+        if unknown:
+            problems.append(f"ProductIDs {', '.join(map(str, unknown))} do not exist")
+        token_type = given["AuthTokenType"]
+        world = self.behaviour
+        allowed = (*world.honoured_tokens(), STANDARD_TOKEN)
+        key = given["KeyID"]
+        if token_type not in allowed and world.current.auth_token_type == "fallback":
+            token_type = STANDARD_TOKEN  # an unknown value falls back to a standard key (TYK-FACTS.md)
+        if token_type not in allowed:
+            problems.append(f"AuthTokenType must be one of {', '.join(allowed)}")
+        elif token_type == STANDARD_TOKEN:
+            key = secrets.token_hex(16)  # the portal generates the key; a KeyID sent is not used
+        elif not key:
+            problems.append("KeyID is required for a custom token")
+        else:
+            problems.extend(self.check_key(key))
+        if problems:
+            raise Refused(422, *problems)
+        fields: Obj = {
+            "Alias": given["Alias"] or "",
+            "Type": given["Type"],
+            "PlanID": str(plan_id),
+            "AuthenticationMethod": given["AuthenticationMethod"] or "",
+            "ProductIDs": product_ids,
+            "AuthTokenType": token_type,
+            "KeyID": key,
+        }
+        for extra in ("ProviderID", "ClientTypeID"):
+            if given[extra] is not None:
+                fields[extra] = given[extra]
+        partial = world.draw_partial()  # partial-create: the chain portal -> gateway half done
+        cred = self.state.add_credential(
+            app["ID"], fields, record=partial != "key-only", provision=partial != "record-only"
+        )
+        if cred["ID"] is not None:
+            self.state.unlist_for("custom_credentials", cred["ID"], world.current.listing_lag_ms / 1000)
+        if partial is not None:
+            raise Refused(500, "internal error while creating the credential")
+        return JSONResponse(credential_show(cred), status_code=201)
+
+    async def update_credential(self, request: Request) -> Response:
+        cred = self._credential(request, missing=422)
+        f = Fields(await read_body(request))
+        alias = f.string("Alias")
+        f.check()
+        fields = {} if alias is None else {"Alias": alias}
+        return JSONResponse(credential_show(self.state.update_credential(cred["ID"], fields)))
+
+    async def delete_credential(self, request: Request) -> Response:
+        cred = self._credential(request)
+        self.state.delete_credential(cred["ID"])
+        return JSONResponse({"status": "ok", "message": "Credential deleted successfully"})
