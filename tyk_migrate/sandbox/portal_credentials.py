@@ -44,9 +44,9 @@ class CredentialRoutes(PortalBase):
             problems.append("KeyID already exists")
         return problems
 
-    async def create_credential(self, request: Request) -> Response:
-        app = self._app(request)
-        body = await read_body(request)
+    @staticmethod
+    def _given(body: Obj) -> dict[str, Any]:
+        """The request's fields, type-checked (a 422 for a wrong JSON type), before any rule is applied."""
         f = Fields(body)
         given: dict[str, Any] = {
             "Alias": f.string("Alias"),
@@ -62,6 +62,10 @@ class CredentialRoutes(PortalBase):
         f.string("CredentialKey")
         f.string("CredentialSecret")
         f.check()
+        return given
+
+    def _catalogue_problems(self, given: dict[str, Any]) -> list[str]:
+        """What is wrong with the credential's type, plan and products."""
         problems = []
         if given["Type"] not in CREDENTIAL_TYPES:
             problems.append(f"Type must be one of {', '.join(CREDENTIAL_TYPES)}")
@@ -76,6 +80,10 @@ class CredentialRoutes(PortalBase):
         unknown = [p for p in product_ids if p not in self.state.products]
         if unknown:
             problems.append(f"ProductIDs {', '.join(map(str, unknown))} do not exist")
+        return problems
+
+    def _token_and_key(self, given: dict[str, Any]) -> tuple[str | None, str | None, list[str]]:
+        """``(token type, key, problems)``: the token type as the world honours it and the key it stores."""
         token_type = given["AuthTokenType"]
         world = self.behaviour
         allowed = (*world.honoured_tokens(), STANDARD_TOKEN)
@@ -83,27 +91,32 @@ class CredentialRoutes(PortalBase):
         if token_type not in allowed and world.current.auth_token_type == "fallback":
             token_type = STANDARD_TOKEN  # an unknown value falls back to a standard key (TYK-FACTS.md)
         if token_type not in allowed:
-            problems.append(f"AuthTokenType must be one of {', '.join(allowed)}")
-        elif token_type == STANDARD_TOKEN:
-            key = secrets.token_hex(16)  # the portal generates the key; a KeyID sent is not used
-        elif not key:
-            problems.append("KeyID is required for a custom token")
-        else:
-            problems.extend(self.check_key(key))
+            return token_type, key, [f"AuthTokenType must be one of {', '.join(allowed)}"]
+        if token_type == STANDARD_TOKEN:
+            return token_type, secrets.token_hex(16), []  # the portal generates the key; a KeyID sent is not used
+        if not key:
+            return token_type, key, ["KeyID is required for a custom token"]
+        return token_type, key, self.check_key(key)
+
+    async def create_credential(self, request: Request) -> Response:
+        app = self._app(request)
+        given = self._given(await read_body(request))
+        problems = self._catalogue_problems(given)
+        token_type, key, key_problems = self._token_and_key(given)
+        problems.extend(key_problems)
         if problems:
             raise Refused(422, *problems)
         fields: Obj = {
             "Alias": given["Alias"] or "",
             "Type": given["Type"],
-            "PlanID": str(plan_id),
+            "PlanID": str(given["PlanID"]),
             "AuthenticationMethod": given["AuthenticationMethod"] or "",
-            "ProductIDs": product_ids,
+            "ProductIDs": given["ProductIDs"],
             "AuthTokenType": token_type,
             "KeyID": key,
         }
-        for extra in ("ProviderID", "ClientTypeID"):
-            if given[extra] is not None:
-                fields[extra] = given[extra]
+        fields.update({k: given[k] for k in ("ProviderID", "ClientTypeID") if given[k] is not None})
+        world = self.behaviour
         partial = world.draw_partial()  # partial-create: the chain portal -> gateway half done
         cred = self.state.add_credential(
             app["ID"], fields, record=partial != "key-only", provision=partial != "record-only"

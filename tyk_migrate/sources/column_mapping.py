@@ -23,20 +23,7 @@ def load_mapping(mapping: Mapping[str, Any] | str | Path | None) -> dict[str, An
     if mapping is None:
         return {}
     if isinstance(mapping, str | Path):
-        path = Path(mapping)
-        try:
-            text = read_capped(path, MAX_MAPPING_BYTES).decode("utf-8-sig")
-        except (OSError, UnicodeError) as exc:
-            raise InputError(f"mapping {path.name}: cannot read ({exc.__class__.__name__})") from None
-        try:
-            if path.suffix.lower() == ".json":
-                loaded = jsontext.loads(text)
-            else:
-                import yaml
-
-                loaded = yaml.safe_load(text)
-        except Exception as exc:  # yaml.YAMLError and json errors: one line either way
-            raise InputError(f"mapping {path.name}: not valid YAML/JSON ({exc.__class__.__name__})") from None
+        loaded = _read_file(Path(mapping))
         if loaded is None:
             return {}
         mapping = loaded
@@ -58,3 +45,19 @@ def load_mapping(mapping: Mapping[str, Any] | str | Path | None) -> dict[str, An
                 f"mapping: {key!r} is not a canonical column; use one of {', '.join(sorted(MAPPING_TARGETS))}"
             )
     return out
+
+
+def _read_file(path: Path) -> Any:
+    """A mapping file's document (``None`` for an empty YAML file): JSON by its ``.json`` suffix, else YAML."""
+    try:
+        text = read_capped(path, MAX_MAPPING_BYTES).decode("utf-8-sig")
+    except (OSError, UnicodeError) as exc:
+        raise InputError(f"mapping {path.name}: cannot read ({exc.__class__.__name__})") from None
+    try:
+        if path.suffix.lower() == ".json":
+            return jsontext.loads(text)
+        import yaml
+
+        return yaml.safe_load(text)
+    except Exception as exc:  # yaml.YAMLError and json errors: one line either way
+        raise InputError(f"mapping {path.name}: not valid YAML/JSON ({exc.__class__.__name__})") from None
