@@ -50,7 +50,8 @@ def held_world() -> tuple[dict[str, Any], dict[str, str]]:
         )
         seed["custom_credentials"].append(
             {"ID": next_id, "AppID": app_id, "Alias": f"held-{int(row['source_row'])}",
-             "Type": "CREDENTIAL_TYPE_TYK_MANAGED", "PlanID": str(plan_id), "AuthenticationMethod": "Auth Token", "ProductIDs": list(row["product_ids"]),
+             "Type": "CREDENTIAL_TYPE_TYK_MANAGED", "PlanID": str(plan_id), "AuthenticationMethod": "Auth Token",
+             "ProductIDs": list(row["product_ids"]),
              "AuthTokenType": "AUTH_TOKEN_TYPE_CUSTOM", "KeyID": reveal(row["key_id"])}
         )  # fmt: skip
         next_id += 1
