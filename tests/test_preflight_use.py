@@ -299,3 +299,26 @@ def test_the_console_start_needs_a_preflight_unless_told_not_to(
     assert f"AuthTokenType {CUSTOM}, adaptive start 3" in capsys.readouterr().out
     assert post_count(sandbox.snapshot()) > 0
     assert asyncio.run(go(preflight=False)).finished_runs == 1
+
+
+# ----- the workbook's step -----
+def test_preflight_frame_uses_a_recent_result_or_runs_one(
+    make_sandbox: Callable[..., Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tyk_migrate.preflight import frame as frame_module
+    from tyk_migrate.preflight import preflight_frame
+
+    sb = make_sandbox()
+    settings = Settings(portal_url=sb.portal_url, token=sb.token)
+    ran = preflight_frame(settings)
+    assert "preflight run now, written to" in capsys.readouterr().out
+    assert list(ran.columns) == ["result", "check", "saw", "what it means for the migration"]
+    assert ran.attrs["ok"] is True and "cleanup" in set(ran["check"]) and set(ran["result"]) <= {"ok", "info", "warn"}
+    assert find_preflight(sb.portal_url).result is not None  # where the console's Start looks
+    posts_after_first = post_count(sb.snapshot())
+    again = preflight_frame(settings)  # a recent passing one: shown again, nothing sent
+    assert "preflight of " in capsys.readouterr().out and post_count(sb.snapshot()) == posts_after_first
+    assert again.equals(ran)
+    monkeypatch.setattr(frame_module, "run_preflight", lambda *a, **k: (_ for _ in ()).throw(ConfigError("no go")))
+    failed = preflight_frame(settings, rerun=True)
+    assert failed.attrs["ok"] is False and failed["what it means for the migration"].tolist() == ["no go"]
