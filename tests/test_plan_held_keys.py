@@ -14,6 +14,7 @@ migration would have put it for that developer: skipped, the plan naming the app
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,9 @@ def held_twice(sb: Any, seed: dict[str, Any], how: dict[str, str]) -> None:
         client.create_credential(
             other_app, key_id=first["KeyID"], plan_id=int(first["PlanID"]), product_ids=first["ProductIDs"]
         )
+        deadline = time.monotonic() + 10  # listed only after the profile's listing lag: the plan must see it
+        while not client.list_credentials(other_app) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def holders(seed: dict[str, Any]) -> dict[str, list[tuple[int, int, int, list[int]]]]:
