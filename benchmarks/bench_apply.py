@@ -15,6 +15,7 @@ key by key:
 
     python benchmarks/bench_apply.py            # all scenarios, 2,000 keys (about a minute)
     python benchmarks/bench_apply.py --keys 300 # quicker
+    python benchmarks/bench_apply.py --only profiles  # per sandbox profile: benchmarks/bench_profiles.py
 
 Writes ``benchmarks/results/apply.json``.
 """
@@ -282,8 +283,13 @@ def throughput(n: int, tmp: Path, concurrency: int | str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keys", type=int, default=2000)
-    parser.add_argument("--only", choices=["reliability", "sigkill", "throughput"])
+    parser.add_argument("--only", choices=["reliability", "sigkill", "throughput", "profiles"])
     args = parser.parse_args()
+    if args.only == "profiles":  # the per-profile table (strict, realistic, hostile): bench_profiles.py
+        from benchmarks.bench_profiles import run
+
+        run(args.keys)
+        return
     info = machine_info()
     results: dict[str, Any] = {}
     previous = RESULTS / "apply.json"

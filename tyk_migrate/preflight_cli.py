@@ -49,7 +49,8 @@ def _one_line_errors(func: F) -> F:
     type=click.Path(dir_okay=False),
     default="preflight.json",
     show_default=True,
-    help="Where to write the findings (JSON, no key values).",
+    help="Where to write the findings (JSON, no key values); also written to preflight/<host>.json in "
+    "$TYK_MIGRATE_HOME or ~/.config/tyk-migrate, where apply and the console look.",
 )
 @click.option(
     "--gateway-url",
@@ -109,6 +110,7 @@ def preflight_command(
     """
     from .config import Settings
     from .preflight import run_preflight, write_result
+    from .preflight.use import default_result_path
 
     settings = Settings.from_env(portal_url=portal_url, token=token)
     settings.require_portal()
@@ -131,7 +133,11 @@ def preflight_command(
     click.echo(f"portal  {result.portal}" + (f"   gateway  {result.gateway}" if result.gateway else ""))
     click.echo(result.table())
     target = write_result(result, out)
+    kept = default_result_path(result.portal)  # where apply and the console look for it
+    also = kept.resolve() != target.resolve()
+    if also:
+        write_result(result, kept)
     for line in result.verdict_lines():
         click.echo(line)
-    click.echo(f"findings written to {target}")
+    click.echo(f"findings written to {target}" + (f" and {kept} (apply and the console use it)" if also else ""))
     sys.exit(result.exit_code)

@@ -27,7 +27,8 @@ from .session import Session, default_output
     "--concurrency",
     default="adaptive",
     show_default=True,
-    help="Requests in flight: a number, or 'adaptive' (starts at 8, follows the portal's answers).",
+    help="Requests in flight: a number, or 'adaptive' (starts at 8, or at the preflight's safe start, and "
+    "follows the portal's answers).",
 )
 @click.option("--max-concurrency", default=64, show_default=True, help="Ceiling for adaptive concurrency.")
 @click.option("--batch-size", default=200, show_default=True, help="Rows per batch (apps of a batch go first).")
@@ -37,6 +38,14 @@ from .session import Session, default_output
 )
 @click.option("--force-journal", is_flag=True, help="Use a journal that was made for a different input.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs, CI).")
+@click.option(
+    "--preflight",
+    "preflight_file",
+    type=click.Path(dir_okay=False),
+    help="A `tyk-migrate preflight` result of this portal [default: the one preflight keeps for it]. A live run "
+    "against a portal off this machine needs a passing one, newer than a day.",
+)
+@click.option("--no-preflight", is_flag=True, help="Write without a preflight (not recommended for a real portal).")
 @portal_options
 @command_options()
 def apply_command(
@@ -50,6 +59,8 @@ def apply_command(
     out: str | None,
     force_journal: bool,
     no_progress: bool,
+    preflight_file: str | None,
+    no_preflight: bool,
     portal_url: str | None,
     token: str | None,
 ) -> Outcome:
@@ -61,11 +72,15 @@ def apply_command(
     Exit 0 when every key is created or already there, 1 when some rows were rejected or blocked and no
     write failed, 4 when some write failed or was not attempted, 130 after Ctrl-C.
 
+    A portal off this machine must have passed `tyk-migrate preflight` in the last day (its AuthTokenType and
+    safe concurrency start are used); without one a live run stops before reading the portal (exit 2).
+
     \b
     Example:
       tyk-migrate apply keys.csv --mapping mapping.yaml --journal run.journal --out outcomes.csv
       tyk-migrate apply keys.csv --journal run.journal --dry-run
     """
+    from ..preflight.use import explicit_auth_token_type, use_preflight
     from ..report import export_outcomes
     from ..ui_format import status_counts
 
@@ -76,6 +91,16 @@ def apply_command(
     target = output_file(out or default_output(source.path, ".outcomes.csv"), "--out", not_over=[source.path, journal])
     output_file(journal, "--journal", not_over=[source.path])
     settings = session.settings(portal_url, token)
+    preflight = use_preflight(
+        settings,
+        path=preflight_file,
+        enabled=not no_preflight,
+        dry_run=dry_run,
+        explicit_auth_token_type=explicit_auth_token_type(session.config.settings()),
+    )  # before the portal is read: a run that may not write stops at once
+    settings = preflight.settings
+    if preflight.note:  # "not used" is a warning everyone sees; what a preflight set is a line of the output
+        (session.line if preflight.result is not None else session.note)(preflight.note)
     prepared = source.prepare(portal=session.client(settings), progress=None if session.show_progress else False)
     session.protect(prepared.legacy["key_id"])
     plan = prepared.plan
@@ -91,6 +116,7 @@ def apply_command(
         max_concurrency=max_concurrency,
         dry_run=dry_run,
         force_journal=force_journal,
+        **preflight.migration_options(limit, max_concurrency),
     )
     migration = ended.migration
     statuses = status_counts(plan)

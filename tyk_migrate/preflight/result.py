@@ -127,11 +127,9 @@ def write_result(result: PreflightResult, path: str | Path) -> Path:
     return target
 
 
-def load_preflight(path: str | Path, portal_url: str, max_age: timedelta = timedelta(days=1)) -> PreflightResult | None:
-    """The preflight result in ``path`` when it is about ``portal_url`` and younger than ``max_age``, else None.
-
-    None also when the file does not exist; a file that is there but is not a preflight result is an
-    ``InputError`` (one line), never a silent None."""
+def read_result(path: str | Path) -> PreflightResult | None:
+    """The preflight result in ``path``, None when there is no such file; a file that is there but is not a
+    preflight result is an ``InputError`` (one line), never a silent None."""
     target = Path(path)
     try:
         text = target.read_text(encoding="utf-8")
@@ -144,10 +142,19 @@ def load_preflight(path: str | Path, portal_url: str, max_age: timedelta = timed
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         result = PreflightResult.from_dict(data)
-        when = result.checked_at_time()
+        result.checked_at_time()
     except (ValueError, TypeError, KeyError) as exc:
         raise InputError(f"preflight result {target} is not a tyk-migrate preflight file ({exc})") from None
-    if result.portal != portal_api_base(portal_url):
+    return result
+
+
+def load_preflight(path: str | Path, portal_url: str, max_age: timedelta = timedelta(days=1)) -> PreflightResult | None:
+    """The preflight result in ``path`` when it is about ``portal_url`` and younger than ``max_age``, else None.
+
+    None also when the file does not exist; a file that is there but is not a preflight result is an
+    ``InputError`` (one line), never a silent None. ``preflight.use.find_preflight`` also says why not."""
+    result = read_result(path)
+    if result is None or result.portal != portal_api_base(portal_url):
         return None
-    age = datetime.now(UTC) - when
+    age = datetime.now(UTC) - result.checked_at_time()
     return result if timedelta(0) - timedelta(minutes=5) <= age <= max_age else None

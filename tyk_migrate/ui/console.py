@@ -48,8 +48,8 @@ class MigrationConsole(ConsoleWidgets):
     for the environment; a ``Journal`` or a path). ``snapshot`` (a ``PortalSnapshot``) only names plans,
     products and organisations in the filters. ``widgets`` forces (True) or disables (False) the widget
     view; None decides by the environment. ``problems_shown`` caps the rows of the failed and blocked
-    table. ``migration_options`` go to ``Migration`` as they are (``initial_concurrency``,
-    ``verify_readback``, ``retry``…).
+    table. ``migration_options`` go to ``Migration`` (``initial_concurrency``, ``verify_readback``…), but
+    ``preflight`` (True, a preflight file, or False: ``ui.guard``) guards Start against a remote portal.
     """
 
     def __init__(

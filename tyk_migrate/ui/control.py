@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..errors import AuthError, MigrateError
 from ..run import Migration, Progress
+from .guard import guard_start
 
 F = TypeVar("F", bound=Callable[..., Any])
 HEARTBEAT_SECONDS = 1.0
@@ -122,6 +123,9 @@ class RunControl:
         if n == 0:
             raise MigrateError("no rows in scope: clear or change the filters")
         rows = None if n == len(plan) else plan.index[scope.to_numpy(bool)]
+        client, note = guard_start(client, options)  # a portal off this machine: a passing preflight first
+        if note:
+            self.ui._say(note)
         migration = Migration(plan, client, journal, rows=rows, on_progress=self.on_progress, **options)
         self.migration = migration
         self.run_scope = scope.copy()
