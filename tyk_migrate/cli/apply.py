@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from . import present
+from .accounts import account_options, account_summary
 from .app import cli
 from .exits import UNUSABLE, Outcome, verdict
 from .options import Source, command_options, concurrency_value, input_options, portal_options
@@ -37,6 +39,7 @@ from .session import Session, default_output
 )
 @click.option("--force-journal", is_flag=True, help="Use a journal that was made for a different input.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs, CI).")
+@account_options
 @portal_options
 @command_options()
 def apply_command(
@@ -52,6 +55,7 @@ def apply_command(
     no_progress: bool,
     portal_url: str | None,
     token: str | None,
+    accounts: Any = None,
 ) -> Outcome:
     """Create every planned key in the portal, exactly once, resumably.
 
@@ -66,6 +70,7 @@ def apply_command(
       tyk-migrate apply keys.csv --mapping mapping.yaml --journal run.journal --out outcomes.csv
       tyk-migrate apply keys.csv --journal run.journal --dry-run
     """
+    from ..plan.accounts import account_counts
     from ..report import export_outcomes
     from ..ui_format import status_counts
 
@@ -76,10 +81,13 @@ def apply_command(
     target = output_file(out or default_output(source.path, ".outcomes.csv"), "--out", not_over=[source.path, journal])
     output_file(journal, "--journal", not_over=[source.path])
     settings = session.settings(portal_url, token)
-    prepared = source.prepare(portal=session.client(settings), progress=None if session.show_progress else False)
+    show = None if session.show_progress else False
+    prepared = source.prepare(portal=session.client(settings), progress=show, accounts=accounts)
     session.protect(prepared.legacy["key_id"])
     plan = prepared.plan
     session.lines(present.apply_header(source.path, prepared))
+    if users_line := account_summary(account_counts(plan)):
+        session.line(users_line)
     bar = ProgressBar(len(plan), "dry run" if dry_run else "apply", session.show_progress and not no_progress)
     ended = run_migration(
         plan,
