@@ -62,6 +62,8 @@ class Migration:
         max_rate_limited: int = 60,
         force_journal: bool = False,
         flush_interval: float = 0.25,
+        create_users: bool = True,
+        activate_users: bool = True,
     ) -> None:
         missing = [c for c in PLAN_COLUMNS if c not in plan.columns]
         if missing:
@@ -95,6 +97,8 @@ class Migration:
         self.policy = replace(self.retry, attempts=max_attempts, rate_limited_attempts=max_rate_limited)
         self.force_journal = force_journal
         self.flush_interval = flush_interval
+        # the plan's account steps (``user_action``, plan.accounts) run unless switched off here (the console)
+        self.create_users, self.activate_users = create_users, activate_users
 
         self.run_id: int | None = None
         self.journal: Journal | None = journal if isinstance(journal, Journal) else None

@@ -305,6 +305,31 @@ def apply_outcomes(
     return done
 
 
+#: why a row whose account step is switched off for the run is blocked
+SWITCHED_OFF = {
+    CREATE: "owner {email!r} has no portal account, and creating accounts is off for this run: tick 'Create "
+    "missing developer accounts' (console) or plan and apply with --create-missing-users",
+    ACTIVATE: "portal user {email!r} is inactive, and activating accounts is off for this run: tick 'Activate "
+    "inactive owners' (console) or plan and apply with --activate-users",
+}
+
+
+def switched_off(
+    steps: dict[str, UserStep], rows: RowTable, finish: Callable[..., None], *, create: bool, activate: bool
+) -> set[int]:
+    """Rows whose account step the run may not send are blocked (and their steps dropped from ``steps``)."""
+    done: set[int] = set()
+    for email, step in list(steps.items()):
+        if (step.action == CREATE and create) or (step.action == ACTIVATE and activate):
+            continue
+        del steps[email]
+        for pos in step.rows:
+            rows.set(pos, started_at=utcnow())
+            finish(pos, "blocked", error=SWITCHED_OFF[step.action].format(email=email))
+            done.add(pos)
+    return done
+
+
 def dry_run_outcomes(steps: dict[str, UserStep], rows: RowTable, finish: Callable[..., None]) -> set[int]:
     """A dry run sends nothing: rows whose owner would be created first end ``dry_run`` with a note."""
     done: set[int] = set()
@@ -326,6 +351,7 @@ async def settle_owners(m: Migration, schedule: Schedule) -> None:
     steps = user_steps(m.plan, schedule.positions)
     if not steps:
         return
+    off = switched_off(steps, rows, schedule.finish, create=m.create_users, activate=m.activate_users)
     if m.dry_run:
         done = dry_run_outcomes(steps, rows, schedule.finish)
     else:
@@ -335,4 +361,5 @@ async def settle_owners(m: Migration, schedule: Schedule) -> None:
                       started=m.tally.started)  # fmt: skip
         await users.settle(steps)
         done = apply_outcomes(steps, rows, m.plan, schedule.finish)
+    done |= off
     schedule.positions = [p for p in schedule.positions if p not in done]
