@@ -146,3 +146,28 @@ def test_dry_run_sends_no_account(sandbox, tmp_path):
     apply_plan(plan, settings_for(sandbox), tmp_path / "j", dry_run=True)
     assert set(plan["status"]) == {"dry_run"}
     assert len(sandbox.snapshot()["users"]) == before
+
+
+def test_an_open_intent_from_a_killed_run_is_adopted_by_the_next(sandbox, tmp_path):
+    """Killed after the POST landed, before its outcome: the rerun finds the e-mail, absent before the intent."""
+    import httpx
+
+    plan = new_owner_plan()
+    with Journal(tmp_path / "j") as j:  # what the killed run left: its intent, on disk
+        users_of(j).intent("nu.owner0@new.example", run_id=1, attempts=1, listed_before=False)
+    with httpx.Client(base_url=sandbox.portal_url, headers={"Authorization": sandbox.token}) as c:
+        landed = c.post("/users", json={"Email": "nu.owner0@new.example", "Active": True}).json()
+    posts_before = sandbox.snapshot()["requests"]["by_route"].get("POST /portal-api/users 200", 0)
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    state = sandbox.snapshot()
+    assert len(users_named(state, "nu.owner0@new.example")) == 1
+    assert state["requests"]["by_route"].get("POST /portal-api/users 200", 0) == posts_before + 1  # owner1 only
+    with Journal(tmp_path / "j") as j:
+        rec = users_of(j).get("nu.owner0@new.example")
+        assert rec is not None and (rec.state, rec.how, rec.user_id, rec.run_id) == (
+            "created",
+            "adopted",
+            landed["ID"],
+            1,
+        )
+        assert rec.ours
