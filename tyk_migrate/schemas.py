@@ -164,4 +164,5 @@ class PlanFrame(pa.DataFrameModel):
     @classmethod
     def one_create_per_app(cls, df: pd.DataFrame) -> bool:
         creates = df[df["action"] == CREATE_APP]
-        return not creates.duplicated(["user_id", "app_name"]).any()
+        owner = ["user_id", "user_email"] if "user_email" in df.columns else ["user_id"]  # plan.accounts
+        return not creates.duplicated([*owner, "app_name"]).any()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from . import present
+from .accounts import account_options, account_summary
 from .app import cli
 from .exits import UNUSABLE, Outcome, verdict
 from .options import Source, command_options, concurrency_value, input_options, portal_options
@@ -46,6 +48,7 @@ from .session import Session, default_output
     "against a portal off this machine needs a passing one, newer than a day.",
 )
 @click.option("--no-preflight", is_flag=True, help="Write without a preflight (not recommended for a real portal).")
+@account_options
 @portal_options
 @command_options()
 def apply_command(
@@ -63,6 +66,7 @@ def apply_command(
     no_preflight: bool,
     portal_url: str | None,
     token: str | None,
+    accounts: Any = None,
 ) -> Outcome:
     """Create every planned key in the portal, exactly once, resumably.
 
@@ -81,6 +85,7 @@ def apply_command(
       tyk-migrate apply keys.csv --journal run.journal --dry-run
     """
     from ..preflight.use import explicit_auth_token_type, use_preflight
+    from ..plan.accounts import account_counts
     from ..report import export_outcomes
     from ..ui_format import status_counts
 
@@ -101,10 +106,13 @@ def apply_command(
     settings = preflight.settings
     if preflight.note:  # "not used" is a warning everyone sees; what a preflight set is a line of the output
         (session.line if preflight.result is not None else session.note)(preflight.note)
-    prepared = source.prepare(portal=session.client(settings), progress=None if session.show_progress else False)
+    show = None if session.show_progress else False
+    prepared = source.prepare(portal=session.client(settings), progress=show, accounts=accounts)
     session.protect(prepared.legacy["key_id"])
     plan = prepared.plan
     session.lines(present.apply_header(source.path, prepared))
+    if users_line := account_summary(account_counts(plan)):
+        session.line(users_line)
     bar = ProgressBar(len(plan), "dry run" if dry_run else "apply", session.show_progress and not no_progress)
     ended = run_migration(
         plan,

@@ -42,7 +42,9 @@ class Source:
         """Load, validate, fetch the portal and plan (``tyk_migrate.pipeline.prepare``)."""
         from ..pipeline import prepare
         from ..plan import PlanSettings
+        from ..plan.accounts import AccountSettings
 
+        accounts = kw.pop("accounts", None) or AccountSettings()  # cli.accounts: opt-in account steps
         return prepare(
             self.path,
             format=self.format,
@@ -50,7 +52,7 @@ class Source:
             developers=self.developers,
             email_field=self.email_field,
             min_key_length=self.min_key_length,
-            settings=PlanSettings(app_name=self.app_name),
+            settings=PlanSettings(app_name=self.app_name, accounts=accounts),
             **kw,
         )
 

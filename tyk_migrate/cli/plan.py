@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from . import present
+from .accounts import account_options, account_summary
 from .app import cli
 from .exits import Outcome, verdict
 from .options import Source, command_options, input_options, portal_options, read_concurrency_option
@@ -31,6 +32,7 @@ def plan_scope(owner: tuple[str, ...], plan: tuple[str, ...], product: tuple[str
 @click.option("--out", type=click.Path(dir_okay=False), help="Plan CSV (keys masked). Default: INPUT-stem.plan.csv.")
 @click.option("--unresolved", "unresolved_out", type=click.Path(dir_okay=False), help="Also write unmatched values.")
 @read_concurrency_option
+@account_options
 @portal_options
 @command_options()
 def plan_command(
@@ -45,6 +47,7 @@ def plan_command(
     concurrency: int,
     portal_url: str | None,
     token: str | None,
+    accounts: Any = None,
 ) -> Outcome:
     """Show what apply would do with every key, without writing anything to the portal.
 
@@ -69,11 +72,14 @@ def plan_command(
         portal=session.client(settings),
         concurrency=concurrency,
         progress=None if session.show_progress else False,
+        accounts=accounts,
     )
     session.protect(prepared.legacy["key_id"])
     plan = prepared.plan
     summary = summarize(plan)
     session.lines(present.plan_lines(source.path, prepared, summary))
+    if users_line := account_summary(summary["accounts"]):
+        session.line(users_line)
     files = {"plan": export_plan(plan, target, prepared.snapshot)}
     session.line(f"plan written to {target} (keys masked)")
     if unresolved_target:
@@ -87,5 +93,6 @@ def plan_command(
         "actions": summary["counts"],
         "blocked_by_reason": summary["reason_codes"],
         "unresolved_values": len(prepared.unresolved),
+        **({"users": summary["accounts"]} if summary["accounts"] else {}),
     }
     return Outcome(verdict(blocked=summary["counts"]["blocked"], rejected=prepared.rejected_rows), counts, files)

@@ -50,6 +50,7 @@ def rollback_command(
     """
     from ..journal import Journal
     from ..rollback import KEPT_REASONS, app_intents_to_undo, apps_to_undo, credentials_to_undo, rollback
+    from ..rollback_users import rollback_users, user_rollback_lines, users_activated, users_to_undo
 
     limit = concurrency_value(concurrency)
     settings = session.settings(portal_url, token)
@@ -57,15 +58,24 @@ def rollback_command(
     with Journal(journal) as jr:
         apps = len(apps_to_undo(jr)) + len(app_intents_to_undo(jr))
         creds = len(credentials_to_undo(jr))
-        recorded = {"apps": apps, "credentials": creds}
-        if not apps and not creds:
+        users = len(users_to_undo(jr))  # accounts the migration created (rollback_users), after their apps
+        recorded = {"apps": apps, "credentials": creds, **({"users": users} if users else {})}
+        if not apps and not creds and not users:
             session.line("nothing to roll back: the journal records nothing the migration created")
             return Outcome(counts={"recorded": recorded}, details={"dry_run": dry_run})
         session.line(f"the journal records {apps} app(s) and {creds} credential(s) created by the migration")
+        if users:
+            session.line(f"and {users} developer account(s) it created (deleted after their apps)")
         if not yes and not dry_run:
             click.confirm(f"delete them from {settings.portal_url}?", abort=True, err=True)
         report = rollback(jr, settings, concurrency=limit, dry_run=dry_run)
+        accounts = rollback_users(jr, settings, dry_run=dry_run) if users else None
+        activated = len(users_activated(jr))
     session.lines(present.rollback_lines(report, dry_run=dry_run, reasons=KEPT_REASONS))
     counts = {"recorded": recorded, **present.rollback_counts(report)}
     failed = int((report["result"] == "failed").sum())
+    if accounts is not None:
+        session.lines(user_rollback_lines(accounts, activated, dry_run=dry_run))
+        counts["users"] = {str(k): int(v) for k, v in accounts["result"].value_counts().items()}
+        failed += int((accounts["result"] == "failed").sum())
     return Outcome(verdict(failed=failed), counts, details={"dry_run": dry_run})

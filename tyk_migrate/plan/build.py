@@ -11,6 +11,7 @@ import pandas as pd
 from ..errors import MissingColumnsError
 from ..schemas import PlanFrame
 from ..snapshot import PortalSnapshot
+from .accounts import account_columns, lift_owner_blocks, restore_blocked
 from .decide import Decision, decide
 from .impact import Impact, LiveKeys, assess, impact_policy
 from .mapping import PlanMapping, load_mapping
@@ -57,6 +58,7 @@ def _assemble(
     legacy_columns: list[str],
     snapshot: PortalSnapshot,
     out_of_scope: int,
+    accounts: dict[str, pd.Series] | None = None,
 ) -> pd.DataFrame:
     """The plan frame: the legacy columns, then ``PLAN_COLUMNS``; checked by ``schemas.PlanFrame``."""
     frame, index = rows.frame, rows.frame.index
@@ -73,6 +75,8 @@ def _assemble(
     plan["reason_code"] = pd.Series(reason_code, index=index, dtype="str")
     plan["client_impact"], plan["client_impact_detail"] = impact.columns(index)
     plan["credential_id"] = int64(decision.credential_id, index)
+    for name, column in (accounts or {}).items():  # only with an account setting on (plan.accounts)
+        plan[name] = column
     plan.attrs["out_of_scope"] = out_of_scope
     plan.attrs["portal_url"] = snapshot.portal_url
     plan.attrs["snapshot_fetched_at"] = snapshot.fetched_at.isoformat()
@@ -115,7 +119,12 @@ def build_plan(
     rows = every_row.subset(keep)
     policy = impact_policy(plan_mapping.client_impact, settings.client_impact)
     impact = _assess(rows, snapshot, policy, live_keys)
-    decision = decide(rows, _name_apps(rows, snapshot, settings), snapshot, resolver, impact.findings())
-    plan = _assemble(rows, decision, impact, list(valid_keys.columns), snapshot, out_of_scope=int((~keep).sum()))
+    # owners the run may create or activate (opt-in) are decided as usable, then put back where still blocked
+    deciding, lifted = lift_owner_blocks(rows, settings.accounts)
+    decision = decide(deciding, _name_apps(rows, snapshot, settings), snapshot, resolver, impact.findings())
+    restore_blocked(lifted, decision.action, decision.findings)
+    accounts = account_columns(rows, lifted, settings.accounts, plan_mapping.new_users)
+    out_of_scope = int((~keep).sum())
+    plan = _assemble(rows, decision, impact, list(valid_keys.columns), snapshot, out_of_scope, accounts)
     plan.attrs["client_impact"] = policy
     return plan, unresolved(rows, owners, resolver)

@@ -176,7 +176,8 @@ def _group_new_apps(rows: Resolved, decision: Decision) -> None:
     users, source_rows = rows.users, rows.frame["source_row"].tolist()
     groups = pd.DataFrame(
         {
-            "u": [users[i] for i in creating],
+            # an owner the run is to create has no ID yet: its e-mail keeps its apps apart (plan.accounts)
+            "u": [users[i] if users[i] is not None else rows.emails.iat[int(i)] for i in creating],
             "a": [decision.app_name[i] for i in creating],
             "s": [source_rows[i] for i in creating],
         },

@@ -15,12 +15,13 @@ from typing import Any
 import pandas as pd
 
 from ..report import LIST_SEPARATOR, OUTCOME_COLUMNS, export_frame
+from .accounts import USER_COLUMNS
 
 #: plan.csv's columns, in this order (absent ones left out); other columns of the frame follow, sorted.
 PLAN_EXPORT_COLUMNS = (
     "source_row", "source_id", "key_fingerprint", "key_masked", "owner_email", "legacy_app_name", "app_name",
     "alias", "plan", "products", "expires_at", "active", "user_id", "plan_id", "plan_name", "product_ids",
-    "product_names", "action", "reason", "reason_code", "client_impact",
+    "product_names", "action", *USER_COLUMNS, "reason", "reason_code", "client_impact",
     "client_impact_detail", "app_id", "credential_id",
 )  # fmt: skip
 #: Outcome-log columns a plan does not have yet (a run or verify fills them): never in plan.csv.

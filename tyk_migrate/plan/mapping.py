@@ -17,9 +17,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..sources.capped import MAX_MAPPING_BYTES, read_capped
+from .accounts import new_users_section
 from .impact import impact_policy
 
-MAPPING_SECTIONS = ("plans", "products", "owners", "client_impact")
+MAPPING_SECTIONS = ("plans", "products", "owners", "client_impact", "new_users")
 
 
 def norm(value: object) -> str:
@@ -52,6 +53,8 @@ class PlanMapping:
     products: dict[str, tuple[str, ...]] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
     client_impact: dict[str, str] = field(default_factory=dict)
+    #: settings of accounts the run creates (``accounts.new_users_section``: organisation_id, active)
+    new_users: dict[str, Any] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.plans or self.products or self.owners or self.client_impact)
@@ -142,6 +145,7 @@ def load_mapping(source: PlanMapping | dict[str, Any] | str | Path | None) -> Pl
         products={norm(k): _targets(v, f"products.{k}") for k, v in sections["products"].items()},
         owners=_owners(sections["owners"]),
         client_impact=_client_impact(sections["client_impact"]),
+        new_users=new_users_section(sections["new_users"]),
     )
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..snapshot import PortalSnapshot
+from .accounts import AccountSettings
 from .impact import impact_policy
 
 #: Fields a format-string app naming rule may use.
@@ -38,6 +39,8 @@ class PlanSettings:
     #: ``{kind: "warn" | "block"}`` over ``impact.DEFAULT_POLICY`` (and over a mapping file's
     #: ``client_impact:`` section): what each kind of client impact does to a row (docs/planning.md).
     client_impact: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: opt-in account steps for owners without a usable account (``accounts``; off by default)
+    accounts: AccountSettings = field(default_factory=AccountSettings)
 
     def check(self) -> None:
         impact_policy(self.client_impact, where="PlanSettings.client_impact")

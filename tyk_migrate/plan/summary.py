@@ -12,6 +12,7 @@ from ..errors import MissingColumnsError
 from ..schemas import ACTIONS
 from ..vocabulary import BLOCKED
 from . import reasons as R
+from .accounts import account_counts
 from .impact import DEFAULT_POLICY, IMPACT_KINDS, split_kinds
 from .resolvers import OwnerIndex, Resolver
 from .rows import Resolved
@@ -69,6 +70,7 @@ def summarize(plan: pd.DataFrame, top: int = 5) -> dict[str, Any]:
         "reason_codes": {str(code): int(n) for code, n in by_code.items()},
         "client_impact": impact_counts(plan),
         "client_impact_settings": dict(plan.attrs.get("client_impact") or DEFAULT_POLICY),
+        "accounts": account_counts(plan),  # accounts to create/activate first (opt-in; {} when off)
     }
 
 

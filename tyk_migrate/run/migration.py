@@ -20,6 +20,7 @@ from ..concurrency import AdaptiveConcurrency, Limiter, Meter
 from ..config import Settings
 from ..errors import JournalError, MigrateError, MissingColumnsError
 from ..journal import Journal, input_identity
+from ..journal_users import users_of
 from ..ownership import journal_failure_message
 from ..portal import AsyncPortalClient
 from ..retry import RetryPolicy
@@ -30,6 +31,7 @@ from .progress import Progress, Tally
 from .protocol import ExactlyOnce
 from .rows import PLAN_COLUMNS, STATUSES, RowTable
 from .schedule import Schedule
+from .users import settle_owners
 
 
 class Migration:
@@ -60,6 +62,8 @@ class Migration:
         max_rate_limited: int = 60,
         force_journal: bool = False,
         flush_interval: float = 0.25,
+        create_users: bool = True,
+        activate_users: bool = True,
     ) -> None:
         missing = [c for c in PLAN_COLUMNS if c not in plan.columns]
         if missing:
@@ -93,6 +97,8 @@ class Migration:
         self.policy = replace(self.retry, attempts=max_attempts, rate_limited_attempts=max_rate_limited)
         self.force_journal = force_journal
         self.flush_interval = flush_interval
+        # the plan's account steps (``user_action``, plan.accounts) run unless switched off here (the console)
+        self.create_users, self.activate_users = create_users, activate_users
 
         self.run_id: int | None = None
         self.journal: Journal | None = journal if isinstance(journal, Journal) else None
@@ -183,6 +189,7 @@ class Migration:
             if stop_requested:
                 self.gate.begin_stopping()
             assert self._schedule is not None
+            await settle_owners(self, self._schedule)  # accounts first: their rows' apps wait for them
             await self._schedule.execute()
             self.gate.state = "stopped" if self.state == "stopping" or self.fatal_error else "finished"
         except BaseException:
@@ -201,6 +208,8 @@ class Migration:
         journal = self.journal
         if not self.dry_run:
             journal.bind(input_identity(self.plan["key_fingerprint"]), force=self.force_journal)
+            if "user_action" in self.plan.columns:
+                users_of(journal)  # its table made before the group-commit thread writes
         self._prepare_rows()
         assert self.rows is not None
         if not self.dry_run:

@@ -27,6 +27,7 @@ from .gateway import Gateway
 from .middleware import DASHBOARD_PREFIX, PORTAL_PREFIX, RAW_SEND, SandboxMiddleware
 from .portal_api import PortalAPI, PortalRules
 from .state import SandboxState
+from .users_api import UsersAPI
 from .world import LiveBehaviour
 
 #: the Dashboard part's token unless told otherwise (``TYK_SANDBOX_DASHBOARD_TOKEN``): public, so loopback only
@@ -111,9 +112,10 @@ def create_app(config: SandboxConfig) -> Starlette:
     state = SandboxState(config.seed, config.db)
     accepted = tuple(config.accept_auth_token_types)
     rules = PortalRules(config.token, config.min_key_length, accepted, behaviour)
+    portal = PortalAPI(state, rules)
     app = SandboxApp(
         routes=[
-            Mount("/portal-api", routes=PortalAPI(state, rules).routes()),
+            Mount("/portal-api", routes=[*portal.routes(), *UsersAPI(portal).routes()]),
             Mount("/gateway", routes=Gateway(state, behaviour, config.min_key_length).routes()),
             Mount(DASHBOARD_PREFIX, routes=DashboardAPI(state, config.dashboard_token, behaviour).routes()),
             Mount("/__sandbox", routes=Admin(state, injector, config.token, behaviour).routes()),

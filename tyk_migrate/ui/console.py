@@ -172,7 +172,7 @@ class MigrationConsole(ConsoleWidgets):
         """Start (or continue from the journal) a run over the current scope on the running event loop."""
         keep = self.scope
         task = self._control.start(
-            self.plan, self.client, self.journal, keep,
+            self.plan, self.client, self.journal, keep, **self.account_options(),
             batch_size=int(self.batch_size_input.value), concurrency=self.concurrency_input.value,
             max_concurrency=self.max_concurrency, dry_run=bool(self.dry_run_input.value), **self.migration_options,
         )  # fmt: skip

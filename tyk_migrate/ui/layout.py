@@ -76,6 +76,7 @@ class ConsoleWidgets:
                     self.preview,
                     heading("Run"),
                     w.HBox([self.batch_size_input, self.concurrency_input, self.dry_run_input], layout=row()),
+                    w.HBox([self.create_users_input, self.activate_users_input], layout=row()),
                     w.HBox([*self.buttons.values(), self.state_label], layout=row()),
                     heading("Progress"),
                     w.HBox([self.progress_bar, self.progress_label], layout=row()),
@@ -118,6 +119,20 @@ class ConsoleWidgets:
             layout=w.Layout(width="200px", margin="0 16px 0 0"),
         )  # fmt: skip
         self.dry_run_input = w.Checkbox(value=bool(dry_run), description="Dry run (no writes)", indent=False)
+        # issue 19: the plan's account steps (plan.accounts) are only sent when ticked; off by default
+        self.create_users_input = classed(
+            w.Checkbox(value=False, description="Create missing developer accounts", indent=False), "tyk-create-users"
+        )
+        self.activate_users_input = classed(
+            w.Checkbox(value=False, description="Activate inactive owners", indent=False), "tyk-activate-users"
+        )
+
+    def account_options(self) -> dict[str, bool]:
+        """The account toggles as ``Migration`` options (``create_users``, ``activate_users``)."""
+        return {
+            "create_users": bool(self.create_users_input.value),
+            "activate_users": bool(self.activate_users_input.value),
+        }
 
     def _buttons(self) -> None:
         narrow = w.Layout(width="120px")
@@ -139,4 +154,4 @@ class ConsoleWidgets:
     def inputs(self) -> list[Any]:
         """The widgets locked while a run is active (scope and run settings)."""
         return [*self.filters.values(), self.clear_button, self.batch_size_input, self.concurrency_input,
-                self.dry_run_input]  # fmt: skip
+                self.dry_run_input, self.create_users_input, self.activate_users_input]  # fmt: skip

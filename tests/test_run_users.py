@@ -1,0 +1,173 @@
+"""Owners' accounts created (or activated) by a run, exactly once, against the real sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from run_helpers import make_plan
+
+from tyk_migrate.config import Settings
+from tyk_migrate.errors import PortalServerError
+from tyk_migrate.journal import Journal
+from tyk_migrate.journal_users import users_of
+from tyk_migrate.portal import AsyncPortalClient
+from tyk_migrate.run import apply_plan
+from tyk_migrate.run import users as run_users
+
+
+def new_owner_plan(n: int = 6, owners: int = 2, prefix: str = "nu") -> pd.DataFrame:
+    """``n`` rows whose owners (``owners`` new e-mails) have no portal account: the plan asks to create them."""
+    plan = make_plan(n, keys_per_app=n // owners, prefix=prefix)
+    emails = [f"{prefix}.owner{i // (n // owners)}@new.example" for i in range(n)]
+    plan["owner_email"] = emails
+    plan["user_id"] = pd.array([None] * n, dtype="Int64")
+    plan["user_action"] = "create_user"
+    plan["user_email"] = emails
+    plan["user_first"] = "New"
+    plan["user_last"] = [f"Owner {i // (n // owners)}" for i in range(n)]
+    plan["user_org_id"] = pd.array([None] * n, dtype="Int64")
+    plan["user_active"] = pd.array([True] * n, dtype="boolean")
+    return plan
+
+
+def settings_for(sb: Any) -> Settings:
+    return Settings(portal_url=sb.portal_url, token=sb.token)
+
+
+def users_named(state: dict[str, Any], email: str) -> list[dict[str, Any]]:
+    return [u for u in state["users"] if str(u["Email"]).lower() == email]
+
+
+def test_missing_owners_are_created_once_before_their_apps(sandbox, tmp_path):
+    plan = new_owner_plan()
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    state = sandbox.snapshot()
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+    for email in ("nu.owner0@new.example", "nu.owner1@new.example"):
+        (user,) = users_named(state, email)
+        assert user["Active"] is True and user["First"] == "New"
+        apps = [a for a in state["apps"] if a["UserID"] == user["ID"]]
+        assert len(apps) == 1  # the rows' app went to the new account
+    assert plan["user_id"].notna().all()  # the frame names the accounts now
+    with Journal(tmp_path / "j") as j:
+        recs = {r.email: r for r in users_of(j).all()}
+        assert {r.state for r in recs.values()} == {"created"} and all(r.run_id == 1 for r in recs.values())
+    # a rerun creates nothing more
+    users_before = len(state["users"])
+    again = new_owner_plan()
+    apply_plan(again, settings_for(sandbox), tmp_path / "j")
+    assert len(sandbox.snapshot()["users"]) == users_before
+    assert set(again["status"]) == {"created"}
+
+
+def test_a_lost_answer_is_looked_up_by_email_not_sent_again(sandbox, tmp_path, monkeypatch):
+    """The POST lands but its answer is lost: the run lists the users, finds the e-mail and adopts it."""
+    real = run_users.create_user
+    lost: list[str] = []
+
+    async def lose_first(client: AsyncPortalClient, body: dict[str, Any]) -> dict[str, Any]:
+        answer = await real(client, body)
+        if body["Email"] not in lost:
+            lost.append(body["Email"])
+            raise PortalServerError("504 gateway timeout (answer lost)", status=504)
+        return answer
+
+    monkeypatch.setattr(run_users, "create_user", lose_first)
+    plan = new_owner_plan()
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    state = sandbox.snapshot()
+    assert len(lost) == 2 and set(plan["status"]) == {"created"}, plan["error"].tolist()
+    for email in lost:
+        assert len(users_named(state, email)) == 1
+    with Journal(tmp_path / "j") as j:
+        recs = users_of(j).all()
+        assert {(r.state, r.how, r.attempts) for r in recs} == {("created", "adopted", 1)}
+
+
+def test_faults_still_make_each_account_exactly_once(make_sandbox, tmp_path):
+    sb = make_sandbox(faults="lost=25%,500=10%,retry-after=0", random_seed=11)
+    plan = new_owner_plan(24, owners=8, prefix="fx")
+    apply_plan(plan, settings_for(sb), tmp_path / "j")
+    state = sb.snapshot()
+    assert state["requests"]["faults_injected"].get("lost", 0) >= 1
+    for i in range(8):
+        assert len(users_named(state, f"fx.owner{i}@new.example")) == 1
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+
+
+def test_an_account_someone_made_meanwhile_is_used_not_adopted(sandbox, tmp_path):
+    """The plan is stale: the e-mail exists by the time the run looks. Used, journalled existing, no POST."""
+    import httpx
+
+    with httpx.Client(base_url=sandbox.portal_url, headers={"Authorization": sandbox.token}) as c:
+        made = c.post("/users", json={"Email": "nu.owner0@new.example", "First": "Theirs", "Active": True}).json()
+    plan = new_owner_plan()
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    state = sandbox.snapshot()
+    assert len(users_named(state, "nu.owner0@new.example")) == 1
+    assert set(plan["status"]) == {"created"}
+    assert (plan.loc[plan["user_email"] == "nu.owner0@new.example", "user_id"] == made["ID"]).all()
+    with Journal(tmp_path / "j") as j:
+        rec = users_of(j).get("nu.owner0@new.example")
+        assert rec is not None and rec.state == "existing" and not rec.ours
+
+
+def test_a_refused_account_fails_its_rows_with_the_reason(sandbox, tmp_path):
+    plan = new_owner_plan()
+    plan.loc[plan["user_email"] == "nu.owner1@new.example", "user_email"] = "not-an-email"
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    bad = plan[plan["user_email"] == "not-an-email"]
+    assert set(bad["status"]) == {"failed"}
+    assert bad["error"].str.contains("owner account 'not-an-email' not created").all()
+    assert set(plan.loc[plan["user_email"] != "not-an-email", "status"]) == {"created"}
+
+
+def test_inactive_owner_is_activated(sandbox, tmp_path):
+    state = sandbox.snapshot()
+    uid = 5
+    sandbox.state.users[uid]["Active"] = False
+    plan = make_plan(3, keys_per_app=3, prefix="ac")
+    plan["user_id"] = pd.array([uid] * 3, dtype="Int64")
+    email = str(state["users"][[u["ID"] for u in state["users"]].index(uid)]["Email"]).lower()
+    plan["user_action"] = "activate_user"
+    plan["user_email"] = email
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+    assert sandbox.state.users[uid]["Active"] is True
+    with Journal(tmp_path / "j") as j:
+        rec = users_of(j).get(email)
+        assert rec is not None and rec.state == "activated" and rec.user_id == uid
+
+
+def test_dry_run_sends_no_account(sandbox, tmp_path):
+    plan = new_owner_plan()
+    before = len(sandbox.snapshot()["users"])
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j", dry_run=True)
+    assert set(plan["status"]) == {"dry_run"}
+    assert len(sandbox.snapshot()["users"]) == before
+
+
+def test_an_open_intent_from_a_killed_run_is_adopted_by_the_next(sandbox, tmp_path):
+    """Killed after the POST landed, before its outcome: the rerun finds the e-mail, absent before the intent."""
+    import httpx
+
+    plan = new_owner_plan()
+    with Journal(tmp_path / "j") as j:  # what the killed run left: its intent, on disk
+        users_of(j).intent("nu.owner0@new.example", run_id=1, attempts=1, listed_before=False)
+    with httpx.Client(base_url=sandbox.portal_url, headers={"Authorization": sandbox.token}) as c:
+        landed = c.post("/users", json={"Email": "nu.owner0@new.example", "Active": True}).json()
+    posts_before = sandbox.snapshot()["requests"]["by_route"].get("POST /portal-api/users 200", 0)
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    state = sandbox.snapshot()
+    assert len(users_named(state, "nu.owner0@new.example")) == 1
+    assert state["requests"]["by_route"].get("POST /portal-api/users 200", 0) == posts_before + 1  # owner1 only
+    with Journal(tmp_path / "j") as j:
+        rec = users_of(j).get("nu.owner0@new.example")
+        assert rec is not None and (rec.state, rec.how, rec.user_id, rec.run_id) == (
+            "created",
+            "adopted",
+            landed["ID"],
+            1,
+        )
+        assert rec.ours

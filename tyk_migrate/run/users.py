@@ -1,0 +1,365 @@
+"""Developer accounts a run creates or activates before their rows' apps (opt-in: ``--create-missing-users``,
+``--activate-users``; the plan says which rows need one in ``user_action``, see ``plan.accounts``).
+
+Every account step is settled before any app or credential is sent (the rows' steps wait for their user):
+accounts are few beside keys, and a row whose owner could not be made is failed with the reason, never sent
+with a guess. Creation goes through the exactly-once protocol like apps (``protocol.ExactlyOnce``):
+
+* before a POST the portal's users are listed (``GET /users`` cannot filter by e-mail: TYK-FACTS.md); an
+  e-mail that is there is *used* (journalled ``existing``) and never counted as created, so rollback never
+  deletes it; one that the journal shows this migration created is ours;
+* the intent records whether that listing showed the e-mail; after a lost answer (or an "already taken"
+  refusal after one) the users are listed again and the e-mail, absent before, is adopted as created;
+* activation is ``PUT /users/{id}`` with ``{"Active": true}``: idempotent, retried like a read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..calls import Call
+from ..errors import MigrateError, PortalError, Rejected
+from ..journal import Journal
+from ..journal_users import UserLedger, email_key, users_of
+from ..portal import AsyncPortalClient
+from .gate import Gate, Stopped
+from .protocol import AnswerWithoutId, ExactlyOnce, Outcome, Unresolved, error_text
+from .rows import RowTable, int_or_none, utcnow
+
+if TYPE_CHECKING:
+    from .migration import Migration
+    from .schedule import Schedule
+
+#: the plan columns that describe a row's account step (``plan.accounts.USER_COLUMNS``: one home there)
+CREATE, ACTIVATE = "create_user", "activate_user"
+#: ``User-show`` carries the user's own admin-API token: never kept, journalled or shown
+_SECRET_FIELDS = ("JWTToken",)
+
+
+async def create_user(client: AsyncPortalClient, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /users`` (the file's ``User-create``); the answer without its ``JWTToken``."""
+    answer = await client._send(Call("POST", "/users", json=body, expect=(200, 201)))
+    return _without_secrets(answer)
+
+
+async def update_user(client: AsyncPortalClient, user_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """``PUT /users/{id}`` (``User-update``); the answer without its ``JWTToken``."""
+    answer = await client._send(Call("PUT", f"/users/{int(user_id)}", json=body, expect=(200,)))
+    return _without_secrets(answer)
+
+
+async def delete_user(client: AsyncPortalClient, user_id: int) -> Any:
+    """``DELETE /users/{id}``: the portal removes the user with their apps and credentials."""
+    return await client._send(Call("DELETE", f"/users/{int(user_id)}", expect=(200, 204)))
+
+
+def _without_secrets(answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        return {}
+    return {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
+
+
+def users_by_email(users: list[dict[str, Any]]) -> dict[str, int]:
+    """E-mail (trimmed, lower case) -> user ID, from a ``GET /users`` listing."""
+    index: dict[str, int] = {}
+    for user in users:
+        uid, email = int_or_none(user.get("ID")), user.get("Email")
+        if uid is not None and isinstance(email, str) and email.strip():
+            index.setdefault(email_key(email), uid)
+    return index
+
+
+@dataclass(slots=True)
+class UserStep:
+    """One account to create or activate and the rows (positions) that wait for it."""
+
+    email: str
+    action: str
+    body: dict[str, Any]
+    rows: list[int] = field(default_factory=list)
+    user_id: int | None = None
+    error: str | None = None
+    stopped: bool = False
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def user_steps(plan: pd.DataFrame, positions: list[int]) -> dict[str, UserStep]:
+    """The account steps of the rows in ``positions`` (one per e-mail), from the plan's ``user_*`` columns."""
+    if "user_action" not in plan.columns:
+        return {}
+    actions = plan["user_action"].tolist()
+    emails = plan["user_email"].tolist()
+    steps: dict[str, UserStep] = {}
+    for pos in positions:
+        action = actions[pos]
+        if action not in (CREATE, ACTIVATE) or not _text(emails[pos]):
+            continue
+        email = email_key(emails[pos])
+        step = steps.get(email)
+        if step is None:
+            step = steps[email] = UserStep(email, action, _body(plan, pos, email, action))
+            if action == ACTIVATE:  # the plan found the (inactive) account
+                step.user_id = int_or_none(plan["user_id"].iat[pos])
+        step.rows.append(pos)
+    return steps
+
+
+def _body(plan: pd.DataFrame, pos: int, email: str, action: str) -> dict[str, Any]:
+    """The request body: ``{"Active": true}`` to activate; the ``User-create`` fields the plan gives to create."""
+    if action == ACTIVATE:
+        return {"Active": True}
+    row = plan.iloc[pos]
+    body: dict[str, Any] = {"Email": email, "First": _text(row.get("user_first")) or "",
+                            "Last": _text(row.get("user_last")) or "", "Role": "consumer-team-member",
+                            "Provider": "password"}  # fmt: skip
+    org = int_or_none(row.get("user_org_id"))
+    if org is not None:
+        body["OrganisationID"] = org
+    active = row.get("user_active")
+    if isinstance(active, bool) or (active is not None and not pd.isna(active)):
+        body["Active"] = bool(active)  # absent: the portal's own default
+    return body
+
+
+class Users:
+    """The account steps of one run, settled before its rows are sent (``settle``)."""
+
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        client: AsyncPortalClient,
+        run_id: int,
+        writer: ExactlyOnce,
+        gate: Gate,
+        started: float,
+    ) -> None:
+        self.journal, self.client, self.run_id, self.writer, self.gate = journal, client, run_id, writer, gate
+        self.ledger: UserLedger = users_of(journal)
+        self.started = started
+        self.index: dict[str, int] = {}
+        self._listed_at = -math.inf
+        self._listing = asyncio.Lock()
+
+    async def settle(self, steps: dict[str, UserStep]) -> None:
+        """Create or activate every account (concurrently, under the run's gate); each step's outcome is set."""
+        await asyncio.gather(*(self._task(step) for step in steps.values()))
+
+    async def _task(self, step: UserStep) -> None:
+        try:
+            if step.action == CREATE:
+                step.user_id = await self._ensure(step)
+            else:
+                step.user_id = await self._activate(step)
+        except Stopped:
+            step.stopped = True
+            step.error = "stopped before its owner's account was settled; rerun to resume"
+        except Unresolved as exc:
+            step.error = f"owner account {step.email!r}: outcome unknown ({exc}); rerun to resolve it"
+        except PortalError as exc:
+            step.error = f"owner account {step.email!r} not {_past(step.action)}: {error_text(exc)}"
+        except Exception as exc:
+            step.error = f"owner account {step.email!r} not {_past(step.action)}: {type(exc).__name__}: {exc}"
+
+    async def _ensure(self, step: UserStep) -> int:
+        rec = self.ledger.get(step.email)
+        listed = (await self.listing(self.started)).get(step.email)
+        if listed is not None:
+            if rec is not None and rec.user_id == listed and rec.state == "created":
+                return listed  # made by this migration (an earlier run, or this one)
+            if rec is not None and rec.state == "intent" and rec.listed_before == 0:
+                # an earlier run's POST whose answer it never got: absent before its intent, there now
+                self.ledger.outcome(step.email, "created", user_id=listed, run_id=rec.run_id, how="adopted")
+                return listed
+            # someone else's account: used, never adopted as created (rollback never deletes it)
+            self.ledger.outcome(step.email, "existing", user_id=listed, run_id=self.run_id, how="existing")
+            return listed
+        sent = rec.attempts if rec is not None and rec.state == "intent" else 0
+        return await self.writer.write(UserWrite(self, step), attempts=sent, maybe_landed=sent > 0)
+
+    async def _activate(self, step: UserStep) -> int:
+        user_id = _row_user(step)
+        ledger, client = self.ledger, self.client
+        ledger.outcome(step.email, "activating", user_id=user_id, run_id=self.run_id, how="activated")
+        await self.writer.durable()
+        try:
+            await self.writer.read(lambda: update_user(client, user_id, step.body))
+        except Stopped:
+            raise
+        except PortalError as exc:
+            ledger.outcome(step.email, "failed", user_id=user_id, http_status=exc.status, error=error_text(exc))
+            raise
+        ledger.outcome(step.email, "activated", user_id=user_id, run_id=self.run_id, how="activated")
+        return user_id
+
+    async def listing(self, since: float) -> dict[str, int]:
+        """E-mail -> user ID from a listing begun after ``since`` (one walk serves every step waiting)."""
+        async with self._listing:
+            if self._listed_at < since:
+                began = time.perf_counter()
+                client = self.client
+                try:
+                    self.index = users_by_email(await self.writer.read(lambda: client.list_users()))
+                except PortalError as exc:
+                    raise Unresolved(f"the portal's users could not be listed: {error_text(exc)}") from exc
+                self._listed_at = began
+            return self.index
+
+
+def _past(action: str) -> str:
+    return "created" if action == CREATE else "activated"
+
+
+def _row_user(step: UserStep) -> int:
+    user_id = step.user_id
+    if user_id is None:
+        raise MigrateError("the plan names no portal user to activate")
+    return user_id
+
+
+class UserWrite:
+    """``POST /users`` for one e-mail, as a write kind of the protocol (journal: ``journal_users``)."""
+
+    urgent = True  # the rows' apps wait for it
+
+    def __init__(self, users: Users, step: UserStep) -> None:
+        self.users, self.step = users, step
+
+    def intent(self, attempt: int) -> None:
+        # a POST is only sent after a listing without the e-mail (``Users._ensure``, or a lookup that missed)
+        self.users.ledger.intent(self.step.email, run_id=self.users.run_id, attempts=attempt, listed_before=False)
+
+    async def send(self) -> int:
+        answer = await create_user(self.users.client, self.step.body)
+        user_id = int_or_none(answer.get("ID"))
+        if user_id is None:
+            raise AnswerWithoutId("the user answer has no ID", method="POST", path="/users")
+        return user_id
+
+    async def look_up(self, since: float) -> int | None:
+        return (await self.users.listing(since)).get(self.step.email)
+
+    def exists(self, refusal: Rejected) -> bool:
+        text = str(refusal).lower()
+        return refusal.status == 409 or "taken" in text or "exist" in text
+
+    async def settle(self, outcome: Outcome[int]) -> int:
+        users, email = self.users, self.step.email
+        if outcome.kind in ("posted", "adopted"):
+            assert outcome.value is not None
+            users.ledger.outcome(
+                email, "created", user_id=outcome.value, run_id=users.run_id, how=outcome.kind,
+                http_status=200 if outcome.kind == "posted" else outcome.http_status, attempts=outcome.attempts,
+            )  # fmt: skip
+            users.index[email] = outcome.value
+            return outcome.value
+        if outcome.kind == "stopped":
+            raise Stopped
+        if outcome.kind in ("unresolved", "conflict"):
+            raise Unresolved(outcome.reason or (error_text(outcome.error) if outcome.error else ""))
+        last = outcome.error
+        if outcome.kind == "refused":
+            assert last is not None
+            error = error_text(last)
+        else:
+            error = f"gave up after {outcome.attempts} attempts: {error_text(last) if last else 'no answer'}"
+        users.ledger.outcome(email, "failed", attempts=outcome.attempts, http_status=outcome.http_status, error=error)
+        raise last if last is not None else MigrateError(error)
+
+
+# -- the rows ---------------------------------------------------------------------------------------------
+def apply_outcomes(
+    steps: dict[str, UserStep],
+    rows: RowTable,
+    plan: pd.DataFrame,
+    finish: Callable[..., None],
+) -> set[int]:
+    """The rows' owners from their steps: user IDs into the table (and the frame's ``user_id``); rows whose
+    step failed are finished (failed, or pending when stopped) with the reason. Returns their positions."""
+    done: set[int] = set()
+    owners = [int_or_none(v) for v in plan["user_id"]]
+    for step in steps.values():
+        if step.user_id is not None and step.error is None:
+            for pos in step.rows:
+                rows.user_id[pos] = step.user_id
+                owners[pos] = step.user_id
+            continue
+        for pos in step.rows:
+            rows.set(pos, started_at=utcnow())
+            if step.stopped:
+                rows.set(pos, error=step.error)
+            else:
+                finish(pos, "failed", error=step.error)
+            done.add(pos)
+    plan["user_id"] = pd.array(owners, dtype="Int64")  # the frame names the accounts now
+    return done
+
+
+#: why a row whose account step is switched off for the run is blocked
+SWITCHED_OFF = {
+    CREATE: "owner {email!r} has no portal account, and creating accounts is off for this run: tick 'Create "
+    "missing developer accounts' (console) or plan and apply with --create-missing-users",
+    ACTIVATE: "portal user {email!r} is inactive, and activating accounts is off for this run: tick 'Activate "
+    "inactive owners' (console) or plan and apply with --activate-users",
+}
+
+
+def switched_off(
+    steps: dict[str, UserStep], rows: RowTable, finish: Callable[..., None], *, create: bool, activate: bool
+) -> set[int]:
+    """Rows whose account step the run may not send are blocked (and their steps dropped from ``steps``)."""
+    done: set[int] = set()
+    for email, step in list(steps.items()):
+        if (step.action == CREATE and create) or (step.action == ACTIVATE and activate):
+            continue
+        del steps[email]
+        for pos in step.rows:
+            rows.set(pos, started_at=utcnow())
+            finish(pos, "blocked", error=SWITCHED_OFF[step.action].format(email=email))
+            done.add(pos)
+    return done
+
+
+def dry_run_outcomes(steps: dict[str, UserStep], rows: RowTable, finish: Callable[..., None]) -> set[int]:
+    """A dry run sends nothing: rows whose owner would be created first end ``dry_run`` with a note."""
+    done: set[int] = set()
+    for step in steps.values():
+        if step.action != CREATE:
+            continue
+        for pos in step.rows:
+            rows.set(pos, started_at=utcnow())
+            finish(pos, "dry_run", error=f"would create the owner's account {step.email!r} first")
+            done.add(pos)
+    return done
+
+
+async def settle_owners(m: Migration, schedule: Schedule) -> None:
+    """Create or activate the owners the plan asks for before any row is sent; rows whose owner failed end
+    here (the schedule no longer holds them). Nothing to do for a plan without ``user_action``."""
+    rows = m.rows
+    assert rows is not None
+    steps = user_steps(m.plan, schedule.positions)
+    if not steps:
+        return
+    off = switched_off(steps, rows, schedule.finish, create=m.create_users, activate=m.activate_users)
+    if m.dry_run:
+        done = dry_run_outcomes(steps, rows, schedule.finish)
+    else:
+        assert m.client is not None and m.run_id is not None and m.journal is not None
+        writer = ExactlyOnce(m.gate, m.policy, m.journal)
+        users = Users(journal=m.journal, client=m.client, run_id=m.run_id, writer=writer, gate=m.gate,
+                      started=m.tally.started)  # fmt: skip
+        await users.settle(steps)
+        done = apply_outcomes(steps, rows, m.plan, schedule.finish)
+    done |= off
+    schedule.positions = [p for p in schedule.positions if p not in done]
