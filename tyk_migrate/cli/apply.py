@@ -84,8 +84,8 @@ def apply_command(
       tyk-migrate apply keys.csv --mapping mapping.yaml --journal run.journal --out outcomes.csv
       tyk-migrate apply keys.csv --journal run.journal --dry-run
     """
-    from ..preflight.use import explicit_auth_token_type, use_preflight
     from ..plan.accounts import account_counts
+    from ..preflight.use import explicit_auth_token_type, use_preflight
     from ..report import export_outcomes
     from ..ui_format import status_counts
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..vocabulary import BLOCKED, SKIP_EXISTING
 from . import reasons as R
 
 if TYPE_CHECKING:
@@ -111,9 +112,9 @@ def restore_blocked(lifted: Lifted | None, action: np.ndarray, findings: list[li
     if lifted is None:
         return
     for i in map(int, np.flatnonzero(lifted.action != "")):
-        if action[i] == "blocked":
+        if action[i] == BLOCKED:
             findings[i].insert(0, lifted.findings[i])
-        if action[i] in ("blocked", "skip_existing"):
+        if action[i] in (BLOCKED, SKIP_EXISTING):
             lifted.action[i] = ""
 
 

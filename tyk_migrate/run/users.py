@@ -29,6 +29,7 @@ from ..errors import MigrateError, PortalError, Rejected
 from ..journal import Journal
 from ..journal_users import UserLedger, email_key, users_of
 from ..portal import AsyncPortalClient
+from ..vocabulary import BLOCKED, CREATED, DRY_RUN, FAILED
 from .gate import Gate, Stopped
 from .protocol import AnswerWithoutId, ExactlyOnce, Outcome, Unresolved, error_text
 from .rows import RowTable, int_or_none, utcnow
@@ -175,11 +176,11 @@ class Users:
         rec = self.ledger.get(step.email)
         listed = (await self.listing(self.started)).get(step.email)
         if listed is not None:
-            if rec is not None and rec.user_id == listed and rec.state == "created":
+            if rec is not None and rec.user_id == listed and rec.state == CREATED:
                 return listed  # made by this migration (an earlier run, or this one)
             if rec is not None and rec.state == "intent" and rec.listed_before == 0:
                 # an earlier run's POST whose answer it never got: absent before its intent, there now
-                self.ledger.outcome(step.email, "created", user_id=listed, run_id=rec.run_id, how="adopted")
+                self.ledger.outcome(step.email, CREATED, user_id=listed, run_id=rec.run_id, how="adopted")
                 return listed
             # someone else's account: used, never adopted as created (rollback never deletes it)
             self.ledger.outcome(step.email, "existing", user_id=listed, run_id=self.run_id, how="existing")
@@ -197,7 +198,7 @@ class Users:
         except Stopped:
             raise
         except PortalError as exc:
-            ledger.outcome(step.email, "failed", user_id=user_id, http_status=exc.status, error=error_text(exc))
+            ledger.outcome(step.email, FAILED, user_id=user_id, http_status=exc.status, error=error_text(exc))
             raise
         ledger.outcome(step.email, "activated", user_id=user_id, run_id=self.run_id, how="activated")
         return user_id
@@ -217,7 +218,7 @@ class Users:
 
 
 def _past(action: str) -> str:
-    return "created" if action == CREATE else "activated"
+    return CREATED if action == CREATE else "activated"
 
 
 def _row_user(step: UserStep) -> int:
@@ -258,7 +259,7 @@ class UserWrite:
         if outcome.kind in ("posted", "adopted"):
             assert outcome.value is not None
             users.ledger.outcome(
-                email, "created", user_id=outcome.value, run_id=users.run_id, how=outcome.kind,
+                email, CREATED, user_id=outcome.value, run_id=users.run_id, how=outcome.kind,
                 http_status=200 if outcome.kind == "posted" else outcome.http_status, attempts=outcome.attempts,
             )  # fmt: skip
             users.index[email] = outcome.value
@@ -273,7 +274,7 @@ class UserWrite:
             error = error_text(last)
         else:
             error = f"gave up after {outcome.attempts} attempts: {error_text(last) if last else 'no answer'}"
-        users.ledger.outcome(email, "failed", attempts=outcome.attempts, http_status=outcome.http_status, error=error)
+        users.ledger.outcome(email, FAILED, attempts=outcome.attempts, http_status=outcome.http_status, error=error)
         raise last if last is not None else MigrateError(error)
 
 
@@ -299,7 +300,7 @@ def apply_outcomes(
             if step.stopped:
                 rows.set(pos, error=step.error)
             else:
-                finish(pos, "failed", error=step.error)
+                finish(pos, FAILED, error=step.error)
             done.add(pos)
     plan["user_id"] = pd.array(owners, dtype="Int64")  # the frame names the accounts now
     return done
@@ -325,7 +326,7 @@ def switched_off(
         del steps[email]
         for pos in step.rows:
             rows.set(pos, started_at=utcnow())
-            finish(pos, "blocked", error=SWITCHED_OFF[step.action].format(email=email))
+            finish(pos, BLOCKED, error=SWITCHED_OFF[step.action].format(email=email))
             done.add(pos)
     return done
 
@@ -338,7 +339,7 @@ def dry_run_outcomes(steps: dict[str, UserStep], rows: RowTable, finish: Callabl
             continue
         for pos in step.rows:
             rows.set(pos, started_at=utcnow())
-            finish(pos, "dry_run", error=f"would create the owner's account {step.email!r} first")
+            finish(pos, DRY_RUN, error=f"would create the owner's account {step.email!r} first")
             done.add(pos)
     return done
 

@@ -5,7 +5,7 @@ strings, and ``ResetPassword``); the answer is ``User-show`` (200); the only err
 "Not found or Bad request", so a missing user is a 422 here too. Fields left out keep their value (the
 runner sends ``{"Active": true}`` alone to activate an owner). An e-mail another user has is refused.
 
-``POST /users``, ``GET`` and ``DELETE`` live with the other portal routes (``portal_api``); this module is
+``POST /users``, ``GET`` and ``DELETE`` live with the other user routes (``portal_users``); this module is
 registered beside them in ``app.create_app``.
 """
 
@@ -17,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .portal_api import Fields, PortalAPI, Refused, _body, user_show
+from .portal_api import PortalAPI
+from .portal_request import Fields, Refused, read_body
+from .portal_shapes import user_show
 from .state import now_stamp
 
 #: ``User-update`` fields the sandbox keeps (the rest of ``User-basis`` as the file names them)
@@ -56,7 +58,7 @@ class UsersAPI:
         user = self.state.users.get(user_id)
         if user is None:
             raise Refused(422, "user not found")
-        f = Fields(await _body(request))
+        f = Fields(await read_body(request))
         given: dict[str, Any] = {name: f.string(name) for name in _TEXT}
         given["Active"] = f.boolean("Active")
         given["OrganisationID"] = f.integer("OrganisationID")
