@@ -35,6 +35,14 @@ from .session import Session, default_output
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Outcome CSV (keys masked). Default: INPUT-stem.outcomes.csv."
 )
+@click.option(
+    "--read-back",
+    type=click.Choice(("auto", "all", "none")),  # run/readback.py READ_BACK_MODES (not imported: start-up)
+    default="auto",
+    show_default=True,
+    help="GET each created credential back: 'all', 'none', or 'auto' (where the create's answer cannot "
+    "settle it, the first 20, and a 2% sample; a mismatch switches the run to 'all').",
+)
 @click.option("--force-journal", is_flag=True, help="Use a journal that was made for a different input.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs, CI).")
 @portal_options
@@ -49,6 +57,7 @@ def apply_command(
     dry_run: bool,
     out: str | None,
     force_journal: bool,
+    read_back: str,
     no_progress: bool,
     portal_url: str | None,
     token: str | None,
@@ -67,6 +76,7 @@ def apply_command(
       tyk-migrate apply keys.csv --journal run.journal --dry-run
     """
     from ..report import export_outcomes
+    from ..run.throughput import run_limit
     from ..ui_format import status_counts
 
     limit = concurrency_value(concurrency)
@@ -91,10 +101,12 @@ def apply_command(
         max_concurrency=max_concurrency,
         dry_run=dry_run,
         force_journal=force_journal,
+        read_back=read_back,
     )
     migration = ended.migration
     statuses = status_counts(plan)
-    session.lines(present.run_summary(plan, migration.progress, statuses))
+    honest = run_limit(migration, statuses) if not dry_run else None
+    session.lines(present.run_summary(plan, migration.progress, statuses, honest))
     if migration.fatal_error:
         session.note(f"{migration.fatal_error}; TYK_PORTAL_TOKEN must be an admin API token of this portal")
     if statuses.get("pending") and not ended.journal_error:
@@ -108,6 +120,7 @@ def apply_command(
         "actions": present.action_counts(plan),
         "statuses": statuses,
         "requests": migration.progress.requests,
+        "limit": honest.fields() if honest is not None else None,
     }
     if ended.journal_error is not None:  # after the summary and the outcome CSV: they hold what was done
         return Outcome(UNUSABLE, counts, files, error=f"error: {ended.journal_error}")
