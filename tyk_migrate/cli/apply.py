@@ -66,7 +66,8 @@ def apply_command(
 
     Plans INPUT like `tyk-migrate plan`, then creates apps and custom credentials in batches, journalling
     every write so a rerun with the same --journal does only what is missing (also after a crash or
-    Ctrl-C). Each credential is read back and compared. Writes the outcome CSV (keys masked).
+    Ctrl-C). Each credential is compared with the request (read back per --read-back). Writes the outcome CSV
+    (keys masked).
     Exit 0 when every key is created or already there, 1 when some rows were rejected or blocked and no
     write failed, 4 when some write failed or was not attempted, 130 after Ctrl-C.
 
