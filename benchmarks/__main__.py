@@ -42,10 +42,16 @@ def summary_markdown(compare: dict[str, Any], scaling: dict[str, Any] | None, in
             r = ours.get(f"ratio_to_{base}")
             if r is not None:
                 ratio_rows.append([f"{ours['label']} vs {bench_compare.LABELS[base]}", f"{r:,.1f}x"])
+        if ours.get("ratio_to_honest_limit") is not None:
+            ratio_rows.append([
+                f"{ours['label']} vs honest limit: cap {thr['cap']} / ({ours['unavoidable_requests_per_key']:.2f} "
+                f"unavoidable requests/key x {thr['latency_ms']:g} ms)",
+                f"{100 * ours['ratio_to_honest_limit']:.0f}% of {ours['honest_limit_keys_per_second']:,.0f} keys/s",
+            ])  # fmt: skip
         if ours.get("ratio_to_limit") is not None:
             ratio_rows.append([
-                f"{ours['label']} vs theoretical limit: cap {thr['cap']} / ({ours['requests_per_key']:.2f} "
-                f"requests/key x {thr['latency_ms']:g} ms)",
+                f"{ours['label']} vs its own limit: cap {thr['cap']} / ({ours['requests_per_key']:.2f} "
+                f"own requests/key x {thr['latency_ms']:g} ms)",
                 f"{100 * ours['ratio_to_limit']:.0f}% of {ours['limit_keys_per_second']:,.0f} keys/s",
             ])  # fmt: skip
     if ratio_rows:
@@ -75,7 +81,8 @@ def key_numbers(compare: dict[str, Any], scaling: dict[str, Any] | None) -> dict
                 out[f"{scn['name']}.{r['tool']}.skipped"] = r["skipped"]
                 continue
             prefix = f"{scn['name']}.{r['tool']}"
-            for k in ("keys", "keys_per_second", "requests_per_key", "ratio_to_limit", "missing", "misplaced",
+            for k in ("keys", "keys_per_second", "requests_per_key", "ratio_to_limit", "unavoidable_requests_per_key",
+                      "ratio_to_honest_limit", "portal_phase_ratio_to_honest_limit", "missing", "misplaced",
                       "duplicate_apps", "orphan_apps", "ratio_to_howto-loop", "ratio_to_newman"):  # fmt: skip
                 if k in r:
                     out[f"{prefix}.{k}"] = r[k]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -40,3 +41,25 @@ def run_sync(make: Callable[[], Awaitable[T]]) -> T:
         return run_blocking(make)
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tyk-migrate") as pool:
         return pool.submit(run_blocking, make).result()
+
+
+class Background(Generic[T]):
+    """``call()`` started now in a daemon thread; ``result()`` waits for it and returns or raises its result.
+
+    For blocking work that overlaps other work of the caller (the portal read while a file is validated).
+    A daemon thread, so an interrupted caller does not keep the process alive until the work ends.
+    """
+
+    def __init__(self, call: Callable[[], T], name: str = "tyk-migrate background") -> None:
+        self._future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def work() -> None:
+            try:
+                self._future.set_result(call())
+            except BaseException as exc:  # handed to result(): the caller decides
+                self._future.set_exception(exc)
+
+        threading.Thread(target=work, name=name, daemon=True).start()
+
+    def result(self) -> T:
+        return self._future.result()

@@ -200,9 +200,14 @@ class Meter:
         self._times: collections.deque[float] = collections.deque()
         self._recent: collections.deque[bool] = collections.deque(maxlen=recent)
         self._recent_errors = 0
+        self._latency_sum, self._latency_count = 0.0, 0
 
-    def observe(self, status: int | None, now: float) -> None:
+    def observe(self, status: int | None, now: float, seconds: float | None = None) -> None:
         self.total += 1
+        # a refusal (429/503) or a fault answers without doing the work: it says nothing of a request's cost
+        if seconds is not None and status is not None and status < 500 and status != 429:
+            self._latency_sum += seconds
+            self._latency_count += 1
         self.by_status[status] += 1
         self._times.append(now)
         error = status is None or status >= 400
@@ -223,6 +228,11 @@ class Meter:
     @property
     def error_rate(self) -> float:
         return self._recent_errors / len(self._recent) if self._recent else 0.0
+
+    @property
+    def mean_latency(self) -> float | None:
+        """Mean seconds of the answers that did the work (not 429/5xx/no answer); None before the first."""
+        return self._latency_sum / self._latency_count if self._latency_count else None
 
 
 class AdaptiveReads:

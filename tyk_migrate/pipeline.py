@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .aio import Background
 from .plan import PlanSettings, build_plan, load_mapping, read_mapping_file, split_mapping
 from .snapshot import PortalSnapshot
 
@@ -48,7 +50,7 @@ def prepare(
     concurrency: int = 16,
     min_key_length: int = 8,
 ) -> Prepared:
-    """Load and validate ``input``, fetch the portal (unless ``snapshot`` is given), and plan.
+    """Load and validate ``input`` while the portal is fetched (unless ``snapshot`` is given), and plan.
 
     ``mapping`` is one file (or dict) for both steps: its ``columns`` section (or any section other than
     plans/products/owners) goes to the loader, the rest to the planner. ``portal`` is whatever
@@ -68,8 +70,13 @@ def prepare(
     if developers is not None:
         load_kwargs["developers"] = developers
     legacy = require_records(load_keys(input, **load_kwargs), input)
-    valid, rejects = validate_keys(legacy, min_key_length=min_key_length)
-    if snapshot is None:
-        snapshot = fetch_snapshot(portal, progress=progress, concurrency=concurrency)
+    # the portal is read while the file is validated (the snapshot does not depend on it), and only once the
+    # export has records: an empty one is still refused before the portal is read
+    fetch = None if snapshot is not None else Background(partial(fetch_snapshot, portal, progress=progress,
+                                                                 concurrency=concurrency))  # fmt: skip
+    valid, rejects = validate_keys(legacy, min_key_length=min_key_length)  # its errors come first, as before
+    if fetch is not None:
+        snapshot = fetch.result()
+    assert snapshot is not None
     plan, unresolved = build_plan(valid, snapshot, plan_mapping, settings=settings, scope=scope)
     return Prepared(legacy, valid, rejects, snapshot, plan, unresolved)

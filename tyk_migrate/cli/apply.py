@@ -38,6 +38,14 @@ from .session import Session, default_output
 @click.option(
     "--out", type=click.Path(dir_okay=False), help="Outcome CSV (keys masked). Default: INPUT-stem.outcomes.csv."
 )
+@click.option(
+    "--read-back",
+    type=click.Choice(("auto", "all", "none")),  # run/readback.py READ_BACK_MODES (not imported: start-up)
+    default="auto",
+    show_default=True,
+    help="GET each created credential back: 'all', 'none', or 'auto' (where the create's answer cannot "
+    "settle it, the first 20, and a 2% sample; a mismatch switches the run to 'all').",
+)
 @click.option("--force-journal", is_flag=True, help="Use a journal that was made for a different input.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs, CI).")
 @click.option(
@@ -61,6 +69,7 @@ def apply_command(
     dry_run: bool,
     out: str | None,
     force_journal: bool,
+    read_back: str,
     no_progress: bool,
     preflight_file: str | None,
     no_preflight: bool,
@@ -72,7 +81,8 @@ def apply_command(
 
     Plans INPUT like `tyk-migrate plan`, then creates apps and custom credentials in batches, journalling
     every write so a rerun with the same --journal does only what is missing (also after a crash or
-    Ctrl-C). Each credential is read back and compared. Writes the outcome CSV (keys masked).
+    Ctrl-C). Each credential is compared with the request (read back per --read-back). Writes the outcome CSV
+    (keys masked).
     Exit 0 when every key is created or already there, 1 when some rows were rejected or blocked and no
     write failed, 4 when some write failed or was not attempted, 130 after Ctrl-C.
 
@@ -87,6 +97,7 @@ def apply_command(
     from ..plan.accounts import account_counts
     from ..preflight.use import explicit_auth_token_type, use_preflight
     from ..report import export_outcomes
+    from ..run.throughput import run_limit
     from ..ui_format import status_counts
 
     limit = concurrency_value(concurrency)
@@ -125,10 +136,12 @@ def apply_command(
         dry_run=dry_run,
         force_journal=force_journal,
         **preflight.migration_options(limit, max_concurrency),
+        read_back=read_back,
     )
     migration = ended.migration
     statuses = status_counts(plan)
-    session.lines(present.run_summary(plan, migration.progress, statuses))
+    honest = run_limit(migration, statuses) if not dry_run else None
+    session.lines(present.run_summary(plan, migration.progress, statuses, honest))
     if migration.fatal_error:
         session.note(f"{migration.fatal_error}; TYK_PORTAL_TOKEN must be an admin API token of this portal")
     if statuses.get("pending") and not ended.journal_error:
@@ -142,6 +155,7 @@ def apply_command(
         "actions": present.action_counts(plan),
         "statuses": statuses,
         "requests": migration.progress.requests,
+        "limit": honest.fields() if honest is not None else None,
     }
     if ended.journal_error is not None:  # after the summary and the outcome CSV: they hold what was done
         return Outcome(UNUSABLE, counts, files, error=f"error: {ended.journal_error}")

@@ -104,14 +104,17 @@ def apply_header(source: str, prepared: Any) -> Iterator[str]:
     yield "plan    " + ", ".join(f"{n} {a}" for a, n in action_counts(prepared.plan).items())
 
 
-def run_summary(plan: pd.DataFrame, progress: Any, statuses: Mapping[str, int]) -> Iterator[str]:
-    """The run's result: statuses, requests, outcome per action (the console's table) and the latest failures."""
+def run_summary(plan: pd.DataFrame, progress: Any, statuses: Mapping[str, int], limit: Any = None) -> Iterator[str]:
+    """The run's result: statuses, requests, the run against its portal's limit (``throughput.HonestLimit``),
+    outcome per action (the console's table) and the latest failures."""
     yield "status  " + ", ".join(f"{statuses[s]} {s}" for s in RUN_STATUSES if statuses.get(s))
     # benchmarks/bench_compare.py reads this line: "portal  N requests in S.Ss"
     yield (
         f"portal  {progress.requests} requests in {progress.elapsed_seconds:.1f}s, "
         f"concurrency ended at {progress.concurrency}"
     )
+    if limit is not None and (line := limit.line()):
+        yield "speed   " + line
     everything = pd.Series(True, index=plan.index)
     if "status" in plan and len(plan):
         yield "results:"

@@ -10,7 +10,8 @@ How a run goes (details and reasons in docs/running.md):
   user and name; credential: same key fingerprint in the target app) and adopted if it is there.
 * 429 and 5xx are retried with capped, jittered exponential backoff that honours ``Retry-After``; a 4xx
   validation answer fails the row at once with the portal's own message.
-* After each create the credential is read back and its key, plan and products compared with the request;
+* After each create the credential's answer (and, where it cannot settle it, a read-back: ``readback.py``)
+  is compared with the request, key, plan and products;
   a difference (e.g. a portal that issued its own key) fails the row loudly and the stray credential is
   deleted.
 * Concurrency adapts (slow start, then additive increase / multiplicative decrease on 429/503 or rising

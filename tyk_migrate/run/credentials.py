@@ -19,6 +19,7 @@ from ..secrets import fingerprint
 from .apps import AppGroup
 from .gate import Gate
 from .protocol import ExactlyOnce, Outcome, Unresolved, error_text
+from .readback import ReadBackPolicy
 from .rows import PlanRow, RowTable, int_or_none, utcnow
 
 #: finish(pos, status, group, *, unresolved=False, **outcome columns): report a row done (or left pending)
@@ -81,9 +82,11 @@ class Credentials:
         rows: RowTable,
         verify_readback: bool,
         finish: Finish,
+        read_back: ReadBackPolicy | None = None,
     ) -> None:
         self.journal, self.client, self.run_id, self.writer, self.gate = journal, client, run_id, writer, gate
         self.rows, self.verify_readback, self.finish = rows, verify_readback, finish
+        self.read_back = read_back or ReadBackPolicy("all")  # which posted credentials get a GET
 
     async def write(self, pos: int, app_id: int, group: AppGroup | None) -> None:
         """Create the row's credential in ``app_id`` (or settle an earlier run's write of it)."""
@@ -165,14 +168,16 @@ class Credentials:
             if how == "adopted" or "KeyID" in body
             else []
         )
-        if problems or how != "posted":
+        if problems or how != "posted" or not self.read_back.wants(body):
             return problems, None
         client = self.client
         try:
             answer = await self.writer.read(lambda: client.get_credential(app_id, cred_id))
         except PortalError as exc:
             return [], f"created, but the read-back failed: {error_text(exc)}"
-        return compare_credential(answer, key_fingerprint=fp, plan_id=plan_id, product_ids=products), None
+        problems = compare_credential(answer, key_fingerprint=fp, plan_id=plan_id, product_ids=products)
+        self.read_back.saw(problems)
+        return problems, None
 
     async def _mismatch(
         self,

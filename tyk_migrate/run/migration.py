@@ -29,6 +29,7 @@ from .credentials import Credentials
 from .gate import Gate
 from .progress import Progress, Tally
 from .protocol import ExactlyOnce
+from .readback import ReadBackPolicy
 from .rows import PLAN_COLUMNS, STATUSES, RowTable
 from .schedule import Schedule
 from .users import settle_owners
@@ -55,6 +56,7 @@ class Migration:
         dry_run: bool = False,
         delete_empty_apps: bool = True,
         verify_readback: bool = True,
+        read_back: str | ReadBackPolicy = "auto",
         rows: pd.Index | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         retry: RetryPolicy | None = None,
@@ -88,6 +90,8 @@ class Migration:
         self.dry_run = dry_run
         self.delete_empty_apps = delete_empty_apps
         self.verify_readback = verify_readback
+        self.read_back = read_back  # "auto", "all", "none" or a policy (readback.py); made per run in _wire
+        ReadBackPolicy.of(read_back)  # a bad mode fails here, before the run
         self.scope = rows
         self.on_progress = on_progress
         self.retry = retry or RetryPolicy()
@@ -270,6 +274,7 @@ class Migration:
             rows=rows,
             verify_readback=self.verify_readback,
             finish=schedule.finish_row,
+            read_back=ReadBackPolicy.of(self.read_back, seed=run_id),
         )
 
     async def _close(self, own_journal: bool) -> None:
@@ -308,7 +313,7 @@ class Migration:
         meter = self.meter
 
         def hook(method: str, path: str, status: int | None, seconds: float) -> None:
-            meter.observe(status, time.perf_counter())
+            meter.observe(status, time.perf_counter(), seconds)
             if self.controller is not None:
                 self.controller.observe(status, seconds)
             if previous is not None:

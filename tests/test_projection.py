@@ -1,0 +1,28 @@
+"""benchmarks/projection.py: the cutover table follows the limit formula and the slower of portal and CPU."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.projection import duration, project
+
+COSTS = {"cpu_ms_per_request": 0.5, "prepare_s_per_key": 20e-6, "startup_s": 1.0}
+
+
+def test_a_portal_bound_cell_is_the_limit_plus_read_backs_and_start_up() -> None:
+    cell = project(100_000, 50, 32, requests_per_key=2.0, sample=0.02, first=20, **COSTS)
+    assert cell["limit_keys_per_second"] == 320.0 and cell["limit_seconds"] == pytest.approx(312.5, abs=0.1)
+    own = 100_000 * 2.02 + 20
+    assert cell["projected_seconds"] == pytest.approx(1.0 + 2.0 + own * 0.05 / 32, abs=0.1)
+    assert cell["bound"] == "portal" and 0.9 < cell["projected_share_of_limit"] < 1
+
+
+def test_a_high_cap_makes_the_client_cpu_the_bound() -> None:
+    cell = project(1_000_000, 50, 128, requests_per_key=2.0, sample=0.0, first=0, **COSTS)
+    # 50 ms / 128 = 0.39 ms per request at the portal, 0.5 ms of CPU per request in the client
+    assert cell["bound"] == "client CPU"
+    assert cell["projected_seconds"] == pytest.approx(1.0 + 20.0 + 2_000_000 * 0.0005, abs=0.1)
+
+
+def test_durations_read_as_seconds_minutes_hours() -> None:
+    assert [duration(s) for s in (42, 600, 7200)] == ["42 s", "10 min", "2.0 h"]
