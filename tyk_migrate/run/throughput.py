@@ -17,9 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..vocabulary import CREATE_APP, CREATED, WRITE_ACTIONS
+
 #: plan actions that each send one credential POST; ``create_app`` also sends one app POST
-CREDENTIAL_ACTIONS = ("create_app", "add_credential")
-APP_ACTION = "create_app"
+CREDENTIAL_ACTIONS = WRITE_ACTIONS
+APP_ACTION = CREATE_APP
 
 
 def limit_keys_per_second(cap: float, requests_per_key: float, latency_seconds: float) -> float | None:
@@ -120,7 +122,7 @@ def run_limit(migration: Any, statuses: Mapping[str, int]) -> HonestLimit | None
         return None
     progress = migration.progress
     return HonestLimit(
-        keys=int(statuses.get("created", 0)),
+        keys=int(statuses.get(CREATED, 0)),
         seconds=progress.elapsed_seconds,
         credentials=credentials,
         apps=apps,
