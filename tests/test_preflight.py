@@ -388,3 +388,20 @@ def test_preflight_is_a_command_of_tyk_migrate(world: Callable[..., Any], tmp_pa
     assert ok.exit_code == 0, ok.output
     refused = CliRunner().invoke(cli, [*base, "--token", "wrong-token"])
     assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output
+
+
+def test_the_create_answer_is_compared_with_its_read_back(world: Callable[..., Any], ledger_path: Path) -> None:
+    result = preflight(world(), ledger_path)
+    assert result.answer_matches_read_back is True  # the sandbox answers a create with the stored credential
+    assert check(result, "create answer").verdict == "ok"
+
+
+def test_an_answer_that_differs_from_its_read_back_is_not_trusted() -> None:
+    from tyk_migrate.preflight.writes import answer_agrees
+
+    asked = {"KeyID": "k" * 24, "PlanID": "7", "ProductIDs": [1, 2]}
+    assert answer_agrees(asked, {**asked, "PlanID": 7}) is True  # Tyk answers PlanID as a string, a GET may not
+    assert answer_agrees(asked, {**asked, "KeyID": "other-key-1234567890"}) is False
+    assert answer_agrees(asked, {**asked, "ProductIDs": [1]}) is False
+    assert answer_agrees({"ID": 3}, asked) is None  # an answer without the fields proves nothing
+    assert answer_agrees(None, asked) is None

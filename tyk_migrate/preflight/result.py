@@ -50,6 +50,7 @@ class PreflightResult:
     error_shape: str | None = None  # "errors" | "status-errors" | "text" | "other"
     paging: dict[str, str] = field(default_factory=dict)  # list endpoint -> honoured / ignores ... / not tested
     unknown_key_status: int | None = None  # the gateway's answer to a key it does not know
+    answer_matches_read_back: bool | None = None  # a create's 201 answer shows what a GET shows (None: unknown)
     cleaned_before: int = 0  # leftovers of an earlier, interrupted preflight removed first
     canary_user: str = ""
     plan_id: int | None = None

@@ -40,6 +40,7 @@ from .session import Session, Waits, poll
 from .writes import (
     NOT_AUTHORISED,
     TokenProbe,
+    answer_check,
     duplicate_check,
     error_shape_check,
     other_spelling,
@@ -230,6 +231,9 @@ class _Preflight:
         result.auth_token_types = {p.spelling: p.verdict for p in probes}
         token_check, result.auth_token_type = token_type_check(probes, configured)
         self.checks.append(token_check)
+        answers, result.answer_matches_read_back = answer_check(probes)
+        if answers is not None:
+            self.checks.append(answers)
         lagged = next((p.lag for p in probes if p.lag is not None), None)
         if lagged is not None:
             self.checks.append(lagged[0])

@@ -69,6 +69,8 @@ class CreateOutcome:
     detail: str = ""
     status: int | None = None
     answered_at: float = field(default_factory=time.monotonic)  # when the answer (or the lookup) came
+    #: the create's own 201 answer (None after a lost one); holds the raw key, so never shown
+    answer: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -167,6 +169,7 @@ class Session:
     ) -> CreateOutcome:
         """Import ``key`` into a canary app with ``token_type``, journalled first; a lost answer is looked up."""
         entry = self.intent("credential", app_id=app_id, fingerprint=fingerprint(key))
+        answer: Any = None  # stays None when the answer is lost (found by lookup instead)
         try:
             answer = self.client.create_credential(
                 app_id,
@@ -190,7 +193,7 @@ class Session:
             cid, answered = found, time.monotonic()
         self.ledger.created(entry, cid)
         self.known.setdefault(app_id, set()).add(cid)
-        return CreateOutcome("created", cid, answered_at=answered)
+        return CreateOutcome("created", cid, answered_at=answered, answer=answer if isinstance(answer, dict) else None)
 
     def record_credential(self, entry: Entry, app_id: int, cid: int) -> None:
         self.ledger.created(entry, cid)

@@ -157,6 +157,11 @@ class Used:
     def listing_lag_ms(self) -> float | None:
         return self.result.listing_lag_ms if self.result is not None else None
 
+    @property
+    def trust_answer(self) -> bool | None:
+        """Whether this portal's create answers can stand in for a read-back (``ReadBackPolicy``)."""
+        return self.result.answer_matches_read_back if self.result is not None else None
+
     def migration_options(self, concurrency: int | str, max_concurrency: int) -> dict[str, Any]:
         """``initial_concurrency`` for an adaptive run (at most its ceiling); nothing for a fixed one."""
         if self.initial_concurrency is None or concurrency != "adaptive":

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from ..config import AUTH_TOKEN_TYPES
 from ..errors import PortalConnectionError
 from ..portal import CREDENTIAL_TYPE_TYK_MANAGED, Call
+from ..run.readback import answer_complete
 from ..secrets import SecretKey, fingerprint, reveal
 from .client import json_of
 from .reads import MAX_ID, Choice
@@ -39,6 +41,21 @@ class TokenProbe:
     credential_id: int | None = None
     detail: str = ""
     lag: tuple[Check, float | None] | None = None  # the listing lag, measured on this credential
+    #: whether the create's 201 answer showed what the read-back shows (None: no answer to compare)
+    answer_matches: bool | None = None
+
+
+def answer_agrees(answer: dict[str, Any] | None, read: Any) -> bool | None:
+    """Whether a create's answer shows the credential as a later GET does (key, plan, products), None if the
+    answer lacks a field: the fact that decides if a migration may trust answers instead of reading back."""
+    if answer is None or not answer_complete(answer) or not isinstance(read, dict):
+        return None
+
+    def shown(body: dict[str, Any]) -> tuple[Any, str, list[str]]:
+        products = body.get("ProductIDs") or []
+        return body.get("KeyID"), str(body.get("PlanID")), sorted(str(p) for p in products)
+
+    return shown(answer) == shown(read)
 
 
 def gateway_opens(
@@ -72,6 +89,7 @@ def probe_spelling(
     if measure_lag:
         probe.lag = listing_lag(session, app_id, out.credential_id, out.answered_at)
     read = session.client.get_credential(app_id, out.credential_id)
+    probe.answer_matches = answer_agrees(out.answer, read)
     if not isinstance(read, dict) or read.get("KeyID") != reveal(key):
         stored = read.get("AuthTokenType") if isinstance(read, dict) else None
         probe.verdict, probe.detail = "generated", f"accepted, but the portal made its own key (reads back {stored})"
@@ -84,6 +102,19 @@ def probe_spelling(
     probe.works = True
     probe.detail = "kept" + (f"; the gateway opens ({status})" if opened else "")
     return probe
+
+
+def answer_check(probes: list[TokenProbe]) -> tuple[Check | None, bool | None]:
+    """Whether the portal's 201 answers can stand in for a read-back (``ReadBackPolicy.trust_answer``)."""
+    seen = [p.answer_matches for p in probes if p.answer_matches is not None]
+    if not seen:
+        return None, None
+    if all(seen):
+        saw = "the create's answer shows the key, plan and products a read-back shows"
+        return Check("create answer", saw, "apply compares answers and reads back only a sample", "ok"), True
+    saw = "the create's answer differs from a read-back of the same credential"
+    meaning = "apply reads back every credential it creates (one more request per key)"
+    return Check("create answer", saw, meaning, "ok"), False
 
 
 def token_type_check(probes: list[TokenProbe], configured: str) -> tuple[Check, str | None]:
