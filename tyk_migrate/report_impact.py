@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -55,7 +56,9 @@ def impact_by_kind(frame: pd.DataFrame, settings: Mapping[str, str] | None = Non
     rows: dict[str, int] = {}
     blocked: dict[str, int] = {}
     example: dict[str, str] = {}
-    for (kinds_cell, detail_cell, reason_cell, action_cell), count in distinct.items():
+    for cells_of, count in distinct.items():
+        values: tuple[Any, ...] = tuple(cells_of)  # type: ignore[arg-type]
+        kinds_cell, detail_cell, reason_cell, action_cell = values
         kinds = split_kinds(str(kinds_cell))
         sentences = str(detail_cell).split(DETAIL_SEPARATOR)
         stopped = blocking_kinds(reason_cell) if action_cell == "blocked" else set()
@@ -75,14 +78,20 @@ def impact_by_kind(frame: pd.DataFrame, settings: Mapping[str, str] | None = Non
     return table.astype({"rows": "int64", "blocked": "int64", "warned": "int64"})
 
 
+def records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The table's rows as dicts (typed plainly, for the presenters)."""
+    return [{str(k): v for k, v in row.items()} for row in table.to_dict("records")]
+
+
 def impact_breakdown(table: pd.DataFrame) -> str:
     """``rate_tighter 3, api_lost 1 (blocked), live_key_overwritten 4 (2 blocked)``: one line of the table."""
     parts = []
-    for row in table.itertuples(index=False):
-        if row.blocked and row.blocked == row.rows:
-            parts.append(f"{row.kind} {row.rows} (blocked)")
-        elif row.blocked:
-            parts.append(f"{row.kind} {row.rows} ({row.blocked} blocked)")
+    for row in records(table):
+        kind, rows, blocked = str(row["kind"]), int(row["rows"]), int(row["blocked"])
+        if blocked and blocked == rows:
+            parts.append(f"{kind} {rows} (blocked)")
+        elif blocked:
+            parts.append(f"{kind} {rows} ({blocked} blocked)")
         else:
-            parts.append(f"{row.kind} {row.rows}")
+            parts.append(f"{kind} {rows}")
     return ", ".join(parts)

@@ -72,31 +72,28 @@ def portal_line(snap: Any) -> str:
 
 def impact_lines(plan: pd.DataFrame) -> Iterator[str]:
     """Keys whose clients would notice, by kind: the one-line breakdown, then a row per kind with an example."""
-    from ..report_impact import impact_breakdown, impact_by_kind
+    from ..report_impact import impact_breakdown, impact_by_kind, records
 
     table = impact_by_kind(plan)
     if not len(table):
         return
     yield f"  by kind: {impact_breakdown(table)}"
-    for row in table.itertuples(index=False):
-        said = f"{row.blocked} blocked, {row.warned} warned" if row.blocked else f"{row.warned} warned"
-        yield f"  {row.kind:<21} {row.rows:>7}  {said}; e.g. {str(row.example)[:EXAMPLE_WIDTH]}"
+    for row in records(table):
+        said = f"{row['blocked']} blocked, {row['warned']} warned" if row["blocked"] else f"{row['warned']} warned"
+        yield f"  {row['kind']:<21} {row['rows']:>7}  {said}; e.g. {str(row['example'])[:EXAMPLE_WIDTH]}"
 
 
 def impact_counts_json(plan: pd.DataFrame) -> dict[str, Any]:
     """``--json``'s client-impact fields: rows with any impact, and per kind rows, setting, blocked, warned."""
-    from ..report_impact import impact_by_kind
+    from ..report_impact import impact_by_kind, records
 
     table = impact_by_kind(plan)
     any_rows = int((plan["client_impact"].fillna("") != "").sum()) if "client_impact" in plan else 0
     per_kind = {
-        str(r.kind): {
-            "rows": int(r.rows),
-            "setting": str(r.setting),
-            "blocked": int(r.blocked),
-            "warned": int(r.warned),
+        str(r["kind"]): {
+            k: (str(r[k]) if k == "setting" else int(r[k])) for k in ("rows", "setting", "blocked", "warned")
         }
-        for r in table.itertuples(index=False)
+        for r in records(table)
     }
     return {"client_impact_rows": any_rows, "client_impact": per_kind}
 
