@@ -105,9 +105,8 @@ def sandbox(
     from ..sandbox import SandboxConfig, serve
     from ..sandbox.server import check_exposure
 
-    warning = check_exposure(
-        host, token, dashboard_token
-    )  # before anything starts: a public token off loopback is refused
+    # before anything starts: a public token off loopback is refused (serve checks the Dashboard's token too)
+    warning = check_exposure(host, token)
 
     accepted = AUTH_TOKEN_TYPES if auth_token_type == "both" else (auth_token_type,)
     config = SandboxConfig(
