@@ -21,6 +21,7 @@ import pandas as pd
 
 from .errors import InputError
 from .report_impact import impact_breakdown, impact_by_kind
+from .vocabulary import BLOCKED, CREATED, FAILED, SKIPPED
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "data-samples"
@@ -105,7 +106,7 @@ def run_demo(
 
         after = fetch_snapshot(settings, progress=False)
         verified = verify_access(outcomes, sandbox.gateway_url, snapshot=after)
-        migrated = verified["status"].isin(["created", "skipped"])
+        migrated = verified["status"].isin([CREATED, SKIPPED])
         opened = verified_ok(verified)
         echo(f"verify: {int((migrated & opened).sum())} of {int(migrated.sum())} migrated keys open their API")
 
@@ -139,7 +140,7 @@ def run_demo(
     )
 
     problems: list[str] = []
-    failed = int((verified["status"] == "failed").sum())
+    failed = int((verified["status"] == FAILED).sum())
     if failed:
         problems.append(f"{failed} keys failed to migrate (see outcomes.csv, column error)")
     closed = int((migrated & ~opened).sum())
@@ -158,7 +159,7 @@ def run_demo(
         for problem in problems:
             echo(f"PROBLEM: {problem}")
     else:
-        blocked = int((verified["status"] == "blocked").sum())
+        blocked = int((verified["status"] == BLOCKED).sum())
         echo(
             f"done: every key that could migrate did ({int(migrated.sum())} keys, all verified and present); "
             f"{blocked} blocked and {len(legacy) - len(valid)} rejected rows are explained in report.html"

@@ -31,7 +31,6 @@ import pandas as pd
 from .errors import InputError, MissingColumnsError
 from .reconcile_charts import Charts, figure_png_data_uri, figure_svg, status_charts
 from .reconcile_rules import (
-    RECON_STATUSES,
     _as_list,
     _ints,
     _judge,
@@ -42,6 +41,7 @@ from .reconcile_rules import (
     _records,
 )
 from .secrets import fingerprint, is_key, mask
+from .vocabulary import DUPLICATED, MISSING, PRESENT, RECON_STATUSES, WRONG_OWNER, WRONG_PLAN, WRONG_PRODUCTS
 
 if TYPE_CHECKING:
     from .snapshot import PortalSnapshot
@@ -63,16 +63,16 @@ __all__ = [
 
 #: What each status means for the analyst, and what to do (also in docs/reporting.md).
 STATUS_ADVICE = {
-    "present": "In the portal as expected. Nothing to do.",
-    "missing": "Not in the portal. If the plan blocked it, fix the reason and rerun apply; if it was created "
+    PRESENT: "In the portal as expected. Nothing to do.",
+    MISSING: "Not in the portal. If the plan blocked it, fix the reason and rerun apply; if it was created "
     "and is gone, someone deleted it: rerun apply to recreate it.",
-    "wrong_owner": "The key sits in another user's app. Check the legacy owner e-mail; move it by deleting "
+    WRONG_OWNER: "The key sits in another user's app. Check the legacy owner e-mail; move it by deleting "
     "the credential and rerunning apply.",
-    "wrong_plan": "The credential is on another plan than the legacy key's policy maps to. Check the "
+    WRONG_PLAN: "The credential is on another plan than the legacy key's policy maps to. Check the "
     "mapping, then change the plan in the portal (or delete and rerun apply).",
-    "wrong_products": "The credential grants other products than the legacy key. Check the product "
+    WRONG_PRODUCTS: "The credential grants other products than the legacy key. Check the product "
     "mapping; fix the credential in the portal.",
-    "duplicated": "The same key value is held by more than one credential: keep one, delete the others.",
+    DUPLICATED: "The same key value is held by more than one credential: keep one, delete the others.",
 }
 
 #: Column order of ``Reconciliation.rows``.
@@ -193,7 +193,7 @@ class Reconciliation:
     @property
     def problems(self) -> pd.DataFrame:
         """Rows whose status is not ``present``."""
-        return self.rows[self.rows["recon_status"] != "present"]
+        return self.rows[self.rows["recon_status"] != PRESENT]
 
     def all_present(self, fingerprints: Iterable[str] | None = None) -> bool:
         """True when every given key (default: every legacy key) is ``present``."""
@@ -203,7 +203,7 @@ class Reconciliation:
             rows = rows[rows["key_fingerprint"].isin(wanted)]
             if len(set(rows["key_fingerprint"])) < len(wanted):
                 return False
-        return bool((rows["recon_status"] == "present").all())
+        return bool((rows["recon_status"] == PRESENT).all())
 
     def charts(self) -> Charts:
         """Three bar charts: keys per status, and status split per plan and per product."""
@@ -304,10 +304,10 @@ def _legacy_row(
     if matches:
         row.update(_portal_fields(matches[0], look))
     if not matches:
-        row["recon_status"], row["recon_detail"] = "missing", "no credential holds this key"
+        row["recon_status"], row["recon_detail"] = MISSING, "no credential holds this key"
     elif len(matches) > 1:
         ids = ", ".join(str(m.get("credential_id")) for m in matches)
-        row["recon_status"], row["recon_detail"] = "duplicated", f"{len(matches)} credentials hold it: {ids}"
+        row["recon_status"], row["recon_detail"] = DUPLICATED, f"{len(matches)} credentials hold it: {ids}"
     else:
         row["recon_status"], row["recon_detail"] = _judge(row)
     return row

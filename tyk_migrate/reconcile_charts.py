@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .reconcile_rules import RECON_STATUSES
+from .vocabulary import DUPLICATED, MISSING, PRESENT, RECON_STATUSES, WRONG_OWNER, WRONG_PLAN, WRONG_PRODUCTS
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -51,12 +51,12 @@ def status_charts(counts: pd.Series, summary: pd.DataFrame) -> Charts:
     from matplotlib.figure import Figure
 
     colours = {
-        "present": "#2e7d32",
-        "missing": "#c62828",
-        "wrong_owner": "#ef6c00",
-        "wrong_plan": "#f9a825",
-        "wrong_products": "#6a1b9a",
-        "duplicated": "#1565c0",
+        PRESENT: "#2e7d32",
+        MISSING: "#c62828",
+        WRONG_OWNER: "#ef6c00",
+        WRONG_PLAN: "#f9a825",
+        WRONG_PRODUCTS: "#6a1b9a",
+        DUPLICATED: "#1565c0",
         "unexplained": "#757575",
     }
     charts = Charts()

@@ -1,6 +1,6 @@
 """The per-row comparison behind ``reconcile``: coercions, portal lookups, and the status of one legacy row.
 
-Split from ``reconcile.py`` (which re-exports ``RECON_STATUSES``); pure functions, no key values.
+Split from ``reconcile.py``; pure functions, no key values. The statuses are ``vocabulary.RECON_STATUSES``.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .vocabulary import PRESENT, WRONG_OWNER, WRONG_PLAN, WRONG_PRODUCTS
+
 if TYPE_CHECKING:
     from .snapshot import PortalSnapshot
-
-#: Every ``recon_status``, in the order a report shows them (good first).
-RECON_STATUSES = ("present", "missing", "wrong_owner", "wrong_plan", "wrong_products", "duplicated")
 
 
 def _as_list(value: object) -> list[Any]:
@@ -96,22 +95,22 @@ def _judge(row: dict[str, Any]) -> tuple[str, str]:
     if (expected_user is not None and row["portal_user_id"] != expected_user) or (
         expected_user is None and portal_email != legacy_email
     ):
-        found.append(("wrong_owner", f"owner is {portal_email or 'unknown user'}, legacy owner {legacy_email}"))
+        found.append((WRONG_OWNER, f"owner is {portal_email or 'unknown user'}, legacy owner {legacy_email}"))
     expected_plan = row.get("expected_plan_id")
     if expected_plan is None:
         found.append(("", f"plan not checked: legacy plan {row.get('legacy_plan')!s} does not resolve"))
     elif row["portal_plan_id"] != expected_plan:
-        found.append(("wrong_plan", f"plan is {row.get('portal_plan')}, expected {row.get('expected_plan')}"))
+        found.append((WRONG_PLAN, f"plan is {row.get('portal_plan')}, expected {row.get('expected_plan')}"))
     expected_products = row.get("expected_product_ids") or []
     if not expected_products:
         found.append(("", "products not checked: legacy products do not resolve"))
     elif sorted(row["portal_product_ids"]) != sorted(expected_products):
         found.append(
             (
-                "wrong_products",
+                WRONG_PRODUCTS,
                 f"products are {', '.join(row['portal_products']) or 'none'}, "
                 f"expected {', '.join(row['expected_products'])}",
             )
         )
     statuses = [s for s, _ in found if s]
-    return (statuses[0] if statuses else "present"), "; ".join(d for _, d in found)
+    return (statuses[0] if statuses else PRESENT), "; ".join(d for _, d in found)

@@ -27,6 +27,21 @@ from .report_summary import Evidence, bare_url, funnel, inputs_rows, provenance,
 from .report_terms import action_items, glossary, header
 from .scrub import KeyScrubber
 from .secrets import private_file
+from .vocabulary import (
+    BLOCKED,
+    CREATED,
+    DRY_RUN,
+    DUPLICATED,
+    FAILED,
+    MISSING,
+    PENDING,
+    PRESENT,
+    ROLLED_BACK,
+    SKIPPED,
+    WRONG_OWNER,
+    WRONG_PLAN,
+    WRONG_PRODUCTS,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -36,9 +51,9 @@ if TYPE_CHECKING:
 MAX_TABLE_ROWS = 500
 #: The outcome log's client-impact columns, shown in the per-row tables.
 IMPACT_COLUMNS = ("client_impact", "client_impact_detail")
-_GOOD = {"created", "skipped", "present", "dry_run"}
-_BAD = {"failed", "missing", "wrong_owner", "wrong_plan", "wrong_products", "duplicated", "rolled_back"}
-_WARN = {"blocked", "rows rejected", "unexplained", "pending"}
+_GOOD = {CREATED, SKIPPED, PRESENT, DRY_RUN}
+_BAD = {FAILED, MISSING, WRONG_OWNER, WRONG_PLAN, WRONG_PRODUCTS, DUPLICATED, ROLLED_BACK}
+_WARN = {BLOCKED, "rows rejected", "unexplained", PENDING}
 
 
 def _text(value: Any) -> str:
@@ -122,8 +137,8 @@ def _bar_chart(counts: Mapping[str, int], title: str) -> Markup | None:
 
     if not counts:
         return None
-    colours = {"created": "#2e7d32", "skipped": "#66bb6a", "failed": "#c62828", "blocked": "#ef6c00",
-               "pending": "#9e9e9e", "rolled_back": "#6a1b9a", "dry_run": "#1565c0"}  # fmt: skip
+    colours = {CREATED: "#2e7d32", SKIPPED: "#66bb6a", FAILED: "#c62828", BLOCKED: "#ef6c00",
+               PENDING: "#9e9e9e", ROLLED_BACK: "#6a1b9a", DRY_RUN: "#1565c0"}  # fmt: skip
     names = list(counts)
     fig = Figure(figsize=(7, max(1.6, 0.42 * len(names) + 0.9)))
     ax = fig.subplots()
@@ -201,7 +216,7 @@ def _failures(frame: pd.DataFrame | None, rejects: pd.DataFrame | None) -> dict[
     out: dict[str, Any] = {"ran": frame is not None and "status" in frame.columns, "rejected_count": 0,
                            "by_reason": None, "checks": None}  # fmt: skip
     if out["ran"] and frame is not None:
-        bad = frame[frame["status"].isin(["failed", "blocked", "rolled_back"])]
+        bad = frame[frame["status"].isin([FAILED, BLOCKED, ROLLED_BACK])]
         reason = bad["error"] if "error" in bad.columns else pd.Series("", index=bad.index)
         if "reason" in bad.columns:
             reason = reason.where(reason.notna() & (reason.astype(object) != ""), bad["reason"])
@@ -263,7 +278,7 @@ def _reconciliation(recon: Reconciliation | None) -> dict[str, Any] | None:
         return None
     counts = recon.counts
     charts = recon.charts()
-    seen = [s for s in RECON_STATUSES if s != "present" and counts[s]]
+    seen = [s for s in RECON_STATUSES if s != PRESENT and counts[s]]
     advice = pd.DataFrame({"recon_status": seen, "keys": [int(counts[s]) for s in seen],
                            "what to do": [STATUS_ADVICE[s] for s in seen]})  # fmt: skip
     columns = ["source_row", "key_masked", "owner_email", "migration_status", "recon_status", "recon_detail",
@@ -285,7 +300,7 @@ def _funnel(ev: Evidence) -> list[dict[str, Any]]:
     numbers = funnel(ev)
     return [
         {"name": name, "value": numbers[name], "hint": hint,
-         "tone": "warn" if name in ("rejected", "blocked") and numbers[name] else ""}
+         "tone": "warn" if name in ("rejected", BLOCKED) and numbers[name] else ""}
         for name, hint in FUNNEL_STAGES.items()
     ]  # fmt: skip
 
@@ -345,7 +360,7 @@ def write_report(
         "verdict": verdict(ev),
         "funnel": _funnel(ev),
         "actions": action_items(plan if plan is not None else outcomes),
-        "blocked": ev.blocked() or 0,
+        "blocked": ev.blocked() or 0,  # the template's variable, named after the action it counts
         "provenance": provenance(generated, input_path=input_path, mapping=mapping, portal_url=portal,
                                  operator=operator, started_at=started_at, outcomes=outcomes),
         "inputs": inputs_rows(inputs),

@@ -19,12 +19,12 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 
 from . import __version__
+from .vocabulary import BLOCKED, CREATED, DRY_RUN, FAILED, MIGRATED_STATUSES, PENDING, PRESENT, ROLLED_BACK, SKIPPED
 
 if TYPE_CHECKING:
     from .reconcile import Reconciliation
 
 Tone = Literal["ok", "info", "warn", "bad"]
-MIGRATED = ("created", "skipped")
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
@@ -62,7 +62,7 @@ class Evidence:
         if rows is None:
             return None
         column = "action" if "action" in rows.columns else "status" if "status" in rows.columns else None
-        return rows[column] == "blocked" if column else pd.Series(False, index=rows.index)
+        return rows[column] == BLOCKED if column else pd.Series(False, index=rows.index)
 
     def blocked(self) -> int | None:
         mask = self.blocked_mask()
@@ -114,7 +114,7 @@ class Evidence:
         wanted = self.migratable_fingerprints()
         if wanted is not None:
             rows = rows[rows["key_fingerprint"].isin(wanted)]
-        off = rows.loc[rows["recon_status"] != "present", "recon_status"].value_counts()
+        off = rows.loc[rows["recon_status"] != PRESENT, "recon_status"].value_counts()
         return {str(k): int(v) for k, v in off.items()}
 
 
@@ -124,11 +124,11 @@ class Evidence:
 STAGES = {
     "read": "rows read from the input",
     "rejected": "rows validation rejected",
-    "blocked": "keys the plan blocked",
-    "created": "keys this run wrote",
-    "skipped": "keys already in the portal",
+    BLOCKED: "keys the plan blocked",
+    CREATED: "keys this run wrote",
+    SKIPPED: "keys already in the portal",
     "verified": "keys that opened their API",
-    "present": "keys the portal holds as expected",
+    PRESENT: "keys the portal holds as expected",
 }
 
 
@@ -141,11 +141,11 @@ def funnel(ev: Evidence) -> dict[str, int | None]:
     return {
         "read": None if valid is None else valid + (rejected or 0),
         "rejected": rejected,
-        "blocked": ev.blocked(),
-        "created": run.get("created", 0) if run else None,
-        "skipped": run.get("skipped", 0) if run else None,
+        BLOCKED: ev.blocked(),
+        CREATED: run.get(CREATED, 0) if run else None,
+        SKIPPED: run.get(SKIPPED, 0) if run else None,
         "verified": ev.verified(),
-        "present": int(recon.counts["present"]) if recon is not None else None,
+        PRESENT: int(recon.counts[PRESENT]) if recon is not None else None,
     }
 
 
@@ -164,11 +164,11 @@ class Verdict:
 def _trouble(ev: Evidence, run: dict[str, int]) -> list[str]:
     """What went wrong, worst first (empty: nothing did)."""
     found = []
-    if run.get("failed"):
-        n = run["failed"]
+    if run.get(FAILED):
+        n = run[FAILED]
         found.append(f"{plural(n, 'write')} failed")
-    if run.get("rolled_back"):
-        n = run["rolled_back"]
+    if run.get(ROLLED_BACK):
+        n = run[ROLLED_BACK]
         found.append(f"{plural(n, 'key')} {'was' if n == 1 else 'were'} rolled back")
     refused = ev.gateway_refusals()
     if refused:
@@ -201,13 +201,13 @@ def _all(count: int, what: str) -> str:
 
 
 def _run_verdict(ev: Evidence, run: dict[str, int], notes: list[str]) -> Verdict:
-    migrated = sum(run.get(s, 0) for s in MIGRATED)
-    if run.get("pending"):
-        waiting = run["pending"]
+    migrated = sum(run.get(s, 0) for s in MIGRATED_STATUSES)
+    if run.get(PENDING):
+        waiting = run[PENDING]
         total = waiting + migrated
         return Verdict("warn", f"The run is not finished: {waiting} of {total} keys are still pending", notes)
-    if run.get("dry_run"):
-        return Verdict("info", f"Dry run: {plural(run['dry_run'], 'key')} would be written; nothing was written", notes)
+    if run.get(DRY_RUN):
+        return Verdict("info", f"Dry run: {plural(run[DRY_RUN], 'key')} would be written; nothing was written", notes)
     if not migrated:
         return Verdict("bad", "No key could migrate: see What to do", notes)
     checked = ev.verification is not None or ev.reconciliation is not None

@@ -18,6 +18,24 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .report_summary import STAGES, plural
+from .vocabulary import (
+    ADD_CREDENTIAL,
+    BLOCKED,
+    CREATE_APP,
+    CREATED,
+    DRY_RUN,
+    DUPLICATED,
+    FAILED,
+    MISSING,
+    PENDING,
+    PRESENT,
+    ROLLED_BACK,
+    SKIP_EXISTING,
+    SKIPPED,
+    WRONG_OWNER,
+    WRONG_PLAN,
+    WRONG_PRODUCTS,
+)
 
 if TYPE_CHECKING:
     from .plan.reasons import Reason
@@ -151,7 +169,7 @@ def action_items(frame: pd.DataFrame | None) -> list[ActionItem]:
 
     if frame is None or "action" not in frame.columns or "reason_code" not in frame.columns:
         return []
-    blocked = frame[frame["action"] == "blocked"]
+    blocked = frame[frame["action"] == BLOCKED]
     codes = blocked["reason_code"].astype(object).map(lambda c: set(split_codes(c)) if isinstance(c, str) else set())
     items = []
     for code, keys in reason_counts(frame).items():
@@ -194,31 +212,31 @@ def header(column: object) -> str:
 
 #: Every reconciliation status (``reconcile.RECON_STATUSES`` and ``unexplained``) and what it means.
 RECON_MEANINGS = {
-    "present": "exactly one credential holds the key, owned by the legacy owner, on the expected plan and products",
-    "missing": "no portal credential holds the key",
-    "wrong_owner": "one credential holds the key, but its app belongs to another portal user",
-    "wrong_plan": "one credential, right owner, but on another plan than the legacy plan maps to",
-    "wrong_products": "one credential, right owner and plan, but another set of products",
-    "duplicated": "more than one credential holds the key",
+    PRESENT: "exactly one credential holds the key, owned by the legacy owner, on the expected plan and products",
+    MISSING: "no portal credential holds the key",
+    WRONG_OWNER: "one credential holds the key, but its app belongs to another portal user",
+    WRONG_PLAN: "one credential, right owner, but on another plan than the legacy plan maps to",
+    WRONG_PRODUCTS: "one credential, right owner and plan, but another set of products",
+    DUPLICATED: "more than one credential holds the key",
     "unexplained": "a portal credential no legacy key accounts for (portal-born, another migration, a leftover)",
 }
 UNEXPLAINED_ADVICE = "Not an error, but an auditor will ask: find out who made it, keep or delete it."
 #: Every run status and what it means.
 RUN_MEANINGS = {
-    "pending": "not written yet: the run stopped before it (run apply again)",
-    "created": "written by this run: the credential (and its app, if new) now exists",
-    "skipped": "already in the portal with the same owner, plan and products: nothing written",
-    "failed": "the portal refused the write, or it could not be confirmed: see the error",
-    "blocked": "not attempted: the plan found a problem (see What to do)",
-    "rolled_back": "created, then removed again by rollback",
-    "dry_run": "would be written; a dry run writes nothing",
+    PENDING: "not written yet: the run stopped before it (run apply again)",
+    CREATED: "written by this run: the credential (and its app, if new) now exists",
+    SKIPPED: "already in the portal with the same owner, plan and products: nothing written",
+    FAILED: "the portal refused the write, or it could not be confirmed: see the error",
+    BLOCKED: "not attempted: the plan found a problem (see What to do)",
+    ROLLED_BACK: "created, then removed again by rollback",
+    DRY_RUN: "would be written; a dry run writes nothing",
 }
 #: Every plan action and what it means.
 ACTION_MEANINGS = {
-    "create_app": "the first key of a new developer app: the app is created with it",
-    "add_credential": "added to an app that exists (or that the plan creates)",
-    "skip_existing": "already in the portal as planned: nothing to write",
-    "blocked": "cannot migrate until its reason is fixed",
+    CREATE_APP: "the first key of a new developer app: the app is created with it",
+    ADD_CREDENTIAL: "added to an app that exists (or that the plan creates)",
+    SKIP_EXISTING: "already in the portal as planned: nothing to write",
+    BLOCKED: "cannot migrate until its reason is fixed",
 }
 
 

@@ -16,6 +16,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from .secrets import SecretKey
+from .vocabulary import ACTIONS, ADD_CREDENTIAL, BLOCKED, CREATE_APP, OUTCOME_STATUSES, SKIP_EXISTING
 
 # --- legacy ---
 
@@ -97,9 +98,6 @@ class Rejects(pa.DataFrameModel):
 # --- outcomes ---
 
 
-OUTCOME_STATUSES = ("pending", "created", "skipped", "failed", "blocked", "rolled_back", "dry_run")
-
-
 class Outcomes(pa.DataFrameModel):
     """The outcome columns ``run.Migration`` adds to a plan frame (in place), one row per key."""
 
@@ -115,9 +113,6 @@ class Outcomes(pa.DataFrameModel):
 
 
 # --- plan ---
-
-#: What the planner decides for each row (docs/planning.md, "Actions").
-ACTIONS = ("create_app", "add_credential", "skip_existing", "blocked")
 
 
 class PlanFrame(pa.DataFrameModel):
@@ -161,12 +156,12 @@ class PlanFrame(pa.DataFrameModel):
     def explained(cls, df: pd.DataFrame) -> pd.Series:
         """Every blocked or skipped row says why (sentence and code); every row that writes names its app."""
         uncoded = (df["reason"].str.strip() == "") != (df["reason_code"] == "")
-        quiet = df["action"].isin(["blocked", "skip_existing"]) & (df["reason"].str.strip() == "")
-        nameless = df["action"].isin(["create_app", "add_credential"]) & df["app_name"].isna()
+        quiet = df["action"].isin([BLOCKED, SKIP_EXISTING]) & (df["reason"].str.strip() == "")
+        nameless = df["action"].isin([CREATE_APP, ADD_CREDENTIAL]) & df["app_name"].isna()
         return ~(quiet | nameless | uncoded)
 
     @pa.dataframe_check
     @classmethod
     def one_create_per_app(cls, df: pd.DataFrame) -> bool:
-        creates = df[df["action"] == "create_app"]
+        creates = df[df["action"] == CREATE_APP]
         return not creates.duplicated(["user_id", "app_name"]).any()

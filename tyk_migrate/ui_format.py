@@ -16,23 +16,35 @@ import pandas as pd
 
 from .scrub import KeyScrubber, scrub_keys
 from .secrets import is_key, mask
+from .vocabulary import (
+    ACTIONS,
+    ADD_CREDENTIAL,
+    BLOCKED,
+    CREATE_APP,
+    CREATED,
+    DRY_RUN,
+    FAILED,
+    PENDING,
+    RESULT_STATUSES,
+    SKIP_EXISTING,
+    SKIPPED,
+    WRITE_ACTIONS,
+)
 
-ACTIONS = ("create_app", "add_credential", "skip_existing", "blocked")
 ACTION_LABELS = {
-    "create_app": "create app + credential",
-    "add_credential": "add credential",
-    "skip_existing": "skip (already in portal)",
-    "blocked": "blocked (needs a fix)",
+    CREATE_APP: "create app + credential",
+    ADD_CREDENTIAL: "add credential",
+    SKIP_EXISTING: "skip (already in portal)",
+    BLOCKED: "blocked (needs a fix)",
 }
-WRITE_ACTIONS = ("create_app", "add_credential")
 # JupyterLab theme variables (light and dark themes), with plain fallbacks for other frontends
 COLOURS = {
-    "created": "var(--jp-success-color1, #388e3c)",
-    "skipped": "var(--jp-ui-font-color2, #757575)",
-    "failed": "var(--jp-error-color1, #d32f2f)",
-    "blocked": "var(--jp-warn-color1, #f57c00)",
-    "dry_run": "var(--jp-info-color1, #0097a7)",
-    "pending": "var(--jp-ui-font-color2, #757575)",
+    CREATED: "var(--jp-success-color1, #388e3c)",
+    SKIPPED: "var(--jp-ui-font-color2, #757575)",
+    FAILED: "var(--jp-error-color1, #d32f2f)",
+    BLOCKED: "var(--jp-warn-color1, #f57c00)",
+    DRY_RUN: "var(--jp-info-color1, #0097a7)",
+    PENDING: "var(--jp-ui-font-color2, #757575)",
 }
 FAILURE_COLUMNS = ("key", "owner", "plan", "error")
 
@@ -187,15 +199,12 @@ def action_preview(plan: pd.DataFrame, keep: pd.Series, journal_done: set[str] |
     return pd.DataFrame(rows, columns=["action", "rows", "already done", "to send"])
 
 
-RESULT_STATUSES = ("created", "skipped", "failed", "blocked", "dry_run", "pending")
-
-
 def scope_statuses(plan: pd.DataFrame, keep: pd.Series) -> dict[str, int]:
     """Rows per ``status`` among the rows in scope (all ``pending`` while the frame has no status yet)."""
     n = int(keep.sum())
     if "status" not in plan:
-        return {"pending": n} if n else {}
-    statuses = plan["status"].astype(object).loc[keep.to_numpy(bool)].fillna("pending")
+        return {PENDING: n} if n else {}
+    statuses = plan["status"].astype(object).loc[keep.to_numpy(bool)].fillna(PENDING)
     return {str(k): int(v) for k, v in statuses.value_counts().items()}
 
 
@@ -209,10 +218,10 @@ def status_by_action(plan: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
     # index building cost ten times as much on a few thousand rows
     scoped = plan.loc[keep.to_numpy(bool)]
     actions = scoped["action"].tolist()
-    statuses = scoped["status"].tolist() if "status" in scoped else ["pending"] * len(actions)
-    table = Counter((a, s if isinstance(s, str) else "pending") for a, s in zip(actions, statuses, strict=True))
+    statuses = scoped["status"].tolist() if "status" in scoped else [PENDING] * len(actions)
+    table = Counter((a, s if isinstance(s, str) else PENDING) for a, s in zip(actions, statuses, strict=True))
     seen = {s for _, s in table}
-    columns = [s for s in RESULT_STATUSES if s != "dry_run" or s in seen]
+    columns = [s for s in RESULT_STATUSES if s != DRY_RUN or s in seen]
     labels = [c.replace("_", " ") for c in columns]
     planned = {a for a, _ in table}
     counts = [[table[action, c] for c in columns] for action in ACTIONS if action in planned]
@@ -263,7 +272,7 @@ def latest_failures(plan: pd.DataFrame, limit: int, scrub: Scrubber | None = Non
     """The ``limit`` most recent failed rows as ``key`` (masked), ``owner``, ``plan``, ``error``."""
     if "status" not in plan or limit <= 0:
         return pd.DataFrame(columns=list(FAILURE_COLUMNS))
-    failed = plan.loc[plan["status"].astype(object) == "failed"]
+    failed = plan.loc[plan["status"].astype(object) == FAILED]
     if failed.empty:
         return pd.DataFrame(columns=list(FAILURE_COLUMNS))
     if "finished_at" in failed:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..errors import MissingColumnsError
 from ..schemas import ACTIONS
+from ..vocabulary import BLOCKED
 from . import reasons as R
 from .impact import DEFAULT_POLICY, IMPACT_KINDS, split_kinds
 from .resolvers import OwnerIndex, Resolver
@@ -23,7 +24,7 @@ def reason_counts(plan: pd.DataFrame) -> pd.Series:
     """
     if "reason_code" not in plan.columns:
         raise MissingColumnsError(["reason_code"], list(plan.columns), "plan frame")
-    per_cell = plan.loc[plan["action"] == "blocked", "reason_code"].value_counts(sort=False)
+    per_cell = plan.loc[plan["action"] == BLOCKED, "reason_code"].value_counts(sort=False)
     keys: Counter[str] = Counter()
     for cell, count in per_cell.items():  # distinct cells: few, however many rows
         for code in set(R.split_codes(str(cell))) & R.BLOCKING_CODES:

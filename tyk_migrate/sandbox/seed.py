@@ -72,50 +72,55 @@ def load_seed(source: str | Path | dict[str, Any] | None) -> dict[str, list[dict
     """
     if source is None:
         return {kind: [] for kind in (*KINDS, *legacy.SECTIONS)}
-    if isinstance(source, dict):
-        raw: Any = copy.deepcopy(source)
-        name = "seed"
-    elif isinstance(source, str | Path):
-        path = Path(source)
-        name = str(path)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"sandbox seed: file not found: {path}") from None
-        except (OSError, UnicodeError) as exc:
-            raise InputError(f"sandbox seed: cannot read {path}: {exc}") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"sandbox seed: {path} is not JSON: {exc}") from None
-    else:
-        raw, name = source, "seed"
+    raw, name = _read(source)
     if not isinstance(raw, dict):
         raise _fail(name, "must be one JSON object with lists users, products, plans")
     unknown = sorted(set(raw) - set(KINDS) - set(legacy.SECTIONS))
     if unknown:
         known = ", ".join((*KINDS, *legacy.SECTIONS))
         raise _fail(name, f"unknown section(s) {', '.join(unknown)}; expected {known}")
-    seed: dict[str, list[dict[str, Any]]] = {}
-    for kind in KINDS:
-        items = raw.get(kind, [] if kind not in REQUIRED_KINDS else None)
-        if not isinstance(items, list):
-            raise _fail(name, f"'{kind}' must be a list" + (" (required)" if items is None else ""))
-        seen: set[int] = set()
-        for i, item in enumerate(items):
-            where = f"{kind}[{i}]"
-            if not isinstance(item, dict):
-                raise _fail(where, "must be an object")
-            oid = item.get("ID")
-            if not isinstance(oid, int) or isinstance(oid, bool) or oid < 1:
-                raise _fail(where, "needs a positive integer ID")
-            if oid in seen:
-                raise _fail(where, f"duplicate ID {oid}")
-            seen.add(oid)
-        seed[kind] = sorted(items, key=lambda o: o["ID"])
+    seed = {kind: _checked_kind(raw, kind, name) for kind in KINDS}
     for plan in seed["plans"]:
         _normalise_plan(plan)
     _check_links(seed)
     seed.update(legacy.check_sections(raw, (c["KeyID"] for c in seed["custom_credentials"])))
     return seed
+
+
+def _read(source: str | Path | dict[str, Any]) -> tuple[Any, str]:
+    """``(the seed as parsed, the name errors give it)``: a dict is copied, so checking never edits the caller's."""
+    if isinstance(source, dict):
+        return copy.deepcopy(source), "seed"
+    if not isinstance(source, str | Path):
+        return source, "seed"
+    path = Path(source)
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), str(path)
+    except FileNotFoundError:
+        raise InputError(f"sandbox seed: file not found: {path}") from None
+    except (OSError, UnicodeError) as exc:
+        raise InputError(f"sandbox seed: cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"sandbox seed: {path} is not JSON: {exc}") from None
+
+
+def _checked_kind(raw: dict[str, Any], kind: str, name: str) -> list[dict[str, Any]]:
+    """One section's objects in ID order, each an object with a positive integer ``ID`` of its own."""
+    items = raw.get(kind, [] if kind not in REQUIRED_KINDS else None)
+    if not isinstance(items, list):
+        raise _fail(name, f"'{kind}' must be a list" + (" (required)" if items is None else ""))
+    seen: set[int] = set()
+    for i, item in enumerate(items):
+        where = f"{kind}[{i}]"
+        if not isinstance(item, dict):
+            raise _fail(where, "must be an object")
+        oid = item.get("ID")
+        if not isinstance(oid, int) or isinstance(oid, bool) or oid < 1:
+            raise _fail(where, "needs a positive integer ID")
+        if oid in seen:
+            raise _fail(where, f"duplicate ID {oid}")
+        seen.add(oid)
+    return sorted(items, key=lambda o: o["ID"])
 
 
 def _check_links(seed: dict[str, list[dict[str, Any]]]) -> None:

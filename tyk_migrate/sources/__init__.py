@@ -169,18 +169,22 @@ def load_keys(
             report.append(f"format detected: {fmt}")
     if policies is not None and fmt != "classic":
         raise InputError(f"{display}: policies= gives a Classic Portal dump its limits; this input is {fmt}")
-    if fmt in {"dashboard", "classic"}:
-        if doc is None:
-            what = "a Dashboard key dump" if fmt == "dashboard" else "a Classic Portal developer dump"
-            doc = parse_json(data, display, what)
-        if fmt == "dashboard":
-            devs = None
-            if developers is not None:
-                dev_bytes, dev_name, _ = _read_source(developers)
-                devs = developer_index(parse_json(dev_bytes, dev_name, "a Classic Portal developer dump"), dev_name)
-            return load_dashboard(doc, source=display, developers=devs, email_field=email_field, report=report)
+    if fmt == "dashboard":
+        doc = doc if doc is not None else parse_json(data, display, "a Dashboard key dump")
+        devs = _developers(developers)
+        return load_dashboard(doc, source=display, developers=devs, email_field=email_field, report=report)
+    if fmt == "classic":
+        doc = doc if doc is not None else parse_json(data, display, "a Classic Portal developer dump")
         return load_classic(doc, source=display, policies=_policies(policies), report=report)
     return load_flat(data, fmt, source=display, mapping=parsed_mapping, report=report, required=required)
+
+
+def _developers(source: str | Path | None) -> dict[str, dict[str, Any]] | None:
+    """The Classic Portal developers that give a Dashboard dump's keys their owners' emails, if given."""
+    if source is None:
+        return None
+    data, name, _ = _read_source(source)
+    return developer_index(parse_json(data, name, "a Classic Portal developer dump"), name)
 
 
 def _policies(source: str | Path | bytes | Mapping[str, Any] | list[Any] | None) -> dict[str, Any] | None:

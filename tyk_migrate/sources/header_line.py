@@ -1,7 +1,7 @@
 """Is a table's first line column names, or its first record? The shape half of the rule.
 
 An export without a header line gives its first record as "column names", and any error that lists the
-names would print a key. ``flat.first_line_is_data`` calls the line a header only when it is certainly
+names would print a key. ``headers.first_line_is_data`` calls the line a header only when it is certainly
 one: some name is one the loader knows, and every other name is ``column_name_shaped``. Anything else
 is treated as data and every value of the line is masked. A real header with an odd name is then
 reported as "looks like data" with its names masked: a worse message, never a leaked key.

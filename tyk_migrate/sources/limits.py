@@ -30,7 +30,7 @@ LIMIT_COLUMNS: tuple[str, ...] = ("rate", "per", "quota_max", "quota_renewal_rat
 #: The limit columns plus the loader's leftovers, in the order the frame holds them.
 FRAME_COLUMNS: tuple[str, ...] = (*LIMIT_COLUMNS, "limits_raw")
 DTYPES: dict[str, Any] = {"rate": "Float64", "per": "Float64", "quota_max": "Int64", "quota_renewal_rate": "Int64"}
-#: Header names recognised per limit column (``flat.SYNONYMS`` appends these after the core columns, so a
+#: Header names recognised per limit column (``headers.SYNONYMS`` appends these after the core columns, so a
 #: lone ``api_ids`` header still means ``products``, as it always did).
 LIMIT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "rate": ("rate", "rate_limit", "rate_limit_rate", "throttle_rate"),
