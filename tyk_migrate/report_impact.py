@@ -18,8 +18,11 @@ import pandas as pd
 
 from .plan.impact import DEFAULT_POLICY, DETAIL_SEPARATOR, IMPACT_KINDS, split_kinds
 from .plan.reasons import CLIENT_IMPACT_BLOCKED
+from .vocabulary import BLOCKED
 
-IMPACT_TABLE_COLUMNS = ["kind", "rows", "setting", "blocked", "warned", "example"]
+#: the table's count columns: rows with the kind, rows it blocked (the ``blocked`` column), rows it only warned
+COUNT_COLUMNS = ("rows", BLOCKED, "warned")
+IMPACT_TABLE_COLUMNS = ["kind", "rows", "setting", BLOCKED, "warned", "example"]
 #: "clients would notice (rate_tighter, api_lost): ..." -> the kinds that blocked the row
 _BLOCKED_KINDS = re.compile(re.escape(CLIENT_IMPACT_BLOCKED.template.split("{kinds}")[0]) + r"([a-z_, ]+)\)")
 
@@ -39,7 +42,7 @@ def impact_by_kind(frame: pd.DataFrame, settings: Mapping[str, str] | None = Non
     or ``DEFAULT_POLICY``. A frame without ``client_impact`` (a plan from before issue 17) gives no rows.
     """
     policy = {**DEFAULT_POLICY, **dict(settings or frame.attrs.get("client_impact") or {})}
-    empty = pd.DataFrame({c: pd.Series(dtype="int64" if c in ("rows", "blocked", "warned") else "str")
+    empty = pd.DataFrame({c: pd.Series(dtype="int64" if c in COUNT_COLUMNS else "str")
                           for c in IMPACT_TABLE_COLUMNS})  # fmt: skip
     if "client_impact" not in frame.columns or not len(frame):
         return empty
@@ -61,7 +64,7 @@ def impact_by_kind(frame: pd.DataFrame, settings: Mapping[str, str] | None = Non
         kinds_cell, detail_cell, reason_cell, action_cell = values
         kinds = split_kinds(str(kinds_cell))
         sentences = str(detail_cell).split(DETAIL_SEPARATOR)
-        stopped = blocking_kinds(reason_cell) if action_cell == "blocked" else set()
+        stopped = blocking_kinds(reason_cell) if action_cell == BLOCKED else set()
         for i, kind in enumerate(kinds):
             rows[kind] = rows.get(kind, 0) + int(count)
             blocked[kind] = blocked.get(kind, 0) + (int(count) if kind in stopped else 0)
@@ -75,7 +78,7 @@ def impact_by_kind(frame: pd.DataFrame, settings: Mapping[str, str] | None = Non
         ],
         columns=IMPACT_TABLE_COLUMNS,
     )
-    return table.astype({"rows": "int64", "blocked": "int64", "warned": "int64"})
+    return table.astype(dict.fromkeys(COUNT_COLUMNS, "int64"))
 
 
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -87,7 +90,7 @@ def impact_breakdown(table: pd.DataFrame) -> str:
     """``rate_tighter 3, api_lost 1 (blocked), live_key_overwritten 4 (2 blocked)``: one line of the table."""
     parts = []
     for row in records(table):
-        kind, rows, blocked = str(row["kind"]), int(row["rows"]), int(row["blocked"])
+        kind, rows, blocked = str(row["kind"]), int(row["rows"]), int(row[BLOCKED])
         if blocked and blocked == rows:
             parts.append(f"{kind} {rows} (blocked)")
         elif blocked:

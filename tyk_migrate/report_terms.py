@@ -198,7 +198,7 @@ HEADERS = {
     "portal_product_ids": "Product IDs", "group": "Group", "name": "Name", "total": "Total",
     "what to do": "What to do",
     "client_impact": "Client impact", "client_impact_detail": "What the clients would notice",
-    "kind": "Kind", "setting": "Setting", "blocked": "Blocked", "warned": "Warned only", "example": "Example",
+    "kind": "Kind", "setting": "Setting", BLOCKED: "Blocked", "warned": "Warned only", "example": "Example",
 }  # fmt: skip
 
 

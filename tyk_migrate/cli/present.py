@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .. import ui_format as fmt
+from ..vocabulary import BLOCKED
 
 APPLY_PLAN_ACTIONS = fmt.ACTIONS
 #: Statuses named in the run's one-line result, in this order.
@@ -79,7 +80,7 @@ def impact_lines(plan: pd.DataFrame) -> Iterator[str]:
         return
     yield f"  by kind: {impact_breakdown(table)}"
     for row in records(table):
-        said = f"{row['blocked']} blocked, {row['warned']} warned" if row["blocked"] else f"{row['warned']} warned"
+        said = f"{row[BLOCKED]} blocked, {row['warned']} warned" if row[BLOCKED] else f"{row['warned']} warned"
         yield f"  {row['kind']:<21} {row['rows']:>7}  {said}; e.g. {str(row['example'])[:EXAMPLE_WIDTH]}"
 
 
@@ -91,7 +92,7 @@ def impact_counts_json(plan: pd.DataFrame) -> dict[str, Any]:
     any_rows = int((plan["client_impact"].fillna("") != "").sum()) if "client_impact" in plan else 0
     per_kind = {
         str(r["kind"]): {
-            k: (str(r[k]) if k == "setting" else int(r[k])) for k in ("rows", "setting", "blocked", "warned")
+            k: (str(r[k]) if k == "setting" else int(r[k])) for k in ("rows", "setting", BLOCKED, "warned")
         }
         for r in records(table)
     }
