@@ -157,6 +157,9 @@ def test_migration_workbook_runs_headless(kernel_env: Any, tmp_path: Path, raw_k
     assert "Key migration console" in summary and "finished |" in summary and "results in scope" in summary
     results = json.loads((out / "workbook_results.json").read_text(encoding="utf-8"))
     assert Path(results["python"]).resolve() == Path(sys.executable).resolve()  # the kernel is this venv
+    impact = next(c for c in notebook["cells"] if "impact_by_kind(plan)" in "".join(c["source"]))
+    shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in impact["outputs"])
+    assert "kind" in shown and "rate_tighter" in shown and "quota_lower" in shown  # the Free plan's keys show both
 
     outcomes = read_csv(out / "outcomes.csv")
     created = {r["key_fingerprint"] for r in outcomes if r["status"] == "created"}

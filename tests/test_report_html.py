@@ -371,3 +371,49 @@ def test_glossary_lists_every_status(tmp_path: Path) -> None:
             assert f"<td><code>{name}</code></td>" in section
     advice = {term: what for term, _, what in terms["Reconciliation statuses"]}
     assert all(advice[s] for s in statuses)
+
+
+def test_client_impact_table_per_kind_rows_and_glossary(tmp_path: Path) -> None:
+    import json
+
+    from tyk_migrate.plan import IMPACT_KINDS, build_plan
+    from tyk_migrate.report_impact import impact_by_kind
+    from tyk_migrate.report_terms import IMPACT_MEANINGS
+    from tyk_migrate.secrets import reveal
+    from tyk_migrate.snapshot import PortalSnapshot
+    from tyk_migrate.sources import load_keys
+    from tyk_migrate.validate import validate_keys
+
+    samples = Path(__file__).resolve().parent.parent / "data-samples"
+    snapshot = PortalSnapshot.from_seed(json.loads((samples / "sandbox_seed.json").read_text(encoding="utf-8")))
+    valid, rejects = validate_keys(load_keys(samples / "legacy_keys.csv"))
+    plan, _ = build_plan(valid, snapshot)
+    table = impact_by_kind(plan)
+    assert {"rate_tighter", "quota_lower", "api_lost", "expiry_changes"} <= set(table["kind"])  # the samples show them
+    page = write_report(tmp_path / "r.html", plan=plan, rejects=rejects).read_text(encoding="utf-8")
+    section = page[page.index('<section id="client-impact"') : page.index('<section id="failures"')]
+    for row in table.to_dict("records"):
+        assert f"<td>{row['kind']}</td>" in section and html_escape(str(row["example"])) in section
+    assert "What the clients would notice" in section and "Warned only" in section
+    impacted = plan[plan["client_impact"] != ""]
+    assert section.count("<tr>") >= len(table) + len(impacted)  # the per-kind table, then a row per key
+    failures = page[page.index('<section id="failures"') : page.index('<section id="verification"')]
+    assert "Client impact" not in failures  # no run: the per-key failure table is not shown
+    assert set(IMPACT_MEANINGS) == set(IMPACT_KINDS)
+    glossary_part = page[page.index('<section id="glossary"') :]
+    for kind in IMPACT_KINDS:
+        assert f"<td><code>{kind}</code></td>" in glossary_part
+    assert not any(reveal(k) in page for k in valid["key_id"])
+    ran = plan.assign(status=plan["action"].map(lambda a: "blocked" if a == "blocked" else "created"), error="")
+    after = write_report(tmp_path / "o.html", outcomes=ran).read_text(encoding="utf-8")
+    failures = after[after.index('<section id="failures"') : after.index('<section id="verification"')]
+    blocked_detail = ran.loc[ran["client_impact"].str.contains("api_lost"), "client_impact_detail"].iloc[0]
+    assert "What the clients would notice" in failures and html_escape(blocked_detail) in failures
+    empty = write_report(tmp_path / "e.html", plan=plan.assign(client_impact="")).read_text(encoding="utf-8")
+    assert "No key's clients would notice" in empty
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)

@@ -304,7 +304,7 @@ def test_a_new_console_after_a_kernel_restart_resumes_from_the_journal(setup: Ca
 def test_scope_filters_counts_preview_and_a_scoped_run(setup: Callable[..., Any]) -> None:
     sandbox, settings, plan, snapshot, journal = setup(45)
     console = MigrationConsole(plan, settings, journal, snapshot=snapshot, widgets=True)
-    assert set(console.filters) == {"owner", "plan", "product", "org"}
+    assert set(console.filters) == {"owner", "plan", "product", "org", "impact"}
     owner_options = console.filters["owner"].options
     counts = plan["owner_email"].value_counts()
     for label, value in owner_options:
@@ -715,3 +715,33 @@ def test_status_by_action_counts_each_action_by_outcome_in_scope() -> None:
     assert table.loc["add credential", "dry run"] == 1
     assert table.loc["total in scope"].tolist() == [1, 1, 0, 1, 1, 1]
     assert "dry run" not in fmt.status_by_action(plan.iloc[:1], keep.iloc[:1]).columns
+
+
+def test_the_client_impact_filter_scopes_a_run_to_one_kind(setup: Callable[..., Any], seed_data: Any) -> None:
+    _, settings, _, snapshot, journal = setup(45)
+    legacy = legacy_frame(seed_data, 45)
+    legacy["rate"] = pd.Series([1000.0 if i % 2 else None for i in range(45)], dtype="Float64")  # per second
+    legacy["per"] = pd.Series([1.0] * 45, dtype="Float64")
+    plan, _ = build_plan(legacy, snapshot)
+    kinds = plan["client_impact"].str.split(";")
+    tighter = kinds.map(lambda ks: "rate_tighter" in ks)
+    assert 0 < tighter.sum() < len(plan) and (plan["client_impact"] == "").any()  # some rows with, some without
+    console = MigrationConsole(plan, settings, journal, snapshot=snapshot, widgets=True, dry_run=True)
+    options = dict(console.filters["impact"].options)
+    assert options[f"any impact ({int((plan['client_impact'] != '').sum())})"] == "any"
+    assert options[f"rate_tighter ({int(tighter.sum())})"] == "rate_tighter"
+    assert f"no impact ({int((plan['client_impact'] == '').sum())})" in options
+    console.filters["impact"].value = ("any",)
+    assert console.scope.sum() == int((plan["client_impact"] != "").sum())
+    console.filters["impact"].value = ("rate_tighter",)
+    assert console.scope.tolist() == tighter.tolist()
+    assert f"<b>{int(tighter.sum()):,}</b> of {len(plan):,} rows in scope" in console.scope_label.value
+
+    async def scenario() -> None:
+        console.start_button.click()
+        await console.wait()
+
+    asyncio.run(scenario())
+    assert (plan.loc[tighter, "status"] != "pending").all() and (plan.loc[~tighter, "status"] == "pending").all()
+    console.clear_button.click()
+    assert console.filters["impact"].value == () and console.scope.all()

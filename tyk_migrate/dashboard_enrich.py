@@ -104,7 +104,10 @@ def _stated(frame: pd.DataFrame, column: str) -> bool:
 def sessions_frame(lookups: list[Lookup], developers: dict[str, dict[str, Any]] | None) -> pd.DataFrame:
     """The found sessions read as a Dashboard dump (one row per found lookup, in order)."""
     entries = [{**(lk.entry or {}), "key_id": None} for lk in lookups if lk.found]  # the key is the file's
-    return load_dashboard({"keys": entries}, source="Dashboard sessions", developers=developers)
+    frame = load_dashboard({"keys": entries}, source="Dashboard sessions", developers=developers)
+    if "expires_known" not in frame.columns:  # a session always says its expiry (0: never): a file may not
+        frame["expires_known"] = True
+    return frame
 
 
 def merge(file: pd.DataFrame, dashboard: pd.DataFrame, found: np.ndarray) -> tuple[pd.DataFrame, list[dict[str, Any]]]:

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import InputError
+from .report_impact import impact_breakdown, impact_by_kind
 from .vocabulary import BLOCKED, CREATED, FAILED, SKIPPED
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,6 +96,9 @@ def run_demo(
         snapshot = fetch_snapshot(settings, progress=False)
         plan, unresolved = build_plan(valid, snapshot)
         echo("plan: " + ", ".join(f"{k} {v}" for k, v in _status_counts(plan, "action").items()))
+        impact = impact_breakdown(impact_by_kind(plan))
+        if impact:  # what the keys' clients would notice (report.html has the table)
+            echo(f"client impact: {impact}")
         plan_file = export_plan(plan, out / "plan.csv", snapshot)  # names beside IDs, no run columns
 
         outcomes = apply_plan(plan.copy(), settings, journal)

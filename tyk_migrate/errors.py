@@ -148,3 +148,11 @@ class JournalLocked(JournalError):
 
 class CredentialMismatch(MigrateError):
     pass
+
+
+class DashboardError(MigrateError):
+    """A call to the Tyk Dashboard failed; the message starts with the Dashboard's host, the cause is chained."""
+
+    def __init__(self, message: str, *, host: str = "") -> None:
+        self.host = host
+        super().__init__(message)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .aio import Background
 from .plan import PlanSettings, build_plan, load_mapping, read_mapping_file, split_mapping
 from .snapshot import PortalSnapshot
+
+if TYPE_CHECKING:
+    from .dashboard_enrich import Enrichment
+    from .dashboard_link import DashboardLink
 
 
 @dataclass
@@ -24,6 +28,12 @@ class Prepared:
     snapshot: PortalSnapshot
     plan: pd.DataFrame
     unresolved: pd.DataFrame
+    #: with a Dashboard: what it said of a file's keys (None without one, or with --from-dashboard)
+    enrichment: Enrichment | None = None
+    #: with a Dashboard: ``dashboard_live.live_keys`` of the valid keys (None without one)
+    live: pd.DataFrame | None = None
+    #: lines about the Dashboard's part (keys read or found), for the command's output
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rejected_rows(self) -> int:
@@ -36,7 +46,7 @@ class Prepared:
 
 
 def prepare(
-    input: str | Path,
+    input: str | Path | None,
     *,
     format: str = "auto",
     mapping: dict[str, Any] | str | Path | None = None,
@@ -49,6 +59,8 @@ def prepare(
     progress: bool | None = None,
     concurrency: int = 16,
     min_key_length: int = 8,
+    dashboard: DashboardLink | None = None,
+    from_dashboard: bool = False,
 ) -> Prepared:
     """Load and validate ``input`` while the portal is fetched (unless ``snapshot`` is given), and plan.
 
@@ -56,9 +68,15 @@ def prepare(
     plans/products/owners) goes to the loader, the rest to the planner. ``portal`` is whatever
     ``fetch_snapshot`` accepts (client, Settings, or None for the environment). An export without records
     is refused (``InputError``) before the portal is read: there is nothing to plan.
+
+    ``dashboard`` (a ``DashboardLink``): ``input`` may be a file of raw keys only, completed from each key's
+    session, or, with ``from_dashboard``, is not read (``input`` may be None) and the Dashboard's keys are
+    planned. Either way the live-key check runs before planning: keys live in the gateway today are flagged
+    ``live_key_overwritten`` (``build_plan(live_keys=...)``), so no write is needed to see them.
     """
+    from .dashboard_link import load_source
+    from .dashboard_live import live_keys_hook
     from .snapshot import fetch_snapshot
-    from .sources import load_keys, require_records
     from .validate import validate_keys
 
     settings = settings or PlanSettings()
@@ -69,14 +87,17 @@ def prepare(
     load_kwargs: dict[str, Any] = {"format": format, "mapping": column_part, "email_field": email_field}
     if developers is not None:
         load_kwargs["developers"] = developers
-    legacy = require_records(load_keys(input, **load_kwargs), input)
+    loaded = load_source(input, load_kwargs, dashboard, from_dashboard=from_dashboard)
+    legacy = loaded.frame
     # the portal is read while the file is validated (the snapshot does not depend on it), and only once the
     # export has records: an empty one is still refused before the portal is read
     fetch = None if snapshot is not None else Background(partial(fetch_snapshot, portal, progress=progress,
                                                                  concurrency=concurrency))  # fmt: skip
     valid, rejects = validate_keys(legacy, min_key_length=min_key_length)  # its errors come first, as before
+    live = dashboard.live(valid) if dashboard is not None else None
     if fetch is not None:
         snapshot = fetch.result()
     assert snapshot is not None
-    plan, unresolved = build_plan(valid, snapshot, plan_mapping, settings=settings, scope=scope)
-    return Prepared(legacy, valid, rejects, snapshot, plan, unresolved)
+    hook = live_keys_hook(live) if live is not None else None
+    plan, unresolved = build_plan(valid, snapshot, plan_mapping, settings=settings, scope=scope, live_keys=hook)
+    return Prepared(legacy, valid, rejects, snapshot, plan, unresolved, loaded.enrichment, live, loaded.notes)

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from .reconcile import Reconciliation
 
 MAX_TABLE_ROWS = 500
+#: The outcome log's client-impact columns, shown in the per-row tables.
+IMPACT_COLUMNS = ("client_impact", "client_impact_detail")
 _GOOD = {CREATED, SKIPPED, PRESENT, DRY_RUN}
 _BAD = {FAILED, MISSING, WRONG_OWNER, WRONG_PLAN, WRONG_PRODUCTS, DUPLICATED, ROLLED_BACK}
 _WARN = {BLOCKED, "rows rejected", "unexplained", PENDING}
@@ -221,7 +223,16 @@ def _failures(frame: pd.DataFrame | None, rejects: pd.DataFrame | None) -> dict[
         why = reason.astype(object).fillna("(no reason given)")
         grouped = pd.DataFrame({"status": bad["status"], "reason": why}).value_counts().rename("keys").reset_index()
         out["by_reason"] = _table(grouped, limit=50)
-        columns = ["source_row", "key_masked", "owner_email", "app_name", "status", "http_status", "why"]
+        columns = [
+            "source_row",
+            "key_masked",
+            "owner_email",
+            "app_name",
+            "status",
+            "http_status",
+            "why",
+            *IMPACT_COLUMNS,
+        ]
         out["per_key"] = _table(_pick(_safe(bad.assign(why=reason)), columns))
     if rejects is not None and not rejects.empty:
         by_check = _pick(rejects, ["severity", "column", "check"]).value_counts().rename("rows").reset_index()
@@ -231,6 +242,17 @@ def _failures(frame: pd.DataFrame | None, rejects: pd.DataFrame | None) -> dict[
         out["rejected"] = _table(_pick(_safe(errors), ["source_row", "column", "check", "message", "value"]))
         out["warnings_only"] = len(errors) < len(rejects)
     return out
+
+
+def _impact(frame: pd.DataFrame | None) -> dict[str, Any] | None:
+    """Keys whose clients would notice, by kind (``report_impact``), and those keys one per row."""
+    from .report_impact import impact_by_kind
+
+    if frame is None or "client_impact" not in frame.columns:
+        return None
+    hit = frame[frame["client_impact"].fillna("").astype(str) != ""]
+    columns = ["source_row", "key_masked", "owner_email", "action", "status", *IMPACT_COLUMNS]
+    return {"by_kind": _table(impact_by_kind(frame), limit=50), "rows": _table(_pick(_safe(hit), columns))}
 
 
 def _verification(verification: pd.DataFrame | None) -> dict[str, Any] | None:
@@ -344,6 +366,7 @@ def write_report(
         "inputs": inputs_rows(inputs),
         "counts": _counts(ev),
         "failures": _failures(outcomes if outcomes is not None else plan, rejects),
+        "impact": _impact(outcomes if outcomes is not None else plan),
         "verification": _verification(verification),
         "recon": _reconciliation(reconciliation),
         "glossary": glossary(),

@@ -197,6 +197,8 @@ HEADERS = {
     "portal_plan": "Portal plan", "portal_plan_id": "Plan ID", "portal_products": "Portal products",
     "portal_product_ids": "Product IDs", "group": "Group", "name": "Name", "total": "Total",
     "what to do": "What to do",
+    "client_impact": "Client impact", "client_impact_detail": "What the clients would notice",
+    "kind": "Kind", "setting": "Setting", BLOCKED: "Blocked", "warned": "Warned only", "example": "Example",
 }  # fmt: skip
 
 
@@ -238,6 +240,33 @@ ACTION_MEANINGS = {
 }
 
 
+#: Every kind of client impact (``plan.IMPACT_KINDS``): what the key's clients would notice, and what to do.
+IMPACT_MEANINGS = {
+    "rate_tighter": (
+        "the target plan's rate limit allows fewer requests per second than the key has today",
+        "accept it (warn), or map the key to a plan with a rate limit at least as high",
+    ),
+    "quota_lower": (
+        "the target plan's quota is lower than today's (normalised per second when the periods differ), or a "
+        "lifetime cap replaces a renewing quota",
+        "accept it (warn), or map the key to a plan with a quota at least as high",
+    ),
+    "api_lost": (
+        "the key calls a gateway API today that none of its target products exposes: those calls would fail",
+        "add a product exposing the API to the key's products (mapping file), or set client_impact api_lost to warn",
+    ),
+    "expiry_changes": (
+        "the key never expired, or expired later, and the plan's KeyExpiresIn now ends it sooner",
+        "accept it, or use a plan without KeyExpiresIn (or a longer one) for these keys",
+    ),
+    "live_key_overwritten": (
+        "the key works in the gateway today (the Dashboard knows it): the import replaces its session with the "
+        "plan's (policies, limits, expiry, owner)",
+        "check the live key's owner; keys of another owner are blocked by default (block_other_owner)",
+    ),
+}
+
+
 def glossary() -> list[tuple[str, list[tuple[str, str, str]]]]:
     """``(group, [(term, meaning, what to do), …])`` for every status and action the report shows."""
     from .reconcile import STATUS_ADVICE
@@ -250,4 +279,5 @@ def glossary() -> list[tuple[str, list[tuple[str, str, str]]]]:
         ("Run statuses", [(k, v, "") for k, v in RUN_MEANINGS.items()]),
         ("Gateway answers", [(k, v, "") for k, v in MEANINGS.items()]),
         ("Reconciliation statuses", [(k, v, advice.get(k, "")) for k, v in RECON_MEANINGS.items()]),
+        ("Client impact", [(k, meaning, todo) for k, (meaning, todo) in IMPACT_MEANINGS.items()]),
     ]

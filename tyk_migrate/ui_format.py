@@ -105,7 +105,7 @@ def _domain(email: Any) -> str | None:
 
 
 def facets(plan: pd.DataFrame, snapshot: Any = None) -> list[Facet]:
-    """The console's four filters: owner, plan, product and organisation (whatever the frame allows).
+    """The console's filters: owner, plan, product, organisation and client impact (whatever the frame allows).
 
     Plans and products are the legacy values the export carries, named after the portal object they
     match when a ``PortalSnapshot`` is given. The organisation is the plan's ``org`` column when present,
@@ -142,7 +142,23 @@ def facets(plan: pd.DataFrame, snapshot: Any = None) -> list[Facet]:
         out.append(Facet("org", "Organisation", orgs, labels))
     elif "owner_email" in plan:
         out.append(Facet("org", "Organisation (email domain)", plan["owner_email"].map(_domain).astype(object), {}))
+    if "client_impact" in plan:
+        out.append(impact_facet(plan["client_impact"]))
     return out
+
+
+#: The client-impact filter's two values besides the kinds themselves.
+ANY_IMPACT, NO_IMPACT = "any", "none"
+
+
+def impact_facet(cells: pd.Series) -> Facet:
+    """ "Client impact": any impact, no impact, or a given kind (``plan.IMPACT_KINDS``) of the plan's rows."""
+    from .plan.impact import split_kinds
+
+    per_cell = {c: [ANY_IMPACT, *split_kinds(c)] if c else [NO_IMPACT] for c in cells.fillna("").astype(str).unique()}
+    values = cells.fillna("").astype(str).map(per_cell)
+    labels = {ANY_IMPACT: "any impact", NO_IMPACT: "no impact"}
+    return Facet("impact", "Client impact", values, labels, multi=True)
 
 
 def scope_mask(all_facets: Sequence[Facet], selected: Mapping[str, Iterable[Any]], index: pd.Index) -> pd.Series:

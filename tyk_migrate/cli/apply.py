@@ -18,7 +18,7 @@ from .session import Session, default_output
 
 
 @cli.command("apply")
-@input_options()
+@input_options(dashboard=True)
 @click.option(
     "--journal",
     required=True,
@@ -104,8 +104,10 @@ def apply_command(
     if batch_size < 1 or max_concurrency < 1:
         raise click.UsageError("--batch-size and --max-concurrency must be at least 1")
     # every file this run writes is checked before the portal is read: no run may end "cannot write" after it
-    target = output_file(out or default_output(source.path, ".outcomes.csv"), "--out", not_over=[source.path, journal])
-    output_file(journal, "--journal", not_over=[source.path])
+    target = output_file(
+        out or default_output(source.path, ".outcomes.csv"), "--out", not_over=[*source.files, journal]
+    )
+    output_file(journal, "--journal", not_over=source.files)
     settings = session.settings(portal_url, token)
     preflight = use_preflight(
         settings,

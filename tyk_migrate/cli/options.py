@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import click
 
 from ..config import DEFAULT_MIN_KEY_LENGTH
+from ..dashboard_link import DASHBOARD_LABEL
+from ..dashboard_options import dashboard_options
 from ..errors import ConfigError
 from .diagnose import explain
 from .exits import Outcome, guarded
@@ -24,6 +26,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 INPUT_FORMATS = ("auto", "csv", "tsv", "excel", "json", "jsonl", "dashboard", "classic")
 SOURCE_FIELDS = ("format", "mapping", "developers", "email_field", "min_key_length", "app_name")
+#: The Dashboard's options of the commands that take them (``input_options(dashboard=True)``).
+DASHBOARD_FIELDS = ("from_dashboard", "dashboard_url", "dashboard_hash", "dashboard_org")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,15 @@ class Source:
     email_field: str = "email"
     min_key_length: int = DEFAULT_MIN_KEY_LENGTH
     app_name: str = "legacy"
+    #: read the keys from the Dashboard, not from INPUT (``path`` is then ``dashboard``, for output names)
+    from_dashboard: bool = False
+    #: a ``DashboardLink`` when a Dashboard is configured: INPUT is completed from it and live keys are checked
+    dashboard: Any = None
+
+    @property
+    def files(self) -> list[str]:
+        """The input files (none with --from-dashboard): what no output may overwrite."""
+        return [] if self.from_dashboard else [self.path]
 
     def prepare(self, **kw: Any) -> Any:
         """Load, validate, fetch the portal and plan (``tyk_migrate.pipeline.prepare``)."""
@@ -46,25 +59,38 @@ class Source:
 
         accounts = kw.pop("accounts", None) or AccountSettings()  # cli.accounts: opt-in account steps
         return prepare(
-            self.path,
+            None if self.from_dashboard else self.path,
             format=self.format,
             mapping=self.mapping,
             developers=self.developers,
             email_field=self.email_field,
             min_key_length=self.min_key_length,
             settings=PlanSettings(app_name=self.app_name, accounts=accounts),
+            dashboard=self.dashboard,
+            from_dashboard=self.from_dashboard,
             **kw,
         )
 
 
-def make_source(session: Session, path: str, given: dict[str, Any]) -> Source:
-    """INPUT's options over the config file's ``mapping`` and ``min_key_length`` (flags and env win)."""
+def make_source(session: Session, path: str | None, given: dict[str, Any]) -> Source:
+    """INPUT's options over the config file's ``mapping`` and ``min_key_length`` (flags and env win), and
+    the Dashboard's when the command takes them (a ``DashboardLink`` once a Dashboard URL is known)."""
+    dashboard = {k: given.pop(k) for k in DASHBOARD_FIELDS if k in given}
+    from_dashboard = bool(dashboard.pop("from_dashboard", False))
+    if from_dashboard and path:
+        raise click.UsageError("give INPUT or --from-dashboard, not both")
+    if not from_dashboard and not path:
+        raise click.UsageError("Missing argument 'INPUT' (a file of keys), or --from-dashboard")
+    link = session.dashboard(**dashboard, required=from_dashboard) if dashboard or from_dashboard else None
     values = {k: v for k, v in given.items() if v is not None}
     values.setdefault("mapping", session.config.mapping)
     values.setdefault("min_key_length", session.config.min_key_length or DEFAULT_MIN_KEY_LENGTH)
     if values["min_key_length"] < 1:
         raise ConfigError("minimum key length must be at least 1")
-    return Source(path, **{k: v for k, v in values.items() if v is not None})
+    label = path or DASHBOARD_LABEL
+    return Source(
+        label, **{k: v for k, v in values.items() if v is not None}, from_dashboard=from_dashboard, dashboard=link
+    )
 
 
 def command_options(*, settings: bool = True) -> Callable[[F], F]:
@@ -86,7 +112,7 @@ def command_options(*, settings: bool = True) -> Callable[[F], F]:
             def body() -> Outcome | None:
                 session.start(read_config=settings)
                 if "input_path" in kw:
-                    given = {name: kw.pop(name) for name in SOURCE_FIELDS if name in kw}
+                    given = {name: kw.pop(name) for name in (*SOURCE_FIELDS, *DASHBOARD_FIELDS) if name in kw}
                     kw["source"] = make_source(session, kw.pop("input_path"), given)
                 result: Outcome | None = func(session, **kw)
                 return result
@@ -165,14 +191,17 @@ def concurrency_value(value: str) -> int | str:
     return number
 
 
-def input_options(*, planning: bool = True) -> Callable[[F], F]:
+def input_options(*, planning: bool = True, dashboard: bool = False) -> Callable[[F], F]:
     """INPUT with ``--format --mapping --developers --email-field --min-key-length`` (and ``--app-name``
-    for commands that plan), handed to the command as one ``source: Source`` by ``command_options``."""
+    for commands that plan), handed to the command as one ``source: Source`` by ``command_options``.
+    ``dashboard``: also ``--from-dashboard`` (then no INPUT) and the Dashboard's connection options."""
 
     def decorate(func: F) -> F:
         options = [
             # no exists=True: a missing or unreadable file gets the loader's one-line error, not click's usage
-            click.argument("input_path", metavar="INPUT", type=click.Path()),
+            click.argument(
+                "input_path", metavar="INPUT" if not dashboard else "[INPUT]", type=click.Path(), required=not dashboard
+            ),
             click.option(
                 "--format",
                 type=click.Choice(INPUT_FORMATS),
@@ -215,8 +244,16 @@ def input_options(*, planning: bool = True) -> Callable[[F], F]:
                     help="App naming rule: legacy, alias, or a format string such as '{plan} keys'.",
                 )
             )
+        if dashboard:
+            options.append(
+                click.option(
+                    "--from-dashboard",
+                    is_flag=True,
+                    help="Read the keys from the Tyk Dashboard (--dashboard-url, TYK_DASHBOARD_TOKEN), not INPUT.",
+                )
+            )
         for option in reversed(options):
             func = option(func)
-        return func
+        return dashboard_options(func) if dashboard else func
 
     return decorate

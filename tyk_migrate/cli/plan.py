@@ -22,7 +22,7 @@ def plan_scope(owner: tuple[str, ...], plan: tuple[str, ...], product: tuple[str
 
 
 @cli.command("plan")
-@input_options()
+@input_options(dashboard=True)
 @click.option("--owner", multiple=True, help="Only keys of this owner email (repeatable).")
 @click.option(
     "--plan", "plan_filter", multiple=True, help="Only keys on this plan: name, ID or policy ID (repeatable)."
@@ -54,18 +54,25 @@ def plan_command(
     Loads and validates INPUT (rejected rows are counted and left out), reads the portal, and gives every
     key one action: create_app, add_credential, skip_existing or blocked (with the reason). Writes the
     plan as CSV with keys masked, the portal's plan and product names beside their IDs. Exit 0 when
-    nothing is blocked or rejected, 1 otherwise.
+    nothing is blocked or rejected, 1 otherwise. Each key's client impact (what its clients would notice:
+    rate_tighter, quota_lower, api_lost, expiry_changes, live_key_overwritten) is counted by kind.
+
+    With a Dashboard (--dashboard-url or TYK_DASHBOARD_URL, token in TYK_DASHBOARD_TOKEN) INPUT may hold
+    only raw keys, completed from each key's session there (the file's values win; disagreements are
+    shown), and every key live in the gateway today is flagged live_key_overwritten before any write.
+    --from-dashboard plans the Dashboard's keys instead of INPUT.
 
     \b
     Example:
       tyk-migrate plan keys.csv --mapping mapping.yaml --out plan.csv
       tyk-migrate plan dump.json --plan Gold --app-name '{plan} keys'
+      tyk-migrate plan raw-keys.csv --dashboard-url https://dashboard.example.com:3000
     """
     from ..plan import export_plan, summarize
     from ..report import export_frame
 
-    target = output_file(out or default_output(source.path, ".plan.csv"), "--out", not_over=[source.path])
-    unresolved_target = unresolved_out and output_file(unresolved_out, "--unresolved", not_over=[source.path])
+    target = output_file(out or default_output(source.path, ".plan.csv"), "--out", not_over=source.files)
+    unresolved_target = unresolved_out and output_file(unresolved_out, "--unresolved", not_over=source.files)
     settings = session.settings(portal_url, token)
     prepared = source.prepare(
         scope=plan_scope(owner, plan_filter, product, org),
@@ -94,5 +101,7 @@ def plan_command(
         "blocked_by_reason": summary["reason_codes"],
         "unresolved_values": len(prepared.unresolved),
         **({"users": summary["accounts"]} if summary["accounts"] else {}),
+        **present.impact_counts_json(plan),
+        **present.dashboard_counts(prepared),
     }
     return Outcome(verdict(blocked=summary["counts"]["blocked"], rejected=prepared.rejected_rows), counts, files)

@@ -16,11 +16,14 @@ from typing import Any
 import pandas as pd
 
 from .. import ui_format as fmt
+from ..vocabulary import BLOCKED
 
 APPLY_PLAN_ACTIONS = fmt.ACTIONS
 #: Statuses named in the run's one-line result, in this order.
 RUN_STATUSES = ("created", "skipped", "dry_run", "failed", "blocked", "pending")
 FAILURES_SHOWN = 5
+DISAGREEMENTS_SHOWN = 5
+EXAMPLE_WIDTH = 110
 
 
 def _indent(table: pd.DataFrame, **kw: Any) -> list[str]:
@@ -68,8 +71,91 @@ def portal_line(snap: Any) -> str:
     )
 
 
+def impact_lines(plan: pd.DataFrame) -> Iterator[str]:
+    """Keys whose clients would notice, by kind: the one-line breakdown, then a row per kind with an example."""
+    from ..report_impact import impact_breakdown, impact_by_kind, records
+
+    table = impact_by_kind(plan)
+    if not len(table):
+        return
+    yield f"  by kind: {impact_breakdown(table)}"
+    for row in records(table):
+        said = f"{row[BLOCKED]} blocked, {row['warned']} warned" if row[BLOCKED] else f"{row['warned']} warned"
+        yield f"  {row['kind']:<21} {row['rows']:>7}  {said}; e.g. {str(row['example'])[:EXAMPLE_WIDTH]}"
+
+
+def impact_counts_json(plan: pd.DataFrame) -> dict[str, Any]:
+    """``--json``'s client-impact fields: rows with any impact, and per kind rows, setting, blocked, warned."""
+    from ..report_impact import impact_by_kind, records
+
+    table = impact_by_kind(plan)
+    any_rows = int((plan["client_impact"].fillna("") != "").sum()) if "client_impact" in plan else 0
+    per_kind = {
+        str(r["kind"]): {
+            k: (str(r[k]) if k == "setting" else int(r[k])) for k in ("rows", "setting", BLOCKED, "warned")
+        }
+        for r in records(table)
+    }
+    return {"client_impact_rows": any_rows, "client_impact": per_kind}
+
+
+def dashboard_lines(prepared: Any) -> Iterator[str]:
+    """What the Dashboard said: keys read or found, disagreements with the file, keys live in the gateway."""
+    yield from getattr(prepared, "notes", None) or []
+    enrichment = getattr(prepared, "enrichment", None)
+    if enrichment is not None:
+        yield from disagreement_lines(enrichment.disagreements)
+    hashed = _hash_only_rows(prepared.legacy)
+    if hashed:
+        yield (
+            f"  {hashed} key(s) held only as hashes (key hashing on): rejected, each with what to do "
+            "(`tyk-migrate validate --from-dashboard` writes the report)"
+        )
+    live = getattr(prepared, "live", None)
+    if live is not None:
+        n = int(live["live"].sum()) if len(live) else 0
+        yield f"live    {n} of {len(live)} key(s) live in the gateway today: the import replaces their sessions"
+
+
+def _hash_only_rows(frame: pd.DataFrame) -> int:
+    from ..hash_only import COLUMN
+
+    return int(frame[COLUMN].fillna(False).astype(bool).sum()) if COLUMN in frame.columns else 0
+
+
+def disagreement_lines(disagreements: pd.DataFrame) -> Iterator[str]:
+    """A few of the values a file and the Dashboard give differently (the file's kept); keys as fingerprints."""
+    if not len(disagreements):
+        return
+    yield f"  {len(disagreements)} value(s) differ from the Dashboard (the file's kept), e.g.:"
+    for row in disagreements.head(DISAGREEMENTS_SHOWN).itertuples(index=False):
+        yield (
+            f"    row {row.source_row} ({row.key_fingerprint}) {row.column}: file {row.file_value!r}, "
+            f"Dashboard {row.dashboard_value!r}"
+        )
+
+
+def enrichment_counts(enrichment: Any) -> dict[str, int]:
+    lookups = enrichment.lookups
+    found = int(lookups["found"].sum())
+    return {"found": found, "not_found": len(lookups) - found, "disagreements": len(enrichment.disagreements)}
+
+
+def dashboard_counts(prepared: Any) -> dict[str, Any]:
+    """``--json``'s Dashboard fields (none without a Dashboard)."""
+    out: dict[str, Any] = {}
+    if getattr(prepared, "enrichment", None) is not None:
+        out["dashboard"] = enrichment_counts(prepared.enrichment)
+    if getattr(prepared, "live", None) is not None:
+        out["live_keys"] = int(prepared.live["live"].sum()) if len(prepared.live) else 0
+    if hashed := _hash_only_rows(prepared.legacy):
+        out["hash_only_rows"] = hashed
+    return out
+
+
 def plan_lines(source: str, prepared: Any, summary: Mapping[str, Any]) -> Iterator[str]:
     yield input_line(source, prepared, hint=True)
+    yield from dashboard_lines(prepared)
     yield portal_line(prepared.snapshot)
     scoped = f", {summary['out_of_scope']} out of scope" if summary["out_of_scope"] else ""
     yield f"plan    {summary['rows']} rows{scoped}"
@@ -79,6 +165,7 @@ def plan_lines(source: str, prepared: Any, summary: Mapping[str, Any]) -> Iterat
 
     if impact := impact_line(dict(summary)):
         yield impact
+        yield from impact_lines(prepared.plan)
     if summary["top_reasons"]:
         yield "top blocking reasons:"
         for reason, count in summary["top_reasons"]:
@@ -100,8 +187,14 @@ def action_counts(plan: pd.DataFrame) -> dict[str, int]:
 
 
 def apply_header(source: str, prepared: Any) -> Iterator[str]:
+    from ..report_impact import impact_breakdown, impact_by_kind
+
     yield input_line(source, prepared)
+    yield from dashboard_lines(prepared)
     yield "plan    " + ", ".join(f"{n} {a}" for a, n in action_counts(prepared.plan).items())
+    table = impact_by_kind(prepared.plan)
+    if len(table):  # before any write: what the run changes for clients, blocked rows left out
+        yield f"client impact: {impact_breakdown(table)}"
 
 
 def run_summary(plan: pd.DataFrame, progress: Any, statuses: Mapping[str, int], limit: Any = None) -> Iterator[str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..dashboard_options import sandbox_dashboard_token_option
 from .app import cli
 from .exits import Outcome, verdict
 from .options import command_options
@@ -73,6 +74,7 @@ class _KnobHelpOption(click.Option):
     cls=_KnobHelpOption,
     help_from="behaviour_help",
 )
+@sandbox_dashboard_token_option
 @command_options(settings=False)
 def sandbox(
     session: Session,
@@ -88,6 +90,7 @@ def sandbox(
     auth_token_type: str,
     profile: str,
     behaviours: tuple[str, ...],
+    dashboard_token: str,
 ) -> Outcome:
     """Run the local Tyk Developer Portal + gateway emulator (for rehearsals, demos and tests).
 
@@ -102,11 +105,13 @@ def sandbox(
     from ..sandbox import SandboxConfig, serve
     from ..sandbox.server import check_exposure
 
-    warning = check_exposure(host, token)  # before anything starts: a public token off loopback is refused
+    # before anything starts: a public token off loopback is refused (serve checks the Dashboard's token too)
+    warning = check_exposure(host, token)
 
     accepted = AUTH_TOKEN_TYPES if auth_token_type == "both" else (auth_token_type,)
     config = SandboxConfig(
         token=token,
+        dashboard_token=dashboard_token,
         seed=seed,
         db=db,
         min_key_length=min_key_length,
@@ -126,11 +131,13 @@ def sandbox(
             click.echo(json.dumps({"command": "sandbox", "listening": True, **urls}))
         session.line(f"portal API:  {urls['portal_api']}")
         session.line(f"gateway:     {urls['gateway']}")
+        session.line(f"dashboard:   {url}/api")
         session.line(f"admin:       {urls['admin']}")
         session.line(
             f"use it:      export TYK_PORTAL_URL={url} TYK_PORTAL_TOKEN=<the --token value> "
             f"TYK_GATEWAY_URL={url}/gateway"
         )
+        session.line(f"Dashboard:   export TYK_DASHBOARD_URL={url} TYK_DASHBOARD_TOKEN=<the --dashboard-token value>")
         sys.stdout.flush()
 
     serve(config, host, port, announce=announce)

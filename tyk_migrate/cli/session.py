@@ -134,6 +134,28 @@ class Session:
         log.info("portal %s (%s)", self.base_url, self.config.describe())
         return settings
 
+    def dashboard(
+        self,
+        dashboard_url: str | None = None,
+        dashboard_hash: str | None = None,
+        dashboard_org: str | None = None,
+        *,
+        required: bool = False,
+    ) -> Any:
+        """A ``DashboardLink`` when a Dashboard URL is set (flag, environment, config file); None when none is
+        and ``required`` is false. Its token comes from ``TYK_DASHBOARD_TOKEN`` only (no option: shell history)."""
+        from ..dashboard_link import DashboardLink
+
+        settings = Settings.from_env(defaults=self.config.settings(), dashboard_url=dashboard_url)
+        if not settings.dashboard_url and not required:
+            if dashboard_hash or dashboard_org:
+                log.warning("--dashboard-hash/--dashboard-org without a Dashboard URL: ignored")
+            return None
+        link = DashboardLink(settings, dashboard_hash, dashboard_org)
+        self.protect([settings.dashboard_token])
+        log.info("Dashboard %s", link.host)
+        return link
+
     def client(self, settings: Settings) -> Any:
         """A portal client for this command's reads (closed at the end), logging each request at -vv."""
         from ..portal import PortalClient

@@ -15,7 +15,7 @@ from .session import Session, default_output
 
 
 @cli.command("validate")
-@input_options(planning=False)
+@input_options(planning=False, dashboard=True)
 @click.option(
     "--rejects",
     "rejects_path",
@@ -28,26 +28,37 @@ def validate_command(session: Session, source: Source, rejects_path: str | None)
     """Load a legacy key export, check every row, and write a rejects report.
 
     Exit 0 when every row is valid (warnings allowed), 1 when some rows are rejected, 2 when the input
-    cannot be used. Key values are never printed: the report shows them masked.
+    cannot be used. Key values are never printed: the report shows them masked. With a Dashboard
+    (--dashboard-url or TYK_DASHBOARD_URL, and TYK_DASHBOARD_TOKEN) INPUT may hold only keys: each is
+    completed from its session there (the file's values win); --from-dashboard reads the Dashboard's keys
+    instead of INPUT (keys it holds only as hashes are rejected, each with what to do).
 
     \b
     Example:
       tyk-migrate validate data-samples/legacy_keys.csv --rejects out/rejects.csv
       tyk-migrate validate dump.json --format dashboard --developers developers.json
+      tyk-migrate validate --from-dashboard --dashboard-url https://dashboard.example.com:3000
     """
-    from ..sources import load_keys, require_records
+    from ..dashboard_link import load_source
     from ..validate import summarize, validate_keys, write_rejects
 
     target = output_file(
         Path(rejects_path) if rejects_path else Path.cwd() / default_output(source.path, ".rejects.csv"),
         "--rejects",
-        not_over=[source.path],
+        not_over=source.files,
     )
-    frame = load_keys(
-        source.path, source.format, source.mapping, developers=source.developers, email_field=source.email_field
+    load_kwargs = {"format": source.format, "mapping": source.mapping, "email_field": source.email_field}
+    if source.developers is not None:
+        load_kwargs["developers"] = source.developers
+    loaded = load_source(
+        None if source.from_dashboard else source.path,
+        load_kwargs,
+        source.dashboard,
+        from_dashboard=source.from_dashboard,
     )
-    require_records(frame, source.path)
+    frame = loaded.frame
     session.protect(frame["key_id"])
+    session.lines(loaded.notes)
     valid, rejects = validate_keys(frame, min_key_length=source.min_key_length)
     write_rejects(rejects, target)
     counts = {
@@ -58,4 +69,7 @@ def validate_command(session: Session, source: Source, rejects_path: str | None)
         "report_entries": len(rejects),
     }
     session.lines(present.validate_lines(source, frame, counts, summarize(rejects), target))
+    if loaded.enrichment is not None:
+        counts["dashboard"] = present.enrichment_counts(loaded.enrichment)  # type: ignore[assignment]
+        session.lines(present.disagreement_lines(loaded.enrichment.disagreements))
     return Outcome(verdict(rejected=counts["rejected"]), counts, {"rejects": target})
