@@ -163,3 +163,23 @@ class Recording(ReadBackPolicy):
         if problems and self.switched_at is None:
             self.switched_at = len(self.decisions)
         super().saw(problems)
+
+
+def test_a_preflight_tells_auto_whether_to_trust_answers() -> None:
+    assert ReadBackPolicy.for_portal("auto", None) == "auto"  # unknown: the run finds out for itself
+    assert ReadBackPolicy.for_portal("all", False) == "all" and ReadBackPolicy.for_portal("none", True) == "none"
+    distrusted = ReadBackPolicy.for_portal("auto", False)
+    assert isinstance(distrusted, ReadBackPolicy) and distrusted.trust_answer is False
+    run = ReadBackPolicy.of(distrusted, seed=7)  # the run's seed reaches a policy made without one
+    assert run is distrusted and run.seed == 7
+    assert all(decide(run, 100))  # a portal whose answers differ from its read-backs: every credential is read
+
+
+def test_apply_reads_every_credential_back_when_the_preflight_distrusts_answers(
+    make_sandbox: Any, tmp_path: Path
+) -> None:
+    sb = make_sandbox()
+    plan = make_plan(60)
+    policy = ReadBackPolicy.for_portal("auto", False)
+    apply_plan(plan, settings_for(sb), tmp_path / "j", read_back=policy)
+    assert set(plan["status"]) == {"created"} and gets(sb.snapshot()) == 60

@@ -97,6 +97,7 @@ def apply_command(
     from ..plan.accounts import account_counts
     from ..preflight.use import explicit_auth_token_type, use_preflight
     from ..report import export_outcomes
+    from ..run.readback import ReadBackPolicy
     from ..run.throughput import run_limit
     from ..ui_format import status_counts
 
@@ -138,7 +139,7 @@ def apply_command(
         dry_run=dry_run,
         force_journal=force_journal,
         **preflight.migration_options(limit, max_concurrency),
-        read_back=read_back,
+        read_back=ReadBackPolicy.for_portal(read_back, preflight.trust_answer),
     )
     migration = ended.migration
     statuses = status_counts(plan)

@@ -52,6 +52,7 @@ class ReadBackPolicy:
         if first < 0 or not 0.0 <= sample <= 1.0:
             raise ValueError("read-back first must be >= 0 and sample between 0 and 1")
         self.mode, self.first, self.sample, self.trust_answer = mode, int(first), float(sample), trust_answer
+        self.seed = seed
         self._rng = random.Random(seed)
         self.posted = 0  #: posted credentials asked about
         self.read = 0  #: of those, read back
@@ -60,8 +61,21 @@ class ReadBackPolicy:
 
     @classmethod
     def of(cls, mode: str | ReadBackPolicy, *, seed: int | None = None) -> ReadBackPolicy:
-        """A given policy as is, else a fresh one of that mode (seeded per run)."""
-        return mode if isinstance(mode, ReadBackPolicy) else cls(mode, seed=seed)
+        """A given policy as is (an unseeded one takes the run's seed), else a fresh one of that mode."""
+        if not isinstance(mode, ReadBackPolicy):
+            return cls(mode, seed=seed)
+        if mode.seed is None and seed is not None:
+            mode.seed = seed
+            mode._rng.seed(seed)
+        return mode
+
+    @classmethod
+    def for_portal(cls, mode: str, trust_answer: bool | None) -> str | ReadBackPolicy:
+        """The read-back a run uses: ``mode``, told whether this portal's create answers can be trusted (a
+        preflight's ``answer_matches_read_back``) when ``auto`` and that is known."""
+        if mode != "auto" or trust_answer is None:
+            return mode
+        return cls(mode, trust_answer=trust_answer)
 
     def wants(self, answer: Any) -> bool:
         """Read back this posted credential (whose answer matched the request as far as it shows)?"""
