@@ -51,11 +51,11 @@ def token_type_hint(settings: Settings) -> str:
     )
 
 
-def issued_key_stop(settings: Settings, cred_id: int, *, deleted: bool) -> str:
+def issued_key_stop(settings: Settings, cred_id: int) -> str:
     """The one line a run stops with when the portal issued its own key instead of the one sent."""
-    what = "was deleted" if deleted else "could not be deleted: rollback removes it"
     return (
-        f"stopped: the portal issued its own key instead of the one sent (credential {cred_id} {what}); it "
+        f"stopped: the portal issued its own key instead of the one sent (credential {cred_id}, deleted again: "
+        "see its row); it "
         f"ignores AuthTokenType {settings.auth_token_type}: set TYK_AUTH_TOKEN_TYPE to the spelling it honours "
         "(run `tyk-migrate preflight` to find it), then rerun to resume the rows left pending"
     )
@@ -244,6 +244,9 @@ class Credentials:
         error = str(err)
         if any("issued its own key" in p for p in problems):
             error += token_type_hint(client.settings)
+            # every further write would be given a key of the portal's own: stop sending now, before this
+            # deletion frees a place for the next write; rows not yet sent stay pending for the rerun
+            self.gate.fatal(issued_key_stop(client.settings, cred_id))
         try:
             await self.writer.delete(lambda: client.delete_credential(app_id, cred_id))
             error += "; the credential was deleted"
@@ -255,9 +258,6 @@ class Credentials:
             cred = cred_id
         values = {"app_id": app_id, "credential_id": cred, "http_status": status, "attempts": attempts}
         self.finish(row.pos, "failed", group, **values, error=error)
-        if any("issued its own key" in p for p in problems):
-            # every further write would be given a key of the portal's own: no more writes; rows left pending
-            self.gate.fatal(issued_key_stop(client.settings, cred_id, deleted=cred is None))
 
     async def find(self, app_id: int, fp: str, prior: Iterable[int] | None) -> dict[str, Any] | None:
         """The credential of this key fingerprint in the app that an intent made, or None; ``Unresolved`` if it
