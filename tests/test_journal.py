@@ -104,3 +104,77 @@ def test_group_commit_makes_intents_durable_before_the_caller_goes_on(tmp_path):
     journal.close()  # drains the queue
     assert conn.execute("SELECT state FROM credentials WHERE fingerprint = 'fp0'").fetchone()[0] == "created"
     conn.close()
+
+
+# -- own14: schema 3 (app markers, prior credential holders) ------------------------------------------------
+def _version_2_journal(path) -> None:
+    """A file as schema 2 wrote it: apps have prior_app_ids, no marker; credentials have no prior holders."""
+    from tyk_migrate.secrets import fingerprint_key_id
+
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        f"""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL,
+            finished_at TEXT, state TEXT NOT NULL, dry_run INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE apps (user_id INTEGER NOT NULL, app_name TEXT NOT NULL, app_id INTEGER, state TEXT NOT NULL,
+            run_id INTEGER, how TEXT, http_status INTEGER, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+            intent_at TEXT, outcome_at TEXT, prior_app_ids TEXT, PRIMARY KEY (user_id, app_name));
+        CREATE TABLE credentials (fingerprint TEXT PRIMARY KEY, source_row INTEGER, user_id INTEGER,
+            app_name TEXT, app_id INTEGER, credential_id INTEGER, state TEXT NOT NULL, run_id INTEGER, how TEXT,
+            http_status INTEGER, error TEXT, attempts INTEGER NOT NULL DEFAULT 0, batch INTEGER, intent_at TEXT,
+            outcome_at TEXT);
+        INSERT INTO meta VALUES ('schema_version', '2');
+        INSERT INTO meta VALUES ('fingerprint_key_id', '{fingerprint_key_id()}');
+        INSERT INTO runs (started_at, state) VALUES ('2024-01-01T00:00:00+00:00', 'stopped');
+        INSERT INTO apps (user_id, app_name, app_id, state, run_id, how, attempts, prior_app_ids)
+            VALUES (5, 'Mobile', 42, 'created', 1, 'posted', 1, '[]'), (6, 'Open', NULL, 'intent', 1, NULL, 1, '[3]');
+        INSERT INTO credentials (fingerprint, app_id, credential_id, state, run_id, attempts)
+            VALUES ('fp-a', 42, 7, 'created', 1, 1), ('fp-b', 42, NULL, 'intent', 1, 2);
+        """
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_a_version_2_journal_upgrades_in_place_keeping_every_record(tmp_path):
+    from tyk_migrate.journal import SCHEMA_VERSION
+
+    path = tmp_path / "v2.journal"
+    _version_2_journal(path)
+    with Journal(path) as journal:
+        assert SCHEMA_VERSION == "3"
+        mobile, open_ = journal.app(5, "Mobile"), journal.app(6, "Open")
+        assert mobile is not None and (mobile.state, mobile.app_id, mobile.prior_app_ids, mobile.marker) == (
+            "created",
+            42,
+            (),
+            None,
+        )
+        assert open_ is not None and (open_.state, open_.prior_app_ids, open_.marker) == ("intent", (3,), None)
+        a, b = journal.credential("fp-a"), journal.credential("fp-b")
+        assert a is not None and (a.state, a.credential_id, a.prior_credential_ids) == ("created", 7, None)
+        assert b is not None and (b.state, b.attempts, b.prior_credential_ids) == ("intent", 2, None)
+        assert [r["state"] for r in journal.runs()] == ["stopped"]
+        # new records carry the new columns, through a reopen
+        journal.app_intent(7, "New", run_id=2, attempts=1, prior_app_ids=[], marker="00ff00ff00ff00ff")
+        journal.credential_intent("fp-c", app_id=42, run_id=2, attempts=1, prior_credential_ids=[9, 8])
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+    conn.close()
+    with Journal(path) as journal:
+        assert journal.app(7, "New").marker == "00ff00ff00ff00ff"
+        assert journal.credential("fp-c").prior_credential_ids == (8, 9)
+        assert journal.credential("fp-a").prior_credential_ids is None  # schema 2: the old rules hold
+
+
+def test_an_open_credential_intent_landed_only_in_a_credential_made_after_it(tmp_path):
+    from tyk_migrate.journal import intent_landed
+
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.credential_intent("fp", app_id=1, run_id=1, attempts=1, prior_credential_ids=[5])
+        assert not intent_landed(rec, "skip_existing", 5)  # it held the key before: someone else's
+        assert intent_landed(rec, "skip_existing", 6)
+        old = journal.credential_intent("fp-old", app_id=1, run_id=1, attempts=1)  # no prior list: the old rule
+        assert intent_landed(old, "skip_existing", 5) and intent_landed(old, "skip_existing")
+        assert not intent_landed(rec, "add_credential", 6)

@@ -174,3 +174,45 @@ def test_an_open_app_intent_undoes_only_an_app_made_after_it(sandbox, tmp_path):
     assert {theirs, unproven} <= apps and ours not in apps
     kept = report[report["result"] == "kept"]
     assert kept["detail"].str.contains("old journal: cannot prove").any()
+
+
+# -- own14: since schema 3 an app must carry its marker, an open credential intent a credential made after it ----
+def test_after_a_portal_reset_a_recreated_empty_app_of_the_same_name_is_not_ours(sandbox, tmp_path):
+    """Same ID, same owner, same name, no credential: only the Description marker tells it is not the run's."""
+    plan = make_plan(3)
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    user, name, ours = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"]), int(plan.loc[0, "app_id"])
+    sandbox._admin("POST", "/__sandbox/reset")
+    again = portal(sandbox, "POST", "/apps", json={"Name": name, "UserID": user, "Description": "a developer's"})
+    assert int(again["ID"]) == ours
+    report = rollback(tmp_path / "j", settings_for(sandbox))
+    assert ours in objects(sandbox)[0], "the re-created app was deleted"
+    row = report[report["kind"] == "app"].iloc[0]
+    assert (row["result"], row["reason"]) == ("kept", "not_marked")
+
+
+def test_an_open_credential_intent_never_deletes_a_holder_listed_before_it(sandbox, tmp_path):
+    app = int(portal(sandbox, "POST", "/apps", json={"Name": "shared", "UserID": 5})["ID"])
+    theirs = add_key(sandbox, app, "shared-key-000000001")
+    with Journal(tmp_path / "j") as jr:
+        jr.bind_portal(sandbox.portal_url)
+        run = jr.begin_run()
+        fp = fingerprint("shared-key-000000001")
+        jr.credential_intent(fp, app_id=app, run_id=run, attempts=1, prior_credential_ids=[theirs])
+    report = rollback(tmp_path / "j", settings_for(sandbox))
+    assert theirs in objects(sandbox)[1], "a credential that held the key before the intent was deleted"
+    assert report["result"].tolist() == ["not found"]
+
+
+def test_an_open_credential_intent_with_two_holders_made_after_it_deletes_neither(make_sandbox, tmp_path):
+    sb = make_sandbox(behaviour={"duplicate-key": "overwrite"})
+    app = int(portal(sb, "POST", "/apps", json={"Name": "shared", "UserID": 5})["ID"])
+    with Journal(tmp_path / "j") as jr:
+        jr.bind_portal(sb.portal_url)
+        jr.credential_intent(
+            fingerprint("twice-key-0000000001"), app_id=app, run_id=jr.begin_run(), attempts=1, prior_credential_ids=[]
+        )
+    both = [add_key(sb, app, "twice-key-0000000001") for _ in range(2)]
+    report = rollback(tmp_path / "j", settings_for(sb))
+    assert set(both) <= set(objects(sb)[1])
+    assert (report["result"].tolist(), report["reason"].tolist()) == (["kept"], ["several_holders"])

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -360,7 +361,7 @@ _CLI_CHILD = """
 import sqlite3, sys, threading
 sys.path.insert(0, {tests!r})
 from test_run_ownership import _FailingConnection
-real, budget = sqlite3.connect, [30]
+real, budget = sqlite3.connect, [300]
 def connect(*a, **kw):
     conn = real(*a, **kw)
     return _FailingConnection(conn, budget) if threading.current_thread().name == "tyk-migrate journal" else conn
@@ -444,3 +445,207 @@ def test_the_group_commit_writer_still_stops_after_a_failed_batch(tmp_path, monk
         first.result(timeout=1)
     assert isinstance(stopped[0], JournalError) and "disk is full" in str(stopped[0])
     journal.close()
+
+
+# -- 4. (issue 14, own14) a lost POST /apps adopts only an app carrying its intent's marker --------------------
+class DeveloperRacesTheAppPost(AsyncPortalClient):
+    """Between the run's listing and its first ``POST /apps``, a developer makes an empty app of that owner and
+    name; then the run's POST is lost: applied (``lands``) or dropped before the portal."""
+
+    def __init__(self, *a: Any, sb: Any, lands: bool, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.sb, self.lands, self.app_posts = sb, lands, 0
+        self.dev: int | None = None
+
+    async def create_app(self, name: str, user_id: int, **kw: Any) -> Any:
+        self.app_posts += 1
+        if self.app_posts == 1:
+            made = await asyncio.to_thread(portal, self.sb, "POST", "/apps", json={"Name": name, "UserID": user_id})
+            self.dev = int(made["ID"])
+            if self.lands:
+                await super().create_app(name, user_id, **kw)
+            raise PortalConnectionError("connection reset", method="POST", path="/apps")
+        return await super().create_app(name, user_id, **kw)
+
+
+@pytest.mark.parametrize("lands", [True, False], ids=["our-post-landed", "our-post-lost"])
+def test_a_developers_app_made_between_listing_and_a_lost_post_is_never_adopted(sandbox, tmp_path, lands):
+    plan = make_plan(3)
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    plan["plan_id"] = pd.array([BAD_PLAN] * 3, dtype="Int64")  # every credential fails: compensation's turn
+    client = run_with(
+        lambda: DeveloperRacesTheAppPost(settings=settings_for(sandbox), sb=sandbox, lands=lands), plan, tmp_path / "j"
+    )
+    assert client.dev is not None
+    dev_app = client.dev
+    assert dev_app in {a["ID"] for a in sandbox.snapshot()["apps"]}, "the developer's app was adopted and deleted"
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.app(user, name)
+        assert (rec is not None and rec.app_id != dev_app) or rec.state == "reused", rec
+        assert rec.marker is not None and len(rec.marker) == 16
+    if lands:  # ours was found by its marker, adopted, and compensated (no credential succeeded)
+        assert apps_named(sandbox, user, name) == [dev_app]
+        assert rec.state == "deleted" and rec.how == "adopted"
+    else:  # ours never landed: the developer's app is reused (no second app of the name), never deleted
+        assert client.app_posts == 1 and apps_named(sandbox, user, name) == [dev_app]
+        assert (rec.state, rec.how, rec.app_id) == ("reused", "reused", dev_app)
+    rollback(tmp_path / "j", settings_for(sandbox))
+    assert dev_app in {a["ID"] for a in sandbox.snapshot()["apps"]}
+
+
+class ListsLess(LostAppAnswer):
+    """A portal whose /apps listing leaves out Description: the runner reads the few candidates by ID."""
+
+    gets = 0
+
+    async def list_apps(self) -> Any:
+        return [{k: v for k, v in app.items() if k != "Description"} for app in await super().list_apps()]
+
+    async def get_app(self, app_id: int) -> Any:
+        type(self).gets += 1
+        return await super().get_app(app_id)
+
+
+def test_an_app_listed_without_description_is_read_by_id_before_it_is_adopted(sandbox, tmp_path):
+    plan = make_plan(3)
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    ListsLess.gets = 0
+    run_with(lambda: ListsLess(settings=settings_for(sandbox)), plan, tmp_path / "j")
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+    assert ListsLess.gets >= 1
+    ours = apps_named(sandbox, user, name)
+    assert len(ours) == 1 and set(plan["app_id"]) == set(ours)
+    app = portal(sandbox, "GET", f"/apps/{ours[0]}")
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.app(user, name)
+        assert (rec.state, rec.how) == ("created", "adopted")
+        assert app["Description"] == f"Imported by tyk-migrate (ref {rec.marker})"
+
+
+def test_compensation_keeps_an_app_that_does_not_carry_its_marker(sandbox, tmp_path):
+    """The journal says created, but the app under that ID carries another Description (not the one made)."""
+
+    class Repainted(AsyncPortalClient):
+        async def create_credential(self, app_id: int, **kw: Any) -> Any:
+            await asyncio.to_thread(portal, sandbox, "PUT", f"/apps/{app_id}", json={"Description": "mine now"})
+            return await super().create_credential(app_id, **kw)
+
+    plan = make_plan(3)
+    plan["plan_id"] = pd.array([BAD_PLAN] * 3, dtype="Int64")
+    run_with(lambda: Repainted(settings=settings_for(sandbox)), plan, tmp_path / "j")
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    assert len(apps_named(sandbox, user, name)) == 1
+    assert all("does not carry the marker" in e for e in plan["error"]), plan["error"].tolist()
+
+
+# -- 5. (issue 14, own14) a lost credential answer adopts only a credential made after its intent -------------
+class LostCredentialAnswer(AsyncPortalClient):
+    """The first credential POST is lost: ``lands`` says whether the portal applied it first."""
+
+    def __init__(self, *a: Any, lands: bool, before: Any = None, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.lands, self.before, self.posts = lands, before, 0
+
+    async def create_credential(self, app_id: int, **kw: Any) -> Any:
+        self.posts += 1
+        if self.posts == 1:
+            if self.before is not None:
+                await asyncio.to_thread(self.before, app_id)
+            if self.lands:
+                await super().create_credential(app_id, **kw)
+            raise PortalConnectionError("connection reset", method="POST", path="/custom_credentials")
+        return await super().create_credential(app_id, **kw)
+
+
+def test_a_key_another_journal_put_in_the_app_is_not_adopted_nor_rolled_back(sandbox, tmp_path):
+    plan = make_plan(1)
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    dev_app = int(portal(sandbox, "POST", "/apps", json={"Name": name, "UserID": user})["ID"])
+    with PortalClient(settings=settings_for(sandbox)) as client:  # a second journal's run put the key there
+        theirs = int(
+            client.create_credential(dev_app, key_id=reveal(plan.loc[0, "key_id"]), plan_id=7, product_ids=[1])["ID"]
+        )
+    plan["action"], plan["app_id"] = "add_credential", pd.array([dev_app], dtype="Int64")  # a stale plan
+    run_with(lambda: LostCredentialAnswer(settings=settings_for(sandbox), lands=False), plan, tmp_path / "j")
+    assert plan["status"].tolist() == ["failed"] and "rerun to resolve it" in plan.loc[0, "error"]
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.credential(plan.loc[0, "key_fingerprint"])
+        assert rec is not None and rec.state == "intent" and rec.prior_credential_ids == (theirs,)
+    report = rollback(tmp_path / "j", settings_for(sandbox))
+    assert theirs in {c["ID"] for c in sandbox.snapshot()["custom_credentials"]}, "their credential was deleted"
+    assert "deleted" not in set(report["result"])
+
+
+def test_two_credentials_made_after_the_intent_are_never_adopted(make_sandbox, tmp_path):
+    sb = make_sandbox(behaviour={"duplicate-key": "overwrite"})
+    plan = make_plan(1)
+    key = reveal(plan.loc[0, "key_id"])
+
+    def another_process(app_id: int) -> None:
+        with PortalClient(settings=settings_for(sb)) as client:
+            client.create_credential(app_id, key_id=key, plan_id=7, product_ids=[1])
+
+    run_with(
+        lambda: LostCredentialAnswer(settings=settings_for(sb), lands=True, before=another_process),
+        plan,
+        tmp_path / "j",
+    )
+    assert plan["status"].tolist() == ["failed"], plan["error"].tolist()
+    assert "several credentials hold this key; cannot tell which is ours" in plan.loc[0, "error"]
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.credential(plan.loc[0, "key_fingerprint"])
+        assert rec is not None and rec.state == "intent" and rec.prior_credential_ids == ()
+    assert [c["KeyID"] for c in sb.snapshot()["custom_credentials"]].count(key) == 2  # no third one sent
+
+
+# -- 6. (issue 14/16, own14) listing lag: a lookup lists again before it says "not there" ---------------------
+def test_a_lagging_listing_after_a_lost_answer_makes_no_second_credential_under_overwrite(make_sandbox, tmp_path):
+    sb = make_sandbox(behaviour={"duplicate-key": "overwrite", "listing-lag-ms": "600"})
+    plan = make_plan(3)
+    run_with(lambda: LostCredentialAnswer(settings=settings_for(sb), lands=True), plan, tmp_path / "j")
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+    keys = [c["KeyID"] for c in sb.snapshot()["custom_credentials"]]
+    assert all(keys.count(reveal(k)) == 1 for k in plan["key_id"]), "a lag-blind lookup made a second credential"
+    assert portal_audit(sb.snapshot(), plan) == CLEAN
+    with Journal(tmp_path / "j") as journal:
+        assert journal.credential(plan.loc[0, "key_fingerprint"]).how == "adopted"
+
+
+def test_a_lagging_app_listing_after_a_lost_answer_makes_no_second_app(make_sandbox, tmp_path):
+    sb = make_sandbox(behaviour={"listing-lag-ms": "600"})
+    plan = make_plan(3)
+    client = run_with(lambda: LostAppAnswer(settings=settings_for(sb)), plan, tmp_path / "j")
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+    assert client.app_posts == 1 and portal_audit(sb.snapshot(), plan) == CLEAN
+
+
+# -- 7. (issue 14, own14) a portal that issues its own key stops the run at once ------------------------------
+def test_a_fallback_portal_stops_the_run_at_the_first_generated_key(make_sandbox, tmp_path):
+    sb = make_sandbox(behaviour={"auth-token-type": "fallback"})
+    wrong = replace(settings_for(sb), auth_token_type="AUTH_TOKEN_CUSTOM")  # not the spelling it honours
+    plan = make_plan(12)
+    seeded = len(sb.snapshot()["custom_credentials"])
+
+    async def go() -> Migration:
+        async with AsyncPortalClient(settings=wrong) as client:
+            m = Migration(plan, client, tmp_path / "j", concurrency=1)
+            await m.run()
+            return m
+
+    m = asyncio.run(go())
+    counts = plan["status"].value_counts().to_dict()
+    assert counts == {"failed": 1, "pending": 11}, counts
+    assert m.fatal_error is not None and "\n" not in m.fatal_error
+    assert "TYK_AUTH_TOKEN_TYPE" in m.fatal_error and "tyk-migrate preflight" in m.fatal_error
+    assert "deleted again" in m.fatal_error and "rerun" in m.fatal_error
+    assert "the credential was deleted" in plan.loc[0, "error"]
+    state = sb.snapshot()
+    assert len(state["custom_credentials"]) == seeded, "the credential with the portal's own key was left behind"
+    credential_posts = sum(
+        n for route, n in state["requests"]["by_route"].items() if route.startswith("POST") and "credentials" in route
+    )
+    assert credential_posts == 1, state["requests"]["by_route"]  # no write after the first generated key
+    fixed = replace(wrong, auth_token_type="AUTH_TOKEN_TYPE_CUSTOM")
+    apply_plan(plan, fixed, tmp_path / "j")  # the rerun resumes every row
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+    assert portal_audit(sb.snapshot(), plan) == CLEAN

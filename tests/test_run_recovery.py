@@ -5,6 +5,7 @@ rollback finds apps it only has an intent for. Every outcome must match the port
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -194,7 +195,8 @@ def test_key_exists_but_the_listing_still_lags_leaves_the_outcome_open_for_rollb
             return [] if self.lists <= 2 else await AsyncPortalClient.list_credentials(self, app_id)
 
     plan = make_plan(1)
-    run_with(lambda: SlowerListing(settings=settings_for(sandbox)), plan, tmp_path / "j")
+    impatient = replace(settings_for(sandbox), lookup_patience=0)  # the lag outlasts the lookup's patience
+    run_with(lambda: SlowerListing(settings=impatient), plan, tmp_path / "j")
     assert plan["status"].tolist() == ["failed"] and "rerun to resolve it" in plan.loc[0, "error"]
     fp = plan.loc[0, "key_fingerprint"]
     with Journal(tmp_path / "j") as journal:

@@ -2,7 +2,7 @@
 
 Environment variables: ``TYK_PORTAL_URL``, ``TYK_PORTAL_TOKEN``, ``TYK_GATEWAY_URL``,
 ``TYK_AUTH_TOKEN_TYPE``, ``TYK_AUTHENTICATION_METHOD``, ``TYK_MIN_KEY_LENGTH``, ``TYK_CA_BUNDLE``,
-``TYK_ALLOW_INSECURE_HTTP``, ``TYK_TIMEOUT``, and for the optional Tyk Dashboard connection
+``TYK_ALLOW_INSECURE_HTTP``, ``TYK_TIMEOUT``, ``TYK_LOOKUP_PATIENCE``, and for the optional Tyk Dashboard connection
 ``TYK_DASHBOARD_URL``, ``TYK_DASHBOARD_TOKEN``.
 
 The command line also reads ``tyk-migrate.toml`` (``load_config_file``): the settings that stay the same
@@ -35,6 +35,9 @@ DEFAULT_AUTHENTICATION_METHOD = "Auth Token"
 #: Keys shorter than the gateway's ``min_token_length`` are refused; set this to your gateway's value.
 DEFAULT_MIN_KEY_LENGTH = 8
 DEFAULT_TIMEOUT = 30.0
+#: Seconds after a send whose answer was lost during which a lookup that does not find the object lists again
+#: before it says "not there": a portal may list a new object only some time after its 2xx (listing lag).
+DEFAULT_LOOKUP_PATIENCE = 2.0
 
 #: The environment variable of each setting read from text (``allow_insecure_http`` is a flag of its own).
 ENV_VARS = {
@@ -46,6 +49,7 @@ ENV_VARS = {
     "ca_bundle": "TYK_CA_BUNDLE",
     "min_key_length": "TYK_MIN_KEY_LENGTH",
     "timeout": "TYK_TIMEOUT",
+    "lookup_patience": "TYK_LOOKUP_PATIENCE",
     "dashboard_url": "TYK_DASHBOARD_URL",
     "dashboard_token": "TYK_DASHBOARD_TOKEN",
 }
@@ -131,6 +135,7 @@ class Settings:
     authentication_method: str = DEFAULT_AUTHENTICATION_METHOD
     min_key_length: int = DEFAULT_MIN_KEY_LENGTH
     timeout: float = DEFAULT_TIMEOUT
+    lookup_patience: float = DEFAULT_LOOKUP_PATIENCE
     ca_bundle: str | None = None
     verify_tls: bool = True
     allow_insecure_http: bool = False
@@ -150,8 +155,11 @@ class Settings:
         try:
             values["min_key_length"] = int(values.get("min_key_length", DEFAULT_MIN_KEY_LENGTH))  # type: ignore[call-overload]
             values["timeout"] = float(values.get("timeout", DEFAULT_TIMEOUT))  # type: ignore[arg-type]
+            values["lookup_patience"] = float(values.get("lookup_patience", DEFAULT_LOOKUP_PATIENCE))  # type: ignore[arg-type]
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"TYK_MIN_KEY_LENGTH / TYK_TIMEOUT must be numbers: {exc}") from None
+            raise ConfigError(
+                f"TYK_MIN_KEY_LENGTH / TYK_TIMEOUT / TYK_LOOKUP_PATIENCE must be numbers: {exc}"
+            ) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - known
@@ -168,6 +176,8 @@ class Settings:
             )
         if self.min_key_length < 1:
             raise ConfigError("minimum key length must be at least 1")
+        if not 0 <= self.lookup_patience < float("inf"):
+            raise ConfigError(f"lookup patience must be a number of seconds, not negative, got {self.lookup_patience}")
 
     def require_portal(self) -> tuple[str, str]:
         """The portal API base and token, or a ConfigError saying which is missing."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -42,8 +41,10 @@ from .journal_records import (
     APP_STATES,
     CRED_COLS,
     CREDENTIAL_STATES,
+    ID_LIST_FIELDS,
     AppRecord,
     CredentialRecord,
+    id_json,
     input_identity,
     intent_landed,
 )
@@ -217,11 +218,13 @@ class Journal(JournalBindings):
         run_id: int,
         attempts: int,
         prior_app_ids: Iterable[int] | None = None,
+        marker: str | None = None,
     ) -> AppRecord:
         """Before POST /apps: committed, so a crash leaves a question the next run answers by lookup.
 
         ``prior_app_ids``: the apps of this owner and name a listing made just before showed (usually none).
         Only an app outside that list can be the one this POST made; ``None`` (not looked) proves nothing.
+        ``marker``: the token this POST writes into the app's Description (``ownership.app_description``).
         """
         key = (int(user_id), app_name)
         rec = self._apps.get(key)
@@ -231,6 +234,7 @@ class Journal(JournalBindings):
         rec.state, rec.run_id, rec.attempts, rec.intent_at = "intent", run_id, attempts, _now()
         rec.app_id, rec.how, rec.error = None, None, None
         rec.prior_app_ids = None if prior_app_ids is None else tuple(sorted({int(i) for i in prior_app_ids}))
+        rec.marker = marker
         self._save_app(rec)
         return rec
 
@@ -285,7 +289,10 @@ class Journal(JournalBindings):
         user_id: int | None = None,
         app_name: str | None = None,
         batch: int | None = None,
+        prior_credential_ids: Iterable[int] | None = None,
     ) -> CredentialRecord:
+        """Before POST .../custom_credentials. ``prior_credential_ids``: the credentials of ``app_id`` that held
+        this key before (usually none): a lookup never takes one of them for this POST's; None proves nothing."""
         rec = self._creds.get(fingerprint)
         if rec is None:
             rec = CredentialRecord(fingerprint, source_row, user_id, app_name, int(app_id), None, "intent")
@@ -293,6 +300,8 @@ class Journal(JournalBindings):
         rec.source_row, rec.user_id, rec.app_name, rec.app_id = source_row, user_id, app_name, int(app_id)
         rec.state, rec.run_id, rec.attempts, rec.batch, rec.intent_at = "intent", run_id, attempts, batch, _now()
         rec.credential_id, rec.how, rec.error = None, None, None
+        prior = prior_credential_ids
+        rec.prior_credential_ids = None if prior is None else tuple(sorted({int(i) for i in prior}))
         self._save_cred(rec)
         return rec
 
@@ -374,16 +383,17 @@ class Journal(JournalBindings):
         return [cls(*row) for row in cur]
 
     def _save_app(self, rec: AppRecord) -> None:
-        values = tuple(
-            (None if rec.prior_app_ids is None else json.dumps(list(rec.prior_app_ids)))
-            if c == "prior_app_ids"
-            else getattr(rec, c)
-            for c in APP_COLS
-        )
+        values = tuple(_stored(rec, c) for c in APP_COLS)
         marks = ", ".join("?" * len(APP_COLS))
         self._write(f"INSERT OR REPLACE INTO apps ({', '.join(APP_COLS)}) VALUES ({marks})", values)
 
     def _save_cred(self, rec: CredentialRecord) -> None:
-        values = tuple(getattr(rec, c) for c in CRED_COLS)
+        values = tuple(_stored(rec, c) for c in CRED_COLS)
         marks = ", ".join("?" * len(CRED_COLS))
         self._write(f"INSERT OR REPLACE INTO credentials ({', '.join(CRED_COLS)}) VALUES ({marks})", values)
+
+
+def _stored(rec: object, column: str) -> Any:
+    """A record field as its column holds it (ID lists as JSON)."""
+    value = getattr(rec, column)
+    return id_json(value) if column in ID_LIST_FIELDS else value

@@ -47,10 +47,12 @@ class AppRecord:
     # IDs of the apps of this owner and name the portal listed when the last intent was made; None: unknown
     # (a version-1 record, or a caller that did not look), so no app found later can be proven ours
     prior_app_ids: tuple[int, ...] | None = None
+    # the random token the last intent's POST wrote into the app's Description (``ownership.app_description``):
+    # an app without it is not the one that POST made. None: a record of schema 1 or 2, which sent none
+    marker: str | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.prior_app_ids, str):  # as stored: a JSON list
-            self.prior_app_ids = tuple(int(i) for i in json.loads(self.prior_app_ids))
+        self.prior_app_ids = id_tuple(self.prior_app_ids)
 
     def made_after_intent(self, listed: Iterable[int]) -> list[int]:
         """Apps in ``listed`` (this owner and name, listed now) the portal did not list when the intent was made:
@@ -83,12 +85,52 @@ class CredentialRecord:
     batch: int | None = None
     intent_at: str | None = None
     outcome_at: str | None = None
+    # IDs of the credentials in ``app_id`` that already held this key when the last intent was made: none of
+    # them can be the one its POST made (another journal or process may have put the same key there). None:
+    # a record of schema 1 or 2, which did not look; such a record keeps the old rule (any holder is ours)
+    prior_credential_ids: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        self.prior_credential_ids = id_tuple(self.prior_credential_ids)
+
+    def made_after_intent(self, holders: Iterable[int]) -> list[int]:
+        """Of the credentials holding this key in the intent's app (``holders``), the ones its POST may have made:
+        all of them for a record without a prior list (schema 2: today's rule), else those not listed before."""
+        before = set(self.prior_credential_ids or ())
+        return [i for i in holders if i not in before]
 
 
-def intent_landed(rec: CredentialRecord | None, action: str) -> TypeGuard[CredentialRecord]:
+def id_tuple(value: object) -> tuple[int, ...] | None:
+    """A list of IDs as records hold it (a tuple), from the journal's JSON text or any iterable; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = json.loads(value)
+    assert isinstance(value, Iterable)
+    return tuple(int(i) for i in value)
+
+
+def id_json(value: tuple[int, ...] | None) -> str | None:
+    """How the journal stores a list of IDs (JSON), or NULL for "not known"."""
+    return None if value is None else json.dumps(list(value))
+
+
+#: record fields the journal stores as JSON lists of IDs
+ID_LIST_FIELDS = ("prior_app_ids", "prior_credential_ids")
+
+
+def intent_landed(
+    rec: CredentialRecord | None, action: str, credential_id: int | None = None
+) -> TypeGuard[CredentialRecord]:
     """An open intent on a key the fresh plan already finds in the portal (``skip_existing``): the write whose
-    answer was lost did land, so the credential is ours, created (adopted). Runner and verify read it alike."""
-    return rec is not None and rec.state == "intent" and action == "skip_existing"
+    answer was lost did land, so the credential is ours, created (adopted). Runner and verify read it alike.
+
+    ``credential_id``: the credential the plan found; one that already held the key when the intent was made
+    (``prior_credential_ids``) is someone else's, so the intent did not land there. Without it (or for a
+    schema-2 record, which has no prior list) the old rule holds."""
+    if rec is None or rec.state != "intent" or action != "skip_existing":
+        return False
+    return credential_id is None or bool(rec.made_after_intent([int(credential_id)]))
 
 
 APP_COLS = [f.name for f in fields(AppRecord)]

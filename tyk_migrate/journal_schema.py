@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import JournalError
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS apps (
     intent_at TEXT,
     outcome_at TEXT,
     prior_app_ids TEXT,
+    marker TEXT,
     PRIMARY KEY (user_id, app_name)
 );
 CREATE TABLE IF NOT EXISTS credentials (
@@ -49,7 +50,8 @@ CREATE TABLE IF NOT EXISTS credentials (
     attempts INTEGER NOT NULL DEFAULT 0,
     batch INTEGER,
     intent_at TEXT,
-    outcome_at TEXT
+    outcome_at TEXT,
+    prior_credential_ids TEXT
 );
 """
 
@@ -59,6 +61,13 @@ UPGRADES: dict[str, tuple[str, ...]] = {
     # 1 -> 2: the IDs of the owner's apps of that name the portal listed when an app intent was made (JSON
     # list); NULL on every record written by version 1, which did not look: such an intent proves nothing.
     "1": ("ALTER TABLE apps ADD COLUMN prior_app_ids TEXT",),
+    # 2 -> 3: the random marker an app intent's POST wrote into the app's Description, and the IDs of the
+    # credentials already holding a key in its app when a credential intent was made (JSON list); NULL on
+    # every record of version 2, which keeps the version-2 rules (see journal_records).
+    "2": (
+        "ALTER TABLE apps ADD COLUMN marker TEXT",
+        "ALTER TABLE credentials ADD COLUMN prior_credential_ids TEXT",
+    ),
 }
 
 

@@ -10,11 +10,16 @@ The rule (issue: never adopt, change or delete an app it cannot prove it made):
   compensation and rollback never delete it.
 * Compensation deletes an app of its own only after listing its credentials: if any is not one the journal
   records for that app (a key someone added, or one whose key cannot be read), the app stays.
+* Every app intent carries a fresh random **marker**, which its POST writes into the app's ``Description``
+  (``app_description``). Since schema 3 an app is adopted after a lost answer, and compensated or rolled back,
+  only while it carries its intent's marker: a developer's app of the same owner and name made in the moment
+  between the listing and the POST, or an app re-created after a portal reset, has none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import secrets as _random
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,6 +29,36 @@ from .secrets import fingerprint
 
 #: credential states of records that may stand for a credential the migration put into an app
 OWN_CREDENTIAL_STATES = ("created", "mismatch", "intent")
+#: what an app the migration creates says in its Description; ``{marker}``: the app intent's random token
+APP_DESCRIPTION = "Imported by tyk-migrate (ref {marker})"
+
+
+def new_marker() -> str:
+    """A fresh random token for one app intent (never derived from anything secret or guessable)."""
+    return _random.token_hex(8)
+
+
+def app_description(marker: str) -> str:
+    """The Description an app intent's POST sends: it names the tool and carries the intent's marker."""
+    return APP_DESCRIPTION.format(marker=marker)
+
+
+def carries_marker(description: object, marker: str) -> bool:
+    """Whether an app's Description carries this intent's marker (the app is the one that POST made)."""
+    return isinstance(description, str) and f"(ref {marker})" in description
+
+
+def app_descriptions(apps: Iterable[Any]) -> dict[int, object]:
+    """Description by app ID, from a listing of apps; an app whose item has no Description field at all (a
+    portal that lists less) is left out: ask ``GET /apps/{id}`` for it."""
+    out: dict[int, object] = {}
+    for app in apps:
+        if isinstance(app, Mapping) and "Description" in app:
+            try:
+                out[int(app["ID"])] = app["Description"]
+            except (KeyError, TypeError, ValueError):
+                continue
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,18 +70,19 @@ class AppChoice:
     app_id: int | None = None
 
 
-def choose_app(rec: AppRecord | None, listed: list[int]) -> AppChoice:
+def choose_app(rec: AppRecord | None, listed: list[int], made: list[int] | None = None) -> AppChoice:
     """What to do for an owner and name, given its journal record and the apps of that owner and name a
-    listing made during this run shows."""
+    listing made during this run shows. ``made``: those of them an open intent's POST can have made (not
+    listed before it and, since schema 3, carrying its marker; ``Apps.made_by``); None: the unmarked rule."""
     if rec is not None and rec.app_id is not None and rec.app_id in listed:
         if rec.state == "created":
             return AppChoice("ours", rec.app_id)
         if rec.state == "reused":
             return AppChoice("reuse", rec.app_id)
     if rec is not None and rec.state == "intent":
-        made = oldest_app(rec.made_after_intent(listed))
-        if made is not None:
-            return AppChoice("adopt", made)
+        adopted = oldest_app(rec.made_after_intent(listed) if made is None else made)
+        if adopted is not None:
+            return AppChoice("adopt", adopted)
     if listed:
         return AppChoice("reuse", oldest_app(listed))
     return AppChoice("post")
@@ -61,6 +97,20 @@ def foreign_credentials(items: Iterable[Any], ours: Iterable[CredentialRecord]) 
         if not (isinstance(key, str) and key and fingerprint(key) in mine):
             count += 1
     return count
+
+
+def holders_made_after(items: Iterable[Any], rec: CredentialRecord) -> list[int]:
+    """IDs of the listed credentials holding ``rec``'s key that its intent's POST can have made: those outside
+    its prior list (a record of schema 2, without one, keeps the old rule: every holder)."""
+    ids = [
+        int(item["ID"])
+        for item in items
+        if isinstance(item, dict)
+        and isinstance(item.get("KeyID"), str)
+        and fingerprint(item["KeyID"]) == rec.fingerprint
+        and str(item.get("ID", "")).strip().isdigit()
+    ]
+    return rec.made_after_intent(ids)
 
 
 def journal_failure_message(path: object, detail: str) -> str:

@@ -9,7 +9,10 @@ Every object is read before it is deleted, because a journalled ID is only a cla
 a portal reset the same IDs may belong to other developers' apps. An app goes only while its owner and name
 are the journal's, a credential only while it holds the journal's key (fingerprint); anything else is kept
 and the report says why. Only apps whose journal state is ``created`` by a run (posted or adopted) are
-deleted: an app a run merely reused is someone's own and never is.
+deleted: an app a run merely reused is someone's own and never is. An app record with a marker (schema 3) is
+deleted only while the app's Description carries it (an app re-created after a portal reset has none); a
+credential intent with a prior list (schema 3) is settled only by a credential outside it, and never by one
+of several.
 
 Requests go through the runner's machinery: a ``Limiter`` sized by ``AdaptiveConcurrency`` from every
 answer (a throttling portal slows the rollback down instead of failing it), and ``RetryPolicy`` delays on
@@ -35,6 +38,7 @@ from .concurrency import AdaptiveConcurrency, Limiter
 from .config import Settings
 from .errors import JournalError, NotFound, PortalConnectionError, PortalError, PortalServerError, RateLimited
 from .journal import AppRecord, CredentialRecord, Journal
+from .ownership import app_descriptions, carries_marker, holders_made_after
 from .plan import oldest_app
 from .portal import AsyncPortalClient
 from .retry import RetryPolicy
@@ -49,6 +53,8 @@ KEPT_REASONS = {
     "app_not_ours": "in an app that is no longer the migration's",
     "other_key": "the credential now holds another key",
     "unproven": "an app of that name exists, but an old journal cannot prove it is the migration's",
+    "not_marked": "the app does not carry the marker the migration wrote into its Description",
+    "several_holders": "several credentials made after the intent hold the key: cannot tell which is ours",
 }
 
 #: How a run made an app it journals as ``created`` (``posted`` it, or ``adopted`` the answer of its own lost
@@ -155,7 +161,8 @@ class _Rollback:
         if not intents:
             return
         try:
-            index = apps_by_owner_name(await self.call(lambda: self.api.list_apps()))
+            listing = await self.call(lambda: self.api.list_apps())
+            index, descriptions = apps_by_owner_name(listing), app_descriptions(listing)
         except PortalError as exc:
             for rec in intents:
                 self.results.append({"kind": "app", "result": "failed", "detail": f"{rec.app_name}: {_message(exc)}"})
@@ -163,7 +170,12 @@ class _Rollback:
         for rec in intents:
             # only an app that was not there when the intent was written can be ours; an intent from before
             # that was recorded (prior_app_ids unknown) proves nothing, so no app is deleted for it
-            found = oldest_app(rec.made_after_intent(index.get((rec.user_id, rec.app_name), [])))
+            fresh = rec.made_after_intent(index.get((rec.user_id, rec.app_name), []))
+            if rec.marker is not None:  # listed without its marker: not ours (one listed without a Description
+                # is read by ID in one_app, which keeps it unless it carries the marker)
+                marker = rec.marker
+                fresh = [i for i in fresh if i not in descriptions or carries_marker(descriptions[i], marker)]
+            found = oldest_app(fresh)
             if found is None and rec.prior_app_ids is None and index.get((rec.user_id, rec.app_name)):
                 self.results.append(
                     {
@@ -199,6 +211,15 @@ class _Rollback:
                     "id_reused",
                     f"is now {name!r} of user {owner}, not ours ({rec.app_name!r} of user "
                     f"{rec.user_id}): kept with everything in it",
+                )
+                return
+            if rec.marker is not None and not carries_marker(app.get("Description"), rec.marker):
+                self._keep_app(
+                    row,
+                    rec,
+                    "not_marked",
+                    f"{name!r} of user {owner} does not carry the marker the migration wrote into its "
+                    "Description (re-created after a portal reset?): kept with everything in it",
                 )
                 return
             mine = {c.fingerprint for c in self.ours_by_app.get(app_id, [])}
@@ -266,12 +287,16 @@ class _Rollback:
         try:
             if cred_id is None:  # an unsettled intent: find it by key, if it is there at all
                 items = await self.call(lambda: api.list_credentials(app_id))
-                match = [i for i in items if fingerprint(str(i.get("KeyID") or "")) == cred.fingerprint]
-                if not match:
+                made = holders_made_after(items, cred)  # only a holder its listing did not show
+                if len(made) > 1 and cred.prior_credential_ids is not None:
+                    detail = f"{len(made)} credentials made after the intent hold its key: kept, none deleted"
+                    self.results.append({**row, "result": "kept", "reason": "several_holders", "detail": detail})
+                    return
+                if not made:
                     self._credential_outcome(cred, "never created")
                     self.results.append({**row, "result": "not found"})
                     return
-                cred_id = int(match[0]["ID"])
+                cred_id = made[0]
             else:  # a journalled ID: delete it only while it still holds our key
                 found = await self.call(lambda: api.get_credential(app_id, cred_id))
                 held = str(found.get("KeyID") or "") if isinstance(found, dict) else ""

@@ -5,7 +5,10 @@ deleted again, unless it holds something the migration did not put there (rules 
 Before an app is created, the apps of its owner and name are looked up in a listing of this run (one walk
 of ``/apps`` serves every app decided meanwhile): the plan may be stale, or another journal may have made
 the app since, and a second app of the same name would be a duplicate. After a lost answer the same listing,
-made after the failure, shows whether the POST made one.
+made after the failure, shows whether the POST made one: an app of that owner and name the listing before the
+POST did not show, carrying the intent's marker in its Description (``ownership.app_description``). Listings
+may lag behind writes, so that lookup lists again until the settings' ``lookup_patience`` since the send is
+used up before it says "not there".
 """
 
 from __future__ import annotations
@@ -16,11 +19,19 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..errors import MigrateError, NotFound, PortalError, Rejected
 from ..journal import AppRecord, Journal
-from ..ownership import choose_app, foreign_credentials
+from ..ownership import (
+    app_description,
+    app_descriptions,
+    carries_marker,
+    choose_app,
+    foreign_credentials,
+    new_marker,
+)
 from ..plan import oldest_app
 from ..portal import AsyncPortalClient
 from .gate import Gate, Stopped
@@ -32,6 +43,27 @@ from .rows import RowTable, int_or_none
 APP_LISTING_MAX_AGE = 60.0
 #: walks of /apps tried (each with the reads' own retries) before an app's existence counts as unknown
 LISTING_TRIES = 4
+#: seconds between the listings of a lookup that waits out the portal's listing lag (``lookup_patience``)
+LOOKUP_STEP = 0.25
+
+
+async def patiently(gate: Gate, since: float, patience: float, step: float = LOOKUP_STEP) -> bool:
+    """Wait a step before the next listing of a lookup; False once ``patience`` seconds since ``since`` are used
+    up (the lookup may then say "not there"). Only a failed journal cuts the wait short."""
+    left = since + patience - time.perf_counter()
+    if left <= 0:
+        return False
+    await gate.sleep(min(step, left), abortable=False)
+    return True
+
+
+class ForeignApp(Exception):
+    """After a lost answer, the apps of this owner and name hold none the POST made, but someone else's: that
+    one is reused (as the listing before a POST would have), never a second app of the name made."""
+
+    def __init__(self, app_id: int) -> None:
+        super().__init__(app_id)
+        self.app_id = app_id
 
 
 class NoListing(Exception):
@@ -84,6 +116,7 @@ class Apps:
         self.journal, self.client, self.run_id, self.writer, self.gate = journal, client, run_id, writer, gate
         self.rows, self.started, self.delete_empty, self.report = rows, started, delete_empty, report
         self.index: dict[tuple[int, str], list[int]] = {}
+        self.descriptions: dict[int, object] = {}  # from the same listing; apps listed without one are absent
         self.compensations: list[asyncio.Task[None]] = []
         self._refresh: asyncio.Task[None] | None = None
         self._refresh_started = -math.inf
@@ -119,13 +152,43 @@ class Apps:
             listed = await self.app_ids(user_id, name, max(self.started, time.perf_counter() - APP_LISTING_MAX_AGE))
         except Unresolved as exc:
             raise NoListing(str(exc)) from None
-        choice = choose_app(rec, listed)
+        made = await self.made_by(rec, listed) if rec is not None and rec.state == "intent" else None
+        choice = choose_app(rec, listed, made)
         if choice.kind != "post":
             assert choice.app_id is not None
             return self._take(group, rec, choice.kind, choice.app_id)
         sent = rec.attempts if rec is not None and rec.state in ("intent", "created") else 0
+        # an open intent's marker is kept: should its POST land after all, the app is still known for ours
+        marker = rec.marker if rec is not None and rec.state == "intent" and rec.marker else new_marker()
         # the apps of this owner and name before the POST (none): only a new one can be ours
-        return await self.writer.write(AppWrite(self, group, prior=listed), attempts=sent)
+        try:
+            return await self.writer.write(AppWrite(self, group, prior=listed, marker=marker), attempts=sent)
+        except ForeignApp as exc:
+            return self._take(group, self.journal.app(user_id, name), "reuse", exc.app_id)
+
+    async def made_by(self, rec: AppRecord, listed: list[int]) -> list[int]:
+        """The apps in ``listed`` (this owner and name) that ``rec``'s intent's POST can have made: not listed
+        before it and carrying its marker. A record without a marker (schema 1 or 2) keeps the older rule: any
+        app not listed before. An app whose listing item shows no Description is read by ID."""
+        fresh = rec.made_after_intent(listed)
+        marker = rec.marker
+        if marker is None or not fresh:
+            return fresh
+        client, made = self.client, []
+        for app_id in fresh:
+            if app_id in self.descriptions:
+                description = self.descriptions[app_id]
+            else:
+                try:
+                    body = await self.writer.read(partial(client.get_app, app_id))
+                except NotFound:
+                    continue
+                except PortalError as exc:
+                    raise Unresolved(error_text(exc)) from exc
+                description = body.get("Description") if isinstance(body, dict) else None
+            if carries_marker(description, marker):
+                made.append(app_id)
+        return made
 
     def _take(self, group: AppGroup, rec: AppRecord | None, kind: str, app_id: int) -> int:
         """Use an app that exists: ours (journalled created), made by an open intent's POST, or reused."""
@@ -175,7 +238,8 @@ class Apps:
 
     async def _list_apps(self) -> None:
         client = self.client
-        self.index = apps_by_owner_name(await self.writer.read(lambda: client.list_apps()))
+        listing = await self.writer.read(lambda: client.list_apps())
+        self.index, self.descriptions = apps_by_owner_name(listing), app_descriptions(listing)
 
     # -- compensation ---------------------------------------------------------------------------------
     def row_done(self, group: AppGroup, status: str, *, unresolved: bool = False) -> None:
@@ -203,6 +267,14 @@ class Apps:
         if self.gate.halted:  # a deletion the journal cannot record is not made
             return
         try:
+            made = journal.app(group.user_id, group.app_name)
+            if made is not None and made.marker is not None:
+                app = await self.writer.read(lambda: client.get_app(app_id))
+                if not carries_marker(app.get("Description") if isinstance(app, dict) else None, made.marker):
+                    note = f"; its app {app_id} was kept: it does not carry the marker of the app this run created"
+                    rows.add_note(group.rows, note)
+                    rows.flush()
+                    return
             try:
                 items = await self.writer.read(lambda: client.list_credentials(app_id))
             except NotFound:
@@ -216,6 +288,8 @@ class Apps:
             await self.writer.delete(lambda: client.delete_app(app_id))
         except Stopped:
             return
+        except NotFound:  # already gone
+            pass
         except PortalError as exc:
             note = f"; its app {app_id} (created by this run, no credential succeeded) could not be deleted: "
             rows.add_note(group.rows, note + error_text(exc))
@@ -232,34 +306,53 @@ class Apps:
 
 class AppWrite:
     """``POST /apps`` for one group, as a write kind of the protocol. ``prior``: the apps of this owner and name
-    a listing showed before the (next) POST: only an app outside it can be the one the POST made."""
+    a listing showed before the (next) POST: only an app outside it can be the one the POST made. ``marker``:
+    the token the POST writes into the app's Description, journalled with the intent: the proof it is ours."""
 
     urgent = True  # a group's credentials wait for its app
 
-    def __init__(self, apps: Apps, group: AppGroup, *, prior: list[int]) -> None:
-        self.apps, self.group, self.prior = apps, group, prior
+    def __init__(self, apps: Apps, group: AppGroup, *, prior: list[int], marker: str) -> None:
+        self.apps, self.group, self.prior, self.marker = apps, group, prior, marker
 
     def intent(self, attempt: int) -> None:
         g = self.group
         self.apps.journal.app_intent(
-            g.user_id, g.app_name, run_id=self.apps.run_id, attempts=attempt, prior_app_ids=self.prior
+            g.user_id,
+            g.app_name,
+            run_id=self.apps.run_id,
+            attempts=attempt,
+            prior_app_ids=self.prior,
+            marker=self.marker,
         )
 
     async def send(self) -> int:
-        body = await self.apps.client.create_app(self.group.app_name, self.group.user_id)
+        g = self.group
+        body = await self.apps.client.create_app(g.app_name, g.user_id, description=app_description(self.marker))
         app_id = int_or_none(body.get("ID")) if isinstance(body, dict) else None
         if app_id is None:
             raise AnswerWithoutId("the app answer has no ID", method="POST", path="/apps")
         return app_id
 
     async def look_up(self, since: float) -> int | None:
-        g, journal = self.group, self.apps.journal
-        found = await self.apps.app_ids(g.user_id, g.app_name, since)
-        current = journal.app(g.user_id, g.app_name)
-        made = oldest_app(current.made_after_intent(found)) if current is not None else None
-        if made is None:
-            self.prior = found
-        return made
+        """The app the lost POST made, listed again (listing lag) until the patience since the send is used up;
+        None: not there (send again). ``ForeignApp``: only someone else's app of the name is there: reuse it."""
+        g, apps = self.group, self.apps
+        patience = apps.client.settings.lookup_patience
+        listed_after = since
+        while True:
+            found = await apps.app_ids(g.user_id, g.app_name, listed_after)
+            current = apps.journal.app(g.user_id, g.app_name)
+            made = oldest_app(await apps.made_by(current, found)) if current is not None else None
+            if made is not None:
+                return made
+            listed_after = time.perf_counter()
+            if not await patiently(apps.gate, since, patience):
+                break
+        others = [i for i in found if i not in set(self.prior)]
+        if others and current is not None and current.marker is not None:
+            raise ForeignApp(min(others))
+        self.prior = found
+        return None
 
     def exists(self, refusal: Rejected) -> bool:
         return False  # app names are not unique in the portal: no refusal means "it is there"

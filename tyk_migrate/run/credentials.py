@@ -4,11 +4,20 @@ issued its own key) fails the row loudly and is deleted again.
 
 A credential's identity is its key's fingerprint in the target app: after a lost answer it is looked up
 there, and a "key exists" refusal after a send that may have landed is looked up too (it may be ours).
+Another journal or process may have put the same key into the same app, so each intent journals the IDs of the
+credentials that already held the key there (``prior_credential_ids``: none for an app this run created, else
+from one listing of the app per run, taken before its first credential POST); a lookup adopts only a holder
+outside that list, and never one of several. A lookup after a lost answer lists again (listing lag) until the
+settings' ``lookup_patience`` since the send is used up before it says "not there".
+
+A credential that comes back with a key the portal generated (a portal ignoring the AuthTokenType the run
+sends) is deleted and stops the run at once: every further write would do the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..config import AUTH_TOKEN_TYPES, Settings
@@ -16,7 +25,7 @@ from ..errors import CredentialMismatch, NotFound, PortalError, Rejected
 from ..journal import Journal
 from ..portal import AsyncPortalClient
 from ..secrets import fingerprint
-from .apps import AppGroup
+from .apps import AppGroup, patiently
 from .gate import Gate
 from .protocol import ExactlyOnce, Outcome, Unresolved, error_text
 from .readback import ReadBackPolicy
@@ -24,6 +33,9 @@ from .rows import PlanRow, RowTable, int_or_none, utcnow
 
 #: finish(pos, status, group, *, unresolved=False, **outcome columns): report a row done (or left pending)
 Finish = Callable[..., None]
+#: credential IDs by key fingerprint, from one listing of an app's credentials
+Holders = dict[str, list[int]]
+SEVERAL_HOLDERS = "several credentials hold this key; cannot tell which is ours"
 
 
 def key_exists(exc: PortalError) -> bool:
@@ -37,6 +49,16 @@ def token_type_hint(settings: Settings) -> str:
     return (
         f" (this portal may expect the other AuthTokenType spelling: set TYK_AUTH_TOKEN_TYPE={alt}; "
         f"now {settings.auth_token_type})"
+    )
+
+
+def issued_key_stop(settings: Settings, cred_id: int) -> str:
+    """The one line a run stops with when the portal issued its own key instead of the one sent."""
+    return (
+        f"stopped: the portal issued its own key instead of the one sent (credential {cred_id}, deleted again: "
+        "see its row); it "
+        f"ignores AuthTokenType {settings.auth_token_type}: set TYK_AUTH_TOKEN_TYPE to the spelling it honours "
+        "(run `tyk-migrate preflight` to find it), then rerun to resume the rows left pending"
     )
 
 
@@ -87,6 +109,7 @@ class Credentials:
         self.journal, self.client, self.run_id, self.writer, self.gate = journal, client, run_id, writer, gate
         self.rows, self.verify_readback, self.finish = rows, verify_readback, finish
         self.read_back = read_back or ReadBackPolicy("all")  # which posted credentials get a GET
+        self._holders: dict[int, asyncio.Task[Holders]] = {}  # app ID -> its one listing of this run
 
     async def write(self, pos: int, app_id: int, group: AppGroup | None) -> None:
         """Create the row's credential in ``app_id`` (or settle an earlier run's write of it)."""
@@ -100,14 +123,45 @@ class Credentials:
         doubted = unknown  # some earlier write of this key may have landed: a "key exists" answer is then ours
         if rec is not None and unknown and rec.app_id is not None and rec.app_id != app_id:
             # an earlier run wrote to another app (the plan changed since): settle it there first
-            found = await self.find(rec.app_id, fp)
+            found = await self.find(rec.app_id, fp, rec.prior_credential_ids)
             if found is not None:
                 await self.accept(row, rec.app_id, found, rec.attempts, group, how="adopted", status=None)
                 return
             unknown = False
+        try:
+            prior = await self.prior_holders(app_id, fp, group)
+        except Unresolved as exc:
+            # nothing sent, nothing journalled: an open intent stays open for the rerun (or rollback) to settle
+            error = f"not sent: the credentials of app {app_id} could not be listed to tell ours apart ({exc}); rerun"
+            self.finish(row.pos, "failed", group, unresolved=True, error=error)
+            return
         sent = rec.attempts if unknown and rec is not None else 0
-        kind = CredentialWrite(self, row, app_id, group)
+        kind = CredentialWrite(self, row, app_id, group, prior=prior)
         await self.writer.write(kind, attempts=sent, look_up_first=unknown, maybe_landed=doubted)
+
+    async def prior_holders(self, app_id: int, fp: str, group: AppGroup | None) -> list[int]:
+        """The credentials of ``app_id`` that hold this key before this run's POST: none in an app this run
+        created (nobody else knew it), else from the app's one listing of this run (``Unresolved`` if it fails)."""
+        if group is not None and group.created_here and group.app_id == app_id:
+            return []
+        task = self._holders.get(app_id)
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = self._holders[app_id] = asyncio.create_task(self._list_holders(app_id))
+        return list((await asyncio.shield(task)).get(fp, []))
+
+    async def _list_holders(self, app_id: int) -> Holders:
+        client, holders = self.client, Holders()
+        try:
+            items = await self.writer.read(lambda: client.list_credentials(app_id))
+        except NotFound:
+            return {}
+        except PortalError as exc:
+            raise Unresolved(error_text(exc)) from exc
+        for item in items:
+            key, cred_id = (item.get("KeyID"), int_or_none(item.get("ID"))) if isinstance(item, dict) else (None, None)
+            if isinstance(key, str) and key and cred_id is not None:
+                holders.setdefault(fingerprint(key), []).append(cred_id)
+        return holders
 
     def fail(self, row: PlanRow, group: AppGroup | None, *, attempts: int, http_status: int | None, error: str) -> None:
         """Journal and report a credential row that failed."""
@@ -195,6 +249,9 @@ class Credentials:
         error = str(err)
         if any("issued its own key" in p for p in problems):
             error += token_type_hint(client.settings)
+            # every further write would be given a key of the portal's own: stop sending now, before this
+            # deletion frees a place for the next write; rows not yet sent stay pending for the rerun
+            self.gate.fatal(issued_key_stop(client.settings, cred_id))
         try:
             await self.writer.delete(lambda: client.delete_credential(app_id, cred_id))
             error += "; the credential was deleted"
@@ -207,8 +264,12 @@ class Credentials:
         values = {"app_id": app_id, "credential_id": cred, "http_status": status, "attempts": attempts}
         self.finish(row.pos, "failed", group, **values, error=error)
 
-    async def find(self, app_id: int, fp: str) -> dict[str, Any] | None:
-        """The credential of this key fingerprint in the app, or None; ``Unresolved`` if it cannot be listed."""
+    async def find(self, app_id: int, fp: str, prior: Iterable[int] | None) -> dict[str, Any] | None:
+        """The credential of this key fingerprint in the app that an intent made, or None; ``Unresolved`` if it
+        cannot be listed, or if several credentials made after the intent hold the key.
+
+        ``prior``: the credentials that held the key when the intent was made, never ours. None (a record of
+        schema 1 or 2, which did not record them) keeps the old rule: the first credential holding the key."""
         client = self.client
         try:
             items = await self.writer.read(lambda: client.list_credentials(app_id))
@@ -216,11 +277,21 @@ class Credentials:
             return None
         except PortalError as exc:
             raise Unresolved(error_text(exc)) from exc
-        for item in items:
-            key = item.get("KeyID") if isinstance(item, dict) else None
-            if isinstance(key, str) and key and fingerprint(key) == fp:
-                return item
-        return None
+        holding = [
+            item
+            for item in items
+            if isinstance(item, dict)
+            and isinstance(item.get("KeyID"), str)
+            and item["KeyID"]
+            and fingerprint(item["KeyID"]) == fp
+        ]
+        if prior is None:
+            return holding[0] if holding else None
+        before = set(prior)
+        made = [item for item in holding if int_or_none(item.get("ID")) not in before]
+        if len(made) > 1:
+            raise Unresolved(SEVERAL_HOLDERS)
+        return made[0] if made else None
 
 
 class CredentialWrite:
@@ -228,8 +299,11 @@ class CredentialWrite:
 
     urgent = False
 
-    def __init__(self, creds: Credentials, row: PlanRow, app_id: int, group: AppGroup | None) -> None:
+    def __init__(
+        self, creds: Credentials, row: PlanRow, app_id: int, group: AppGroup | None, *, prior: list[int]
+    ) -> None:
         self.creds, self.row, self.app_id, self.group = creds, row, app_id, group
+        self.prior = prior  # the credentials of the app holding this key before the POST: never ours
 
     def intent(self, attempt: int) -> None:
         row, creds = self.row, self.creds
@@ -243,6 +317,7 @@ class CredentialWrite:
             user_id=row.user_id,
             app_name=row.app_name,
             batch=creds.rows.out["batch"][row.pos],
+            prior_credential_ids=self.prior,
         )
 
     async def send(self) -> Any:
@@ -260,8 +335,17 @@ class CredentialWrite:
         )
 
     async def look_up(self, since: float) -> dict[str, Any] | None:
-        assert self.row.fingerprint is not None
-        return await self.creds.find(self.app_id, self.row.fingerprint)
+        """The credential the intent's POST made, listed again (listing lag) until the patience since the send is
+        used up. The prior list is the journalled intent's (an earlier run's, for a rerun's first lookup)."""
+        fp, creds = self.row.fingerprint, self.creds
+        assert fp is not None
+        rec = creds.journal.credential(fp)
+        prior = rec.prior_credential_ids if rec is not None and rec.app_id == self.app_id else self.prior
+        patience = creds.client.settings.lookup_patience
+        while True:
+            found = await creds.find(self.app_id, fp, prior)
+            if found is not None or not await patiently(creds.gate, since, patience):
+                return found
 
     def exists(self, refusal: Rejected) -> bool:
         return key_exists(refusal)

@@ -95,8 +95,9 @@ def _known(row: PlanRow, rec: CredentialRecord | None, dry_run: bool) -> Decisio
         return Decision(
             "failed", {**recorded, "error": rec.error or "the credential read back differs from the request"}
         )
-    if intent_landed(rec, row.action) and row.credential_id is not None:
-        # our write whose answer was lost (the planner now sees the key): it is ours, adopt it
+    if row.credential_id is not None and intent_landed(rec, row.action, row.credential_id):
+        # our write whose answer was lost (the planner now sees the key, in a credential that did not hold it
+        # when the intent was made): it is ours, adopt it
         adopt = None if dry_run else Adoption(row.credential_id, row.app_id, rec.run_id, rec.attempts)
         return Decision("created", {"credential_id": row.credential_id, "attempts": rec.attempts}, adopt=adopt)
     return None
