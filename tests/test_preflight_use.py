@@ -237,19 +237,14 @@ def test_versions_and_default_paths() -> None:
     assert default_result_path("http://[::1]:3001/portal-api").name == "--1_3001.json"
 
 
-def test_lookup_patience_is_set_only_where_settings_have_it(sandbox: Any) -> None:
+def test_lookup_patience_follows_the_listing_lag_and_is_never_lowered(sandbox: Any) -> None:
     result = passing(sandbox, listing_lag_ms=800.0)
-    plain = apply_result(Settings(portal_url=sandbox.portal_url, token="t"), result)
-    assert plain.auth_token_type == HOWTO and not hasattr(plain, "lookup_patience")
-
-    @dataclasses.dataclass(frozen=True)
-    class WithPatience(Settings):
-        lookup_patience: float = 2.0
-
-    longer = apply_result(WithPatience(portal_url=sandbox.portal_url, token="t"), result)
-    assert longer.lookup_patience == pytest.approx(2.4)  # type: ignore[attr-defined]
-    kept = apply_result(WithPatience(portal_url=sandbox.portal_url, token="t", lookup_patience=9.0), result)
-    assert kept.lookup_patience == 9.0  # type: ignore[attr-defined]
+    plain = apply_result(Settings(portal_url=sandbox.portal_url, token="t", lookup_patience=2.0), result)
+    assert plain.auth_token_type == HOWTO and plain.lookup_patience == pytest.approx(2.4)  # 3x the lag
+    kept = apply_result(Settings(portal_url=sandbox.portal_url, token="t", lookup_patience=9.0), result)
+    assert kept.lookup_patience == 9.0
+    none = apply_result(Settings(portal_url=sandbox.portal_url, token="t"), passing(sandbox, listing_lag_ms=0.0))
+    assert none.lookup_patience == Settings().lookup_patience
     chosen = apply_result(Settings(portal_url=sandbox.portal_url, token="t"), result, explicit_auth_token_type=True)
     assert chosen.auth_token_type == CUSTOM
 
@@ -322,3 +317,14 @@ def test_preflight_frame_uses_a_recent_result_or_runs_one(
     monkeypatch.setattr(frame_module, "run_preflight", lambda *a, **k: (_ for _ in ()).throw(ConfigError("no go")))
     failed = preflight_frame(settings, rerun=True)
     assert failed.attrs["ok"] is False and failed["what it means for the migration"].tolist() == ["no go"]
+
+
+def test_a_fallback_stop_names_the_spelling_not_the_token(
+    make_sandbox: Callable[..., Any], small_export: Path, tmp_path: Path
+) -> None:
+    """The run stops at the first portal-generated key with the one line about AuthTokenType; the token hint
+    belongs to a refused token only."""
+    sb = make_sandbox(behaviour={"auth-token-type": "fallback"})
+    res = invoke(apply_args(small_export, tmp_path), sb, TYK_AUTH_TOKEN_TYPE=HOWTO)
+    assert "issued its own key" in res.output and "TYK_AUTH_TOKEN_TYPE" in res.output, res.output
+    assert "admin API token" not in res.output

@@ -146,7 +146,7 @@ def apply_command(
     honest = run_limit(migration, statuses) if not dry_run else None
     session.lines(present.run_summary(plan, migration.progress, statuses, honest))
     if migration.fatal_error:
-        session.note(f"{migration.fatal_error}; TYK_PORTAL_TOKEN must be an admin API token of this portal")
+        session.note(migration.fatal_error)  # says what stopped the run and what to change
     if statuses.get("pending") and not ended.journal_error:
         session.note("stopped before the end: rerun the same command to resume")
     files = {"outcomes": export_outcomes(plan, target), "journal": Path(journal)}

@@ -12,7 +12,7 @@ well as to ``--out``, so ``apply`` and the console find it from any folder.
 
 What is used: the ``AuthTokenType`` spelling that kept the ``KeyID`` (unless the user chose one: an
 environment variable or a config file), ``start_concurrency`` as the adaptive controller's start, and the
-listing lag as the runner's lookup patience (``Settings.lookup_patience`` when this release has it).
+listing lag as the runner's lookup patience (``Settings.lookup_patience``: never lowered, 3x the lag).
 
 Why a portal off this machine needs one: the sandbox's behaviour is a guess; a real portal must be proven
 before the first real key is written. Loopback (``localhost``, 127.0.0.0/8, ``::1``) is a rehearsal portal
@@ -136,10 +136,8 @@ def apply_result(settings: Settings, result: PreflightResult, *, explicit_auth_t
     spelling = result.auth_token_type
     if not explicit_auth_token_type and spelling in AUTH_TOKEN_TYPES and spelling != settings.auth_token_type:
         changes["auth_token_type"] = spelling
-    names = {f.name for f in dataclasses.fields(settings)}
-    if "lookup_patience" in names and result.listing_lag_ms:  # a setting of the runner's, from issue 14
-        current = float(getattr(settings, "lookup_patience", 0.0) or 0.0)
-        changes["lookup_patience"] = lookup_patience(result, current)
+    if result.listing_lag_ms:  # the runner's lookups after a lost answer wait out this portal's lag
+        changes["lookup_patience"] = lookup_patience(result, settings.lookup_patience)
     return dataclasses.replace(settings, **changes) if changes else settings
 
 

@@ -59,7 +59,10 @@ def error_text(exc: BaseException, key: object = None) -> str:
 
 def token_refused(exc: PortalError) -> str:
     """Why a run stopped when the portal refused its token."""
-    return f"stopped: the portal refused the token ({error_text(exc)})"
+    return (
+        f"stopped: the portal refused the token ({error_text(exc)}); "
+        "TYK_PORTAL_TOKEN must be an admin API token of this portal"
+    )
 
 
 class Unresolved(Exception):
