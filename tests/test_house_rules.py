@@ -92,7 +92,7 @@ SPELLED_ELSEWHERE: dict[str, tuple[int, str]] = {
     "plan/decide.py": (8, "TODO(after merge): actions the decision writes"),
     "run/rows.py": (14, "TODO(after merge): STATUSES, WRITE_ACTIONS and the two column sets are the vocabulary's"),
     "run/apps.py": (7, "TODO(after merge): journal states and statuses"),
-    "run/credentials.py": (10, "TODO(after merge): journal states and statuses"),
+    "run/credentials.py": (11, "TODO(after merge): journal states and statuses"),
     "run/progress.py": (7, "TODO(after merge): statuses counted"),
     "run/schedule.py": (9, "TODO(after merge): statuses and journal states"),
     "run/triage.py": (16, "TODO(after merge): statuses and actions of triage"),
