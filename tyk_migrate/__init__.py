@@ -48,3 +48,8 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """What ``tm.<Tab>`` offers: the lazy exports too, not only what is already imported."""
+    return sorted({*globals(), *__all__})
