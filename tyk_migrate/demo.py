@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import InputError
+from .outputs import DEMO_JOURNAL, DEMO_OUTPUT_DIR, SQLITE_SIDECARS
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "data-samples"
@@ -53,12 +54,12 @@ def _status_counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
 
 def _fresh_journal(path: Path) -> None:
     """A new sandbox knows nothing of an older demo's run: its journal must not claim otherwise."""
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", *SQLITE_SIDECARS):
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
 def run_demo(
-    out_dir: str | Path = "demo-output",
+    out_dir: str | Path = DEMO_OUTPUT_DIR,
     *,
     input: str | Path = DEFAULT_INPUT,
     seed: str | Path = DEFAULT_SEED,
@@ -81,7 +82,7 @@ def run_demo(
     if not source.exists():
         raise InputError(f"demo input {source} not found (run python data-samples/make_samples.py)")
     out.mkdir(parents=True, exist_ok=True)
-    journal = out / "demo.journal"
+    journal = out / DEMO_JOURNAL
     _fresh_journal(journal)
 
     legacy = load_keys(source)
