@@ -1,8 +1,8 @@
 """``tyk-migrate demo`` / ``make demo``: the whole migration on the sample data, against a local sandbox.
 
-Load ``data-samples/legacy_keys.csv`` -> validate -> fetch the sandbox portal -> plan -> apply (journal in
-the output folder) -> verify every migrated key on the sandbox gateway -> reconcile against a fresh read
-of the portal -> write the evidence: ``plan.csv``, ``outcomes.csv``, ``rejects.csv``,
+Load the sample ``legacy_keys.csv`` (``tyk_migrate.resources``) -> validate -> fetch the sandbox portal ->
+plan -> apply (journal in the output folder) -> verify every migrated key on the sandbox gateway ->
+reconcile against a fresh read of the portal -> write the evidence: ``plan.csv``, ``outcomes.csv``, ``rejects.csv``,
 ``reconciliation.csv``, ``report.html``. The sandbox runs on a free loopback port for the duration only.
 
 Each step is one library call, the same ones a notebook cell makes, so this file doubles as a worked
@@ -19,13 +19,12 @@ from typing import Any
 
 import pandas as pd
 
+from . import resources
 from .errors import InputError
 from .outputs import DEMO_JOURNAL, DEMO_OUTPUT_DIR, SQLITE_SIDECARS
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLES = REPO / "data-samples"
-DEFAULT_INPUT = SAMPLES / "legacy_keys.csv"
-DEFAULT_SEED = SAMPLES / "sandbox_seed.json"
+DEFAULT_INPUT = resources.LEGACY_KEYS  # the clone's data-samples/, or the copy an installed wheel ships
+DEFAULT_SEED = resources.SEED
 REJECT_COLUMNS = ["source_row", "severity", "column", "check", "message", "value"]
 
 
@@ -66,6 +65,10 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> DemoResult:
     """Run the demo end to end and write its files into ``out_dir``; prints a short summary via ``echo``."""
+    from .extras import require
+
+    for extra in ("sandbox", "report"):  # before anything runs: not a migration that ends without its report
+        require(extra, needed_for="tyk-migrate demo")
     from .config import Settings
     from .plan import build_plan, export_plan
     from .reconcile import reconcile
