@@ -36,6 +36,7 @@ _EXPORTS = {
     "export_outcomes": "report",
     "write_report": "report_html",
     "MigrationConsole": "ui",
+    "file_links": "links",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
