@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 lab: $(STAMP)
-	$(PY) -m tyk_migrate.lab
+	$(VENV)/bin/tyk-migrate lab
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -177,6 +177,8 @@ def test_migration_workbook_runs_headless(kernel_env: Any, tmp_path: Path, raw_k
     assert results["verified_ok"] == len(migrated)  # every migrated key opens its API on the gateway
 
     assert (out / "report.html").stat().st_size > 1000
+    shown = [o for c in notebook["cells"] if "".join(c["source"]).startswith("report = ") for o in c["outputs"]]
+    assert any('<a href="out/report.html"' in "".join(o.get("data", {}).get("text/html", "")) for o in shown)
     executed = tmp_path / "migration_workbook.executed.ipynb"
     assert leaked(executed, raw_keys) == []
     assert sandbox.token not in executed.read_text(encoding="utf-8")

@@ -158,7 +158,7 @@ def test_bad_frames_are_refused_with_one_line() -> None:
 
 def test_plain_string_keys_are_wrapped() -> None:
     frame = load_keys(pd.DataFrame([GOOD]))
-    frame["key_id"] = pd.Series(["Good9Key7Value5Here3"], dtype=object)
+    frame["key_id"] = pd.Series(["Good9Key7Value5Here3"], index=frame.index, dtype=object)  # labels: source_row
     valid, _ = validate_keys(frame, now=NOW)
     assert "Good9Key7Value5Here3" not in repr(valid["key_id"].iloc[0])
 

@@ -36,6 +36,7 @@ _EXPORTS = {
     "export_outcomes": "report",
     "write_report": "report_html",
     "MigrationConsole": "ui",
+    "file_links": "links",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -48,3 +49,8 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """What ``tm.<Tab>`` offers: the lazy exports too, not only what is already imported."""
+    return sorted({*globals(), *__all__})

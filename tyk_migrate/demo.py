@@ -1,8 +1,8 @@
 """``tyk-migrate demo`` / ``make demo``: the whole migration on the sample data, against a local sandbox.
 
-Load ``data-samples/legacy_keys.csv`` -> validate -> fetch the sandbox portal -> plan -> apply (journal in
-the output folder) -> verify every migrated key on the sandbox gateway -> reconcile against a fresh read
-of the portal -> write the evidence: ``plan.csv``, ``outcomes.csv``, ``rejects.csv``,
+Load the sample ``legacy_keys.csv`` (``tyk_migrate.resources``) -> validate -> fetch the sandbox portal ->
+plan -> apply (journal in the output folder) -> verify every migrated key on the sandbox gateway ->
+reconcile against a fresh read of the portal -> write the evidence: ``plan.csv``, ``outcomes.csv``, ``rejects.csv``,
 ``reconciliation.csv``, ``report.html``. The sandbox runs on a free loopback port for the duration only.
 
 Each step is one library call, the same ones a notebook cell makes, so this file doubles as a worked
@@ -19,14 +19,14 @@ from typing import Any
 
 import pandas as pd
 
+from . import resources
 from .errors import InputError
+from .outputs import DEMO_JOURNAL, DEMO_OUTPUT_DIR, SQLITE_SIDECARS
 from .report_impact import impact_breakdown, impact_by_kind
 from .vocabulary import BLOCKED, CREATED, FAILED, SKIPPED
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLES = REPO / "data-samples"
-DEFAULT_INPUT = SAMPLES / "legacy_keys.csv"
-DEFAULT_SEED = SAMPLES / "sandbox_seed.json"
+DEFAULT_INPUT = resources.LEGACY_KEYS  # the clone's data-samples/, or the copy an installed wheel ships
+DEFAULT_SEED = resources.SEED
 REJECT_COLUMNS = ["source_row", "severity", "column", "check", "message", "value"]
 
 
@@ -55,18 +55,22 @@ def _status_counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
 
 def _fresh_journal(path: Path) -> None:
     """A new sandbox knows nothing of an older demo's run: its journal must not claim otherwise."""
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", *SQLITE_SIDECARS):
         Path(str(path) + suffix).unlink(missing_ok=True)
 
 
 def run_demo(
-    out_dir: str | Path = "demo-output",
+    out_dir: str | Path = DEMO_OUTPUT_DIR,
     *,
     input: str | Path = DEFAULT_INPUT,
     seed: str | Path = DEFAULT_SEED,
     echo: Callable[[str], None] = print,
 ) -> DemoResult:
     """Run the demo end to end and write its files into ``out_dir``; prints a short summary via ``echo``."""
+    from .extras import require
+
+    for extra in ("sandbox", "report"):  # before anything runs: not a migration that ends without its report
+        require(extra, needed_for="tyk-migrate demo")
     from .config import Settings
     from .plan import build_plan, export_plan
     from .reconcile import reconcile
@@ -83,7 +87,7 @@ def run_demo(
     if not source.exists():
         raise InputError(f"demo input {source} not found (run python data-samples/make_samples.py)")
     out.mkdir(parents=True, exist_ok=True)
-    journal = out / "demo.journal"
+    journal = out / DEMO_JOURNAL
     _fresh_journal(journal)
 
     legacy = load_keys(source)

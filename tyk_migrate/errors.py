@@ -16,7 +16,9 @@
     │   └── UnexpectedAnswer           a 2xx whose body is not what the API promises
     ├── JournalError                   the journal file is unusable or belongs to another input
     │   └── JournalLocked              another run or rollback holds the journal (names pid, host, start)
-    └── CredentialMismatch             a created credential read back differs from what was asked
+    ├── CredentialMismatch             a created credential read back differs from what was asked
+    ├── DashboardError                 a Tyk Dashboard call failed (the message starts with its host)
+    └── NotReady                       a workbook step run too early (Run All before Start): one line in IPython
 
 Messages never hold a token or a raw key: portal errors name the method and path only, and key values
 appear as fingerprints or masks.
@@ -156,3 +158,14 @@ class DashboardError(MigrateError):
     def __init__(self, message: str, *, host: str = "") -> None:
         self.host = host
         super().__init__(message)
+
+
+class NotReady(MigrateError):
+    """A notebook step that needs an earlier one done (a finished run). IPython shows its message only.
+
+    ``_render_traceback_`` is IPython's hook for exceptions that draw themselves: *Run All* before Start
+    stops at the guard with this one line instead of a red traceback through the library's frames.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]

@@ -48,6 +48,9 @@ def figure_png_data_uri(fig: Figure, dpi: int = 110) -> str:
 
 def status_charts(counts: pd.Series, summary: pd.DataFrame) -> Charts:
     """Three bar charts: ``counts`` per status, and the ``summary`` status split per plan and per product."""
+    from .extras import require
+
+    require("report", needed_for="the reconciliation charts")
     from matplotlib.figure import Figure
 
     colours = {

@@ -349,6 +349,9 @@ def write_report(
     reconciliation's), ``operator`` (default: the login name), ``started_at`` (default: the run's first
     start in ``outcomes``; the duration runs to its last finish, or to now when ``started_at`` is given).
     """
+    from .extras import require
+
+    require("report", needed_for="the HTML report's charts")
     generated = datetime.now(UTC)
     if verification is None and outcomes is not None and "verify_status" in outcomes.columns:
         verification = outcomes

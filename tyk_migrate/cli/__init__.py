@@ -8,13 +8,13 @@ result to a presenter (``present``); ``Session`` (``session``) decides where the
 Modules: ``app`` (the group), ``options`` (shared options, ``Source``, the wrapper every command runs in),
 ``session``, ``exits``, ``present``, ``diagnose`` (hints for portal errors), ``logs`` (``--verbose`` and the
 secret-scrubbing log filter), ``paths`` (output checks), ``running`` (a run in a terminal: progress, Ctrl-C);
-the commands: ``sandbox`` (sandbox, demo), ``validate``, ``plan``, ``apply``, ``rollback``, ``verify``
+the commands: ``sandbox`` (sandbox, demo), ``lab``, ``validate``, ``plan``, ``apply``, ``rollback``, ``verify``
 (verify, reconcile).
 """
 
 from __future__ import annotations
 
-from . import apply, plan, rollback, sandbox, validate, verify  # noqa: F401  (each registers its commands)
+from . import apply, lab, plan, rollback, sandbox, validate, verify  # noqa: F401  (each registers its commands)
 from .app import cli
 from .exits import DEBUG_ENV, EXIT_UNEXPECTED, UNEXPECTED_MESSAGE_CHARS, ExitCode, one_line_errors, unexpected_message
 from .options import INPUT_FORMATS, Source, input_options, portal_options, read_concurrency_option

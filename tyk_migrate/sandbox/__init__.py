@@ -8,6 +8,7 @@ plus a gateway emulator, faults on demand and optional SQLite persistence. See d
 
 from __future__ import annotations
 
+from . import _extra  # noqa: F401  (first: a missing extra is one line)
 from .app import SandboxConfig, create_app
 from .faults import FaultSpec, parse_faults
 from .seed import load_seed

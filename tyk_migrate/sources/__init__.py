@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import InputError, UnknownFormatError
 from . import jsontext
-from .canonical import COLUMNS, REQUIRED
+from .canonical import COLUMNS, REQUIRED, by_source_row
 from .capped import read_capped
 from .encoding import decode
 from .flat import load_flat, load_frame, load_mapping
@@ -40,7 +40,7 @@ EXTENSIONS = {
 }
 MAX_JSON_SNIFF = 64 << 20  # whole-document JSON sniffing above this size is left to the loader
 
-__all__ = ["COLUMNS", "FORMATS", "REQUIRED", "detect_format", "load_keys", "require_records"]
+__all__ = ["COLUMNS", "FORMATS", "REQUIRED", "by_source_row", "detect_format", "load_keys", "require_records"]
 
 
 def _read_source(source: Any) -> tuple[bytes, str, str | None]:
@@ -153,10 +153,21 @@ def load_keys(
         fmt = "excel"
     if fmt not in (*FORMATS, "auto"):
         raise UnknownFormatError(f"unknown format {format!r}; use one of auto, {', '.join(FORMATS)}")
-    parsed_mapping = load_mapping(mapping)
+    return by_source_row(_load(source, fmt, load_mapping(mapping), developers, email_field, policies, report, required))
+
+
+def _load(
+    source: str | Path | bytes | IO[Any] | pd.DataFrame,
+    fmt: str,
+    parsed_mapping: dict[str, Any] | None,
+    developers: str | Path | None,
+    email_field: str,
+    policies: str | Path | bytes | Mapping[str, Any] | list[Any] | None,
+    report: list | None,
+    required: Sequence[str],
+) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
-        frame = load_frame(source, mapping=parsed_mapping, report=report, required=required)
-        return frame
+        return load_frame(source, mapping=parsed_mapping, report=report, required=required)
     if fmt == "frame":
         raise InputError("format 'frame' needs a pandas DataFrame as the source")
     data, display, suffix = _read_source(source)

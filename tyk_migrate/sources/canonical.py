@@ -342,6 +342,18 @@ def build_frame(
     return frame
 
 
+def by_source_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` indexed by its ``source_row`` column, so a label and the row number in the file never disagree.
+
+    Every frame built from it keeps those labels (``validate_keys``' valid rows are a subset); positions
+    (``iloc``) work as before. The index is unnamed: a level named like the column would make
+    ``groupby("source_row")`` ambiguous.
+    """
+    if "source_row" in frame.columns and len(frame):
+        frame.index = pd.Index(frame["source_row"].to_numpy())
+    return frame
+
+
 def expires_known(columns: Mapping[str, Any], has_expiry: bool, n: int) -> pd.Series | None:
     """The optional ``expires_known`` column: False where the source does not say when a key expires.
 

@@ -153,4 +153,4 @@ def load_dashboard(
         report.append(f"Dashboard dump: {len(entries)} key(s)")
         if developers is not None:
             report.append(f"owner emails joined through tyk_developer_id: {joined}; developer not found: {unmatched}")
-    return frame
+    return canonical.by_source_row(frame)  # a live Dashboard read is labelled like a file of its answer

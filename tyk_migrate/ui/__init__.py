@@ -8,6 +8,7 @@ and their CSS classes), ``control`` (the run's task, Start/Pause/Resume/Stop and
 
 from __future__ import annotations
 
+from . import _extra  # noqa: F401  (first: a missing extra is one line)
 from .console import MigrationConsole
 from .control import HEARTBEAT_SECONDS, RunControl, guarded
 from .layout import CONCURRENCY_CHOICES, HELP, ConsoleWidgets

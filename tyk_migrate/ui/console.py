@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from .. import ui_format as fmt
-from ..errors import MigrateError
+from ..errors import MigrateError, NotReady
 from ..journal import Journal
 from ..run import Migration, Progress
 from . import render
@@ -157,16 +157,16 @@ class MigrationConsole(ConsoleWidgets):
         return view_of(self._facts(tables=True, failures=True))
 
     def require_finished(self) -> None:
-        """Raise a one-line ``MigrateError`` unless a run has finished and none is active.
+        """Raise a one-line ``NotReady`` (a ``MigrateError``) unless a run has finished and none is active.
 
         The workbook calls it before verifying, so *Run All* stops with a sentence that says what to do
         instead of a long error from a verification over rows nobody migrated yet.
         """
         __tracebackhide__ = True  # IPython shows the one line, not this frame
         if self.running:
-            raise MigrateError("a run is still active: wait until the console above says 'finished' (or press Stop)")
+            raise NotReady("a run is still active: wait until the console above says 'finished' (or press Stop)")
         if self.finished_runs == 0:
-            raise MigrateError("no finished run yet: press Start in the console above and wait for 'finished'")
+            raise NotReady("no finished run yet: press Start in the console above and wait for 'finished'")
 
     def start(self) -> asyncio.Task[pd.DataFrame]:
         """Start (or continue from the journal) a run over the current scope on the running event loop."""
