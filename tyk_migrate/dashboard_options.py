@@ -54,19 +54,13 @@ def dashboard_options(func: F) -> F:
     return func
 
 
-def _public_dashboard_token() -> str:
-    from .sandbox.app import PUBLIC_DASHBOARD  # the sandbox (starlette) loads only when the option is used
-
-    return PUBLIC_DASHBOARD
-
-
 def sandbox_dashboard_token_option(func: F) -> F:
     """``--dashboard-token`` of ``tyk-migrate sandbox`` (``SandboxConfig.dashboard_token``)."""
     return click.option(
         "--dashboard-token",
         envvar="TYK_SANDBOX_DASHBOARD_TOKEN",
         show_envvar=True,
-        default=_public_dashboard_token,
+        default=None,  # the sandbox's own public default (SandboxConfig): starlette loads only in the command
         show_default="sandbox-dashboard-token",
         help="Token the sandbox's Dashboard part (/api) expects in the Authorization header (a secret of your "
         "own to listen beyond loopback: the default is public).",

@@ -90,7 +90,7 @@ def sandbox(
     auth_token_type: str,
     profile: str,
     behaviours: tuple[str, ...],
-    dashboard_token: str,
+    dashboard_token: str | None,
 ) -> Outcome:
     """Run the local Tyk Developer Portal + gateway emulator (for rehearsals, demos and tests).
 
@@ -111,7 +111,7 @@ def sandbox(
     accepted = AUTH_TOKEN_TYPES if auth_token_type == "both" else (auth_token_type,)
     config = SandboxConfig(
         token=token,
-        dashboard_token=dashboard_token,
+        **({"dashboard_token": dashboard_token} if dashboard_token else {}),  # else the public default
         seed=seed,
         db=db,
         min_key_length=min_key_length,
