@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import InputError
 from . import legacy
+from .jsonin import BadNumber, check_numbers, loads
 
 KINDS = ("users", "products", "plans", "apps", "custom_credentials")
 REQUIRED_KINDS = ("users", "products", "plans")
@@ -75,17 +76,25 @@ def load_seed(source: str | Path | dict[str, Any] | None) -> dict[str, list[dict
     if isinstance(source, dict):
         raw: Any = copy.deepcopy(source)
         name = "seed"
+        try:
+            check_numbers(raw)  # NaN or infinity stored would make every answer carrying it a 500
+        except BadNumber as exc:
+            raise _fail(name, str(exc)) from None
     elif isinstance(source, str | Path):
         path = Path(source)
         name = str(path)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw = loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError(f"sandbox seed: file not found: {path}") from None
         except (OSError, UnicodeError) as exc:
             raise InputError(f"sandbox seed: cannot read {path}: {exc}") from None
         except json.JSONDecodeError as exc:
             raise InputError(f"sandbox seed: {path} is not JSON: {exc}") from None
+        except BadNumber as exc:  # NaN, Infinity, 1e999, a 5,000-digit number: one line, not a traceback
+            raise _fail(name, f"{exc}; numbers must be finite") from None
+        except RecursionError:
+            raise InputError(f"sandbox seed: {path} is nested too deeply to be a seed") from None
     else:
         raw, name = source, "seed"
     if not isinstance(raw, dict):
