@@ -43,6 +43,10 @@ CASES = [
     ("key_bad_chars", {"key": "Abcd?efgh1234#567%"}, {"key": "Abcd=efgh12345678"}),
     ("key_bad_chars", {"key": 'Abcd"efgh\\12345678'}, {"key": "Abcd~efgh12345678"}),
     ("key_bad_chars", {"key": "Abcd\x01efgh12345678"}, {"key": "Abcd:efgh12345678"}),
+    ("key_bad_chars", {"key": "Abcdéfgh12345678"}, {"key": "Abcdefgh12345678"}),
+    ("key_bad_chars", {"key": "Abcd\u4e2defgh12345678"}, {"key": "Abcd!efgh12345678"}),
+    ("key_bad_chars", {"key": "Abcd\x7fefgh12345678"}, {"key": "Abcd~efgh12345679"}),
+    ("key_bad_chars", {"key": "Abcd\x85efgh12345678"}, {"key": "Abcd@efgh12345678"}),
     ("key_too_short", {"key": "Ab3d5"}, {"key": "Ab3d5f7h"}),
     ("email_missing", {"email": "  "}, {"email": "x@y.example"}),
     ("email_malformed", {"email": "not-an-email"}, {"email": "first.last+tag@sub.y.example"}),
@@ -112,6 +116,19 @@ def test_rejects_mask_keys_and_never_hold_raw_values() -> None:
         assert k not in text
     key_rows = rejects[rejects["column"] == "key_id"]
     assert set(key_rows["value"]) <= {mask(k) for k in keys}
+
+
+def test_a_non_ascii_key_is_refused_at_validate_naming_why_with_the_key_masked() -> None:
+    keys = ["Clé9Key7Value5Here3x", "Ключ9Key7Value5Here3", "Key\U0001f511Value5Here3xy"]
+    valid, rejects = run(*({"key": k} for k in keys))
+    assert valid.empty
+    bad = rejects[rejects["check"] == "key_bad_chars"].set_index("source_row")
+    assert set(bad.index) == {1, 2, 3}
+    for row, key in enumerate(keys, start=1):
+        message, value = bad.loc[row, "message"], bad.loc[row, "value"]
+        assert message.startswith("key contains a non-ASCII character: such keys break HTTP headers")
+        assert value == mask(key) and key not in message + value
+        assert not any(ch in message for ch in key if not ch.isascii())  # the message names no character of it
 
 
 def test_message_is_written_for_a_person() -> None:

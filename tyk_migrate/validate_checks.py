@@ -20,7 +20,12 @@ from .secrets import MASK_CHAR, MASK_TIERS, reveal, reveal_all
 from .sources.canonical import expiry_problems
 from .validate_limits import LIMIT_RULES
 
-BAD_CHARS_RE = r'[\s\p{Z}\p{Cc}\p{Cf}"\\/?#%]'
+#: The one home of the key charset rule. A key travels in the ``Authorization`` header, which clients (httpx
+#: among them) send as ASCII: a non-ASCII key has no byte form they agree on. It also travels in Dashboard
+#: ``/api/keys/{id}`` paths, which split at ``/ ? # %`` and choke on quotes and backslashes. So anything outside
+#: ``!``..``~`` (whitespace, controls, formatting characters, every non-ASCII letter), and those six, is an
+#: error at validate time, not a vague failure at verify.
+BAD_CHARS_RE = r'[^\x21-\x7E]|["\\/?#%]'
 HASH_RE = r"^(?:[0-9a-fA-F]{16}|[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$"
 EMAIL_RE = r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$"
 LONG_KEY = 24
@@ -111,6 +116,8 @@ def _describe_bad_chars(raw: str) -> str:
             what = f"'{ch}'"
         elif not ch.isprintable():
             what = "an invisible formatting character"
+        elif not ch.isascii():
+            what = "a non-ASCII character"
         else:
             continue
         if what not in found:
