@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -129,6 +130,21 @@ def test_a_non_ascii_key_is_refused_at_validate_naming_why_with_the_key_masked()
         assert message.startswith("key contains a non-ASCII character: such keys break HTTP headers")
         assert value == mask(key) and key not in message + value
         assert not any(ch in message for ch in key if not ch.isascii())  # the message names no character of it
+
+
+@pytest.mark.parametrize(
+    "key", ["z" * 16, "z" * 30, "0" * 32, "ab" * 10, "////////////////", "Qx7!" * 9, "aaaaa", "kkkkkkkkk"]
+)
+def test_nothing_in_the_report_of_a_low_entropy_key_gives_it_away(key: str) -> None:
+    """Its pattern and its length are the whole key: the mask shows neither and no message states its length
+    (nor names the character it is made of)."""
+    valid, rejects = run({"key": key}, {"key": "Other9Key7Value5Here3"})
+    mine = rejects[rejects["source_row"] == 1]
+    assert "key_weak" in set(mine["check"])
+    assert set(mine.loc[mine["column"] == "key_id", "value"]) == {"………"}
+    text = " ".join(mine["message"]) + " " + valid.drop(columns="key_fingerprint").to_string()
+    assert not re.search(rf"\b{len(key)}\b", text), text
+    assert "one character" not in text and key[:4] not in text and f"'{key[0]}'" not in text
 
 
 def test_message_is_written_for_a_person() -> None:

@@ -121,7 +121,7 @@ CHECKS: dict[str, Check] = {
             "key_weak",
             "key_id",
             "warning",
-            "the key is weak (under 12 characters, or one repeated character)",
+            "the key is weak (under 12 characters, or a short pattern repeated)",
             "plan to rotate it after the migration",
         ),
     )
