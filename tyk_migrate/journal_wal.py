@@ -41,11 +41,19 @@ class WalGuard:
         self._size = 0  # its size at the last look
         self._salts: bytes | None = None  # the header's salts at the last look (None: no valid header)
 
-    def check(self, conn: sqlite3.Connection | None) -> str | None:
-        """Compare the file with the last look and remember this one; ``conn`` asks SQLite when it is empty."""
+    def check(self, conn: sqlite3.Connection | None, *, quick: bool = False) -> str | None:
+        """Compare the file with the last look and remember this one; ``conn`` asks SQLite when it is empty.
+
+        ``quick`` (before a batch): only SQLite's own commits restart the log or move its header, so between
+        commits the same file, not smaller, is enough (one ``stat``); anything else is looked at in full.
+        """
         try:
-            st = os.stat(self.path)
-            header = self._header()
+            if quick and self._identity is not None:
+                st = os.stat(self.path)
+                if (st.st_dev, st.st_ino) == self._identity and st.st_size >= self._size:
+                    self._size = st.st_size
+                    return None
+            st, header = self._look()
         except FileNotFoundError:
             return "its -wal file was deleted under the run" if self._identity is not None else None
         except OSError as exc:
@@ -69,9 +77,13 @@ class WalGuard:
             return f"its -wal file was emptied under the run (it held {self._size} bytes)"
         return None
 
-    def _header(self) -> bytes:
-        with open(self.path, "rb") as f:  # by path, every time: a replaced file must be the one read
-            return f.read(WAL_HEADER_SIZE)
+    def _look(self) -> tuple[os.stat_result, bytes]:
+        """The file now at the path (by path, every time: a replaced file must be the one read) and its header."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            return os.fstat(fd), os.pread(fd, WAL_HEADER_SIZE, 0)
+        finally:
+            os.close(fd)
 
 
 def _salts(header: bytes) -> bytes | None:

@@ -91,7 +91,7 @@ class GroupCommitWriter:
         # after one failed transaction nothing more is committed: the file then holds a prefix of the records
         if self.error is not None or conn is None:
             return
-        if self._watch(conn):  # damaged while idle: another commit would write past the hole
+        if self._watch(conn, quick=True):  # damaged while idle: another commit would write past the hole
             return
         try:
             conn.execute("BEGIN")
@@ -105,9 +105,9 @@ class GroupCommitWriter:
             return
         self._watch(conn)  # damaged during the commit: the batch is not safely on disk, so it fails too
 
-    def _watch(self, conn: sqlite3.Connection) -> bool:
+    def _watch(self, conn: sqlite3.Connection, *, quick: bool = False) -> bool:
         """Look at the -wal file; if it is no longer safe, record why (nothing more is committed)."""
-        problem = self._wal.check(conn)
+        problem = self._wal.check(conn, quick=quick)
         if problem is not None:
             self.error = problem
         return problem is not None
