@@ -22,10 +22,8 @@ from tyk_migrate import vocabulary
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "tyk_migrate"
 MAX_LINES = 400
-#: Modules still over MAX_LINES, with the most lines each may have until it is split (issue 15).
-OVER_THE_LIMIT = {
-    "verify.py": 480,  # the gateway calls and the verify frame
-}
+#: Modules still over MAX_LINES, with the most lines each may have until it is split (issue 15): none left.
+OVER_THE_LIMIT: dict[str, int] = {}
 
 
 def _modules() -> list[Path]:

@@ -127,6 +127,19 @@ def test_mask_tiers():
     assert mask("") == "" and mask(None) == ""
 
 
+LOW_ENTROPY = ["z" * 16, "0" * 32, "é" * 20, "ab" * 8, "abcd" * 4, "xyz" * 8, "Ab3d" * 6 + "Ab", "12345678" * 4]
+
+
+@pytest.mark.parametrize("key", LOW_ENTROPY)
+def test_a_low_entropy_key_masks_to_nothing(key: str):
+    assert mask(key) == mask(SecretKey(key)) == str(SecretKey(key)) == MASK_CHAR * 3  # not its pattern, nor its length
+
+
+@pytest.mark.parametrize("key", ["abc" * 4, "abcdefghi" * 4, "x" * 30 + "Z", "zzzzzzzzzzzzzzzy", RAW])
+def test_a_key_whose_ends_cannot_show_its_pattern_whole_keeps_its_mask(key: str):
+    assert mask(key) != MASK_CHAR * 3
+
+
 def test_secret_key_prints_as_mask_but_sends_raw():
     key = SecretKey(RAW)
     assert str(key) == repr(key)[11:-2] == mask(RAW)

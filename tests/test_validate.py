@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -43,6 +44,10 @@ CASES = [
     ("key_bad_chars", {"key": "Abcd?efgh1234#567%"}, {"key": "Abcd=efgh12345678"}),
     ("key_bad_chars", {"key": 'Abcd"efgh\\12345678'}, {"key": "Abcd~efgh12345678"}),
     ("key_bad_chars", {"key": "Abcd\x01efgh12345678"}, {"key": "Abcd:efgh12345678"}),
+    ("key_bad_chars", {"key": "Abcdéfgh12345678"}, {"key": "Abcdefgh12345678"}),
+    ("key_bad_chars", {"key": "Abcd\u4e2defgh12345678"}, {"key": "Abcd!efgh12345678"}),
+    ("key_bad_chars", {"key": "Abcd\x7fefgh12345678"}, {"key": "Abcd~efgh12345679"}),
+    ("key_bad_chars", {"key": "Abcd\x85efgh12345678"}, {"key": "Abcd@efgh12345678"}),
     ("key_too_short", {"key": "Ab3d5"}, {"key": "Ab3d5f7h"}),
     ("email_missing", {"email": "  "}, {"email": "x@y.example"}),
     ("email_malformed", {"email": "not-an-email"}, {"email": "first.last+tag@sub.y.example"}),
@@ -112,6 +117,34 @@ def test_rejects_mask_keys_and_never_hold_raw_values() -> None:
         assert k not in text
     key_rows = rejects[rejects["column"] == "key_id"]
     assert set(key_rows["value"]) <= {mask(k) for k in keys}
+
+
+def test_a_non_ascii_key_is_refused_at_validate_naming_why_with_the_key_masked() -> None:
+    keys = ["Clé9Key7Value5Here3x", "Ключ9Key7Value5Here3", "Key\U0001f511Value5Here3xy"]
+    valid, rejects = run(*({"key": k} for k in keys))
+    assert valid.empty
+    bad = rejects[rejects["check"] == "key_bad_chars"].set_index("source_row")
+    assert set(bad.index) == {1, 2, 3}
+    for row, key in enumerate(keys, start=1):
+        message, value = bad.loc[row, "message"], bad.loc[row, "value"]
+        assert message.startswith("key contains a non-ASCII character: such keys break HTTP headers")
+        assert value == mask(key) and key not in message + value
+        assert not any(ch in message for ch in key if not ch.isascii())  # the message names no character of it
+
+
+@pytest.mark.parametrize(
+    "key", ["z" * 16, "z" * 30, "0" * 32, "ab" * 10, "////////////////", "Qx7!" * 9, "aaaaa", "kkkkkkkkk"]
+)
+def test_nothing_in_the_report_of_a_low_entropy_key_gives_it_away(key: str) -> None:
+    """Its pattern and its length are the whole key: the mask shows neither and no message states its length
+    (nor names the character it is made of)."""
+    valid, rejects = run({"key": key}, {"key": "Other9Key7Value5Here3"})
+    mine = rejects[rejects["source_row"] == 1]
+    assert "key_weak" in set(mine["check"])
+    assert set(mine.loc[mine["column"] == "key_id", "value"]) == {"………"}
+    text = " ".join(mine["message"]) + " " + valid.drop(columns="key_fingerprint").to_string()
+    assert not re.search(rf"\b{len(key)}\b", text), text
+    assert "one character" not in text and key[:4] not in text and f"'{key[0]}'" not in text
 
 
 def test_message_is_written_for_a_person() -> None:

@@ -126,8 +126,10 @@ class Journal(JournalBindings):
     def close(self) -> None:
         if not self._closed:
             try:
-                self.stop_group_commit()
-                self._conn.close()
+                try:
+                    self.stop_group_commit()
+                finally:  # also after a failed write: a connection left open keeps a stale wal-index alive
+                    self._conn.close()
             finally:  # the lock goes last, once nothing of ours writes the file any more
                 self._closed = True
                 self._lock.release()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import JournalError
+from .journal_wal import WalGuard
 
 # one record write: its SQL, its parameters, and the future answered once it is committed (or is not)
 _Item = tuple[str, tuple[Any, ...], concurrent.futures.Future[None]]
@@ -30,6 +31,7 @@ class GroupCommitWriter:
         self.queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self.last: concurrent.futures.Future[None] | None = None
         self.error: str | None = None
+        self._wal = WalGuard(path)
         self._thread = threading.Thread(target=self._write_loop, name="tyk-migrate journal", daemon=True)
 
     def start(self) -> None:
@@ -64,6 +66,7 @@ class GroupCommitWriter:
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
+            self._watch(conn)  # the first look: the -wal file SQLite has open now is the run's
         except sqlite3.Error as exc:  # every record then fails: the loop still answers each future, and stops
             self.error = str(exc)
         return conn
@@ -88,6 +91,8 @@ class GroupCommitWriter:
         # after one failed transaction nothing more is committed: the file then holds a prefix of the records
         if self.error is not None or conn is None:
             return
+        if self._watch(conn, quick=True):  # damaged while idle: another commit would write past the hole
+            return
         try:
             conn.execute("BEGIN")
             for sql, params, _ in batch:
@@ -97,6 +102,15 @@ class GroupCommitWriter:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             self.error = str(exc) or type(exc).__name__
+            return
+        self._watch(conn)  # damaged during the commit: the batch is not safely on disk, so it fails too
+
+    def _watch(self, conn: sqlite3.Connection, *, quick: bool = False) -> bool:
+        """Look at the -wal file; if it is no longer safe, record why (nothing more is committed)."""
+        problem = self._wal.check(conn, quick=quick)
+        if problem is not None:
+            self.error = problem
+        return problem is not None
 
     def _answer(self, batch: list[_Item]) -> None:
         for _, _, fut in batch:

@@ -40,7 +40,7 @@ CHECKS: dict[str, Check] = {
             "key_bad_chars",
             "key_id",
             "error",
-            'the key contains whitespace, a control character, or one of " \\ / ? # %',
+            'the key contains whitespace, a control or non-ASCII character, or one of " \\ / ? # %',
             "such keys break HTTP headers or Dashboard routes; rotate the key instead of migrating it",
         ),
         Check(
@@ -121,7 +121,7 @@ CHECKS: dict[str, Check] = {
             "key_weak",
             "key_id",
             "warning",
-            "the key is weak (under 12 characters, or one repeated character)",
+            "the key is weak (under 12 characters, or a short pattern repeated)",
             "plan to rotate it after the migration",
         ),
     )

@@ -36,7 +36,7 @@ from . import fingerprint_key
 
 MASK_CHAR = "…"
 #: ``(shortest length, characters shown at each end)``, longest first. A mask shows at most a quarter of a key
-#: and at most 8 characters; a key under 12 characters shows none (``………``, whatever its length).
+#: and at most 8 characters; a key under 12 characters, or one repeating a short pattern, shows none (``………``).
 MASK_TIERS = ((32, 4), (24, 3), (16, 2), (12, 1))
 #: What the journal records to say which fingerprint secret wrote it (see ``fingerprint_key_id``).
 _KEY_ID_LABEL = b"tyk-migrate fingerprint key id v1"
@@ -111,13 +111,27 @@ def mask_shown(length: int) -> int:
     return next((shown for shortest, shown in MASK_TIERS if length >= shortest), 0)
 
 
+def pattern_period_max(length: int) -> int:
+    """The longest repeated pattern a mask of a key of ``length`` characters could show whole: both its ends."""
+    return max(1, 2 * mask_shown(length))
+
+
+def low_entropy(raw: str) -> bool:
+    """True for a key that is a short pattern repeated (``zzzz…``, ``abab…``), short enough for its mask to
+    show it whole (``pattern_period_max``): the mask of such a key shows nothing, and no validate message
+    states its length, since the pattern and the length are the whole key."""
+    n = len(raw)
+    return n >= 2 and any(raw[p:] == raw[:-p] for p in range(1, min(pattern_period_max(n), n - 1) + 1))
+
+
 def mask(value: object) -> str:
-    """``abcd…wxyz`` for keys of 32+ characters, fewer shown for shorter keys, ``………`` under 12."""
+    """``abcd…wxyz`` for keys of 32+ characters, fewer shown for shorter keys, ``………`` under 12 or for a
+    low-entropy key (``low_entropy``: its ends would give the whole key away)."""
     if value is None:
         return ""
     raw = reveal(value) if is_key(value) else str(value)
     shown = mask_shown(len(raw))
-    if shown:
+    if shown and not low_entropy(raw):
         return f"{raw[:shown]}{MASK_CHAR}{raw[-shown:]}"
     return MASK_CHAR * 3 if raw else ""
 

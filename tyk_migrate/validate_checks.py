@@ -16,11 +16,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import hash_only
-from .secrets import MASK_CHAR, MASK_TIERS, reveal, reveal_all
+from .secrets import MASK_CHAR, MASK_TIERS, low_entropy, pattern_period_max, reveal, reveal_all
 from .sources.canonical import expiry_problems
 from .validate_limits import LIMIT_RULES
 
-BAD_CHARS_RE = r'[\s\p{Z}\p{Cc}\p{Cf}"\\/?#%]'
+#: The one home of the key charset rule. A key travels in the ``Authorization`` header, which clients (httpx
+#: among them) send as ASCII: a non-ASCII key has no byte form they agree on. It also travels in Dashboard
+#: ``/api/keys/{id}`` paths, which split at ``/ ? # %`` and choke on quotes and backslashes. So anything outside
+#: ``!``..``~`` (whitespace, controls, formatting characters, every non-ASCII letter), and those six, is an
+#: error at validate time, not a vague failure at verify.
+BAD_CHARS_RE = r'[^\x21-\x7E]|["\\/?#%]'
 HASH_RE = r"^(?:[0-9a-fA-F]{16}|[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$"
 EMAIL_RE = r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$"
 LONG_KEY = 24
@@ -39,6 +44,8 @@ class _Context:
         self.keys = pa.array(reveal_all(frame["key_id"]), type=pa.string())
         self.lengths = pc.fill_null(pc.utf8_length(self.keys), 0).to_numpy(zero_copy_only=False)
         self.present = self.lengths > 0
+        # keys whose pattern and length are the whole key: masked to nothing, and no message states a length
+        self.low_entropy = low_entropy_of(self.keys).to_numpy(zero_copy_only=False)
         self.error_mask = np.zeros(len(frame), dtype=bool)
         self.key_ids: np.ndarray | None = None
 
@@ -63,7 +70,8 @@ def _masked_values(rows: pd.DataFrame) -> list[str]:
 
 
 def masks_of(keys: pa.Array) -> pa.Array:
-    """Vectorised ``secrets.mask``: ``MASK_TIERS`` from the longest down, ``………`` below, ``""`` for empty/none."""
+    """Vectorised ``secrets.mask``: ``MASK_TIERS`` from the longest down, ``………`` below and for low-entropy
+    keys, ``""`` for empty/none."""
     n = pc.fill_null(pc.utf8_length(keys), 0)
     out = pc.if_else(pc.greater(n, 0), pa.scalar(MASK_CHAR * 3), pa.scalar(""))
     for shortest, shown in reversed(MASK_TIERS):  # shortest tier first: each longer tier overrides it
@@ -71,7 +79,21 @@ def masks_of(keys: pa.Array) -> pa.Array:
             pc.utf8_slice_codeunits(keys, 0, shown), pc.utf8_slice_codeunits(keys, -shown), MASK_CHAR
         )
         out = pc.if_else(pc.greater_equal(n, shortest), ends, out)
+    out = pc.if_else(low_entropy_of(keys), pa.scalar(MASK_CHAR * 3), out)
     return pc.fill_null(out, "")
+
+
+def low_entropy_of(keys: pa.Array) -> pa.Array:
+    """Vectorised ``secrets.low_entropy``: the key repeats a pattern of at most ``pattern_period_max`` characters."""
+    n = pc.fill_null(pc.utf8_length(keys), 0).to_numpy(zero_copy_only=False)
+    period_max = np.ones(len(n), dtype=np.int64)
+    for shortest, _ in reversed(MASK_TIERS):  # a step function of the length, as the tiers are
+        period_max[n >= shortest] = pattern_period_max(shortest)
+    out = np.zeros(len(n), dtype=bool)
+    for p in range(1, int(period_max.max(initial=1)) + 1):
+        periodic = pc.equal(pc.utf8_slice_codeunits(keys, p), pc.utf8_slice_codeunits(keys, 0, -p))
+        out |= pc.fill_null(periodic, False).to_numpy(zero_copy_only=False) & (p <= period_max) & (n > p)
+    return pa.array(out, pa.bool_())
 
 
 def _column_values(column: str) -> Callable[[pd.DataFrame], list[str]]:
@@ -111,6 +133,8 @@ def _describe_bad_chars(raw: str) -> str:
             what = f"'{ch}'"
         elif not ch.isprintable():
             what = "an invisible formatting character"
+        elif not ch.isascii():
+            what = "a non-ASCII character"
         else:
             continue
         if what not in found:
@@ -118,12 +142,17 @@ def _describe_bad_chars(raw: str) -> str:
     return ", ".join(found) or "a character the gateway cannot take"
 
 
+def _bad_chars_of(raw: str) -> str:
+    # a low-entropy key made of the character named would be named whole (``////////////``)
+    return "a character the gateway cannot take" if low_entropy(raw) else _describe_bad_chars(raw)
+
+
 def _key_bad_chars(ctx: _Context) -> Any:
     bad = ctx.bool_of(pc.match_substring_regex(ctx.keys, BAD_CHARS_RE))
 
     def messages(rows: pd.DataFrame) -> list[str]:
         return [
-            f"key contains {_describe_bad_chars(reveal(k))}: such keys break HTTP headers or the "
+            f"key contains {_bad_chars_of(reveal(k))}: such keys break HTTP headers or the "
             "Dashboard's /api/keys/{id} routes"
             for k in rows["key_id"]
         ]
@@ -131,12 +160,19 @@ def _key_bad_chars(ctx: _Context) -> Any:
     return bad, messages, _masked_values
 
 
+def _length_of(raw: str, instead: str) -> str:
+    """``N characters``, or ``instead`` for a low-entropy key (its pattern plus its length are the key)."""
+    return instead if low_entropy(raw) else f"{len(raw)} characters"
+
+
 def _key_too_short(ctx: _Context) -> Any:
     short = ctx.present & (ctx.lengths < ctx.min_len)
 
     def messages(rows: pd.DataFrame) -> list[str]:
         return [
-            f"key is {len(reveal(k))} characters; your gateway's minimum is {ctx.min_len} (min_key_length)"
+            f"key is shorter than your gateway's minimum of {ctx.min_len} (min_key_length)"
+            if low_entropy(reveal(k))  # its length with its pattern would be the key
+            else f"key is {len(reveal(k))} characters; your gateway's minimum is {ctx.min_len} (min_key_length)"
             for k in rows["key_id"]
         ]
 
@@ -222,7 +258,8 @@ def _expiry_unparseable(ctx: _Context) -> Any:
 
 
 def _key_looks_hashed(ctx: _Context) -> Any:
-    hashed = ctx.bool_of(pc.match_substring_regex(ctx.keys, HASH_RE))
+    # a low-entropy hex value (``0000…``) is no hash, and "N hex characters" would give it away; key_weak warns
+    hashed = ctx.bool_of(pc.match_substring_regex(ctx.keys, HASH_RE)) & ~ctx.low_entropy
     if ctx.classic:
         text = (
             "Classic Portal dumps hold key HASHES when key hashing is on: this {n}-hex-character value is "
@@ -245,8 +282,8 @@ def _key_long(ctx: _Context) -> Any:
 
     def messages(rows: pd.DataFrame) -> list[str]:
         return [
-            f"key is {len(reveal(k))} characters; some gateway versions lost custom keys over {LONG_KEY} characters "
-            "in multi-data-centre setups: test one key first"
+            f"key is {_length_of(reveal(k), f'over {LONG_KEY} characters')}; some gateway versions lost custom keys "
+            f"over {LONG_KEY} characters in multi-data-centre setups: test one key first"
             for k in rows["key_id"]
         ]
 
@@ -307,20 +344,15 @@ def _inactive(ctx: _Context) -> Any:
 
 
 def _key_weak(ctx: _Context) -> Any:
-    keys = ctx.keys
-    repeated = ctx.bool_of(pc.equal(pc.utf8_slice_codeunits(keys, 1), pc.utf8_slice_codeunits(keys, 0, -1)))
-    repeated &= ctx.lengths >= 2
     short = (ctx.lengths >= ctx.min_len) & (ctx.lengths < WEAK_LENGTH)
-    weak = ctx.present & (repeated | short)
+    weak = ctx.present & (ctx.low_entropy | short)
 
     def messages(rows: pd.DataFrame) -> list[str]:
         out = []
         for k in rows["key_id"]:
             raw = reveal(k)
-            if len(set(raw)) == 1:
-                out.append(
-                    f"key is one character repeated {len(raw)} times: trivial to guess; rotate it after the migration"
-                )
+            if low_entropy(raw):  # neither its length nor its pattern: together they are the key
+                out.append("key repeats a short pattern: trivial to guess; rotate it after the migration")
             else:
                 out.append(f"key is only {len(raw)} characters: weak against guessing; rotate it after the migration")
         return out

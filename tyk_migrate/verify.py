@@ -13,36 +13,65 @@ and the frame keeps its ``SecretKey`` objects, so displaying the result never sh
 The work is async (httpx) with bounded concurrency and an optional global rate; the sync entry point runs
 the loop itself, or in a worker thread when a loop is already running (JupyterLab), so a notebook cell is
 one plain call.
+
+Parts by job: ``verify_targets`` (header, gateway URL, each key's API, sample, pacing), ``verify_hints``
+(what a 401 or 403 means), ``verify_frames`` (summaries of a verified frame), ``verify_journal`` (an outcome
+frame from a journal); every public name stays importable from here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 import pandas as pd
 
 from .aio import run_sync
-from .config import Settings, _env_bool, check_transport
 from .errors import ConfigError, InputError
 from .retry import RetryPolicy, parse_retry_after
 from .scrub import scrub_keys
 from .secrets import KeyValue, is_key, reveal
 from .transport import lean_transport
+from .verify_frames import MEANINGS, verification_attempted, verification_summary, verified_ok
 from .verify_hints import GatewayHints
+from .verify_journal import outcomes_from_journal
+from .verify_targets import (
+    HEADER_STYLES,
+    RateLimiter,
+    _gateway_base,
+    _target_for,
+    api_targets,
+    auth_headers,
+    select_sample,
+)
 
 if TYPE_CHECKING:
     from .snapshot import PortalSnapshot
 
-#: ``header_style`` values and the header each one sends.
-HEADER_STYLES = ("authorization", "bearer", "x-api-key")
+# split by job (verify_targets, verify_frames, verify_journal, verify_hints); importable from here as before
+__all__ = [
+    "HEADER_STYLES",
+    "MEANINGS",
+    "MIGRATED_STATUSES",
+    "VERIFY_COLUMNS",
+    "RateLimiter",
+    "_gateway_base",
+    "api_targets",
+    "auth_headers",
+    "outcomes_from_journal",
+    "select_sample",
+    "verification_attempted",
+    "verification_summary",
+    "verified_ok",
+    "verify_access",
+    "verify_access_async",
+]
+
 #: Outcome statuses whose key is in the portal after the run, hence worth a gateway call.
 MIGRATED_STATUSES = ("created", "skipped")
 #: Columns ``verify_access`` adds (or overwrites).
@@ -53,111 +82,8 @@ Progress = Callable[[int, int], None]
 T = TypeVar("T")
 
 
-def auth_headers(key: KeyValue, header_style: str) -> dict[str, str]:
-    """The header that carries ``key`` for the chosen style (the only place the raw key is used)."""
-    raw = reveal(key)
-    if header_style == "authorization":
-        return {"Authorization": raw}
-    if header_style == "bearer":
-        return {"Authorization": f"Bearer {raw}"}
-    if header_style == "x-api-key":
-        return {"X-API-Key": raw}
-    raise ConfigError(f"header style must be one of {', '.join(HEADER_STYLES)}, got {header_style!r}")
-
-
-class RateLimiter:
-    """Spaces call starts ``1/rate`` seconds apart across all workers (None or <= 0: no limit)."""
-
-    def __init__(self, rate_per_second: float | None) -> None:
-        self.interval = 1.0 / rate_per_second if rate_per_second and rate_per_second > 0 else 0.0
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self.interval:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            await asyncio.sleep(start - now)
-
-
-def _gateway_base(gateway_url: str | None, allow_insecure_http: bool | None) -> str:
-    url = (gateway_url or Settings.from_env().gateway_url or "").strip().rstrip("/")
-    if not url:
-        raise ConfigError("no gateway URL: pass --gateway-url / gateway_url= or set TYK_GATEWAY_URL")
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(f"gateway URL must look like https://gateway.example.com, got {url!r}")
-    insecure_ok = _env_bool("TYK_ALLOW_INSECURE_HTTP") if allow_insecure_http is None else allow_insecure_http
-    check_transport(url, what="gateway", carried="the keys", allow_insecure_http=insecure_ok)
-    return url
-
-
-def api_targets(snapshot: PortalSnapshot | None) -> dict[int, str]:
-    """Portal product ID -> gateway path prefix of one of its APIs (listen path, else API ID)."""
-    if snapshot is None:
-        return {}
-    products = snapshot.products
-    targets: dict[int, str] = {}
-    for row in products.itertuples(index=False):
-        choice = ""
-        for column in ("listen_paths", "api_ids"):
-            values = getattr(row, column, None)
-            if isinstance(values, str):
-                values = [values]
-            for value in values if isinstance(values, (list, tuple)) else []:
-                if isinstance(value, str) and value.strip("/ "):
-                    choice = "/" + value.strip().strip("/")
-                    break
-            if choice:
-                break
-        if choice:
-            targets[int(str(row.product_id))] = choice
-    return targets
-
-
-def _as_list(value: object) -> list[Any]:
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    if hasattr(value, "tolist"):  # numpy array from parquet/pyarrow
-        return list(value.tolist())
-    return []
-
-
-def _target_for(row: pd.Series, targets: dict[int, str]) -> tuple[int, str] | None:
-    """The first of the row's products with an API to call, and that API's path."""
-    for product_id in _as_list(row.get("product_ids")):
-        try:
-            found = targets.get(int(product_id))
-        except (TypeError, ValueError):
-            continue
-        if found:
-            return int(product_id), found
-    return None
-
-
 def _scrub(text: str, key: KeyValue) -> str:
     return scrub_keys(text, [key])  # escaped and cut echoes of the key too
-
-
-def select_sample(frame: pd.DataFrame, sample: int | float | None, seed: int = 0) -> pd.Index:
-    """Index labels to verify: all, ``sample`` rows (int), or that fraction (float in (0, 1])."""
-    if sample is None:
-        return frame.index
-    if isinstance(sample, bool) or sample <= 0:
-        raise InputError(f"sample must be a positive count or a fraction in (0, 1], got {sample!r}")
-    if isinstance(sample, float) and not sample.is_integer():
-        if sample > 1:
-            raise InputError(f"a fractional sample must be in (0, 1], got {sample!r}")
-        count = max(1, round(len(frame) * sample))
-    else:
-        count = int(sample)
-    if count >= len(frame):
-        return frame.index
-    return frame.sample(n=count, random_state=seed).index.sort_values()
 
 
 @dataclass
@@ -225,45 +151,17 @@ async def verify_access_async(
     min_key_length: int | None = None,
 ) -> pd.DataFrame:
     """Async form of :func:`verify_access` (same arguments); use it from async code."""
-    if header_style not in HEADER_STYLES:
-        raise ConfigError(f"header style must be one of {', '.join(HEADER_STYLES)}, got {header_style!r}")
-    if concurrency < 1:
-        raise ConfigError("concurrency must be at least 1")
-    missing = [c for c in ("status", "key_id") if c not in outcomes.columns]
-    if missing:
-        raise InputError(
-            f"verify needs an outcome frame (from apply) with column(s) {', '.join(missing)}; "
-            f"got columns: {', '.join(map(str, outcomes.columns[:20]))}"
-        )
+    _check_arguments(outcomes, header_style, concurrency)
     base = _gateway_base(gateway_url, allow_insecure_http)
     suffix = "/" + path.lstrip("/") if path else "/"
 
     result = outcomes.copy()
     migrated = result[result["status"].isin(MIGRATED_STATUSES)]
     chosen = select_sample(migrated, sample, seed)
-    targets = api_targets(snapshot)
-
+    jobs, errors = _jobs(result, chosen, snapshot, base, suffix)
     statuses: dict[Any, int | None] = {}
-    errors: dict[Any, str | None] = {}
     stamps: dict[Any, datetime | None] = {}
-    where: dict[Any, str | None] = {}
-    jobs: list[_Job] = []
-    for label in chosen:
-        row = result.loc[label]
-        key = row["key_id"]
-        if not is_key(key) or not key:
-            errors[label] = "no key value in the frame (load the export again: keys are never stored)"
-            continue
-        target, product_id = "", None
-        if snapshot is not None:
-            found = _target_for(row, targets)
-            if found is None:
-                errors[label] = "no API to call: none of the key's products has a listen path or API ID"
-                continue
-            product_id, target = found
-        called = (target + suffix) if target else suffix
-        where[label] = called
-        jobs.append(_Job(label, key, base + called, called, row.get("key_fingerprint"), product_id))
+    where: dict[Any, str | None] = {job.label: job.target for job in jobs}
 
     total = len(jobs)
     done = 0
@@ -277,15 +175,7 @@ async def verify_access_async(
         policy = RetryPolicy(
             attempts=retries_429 + 1, base=0.25, cap=max_backoff, max_retry_after=max_backoff, rng=random.Random(seed)
         )
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        client_kw: dict[str, Any] = {"timeout": httpx.Timeout(timeout), "limits": limits, "follow_redirects": False}
-        # the lean transport: httpx's default pool costs milliseconds per call with many in flight
-        transport = transport or lean_transport(base, verify=verify_tls, timeout=timeout, max_connections=concurrency)
-        if transport is not None:
-            client_kw["transport"] = transport
-        else:
-            client_kw["verify"] = verify_tls
-        async with httpx.AsyncClient(**client_kw) as http:
+        async with httpx.AsyncClient(**_client_options(base, concurrency, timeout, verify_tls, transport)) as http:
 
             async def one(job: _Job) -> None:
                 nonlocal done
@@ -304,6 +194,58 @@ async def verify_access_async(
 
     _write_columns(result, statuses, errors, stamps, where)
     return result
+
+
+def _check_arguments(outcomes: pd.DataFrame, header_style: str, concurrency: int) -> None:
+    if header_style not in HEADER_STYLES:
+        raise ConfigError(f"header style must be one of {', '.join(HEADER_STYLES)}, got {header_style!r}")
+    if concurrency < 1:
+        raise ConfigError("concurrency must be at least 1")
+    missing = [c for c in ("status", "key_id") if c not in outcomes.columns]
+    if missing:
+        raise InputError(
+            f"verify needs an outcome frame (from apply) with column(s) {', '.join(missing)}; "
+            f"got columns: {', '.join(map(str, outcomes.columns[:20]))}"
+        )
+
+
+def _jobs(
+    result: pd.DataFrame, chosen: pd.Index, snapshot: PortalSnapshot | None, base: str, suffix: str
+) -> tuple[list[_Job], dict[Any, str | None]]:
+    """One call per chosen row that has a key and (with a snapshot) an API; why not, for the others."""
+    targets = api_targets(snapshot)
+    errors: dict[Any, str | None] = {}
+    jobs: list[_Job] = []
+    for label in chosen:
+        row = result.loc[label]
+        key = row["key_id"]
+        if not is_key(key) or not key:
+            errors[label] = "no key value in the frame (load the export again: keys are never stored)"
+            continue
+        target, product_id = "", None
+        if snapshot is not None:
+            found = _target_for(row, targets)
+            if found is None:
+                errors[label] = "no API to call: none of the key's products has a listen path or API ID"
+                continue
+            product_id, target = found
+        called = (target + suffix) if target else suffix
+        jobs.append(_Job(label, key, base + called, called, row.get("key_fingerprint"), product_id))
+    return jobs, errors
+
+
+def _client_options(
+    base: str, concurrency: int, timeout: float, verify_tls: bool, transport: httpx.AsyncBaseTransport | None
+) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    options: dict[str, Any] = {"timeout": httpx.Timeout(timeout), "limits": limits, "follow_redirects": False}
+    # the lean transport: httpx's default pool costs milliseconds per call with many in flight
+    transport = transport or lean_transport(base, verify=verify_tls, timeout=timeout, max_connections=concurrency)
+    if transport is not None:
+        options["transport"] = transport
+    else:
+        options["verify"] = verify_tls
+    return options
 
 
 def _write_columns(
@@ -379,100 +321,3 @@ def verify_access(
         min_key_length=min_key_length,
     )
     return run_sync(lambda: verify_access_async(outcomes, gateway_url, **kwargs))  # type: ignore[arg-type]
-
-
-def verification_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Counts of verified rows by gateway answer, with a readable meaning for each (for reports)."""
-    if "verify_status" not in frame.columns:
-        return pd.DataFrame(columns=["verify_status", "meaning", "keys"])
-    tried = frame[verification_attempted(frame)]
-    labels = [str(int(s)) if pd.notna(s) else "no answer" for s in tried["verify_status"]]
-    counts = pd.Series(labels, dtype=object).value_counts().sort_index()
-    return pd.DataFrame(
-        {
-            "verify_status": counts.index.astype(str),
-            "meaning": [MEANINGS.get(label, _meaning(label)) for label in counts.index],
-            "keys": counts.to_numpy(),
-        }
-    )
-
-
-MEANINGS = {
-    "200": "key works on its API",
-    "401": "gateway does not know the key (see verify_error)",
-    "403": "gateway refuses the key: not on that API, not provisioned or too short (see verify_error)",
-    "429": "rate limit of the key's plan hit (even after backoff)",
-    "no answer": "connection error or no API to call (see verify_error)",
-}
-
-
-def _meaning(label: str) -> str:
-    if label.startswith("2"):
-        return "key accepted"
-    if label.startswith("5"):
-        return "gateway or upstream error"
-    return "unexpected answer"
-
-
-def verification_attempted(frame: pd.DataFrame) -> pd.Series:
-    """Boolean per row: a call was made or tried (an answer or a recorded reason for none)."""
-    status = frame["verify_status"].notna() if "verify_status" in frame.columns else pd.Series(False, index=frame.index)
-    if "verify_error" in frame.columns:
-        status = status | frame["verify_error"].notna()
-    return status.astype(bool)
-
-
-def verified_ok(frame: pd.DataFrame) -> pd.Series:
-    """Boolean per row: the gateway answered 2xx."""
-    status = frame.get("verify_status")
-    if status is None:
-        return pd.Series(False, index=frame.index)
-    return status.between(200, 299).fillna(False).astype(bool)
-
-
-def outcomes_from_journal(plan: pd.DataFrame, journal: Any) -> pd.DataFrame:
-    """Rebuild a run's outcome frame from a plan (made again from the input) and the run's journal.
-
-    For ``tyk-migrate verify INPUT --journal FILE``: the journal says which keys the run created (with app
-    and credential IDs), failed or rolled back; rows it does not know keep the plan's verdict
-    (``skip_existing`` -> ``skipped``, ``blocked`` -> ``blocked``, else ``pending``). Nothing is written.
-    A journal bound to another input is refused (``JournalError``).
-    """
-    from .errors import JournalError
-    from .journal import input_identity, intent_landed
-
-    bound = getattr(journal, "input_id", None)
-    if bound and bound != input_identity(plan["key_fingerprint"]):
-        raise JournalError(f"journal {getattr(journal, 'path', '')} belongs to another input than this one")
-    frame = plan.copy()
-    status: list[str] = []
-    columns: dict[str, list[Any]] = {
-        c: [] for c in ("app_id", "credential_id", "http_status", "error", "attempts", "batch")
-    }
-    by_state = {"created": "created", "failed": "failed", "mismatch": "failed", "rolled_back": "rolled_back"}
-    actions = frame["action"] if "action" in frame.columns else pd.Series("", index=frame.index)
-    app_ids = frame["app_id"] if "app_id" in frame.columns else pd.Series(None, index=frame.index, dtype=object)
-    cred_ids = (
-        frame["credential_id"] if "credential_id" in frame.columns else pd.Series(None, index=frame.index, dtype=object)
-    )
-    for fp, action, app_id, cred_id in zip(frame["key_fingerprint"], actions, app_ids, cred_ids, strict=True):
-        rec = journal.credential(fp) if isinstance(fp, str) else None
-        if rec is not None and rec.state in by_state:
-            status.append(by_state[rec.state])
-            values = [rec.app_id, rec.credential_id, rec.http_status, rec.error, rec.attempts, rec.batch]
-        elif intent_landed(rec, str(action)) and pd.notna(cred_id):
-            status.append("created")  # the runner adopts it on its next pass, as its own
-            values = [app_id, cred_id, None, None, rec.attempts, rec.batch]
-        else:
-            # as the runner reads an unsettled row: by its planned action, whatever intent the journal holds
-            status.append({"skip_existing": "skipped", "blocked": "blocked"}.get(str(action), "pending"))
-            values = [app_id, cred_id, None, None, None, None]
-        for column, value in zip(columns, values, strict=True):
-            columns[column].append(None if value is None or value is pd.NA or value != value else value)
-    frame["status"] = pd.Series(status, index=frame.index, dtype=object)
-    for column, values in columns.items():
-        if column == "error":
-            frame[column] = pd.Series(values, index=frame.index, dtype=object)
-        else:
-            frame[column] = pd.array(values, dtype="Int64")
-    return frame

@@ -7,8 +7,8 @@ bound to a non-loopback address). Never faulted or delayed.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from ..errors import ConfigError
 from .faults import FaultInjector
+from .jsonin import BadNumber, loads
 from .state import SandboxState
 from .world import LiveBehaviour
 
@@ -59,10 +60,9 @@ class Admin:
         return JSONResponse(self.injector.describe())
 
     async def put_faults(self, request: Request) -> Response:
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            body = None
+        body = await _body(request)
+        if isinstance(body, BadNumber):
+            return _bad_number(body)
         if not isinstance(body, dict):
             return JSONResponse({"errors": ['body must be {"faults": "...", "latency_ms": N}']}, status_code=400)
         spec, latency = body.get("faults", self.injector.spec.text), body.get("latency_ms")
@@ -82,10 +82,9 @@ class Admin:
 
         With ``profile`` the world starts from that profile; without, from the current one. Knobs win.
         """
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            body = None
+        body = await _body(request)
+        if isinstance(body, BadNumber):
+            return _bad_number(body)
         if not isinstance(body, dict) or set(body) - {"profile", "behaviour"}:
             usage = 'body must be {"profile": "NAME", "behaviour": {"KNOB": "VALUE"}}, both optional'
             return JSONResponse({"errors": [usage]}, status_code=400)
@@ -101,3 +100,18 @@ class Admin:
     async def reset(self, request: Request) -> Response:
         self.state.reset()
         return JSONResponse({"status": "ok"})
+
+
+async def _body(request: Request) -> Any:
+    """The JSON body; None if it is no JSON, the ``BadNumber`` if it holds a number the sandbox cannot keep."""
+    try:
+        return loads(await request.body())
+    except BadNumber as exc:
+        return exc
+    except (ValueError, RecursionError):  # no JSON, or nested deeper than the parser goes
+        return None
+
+
+def _bad_number(exc: BadNumber) -> Response:
+    """NaN, Infinity and numbers beyond a double are no JSON a portal could answer with: the body is refused."""
+    return JSONResponse({"errors": [f"body: {exc}; numbers must be finite"]}, status_code=400)

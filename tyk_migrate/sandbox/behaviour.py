@@ -20,12 +20,15 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..tyk_hash import HASH_SETTINGS
-from .faults import parse_rate
+from .faults import MAX_DELAY_MS, parse_rate
+from .faults import shown_value as _shown
 
 #: the portal's list endpoints, as ``paging=ignore:...`` names them
 LIST_ENDPOINTS = ("users", "products", "plans", "apps", "custom_credentials")
 DEFAULT_PROFILE = "strict"
 _WHERE = "behaviour"
+#: the largest ``paging=max:N`` (a bigger page is no different, and an unbounded N overflows)
+MAX_PAGE_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,11 @@ def _paging(name: str, text: str) -> Paging:
                 )
             ignore |= endpoints
         elif kind == "max":
-            if not arg.isdigit() or int(arg) < 1:
-                raise ConfigError(f"{_WHERE}: {name}={text!r}: max:<N> takes a whole number of rows, at least 1")
+            if not arg.isdigit() or len(arg) > len(str(MAX_PAGE_ROWS)) or not 1 <= int(arg) <= MAX_PAGE_ROWS:
+                raise ConfigError(
+                    f"{_WHERE}: {name}={_shown(text)}: max:<N> takes a whole number of rows, at least 1 "
+                    f"and at most {MAX_PAGE_ROWS:,}"
+                )
             maximum = int(arg)
         else:
             raise ConfigError(f"{_WHERE}: {name}={text!r} must be honour, ignore:<endpoint,...> or max:<N>")
@@ -107,9 +113,11 @@ def _milliseconds(name: str, text: str) -> float:
     try:
         value = float(text.strip().lower().removesuffix("ms"))
     except ValueError:
-        raise ConfigError(f"{_WHERE}: {name}={text!r} is not a number of milliseconds") from None
-    if not 0 <= value < float("inf"):
-        raise ConfigError(f"{_WHERE}: {name}={text!r} must be a finite number, not negative")
+        raise ConfigError(f"{_WHERE}: {name}={_shown(text)} is not a number of milliseconds") from None
+    if not 0 <= value <= MAX_DELAY_MS:  # also NaN and infinity
+        raise ConfigError(
+            f"{_WHERE}: {name}={_shown(text)} must be a finite number, not negative, at most {MAX_DELAY_MS:,.0f}"
+        )
     return value
 
 
@@ -322,7 +330,10 @@ def knob_values(items: Mapping[str, object] | Iterable[str] | None) -> dict[str,
             raise ConfigError(f"{_WHERE}: unknown knob {str(name)!r}; known: {', '.join(KNOB_BY_NAME)}")
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ConfigError(f"{_WHERE}: {key} needs a text value, got {type(value).__name__}")
-        out[key] = str(value)
+        try:
+            out[key] = str(value)
+        except ValueError:  # an int beyond the int-to-text limit (4,300 digits): no knob takes one
+            raise ConfigError(f"{_WHERE}: {key} is a number far too large") from None
     return out
 
 

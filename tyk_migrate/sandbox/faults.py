@@ -15,8 +15,10 @@ A spec is comma-separated ``name=value`` items:
 ``retry-after=S``  the ``Retry-After`` value of the ``429`` fault (default 1)
 =================  ==========================================================================
 
-Rates are ``5%`` or ``0.05``; their sum must not exceed 100%. Draws come from ``random.Random(seed)``
-in the order requests arrive, so a sequential client sees the same faults on every run.
+Rates are ``5%`` or ``0.05``; their sum must not exceed 100%. Numbers are finite and bounded (``LIMITS``: a
+delay of more than ten minutes, or a ``NaN`` one, only hangs the client; an unbounded one overflows). Draws
+come from ``random.Random(seed)`` in the order requests arrive, so a sequential client sees the same faults
+on every run.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from ..errors import ConfigError
 
 RATE_KINDS = ("429", "429-no-retry", "500", "502", "503", "lost", "lost-drop", "drop")
 NUMBER_KINDS = ("cap", "jitter", "latency", "retry-after")
+#: the longest delay a sandbox adds to an answer (latency, jitter, listing lag), in milliseconds
+MAX_DELAY_MS = 600_000.0
+#: the largest value of each number kind (also ``latency_ms``)
+LIMITS = {"cap": 1_000_000.0, "jitter": MAX_DELAY_MS, "latency": MAX_DELAY_MS, "retry-after": 86_400.0}
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,9 @@ def parse_rate(name: str, value: str, where: str = "faults") -> float:
     try:
         rate = float(value[:-1]) / 100 if value.endswith("%") else float(value)
     except ValueError:
-        raise ConfigError(f"{where}: {name}={value!r} is not a rate like 5% or 0.05") from None
+        raise ConfigError(f"{where}: {name}={shown_value(value)} is not a rate like 5% or 0.05") from None
     if not 0 <= rate <= 1:
-        raise ConfigError(f"{where}: {name}={value!r} must be between 0% and 100%")
+        raise ConfigError(f"{where}: {name}={shown_value(value)} must be between 0% and 100%")
     return rate
 
 
@@ -60,10 +66,28 @@ def _number(name: str, value: str) -> float:
     try:
         number = float(value.strip().removesuffix("ms"))
     except ValueError:
-        raise ConfigError(f"faults: {name}={value!r} is not a number") from None
+        raise ConfigError(f"faults: {name}={shown_value(value)} is not a number") from None
     if number < 0:
-        raise ConfigError(f"faults: {name}={value!r} must not be negative")
+        raise ConfigError(f"faults: {name}={shown_value(value)} must not be negative")
+    if not number <= LIMITS[name]:  # also NaN and infinity
+        raise ConfigError(f"faults: {name}={shown_value(value)} must be a finite number of at most {LIMITS[name]:,.0f}")
     return number
+
+
+def check_latency(latency_ms: float, where: str = "latency_ms") -> float:
+    """A fixed latency in milliseconds: finite, 0 to ``MAX_DELAY_MS``; ``ConfigError`` naming ``where``."""
+    if isinstance(latency_ms, bool) or not isinstance(latency_ms, int | float):
+        raise ConfigError(f"{where} must be a number")
+    if latency_ms < 0:
+        raise ConfigError(f"{where} must not be negative")
+    if not latency_ms <= MAX_DELAY_MS:  # also NaN and infinity (an int compares without becoming a float)
+        raise ConfigError(f"{where} must be a finite number of milliseconds, at most {MAX_DELAY_MS:,.0f}")
+    return float(latency_ms)
+
+
+def shown_value(value: str) -> str:
+    """A spec or knob value as an error shows it: a long one is cut to keep the line readable."""
+    return repr(value) if len(value) <= 40 else repr(value[:20]) + f"… ({len(value)} characters)"
 
 
 def parse_faults(spec: str | None) -> FaultSpec:
@@ -109,9 +133,7 @@ class FaultInjector:
         """Switch faults while running; resets the random sequence so runs stay reproducible."""
         parsed = parse_faults(spec)
         if latency_ms is not None:
-            if latency_ms < 0:
-                raise ConfigError("latency_ms must not be negative")
-            self.base_latency_ms = float(latency_ms)
+            self.base_latency_ms = check_latency(latency_ms)
         elif not hasattr(self, "base_latency_ms"):
             self.base_latency_ms = 0.0
         self.spec = parsed

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import InputError
 from . import legacy
+from .jsonin import BadNumber, check_numbers, loads
 
 KINDS = ("users", "products", "plans", "apps", "custom_credentials")
 REQUIRED_KINDS = ("users", "products", "plans")
@@ -88,20 +89,31 @@ def load_seed(source: str | Path | dict[str, Any] | None) -> dict[str, list[dict
 
 
 def _read(source: str | Path | dict[str, Any]) -> tuple[Any, str]:
-    """``(the seed as parsed, the name errors give it)``: a dict is copied, so checking never edits the caller's."""
+    """``(the seed as parsed, the name errors give it)``: a dict is copied, so checking never edits the caller's.
+    NaN, Infinity, 1e999 or a 5,000-digit number is one line, not a traceback (stored, it would make every
+    answer carrying it a 500)."""
     if isinstance(source, dict):
-        return copy.deepcopy(source), "seed"
+        raw = copy.deepcopy(source)
+        try:
+            check_numbers(raw)
+        except BadNumber as exc:
+            raise _fail("seed", str(exc)) from None
+        return raw, "seed"
     if not isinstance(source, str | Path):
         return source, "seed"
     path = Path(source)
     try:
-        return json.loads(path.read_text(encoding="utf-8")), str(path)
+        return loads(path.read_text(encoding="utf-8")), str(path)
     except FileNotFoundError:
         raise InputError(f"sandbox seed: file not found: {path}") from None
     except (OSError, UnicodeError) as exc:
         raise InputError(f"sandbox seed: cannot read {path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"sandbox seed: {path} is not JSON: {exc}") from None
+    except BadNumber as exc:
+        raise _fail(str(path), f"{exc}; numbers must be finite") from None
+    except RecursionError:
+        raise InputError(f"sandbox seed: {path} is nested too deeply to be a seed") from None
 
 
 def _checked_kind(raw: dict[str, Any], kind: str, name: str) -> list[dict[str, Any]]:
