@@ -27,6 +27,7 @@ The package, by module:
 * ``gate``: the run's state (pause, resume, stop, halt) and the places under the concurrency limit;
 * ``protocol``: the exactly-once write protocol (intent, durable, send, look up, adopt or retry), once for
   every kind of object; ``apps`` and ``credentials`` are its two kinds and their workflows;
+* ``context``: ``RunContext``, the collaborators one run hands to each workflow (journal, client, gate, …);
 * ``progress``: ``Progress`` snapshots and the rates behind them;
 * ``migration``: ``Migration``, wiring it all, and ``apply_plan``.
 """
