@@ -34,13 +34,14 @@ The package, by module:
 
 from __future__ import annotations
 
+from ..vocabulary import WRITE_ACTIONS
 from .apps import APP_LISTING_MAX_AGE, apps_by_owner_name
 from .credentials import compare_credential
 from .gate import STATES
 from .migration import Migration, apply_plan
 from .progress import Progress
 from .protocol import ERROR_TEXT_CHARS, error_text
-from .rows import OUTCOME_COLUMNS, PLAN_COLUMNS, STATUSES, WRITE_ACTIONS, int_or_none
+from .rows import OUTCOME_COLUMNS, PLAN_COLUMNS, STATUSES, int_or_none
 
 # the names other modules and tests have imported from the single-module runner
 _message = error_text

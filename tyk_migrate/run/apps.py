@@ -33,6 +33,7 @@ from ..ownership import (
     new_marker,
 )
 from ..plan import oldest_app
+from ..vocabulary import CREATED, FAILED
 from .context import RunContext
 from .gate import Gate, Stopped
 from .protocol import AnswerWithoutId, Outcome, Unresolved, error_text
@@ -144,7 +145,7 @@ class Apps:
         if choice.kind != "post":
             assert choice.app_id is not None
             return self._take(group, rec, choice.kind, choice.app_id)
-        sent = rec.attempts if rec is not None and rec.state in ("intent", "created") else 0
+        sent = rec.attempts if rec is not None and rec.state in ("intent", CREATED) else 0
         # an open intent's marker is kept: should its POST land after all, the app is still known for ours
         marker = rec.marker if rec is not None and rec.state == "intent" and rec.marker else new_marker()
         # the apps of this owner and name before the POST (none): only a new one can be ours
@@ -185,9 +186,7 @@ class Apps:
         if kind == "ours":
             group.created_here = rec is not None and rec.run_id == run_id
         elif kind == "adopt":  # an earlier run's POST whose answer it never got: the app is ours
-            journal.app_outcome(
-                user_id, name, "created", app_id=app_id, run_id=run_id, how="adopted", attempts=attempts
-            )
+            journal.app_outcome(user_id, name, CREATED, app_id=app_id, run_id=run_id, how="adopted", attempts=attempts)
             group.created_here = True
         elif rec is None or (rec.state, rec.app_id) != ("reused", app_id):
             # someone else's app of this owner and name: the keys go into it, the migration never deletes it
@@ -232,9 +231,9 @@ class Apps:
     def row_done(self, group: AppGroup, status: str, *, unresolved: bool = False) -> None:
         """Count a row of the group; when the last is done and none succeeded, delete the app this run made."""
         group.left -= 1
-        if status == "created":
+        if status == CREATED:
             group.created += 1
-        elif status == "failed" and not unresolved:
+        elif status == FAILED and not unresolved:
             group.failed += 1
         if (
             group.left == 0
@@ -284,7 +283,7 @@ class Apps:
         journal.app_outcome(group.user_id, group.app_name, "deleted", app_id=app_id)
         for rec in list(journal.credentials_of_app(app_id)):
             if rec.state in ("intent", "mismatch"):
-                journal.credential_outcome(rec.fingerprint, "failed", error=(rec.error or "") + " (app deleted)")
+                journal.credential_outcome(rec.fingerprint, FAILED, error=(rec.error or "") + " (app deleted)")
         note = f"; its app {app_id} was deleted again because no credential of it succeeded"
         rows.add_note(group.rows, note, app_id=None, credential_id=None)
         rows.flush()
@@ -354,7 +353,7 @@ class AppWrite:
             journal.app_outcome(
                 g.user_id,
                 g.app_name,
-                "created",
+                CREATED,
                 app_id=app_id,
                 run_id=run_id,
                 how=outcome.kind,
@@ -376,6 +375,6 @@ class AppWrite:
         else:
             error = f"gave up after {outcome.attempts} attempts: {error_text(last) if last else 'no answer'}"
         journal.app_outcome(
-            g.user_id, g.app_name, "failed", attempts=outcome.attempts, http_status=outcome.http_status, error=error
+            g.user_id, g.app_name, FAILED, attempts=outcome.attempts, http_status=outcome.http_status, error=error
         )
         raise last if last is not None else MigrateError(error)

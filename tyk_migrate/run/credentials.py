@@ -23,6 +23,7 @@ from typing import Any
 from ..config import AUTH_TOKEN_TYPES, Settings
 from ..errors import CredentialMismatch, NotFound, PortalError, Rejected
 from ..secrets import fingerprint
+from ..vocabulary import CREATED, FAILED, PENDING
 from .apps import AppGroup, patiently
 from .context import RunContext
 from .protocol import Outcome, Unresolved, error_text
@@ -106,7 +107,7 @@ class Credentials:
         self.ctx.rows.set(pos, started_at=utcnow(), app_id=app_id)
         rec = self.ctx.journal.credential(fp)
         # an intent (outcome unknown) or a "created" the plan contradicts: either way, look it up before a write
-        unknown = rec is not None and rec.state in ("intent", "created") and rec.app_id is not None
+        unknown = rec is not None and rec.state in ("intent", CREATED) and rec.app_id is not None
         doubted = unknown  # some earlier write of this key may have landed: a "key exists" answer is then ours
         if rec is not None and unknown and rec.app_id is not None and rec.app_id != app_id:
             # an earlier run wrote to another app (the plan changed since): settle it there first
@@ -120,7 +121,7 @@ class Credentials:
         except Unresolved as exc:
             # nothing sent, nothing journalled: an open intent stays open for the rerun (or rollback) to settle
             error = f"not sent: the credentials of app {app_id} could not be listed to tell ours apart ({exc}); rerun"
-            self.finish(row.pos, "failed", group, unresolved=True, error=error)
+            self.finish(row.pos, FAILED, group, unresolved=True, error=error)
             return
         sent = rec.attempts if unknown and rec is not None else 0
         kind = CredentialWrite(self, row, app_id, group, prior=prior)
@@ -154,9 +155,9 @@ class Credentials:
         """Journal and report a credential row that failed."""
         assert row.fingerprint is not None
         self.ctx.journal.credential_outcome(
-            row.fingerprint, "failed", attempts=attempts, http_status=http_status, error=error
+            row.fingerprint, FAILED, attempts=attempts, http_status=http_status, error=error
         )
-        self.finish(row.pos, "failed", group, attempts=attempts, http_status=http_status, error=error)
+        self.finish(row.pos, FAILED, group, attempts=attempts, http_status=http_status, error=error)
 
     async def accept(
         self,
@@ -179,7 +180,7 @@ class Credentials:
             return
         journal.credential_outcome(
             fp,
-            "created",
+            CREATED,
             credential_id=cred_id,
             app_id=app_id,
             run_id=self.ctx.run_id,
@@ -194,9 +195,9 @@ class Credentials:
                 await self._mismatch(row, app_id, cred_id, attempts, status, problems, group)
                 return
         if note:
-            journal.credential_outcome(fp, "created", http_status=status, error=note)
+            journal.credential_outcome(fp, CREATED, http_status=status, error=note)
         values = {"app_id": app_id, "credential_id": cred_id, "http_status": status, "attempts": attempts}
-        self.finish(row.pos, "created", group, **values, error=note)
+        self.finish(row.pos, CREATED, group, **values, error=note)
 
     async def _read_back(
         self, row: PlanRow, app_id: int, cred_id: int, body: dict[str, Any], how: str
@@ -242,14 +243,14 @@ class Credentials:
         try:
             await self.ctx.writer.delete(lambda: client.delete_credential(app_id, cred_id))
             error += "; the credential was deleted"
-            journal.credential_outcome(fp, "failed", attempts=attempts, http_status=status, error=error)
+            journal.credential_outcome(fp, FAILED, attempts=attempts, http_status=status, error=error)
             cred: int | None = None
         except PortalError as exc:
             error += f"; deleting it failed ({error_text(exc)}): rollback removes it"
             journal.credential_outcome(fp, "mismatch", attempts=attempts, http_status=status, error=error)
             cred = cred_id
         values = {"app_id": app_id, "credential_id": cred, "http_status": status, "attempts": attempts}
-        self.finish(row.pos, "failed", group, **values, error=error)
+        self.finish(row.pos, FAILED, group, **values, error=error)
 
     async def find(self, app_id: int, fp: str, prior: Iterable[int] | None) -> dict[str, Any] | None:
         """The credential of this key fingerprint in the app that an intent made, or None; ``Unresolved`` if it
@@ -350,11 +351,11 @@ class CredentialWrite:
                 error = "stopped before this row was sent; rerun to resume"
             else:
                 error = "stopped before a retry; rerun to resume"
-            creds.finish(row.pos, "pending", group, attempts=sent or None, error=error)
+            creds.finish(row.pos, PENDING, group, attempts=sent or None, error=error)
         elif outcome.kind in ("unresolved", "conflict"):
             error = self._unresolved(outcome)
             status = outcome.http_status
-            creds.finish(row.pos, "failed", group, unresolved=True, attempts=sent, http_status=status, error=error)
+            creds.finish(row.pos, FAILED, group, unresolved=True, attempts=sent, http_status=status, error=error)
         else:
             creds.fail(row, group, attempts=sent, http_status=outcome.http_status, error=self._failure(outcome))
 

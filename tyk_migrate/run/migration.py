@@ -24,6 +24,7 @@ from ..journal_users import users_of
 from ..ownership import journal_failure_message
 from ..portal import AsyncPortalClient
 from ..retry import RetryPolicy
+from ..vocabulary import OUTCOME_STATUSES, RUN_INPUT_COLUMNS
 from .apps import Apps
 from .context import RunContext
 from .credentials import Credentials
@@ -31,7 +32,7 @@ from .gate import Gate
 from .progress import Progress, Tally
 from .protocol import ExactlyOnce
 from .readback import ReadBackPolicy
-from .rows import PLAN_COLUMNS, STATUSES, RowTable
+from .rows import RowTable
 from .schedule import Schedule
 from .users import settle_owners
 
@@ -68,7 +69,7 @@ class Migration:
         create_users: bool = True,
         activate_users: bool = True,
     ) -> None:
-        missing = [c for c in PLAN_COLUMNS if c not in plan.columns]
+        missing = [c for c in RUN_INPUT_COLUMNS if c not in plan.columns]
         if missing:
             raise MissingColumnsError(missing, list(plan.columns), source="plan")
         if batch_size < 1:
@@ -170,7 +171,7 @@ class Migration:
             .size()
             .unstack(fill_value=0)
         )
-        table = table.reindex(columns=[s for s in STATUSES if s in table.columns])
+        table = table.reindex(columns=[s for s in OUTCOME_STATUSES if s in table.columns])
         table.loc["total"] = table.sum()
         return table
 
