@@ -321,3 +321,21 @@ def test_a_journal_that_cannot_be_opened_ends_the_run_as_stopped(sandbox, tmp_pa
     with pytest.raises(Exception):  # noqa: B017 - whatever sqlite or the journal says, the state must settle
         asyncio.run(migration.run())
     assert migration.state == "stopped"
+
+
+def test_one_frozen_context_serves_every_workflow_of_a_run(sandbox, tmp_path):
+    from dataclasses import FrozenInstanceError
+
+    from tyk_migrate.aio import run_sync
+    from tyk_migrate.run.context import RunContext
+
+    m = Migration(make_plan(6), settings_for(sandbox), tmp_path / "j")
+    run_sync(m.run)
+    ctx = m.context
+    assert isinstance(ctx, RunContext) and ctx.run_id == m.run_id and ctx.rows is m.rows
+    assert m._schedule is not None and m._schedule.apps.ctx is ctx and m._schedule.creds.ctx is ctx
+    with pytest.raises(FrozenInstanceError):
+        ctx.run_id = 0  # type: ignore[misc]
+    dry = Migration(make_plan(3), settings_for(sandbox), tmp_path / "d", dry_run=True)
+    run_sync(dry.run)
+    assert dry.context is None  # a dry run sends nothing, so it has no workflows to share one

@@ -12,16 +12,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import TypeGuard
 
+from .vocabulary import CREATED, FAILED, ROLLED_BACK, SKIP_EXISTING
+
 # App states: intent (POST sent, outcome unknown), created (exists, made by ``run_id``), reused (existed
 # before the migration: never deleted by it), failed (no app), deleted (removed again by compensation),
 # rolled_back (removed by rollback).
 # Credential states: intent, created, failed, mismatch (exists but differs from what was asked),
 # rolled_back.
-APP_STATES = ("intent", "created", "reused", "failed", "deleted", "rolled_back")
+# created, failed and rolled_back mean what the run statuses of those names mean (a resumed row's status is
+# read from its credential's record: run.triage), so they are the vocabulary's; the others are the journal's own.
+APP_STATES = ("intent", CREATED, "reused", FAILED, "deleted", ROLLED_BACK)
 # How an app record came to name its app: posted (the POST's answer), adopted (a lookup after an unknown
 # outcome found an app the portal did not list before the intent), reused (an app that existed before).
 APP_HOWS = ("posted", "adopted", "reused")
-CREDENTIAL_STATES = ("intent", "created", "failed", "mismatch", "rolled_back")
+CREDENTIAL_STATES = ("intent", CREATED, FAILED, "mismatch", ROLLED_BACK)
 
 
 def input_identity(fingerprints: Iterable[object]) -> str:
@@ -128,7 +132,7 @@ def intent_landed(
     ``credential_id``: the credential the plan found; one that already held the key when the intent was made
     (``prior_credential_ids``) is someone else's, so the intent did not land there. Without it (or for a
     schema-2 record, which has no prior list) the old rule holds."""
-    if rec is None or rec.state != "intent" or action != "skip_existing":
+    if rec is None or rec.state != "intent" or action != SKIP_EXISTING:
         return False
     return credential_id is None or bool(rec.made_after_intent([int(credential_id)]))
 

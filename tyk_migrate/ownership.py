@@ -26,9 +26,10 @@ from typing import Any, Literal
 from .journal import AppRecord, CredentialRecord
 from .plan import oldest_app
 from .secrets import fingerprint
+from .vocabulary import CREATED
 
 #: credential states of records that may stand for a credential the migration put into an app
-OWN_CREDENTIAL_STATES = ("created", "mismatch", "intent")
+OWN_CREDENTIAL_STATES = (CREATED, "mismatch", "intent")
 #: what an app the migration creates says in its Description; ``{marker}``: the app intent's random token
 APP_DESCRIPTION = "Imported by tyk-migrate (ref {marker})"
 
@@ -75,7 +76,7 @@ def choose_app(rec: AppRecord | None, listed: list[int], made: list[int] | None 
     listing made during this run shows. ``made``: those of them an open intent's POST can have made (not
     listed before it and, since schema 3, carrying its marker; ``Apps.made_by``); None: the unmarked rule."""
     if rec is not None and rec.app_id is not None and rec.app_id in listed:
-        if rec.state == "created":
+        if rec.state == CREATED:
             return AppChoice("ours", rec.app_id)
         if rec.state == "reused":
             return AppChoice("reuse", rec.app_id)

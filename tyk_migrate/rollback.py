@@ -44,6 +44,7 @@ from .portal import AsyncPortalClient
 from .retry import RetryPolicy
 from .run import _int_or_none, _message, apps_by_owner_name
 from .secrets import fingerprint
+from .vocabulary import CREATED, ROLLED_BACK
 
 ROLLBACK_COLUMNS = ("kind", "app_id", "credential_id", "key_fingerprint", "result", "reason", "detail")
 #: Why an object was kept (the ``reason`` column), in words a person reads in the rollback summary.
@@ -61,7 +62,7 @@ KEPT_REASONS = {
 #: POST). Any other ``how`` (an app a run reused) is not the migration's to delete.
 CREATED_BY_RUN = (None, "posted", "adopted")
 #: Credential states a run may have left in the portal (an ``intent`` is looked up by key).
-CREDENTIAL_STATES_TO_UNDO = ("created", "mismatch", "intent")
+CREDENTIAL_STATES_TO_UNDO = (CREATED, "mismatch", "intent")
 #: 429s in a row on one request before it counts as failed: as many as the runner waits out by default.
 MAX_RATE_LIMITED = 60
 
@@ -71,7 +72,7 @@ def apps_to_undo(journal: Journal) -> list[AppRecord]:
     return [
         r
         for r in journal.apps()
-        if r.state == "created" and r.run_id and r.app_id is not None and r.how in CREATED_BY_RUN
+        if r.state == CREATED and r.run_id and r.app_id is not None and r.how in CREATED_BY_RUN
     ]
 
 
@@ -141,11 +142,11 @@ class _Rollback:
 
     def _app_outcome(self, rec: AppRecord, error: str | None = None, **kw: Any) -> None:
         if not self.dry_run:  # a dry run leaves the journal as it was
-            self.jr.app_outcome(rec.user_id, rec.app_name, "rolled_back", error=error, **kw)
+            self.jr.app_outcome(rec.user_id, rec.app_name, ROLLED_BACK, error=error, **kw)
 
     def _credential_outcome(self, cred: CredentialRecord, error: str) -> None:
         if not self.dry_run:
-            self.jr.credential_outcome(cred.fingerprint, "rolled_back", error=error)
+            self.jr.credential_outcome(cred.fingerprint, ROLLED_BACK, error=error)
 
     async def delete(self, make: Callable[[], Awaitable[Any]]) -> str:
         if self.dry_run:

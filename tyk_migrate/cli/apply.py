@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..vocabulary import BLOCKED, FAILED, PENDING
 from . import present
 from .accounts import account_options, account_summary
 from .app import cli
@@ -147,7 +148,7 @@ def apply_command(
     session.lines(present.run_summary(plan, migration.progress, statuses, honest))
     if migration.fatal_error:
         session.note(migration.fatal_error)  # says what stopped the run and what to change
-    if statuses.get("pending") and not ended.journal_error:
+    if statuses.get(PENDING) and not ended.journal_error:
         session.note("stopped before the end: rerun the same command to resume")
     files = {"outcomes": export_outcomes(plan, target), "journal": Path(journal)}
     session.line(f"outcomes written to {target} (keys masked); journal: {journal}")
@@ -164,9 +165,9 @@ def apply_command(
         return Outcome(UNUSABLE, counts, files, error=f"error: {ended.journal_error}")
     result = verdict(
         interrupted=ended.interrupted,
-        failed=statuses.get("failed", 0) + (1 if migration.fatal_error else 0),
-        unfinished=statuses.get("pending", 0),
-        blocked=statuses.get("blocked", 0),
+        failed=statuses.get(FAILED, 0) + (1 if migration.fatal_error else 0),
+        unfinished=statuses.get(PENDING, 0),
+        blocked=statuses.get(BLOCKED, 0),
         rejected=prepared.rejected_rows,
     )
     return Outcome(result, counts, files)

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..vocabulary import BLOCKED
 from . import present
 from .accounts import account_options, account_summary
 from .app import cli
@@ -104,4 +105,4 @@ def plan_command(
         **present.impact_counts_json(plan),
         **present.dashboard_counts(prepared),
     }
-    return Outcome(verdict(blocked=summary["counts"]["blocked"], rejected=prepared.rejected_rows), counts, files)
+    return Outcome(verdict(blocked=summary["counts"][BLOCKED], rejected=prepared.rejected_rows), counts, files)

@@ -16,11 +16,11 @@ from typing import Any
 import pandas as pd
 
 from .. import ui_format as fmt
-from ..vocabulary import BLOCKED
+from ..vocabulary import BLOCKED, CREATED, DRY_RUN, FAILED, PENDING, SKIPPED
 
 APPLY_PLAN_ACTIONS = fmt.ACTIONS
 #: Statuses named in the run's one-line result, in this order.
-RUN_STATUSES = ("created", "skipped", "dry_run", "failed", "blocked", "pending")
+RUN_STATUSES = (CREATED, SKIPPED, DRY_RUN, FAILED, BLOCKED, PENDING)
 FAILURES_SHOWN = 5
 DISAGREEMENTS_SHOWN = 5
 EXAMPLE_WIDTH = 110

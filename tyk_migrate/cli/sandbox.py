@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..dashboard_options import sandbox_dashboard_token_option
+from ..vocabulary import FAILED
 from .app import cli
 from .exits import Outcome, verdict
 from .options import command_options
@@ -164,7 +165,7 @@ def demo_command(session: Session, out: str) -> Outcome:
     from ..demo import run_demo
 
     result = run_demo(output_folder(out, "--out"), echo=session.line)
-    failed = int((result.outcomes["status"] == "failed").sum())
+    failed = int((result.outcomes["status"] == FAILED).sum())
     counts = {
         "statuses": {str(k): int(v) for k, v in result.outcomes["status"].value_counts().items()},
         "problems": len(result.problems),

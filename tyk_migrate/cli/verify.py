@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..vocabulary import MIGRATED_STATUSES, PRESENT
 from . import present
 from .app import cli
 from .exits import NOTHING_TO_VERIFY, Outcome, verdict
@@ -119,7 +120,7 @@ def verify_command(
     session.protect(prepared.legacy["key_id"])
     with Journal(journal) as ledger:
         outcomes = outcomes_from_journal(prepared.plan, ledger)
-    migrated = outcomes["status"].isin(["created", "skipped"])
+    migrated = outcomes["status"].isin(MIGRATED_STATUSES)
     if not migrated.any():
         session.note("nothing to verify: no key of this input is migrated according to the journal")
         return Outcome(NOTHING_TO_VERIFY, {"migrated": 0})
@@ -221,7 +222,7 @@ def reconcile_command(
             portal_url=prepared.snapshot.portal_url,
         )
         session.line(f"report: {files['report']}")
-    not_present = sum(n for status, n in counts.items() if status not in ("present", "unexplained"))
+    not_present = sum(n for status, n in counts.items() if status not in (PRESENT, "unexplained"))
     missing = 0 if recon.all_present() else max(1, not_present)
     counts["rejected"] = prepared.rejected_rows
     return Outcome(verdict(missing=missing, rejected=prepared.rejected_rows), counts, files)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..snapshot import PortalSnapshot
+from ..vocabulary import ADD_CREDENTIAL, BLOCKED, CREATE_APP, SKIP_EXISTING
 from . import reasons as R
 from .resolvers import PolicyResult, Resolver, oldest_app
 from .rows import Resolved
@@ -134,7 +135,7 @@ def _block_or_check(
         if problems:
             if held:
                 problems.append(R.KEY_IN_PORTAL(**portal.where(held[0])))
-            decision.action[i], decision.findings[i] = "blocked", problems
+            decision.action[i], decision.findings[i] = BLOCKED, problems
         elif held:
             email, result = str(rows.emails.iat[i]), rows.row_result(i)
             compared = [(c, portal.differences(c, email, users[i], result)) for c in held]
@@ -143,9 +144,9 @@ def _block_or_check(
             decision.app_name[i] = portal.app_label.get(cred.app_id, decision.app_name[i])
             if diffs:
                 found = R.KEY_EXISTS_ELSEWHERE(**portal.where(cred), differences=" and ".join(diffs))
-                decision.action[i], decision.findings[i] = "blocked", [found]
+                decision.action[i], decision.findings[i] = BLOCKED, [found]
             else:
-                decision.action[i], decision.findings[i] = "skip_existing", [R.ALREADY_MIGRATED(**portal.where(cred))]
+                decision.action[i], decision.findings[i] = SKIP_EXISTING, [R.ALREADY_MIGRATED(**portal.where(cred))]
 
 
 def _reuse_apps(rows: Resolved, decision: Decision, snapshot: PortalSnapshot) -> None:
@@ -158,7 +159,7 @@ def _reuse_apps(rows: Resolved, decision: Decision, snapshot: PortalSnapshot) ->
         if not named:
             continue
         decision.app_id[i] = oldest_app(named)
-        decision.action[i] = "add_credential"
+        decision.action[i] = ADD_CREDENTIAL
         if len(named) > 1:
             decision.findings[i] = [
                 R.APP_NAME_AMBIGUOUS(
@@ -184,18 +185,18 @@ def _group_new_apps(rows: Resolved, decision: Decision) -> None:
         index=creating,
     ).sort_values("s", kind="stable")
     later = groups.duplicated(["u", "a"]).to_numpy()
-    decision.action[groups.index.to_numpy()[~later]] = "create_app"
-    decision.action[groups.index.to_numpy()[later]] = "add_credential"
+    decision.action[groups.index.to_numpy()[~later]] = CREATE_APP
+    decision.action[groups.index.to_numpy()[later]] = ADD_CREDENTIAL
 
 
 def _block_for_impact(decision: Decision, impact_blocks: Sequence[R.Finding | None]) -> None:
     """Rows that would be written but whose clients would notice in a way set to block are blocked; rows
     blocked already list it too (before a ``key_in_portal`` note); ``skip_existing`` rows write nothing."""
     for i, found in enumerate(impact_blocks):
-        if found is None or decision.action[i] == "skip_existing":
+        if found is None or decision.action[i] == SKIP_EXISTING:
             continue
         if decision.action[i] == "":
-            decision.action[i], decision.findings[i] = "blocked", [found]
+            decision.action[i], decision.findings[i] = BLOCKED, [found]
             continue
         notes = decision.findings[i]
         at = len(notes) - 1 if notes and notes[-1].code == R.KEY_IN_PORTAL.code else len(notes)

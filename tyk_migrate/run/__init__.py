@@ -27,19 +27,21 @@ The package, by module:
 * ``gate``: the run's state (pause, resume, stop, halt) and the places under the concurrency limit;
 * ``protocol``: the exactly-once write protocol (intent, durable, send, look up, adopt or retry), once for
   every kind of object; ``apps`` and ``credentials`` are its two kinds and their workflows;
+* ``context``: ``RunContext``, the collaborators one run hands to each workflow (journal, client, gate, …);
 * ``progress``: ``Progress`` snapshots and the rates behind them;
 * ``migration``: ``Migration``, wiring it all, and ``apply_plan``.
 """
 
 from __future__ import annotations
 
+from ..vocabulary import WRITE_ACTIONS
 from .apps import APP_LISTING_MAX_AGE, apps_by_owner_name
 from .credentials import compare_credential
 from .gate import STATES
 from .migration import Migration, apply_plan
 from .progress import Progress
 from .protocol import ERROR_TEXT_CHARS, error_text
-from .rows import OUTCOME_COLUMNS, PLAN_COLUMNS, STATUSES, WRITE_ACTIONS, int_or_none
+from .rows import OUTCOME_COLUMNS, PLAN_COLUMNS, STATUSES, int_or_none
 
 # the names other modules and tests have imported from the single-module runner
 _message = error_text

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from ..errors import MigrateError, NotFound, PortalError, Rejected
-from ..journal import AppRecord, Journal
+from ..journal import AppRecord
 from ..ownership import (
     app_description,
     app_descriptions,
@@ -33,10 +33,11 @@ from ..ownership import (
     new_marker,
 )
 from ..plan import oldest_app
-from ..portal import AsyncPortalClient
+from ..vocabulary import CREATED, FAILED
+from .context import RunContext
 from .gate import Gate, Stopped
-from .protocol import AnswerWithoutId, ExactlyOnce, Outcome, Unresolved, error_text
-from .rows import RowTable, int_or_none
+from .protocol import AnswerWithoutId, Outcome, Unresolved, error_text
+from .rows import int_or_none
 
 # Before an app is created, the apps of its owner and name are looked up in a listing at most this old (one
 # walk of /apps serves every app decided in that time): an app someone made meanwhile is reused, not doubled.
@@ -100,21 +101,8 @@ def apps_by_owner_name(apps: list[dict[str, Any]]) -> dict[tuple[int, str], list
 class Apps:
     """Apps of one run. ``report`` is called when compensation changed rows."""
 
-    def __init__(
-        self,
-        *,
-        journal: Journal,
-        client: AsyncPortalClient,
-        run_id: int,
-        writer: ExactlyOnce,
-        gate: Gate,
-        rows: RowTable,
-        started: float,
-        delete_empty: bool,
-        report: Callable[[], None],
-    ) -> None:
-        self.journal, self.client, self.run_id, self.writer, self.gate = journal, client, run_id, writer, gate
-        self.rows, self.started, self.delete_empty, self.report = rows, started, delete_empty, report
+    def __init__(self, ctx: RunContext, *, delete_empty: bool, report: Callable[[], None]) -> None:
+        self.ctx, self.delete_empty, self.report = ctx, delete_empty, report
         self.index: dict[tuple[int, str], list[int]] = {}
         self.descriptions: dict[int, object] = {}  # from the same listing; apps listed without one are absent
         self.compensations: list[asyncio.Task[None]] = []
@@ -130,7 +118,7 @@ class Apps:
             group.stopped = True
             group.error = (
                 "stopped: the journal failed before its app was settled; rerun to resume"
-                if self.gate.halted
+                if self.ctx.gate.halted
                 else "stopped before its app was created; rerun to resume"
             )
         except NoListing as exc:
@@ -145,11 +133,11 @@ class Apps:
 
     async def ensure(self, group: AppGroup) -> int:
         user_id, name = group.user_id, group.app_name
-        rec = self.journal.app(user_id, name)
+        rec = self.ctx.journal.app(user_id, name)
         # Who holds this owner and name now? A listing of this run, at most APP_LISTING_MAX_AGE old, decides:
         # the plan may be stale, or another journal may have made the app since. Nothing is sent without it.
         try:
-            listed = await self.app_ids(user_id, name, max(self.started, time.perf_counter() - APP_LISTING_MAX_AGE))
+            listed = await self.app_ids(user_id, name, max(self.ctx.started, time.perf_counter() - APP_LISTING_MAX_AGE))
         except Unresolved as exc:
             raise NoListing(str(exc)) from None
         made = await self.made_by(rec, listed) if rec is not None and rec.state == "intent" else None
@@ -157,14 +145,14 @@ class Apps:
         if choice.kind != "post":
             assert choice.app_id is not None
             return self._take(group, rec, choice.kind, choice.app_id)
-        sent = rec.attempts if rec is not None and rec.state in ("intent", "created") else 0
+        sent = rec.attempts if rec is not None and rec.state in ("intent", CREATED) else 0
         # an open intent's marker is kept: should its POST land after all, the app is still known for ours
         marker = rec.marker if rec is not None and rec.state == "intent" and rec.marker else new_marker()
         # the apps of this owner and name before the POST (none): only a new one can be ours
         try:
-            return await self.writer.write(AppWrite(self, group, prior=listed, marker=marker), attempts=sent)
+            return await self.ctx.writer.write(AppWrite(self, group, prior=listed, marker=marker), attempts=sent)
         except ForeignApp as exc:
-            return self._take(group, self.journal.app(user_id, name), "reuse", exc.app_id)
+            return self._take(group, self.ctx.journal.app(user_id, name), "reuse", exc.app_id)
 
     async def made_by(self, rec: AppRecord, listed: list[int]) -> list[int]:
         """The apps in ``listed`` (this owner and name) that ``rec``'s intent's POST can have made: not listed
@@ -174,13 +162,13 @@ class Apps:
         marker = rec.marker
         if marker is None or not fresh:
             return fresh
-        client, made = self.client, []
+        client, made = self.ctx.client, []
         for app_id in fresh:
             if app_id in self.descriptions:
                 description = self.descriptions[app_id]
             else:
                 try:
-                    body = await self.writer.read(partial(client.get_app, app_id))
+                    body = await self.ctx.writer.read(partial(client.get_app, app_id))
                 except NotFound:
                     continue
                 except PortalError as exc:
@@ -192,15 +180,13 @@ class Apps:
 
     def _take(self, group: AppGroup, rec: AppRecord | None, kind: str, app_id: int) -> int:
         """Use an app that exists: ours (journalled created), made by an open intent's POST, or reused."""
-        journal, run_id = self.journal, self.run_id
+        journal, run_id = self.ctx.journal, self.ctx.run_id
         user_id, name = group.user_id, group.app_name
         attempts = rec.attempts if rec is not None else 0
         if kind == "ours":
             group.created_here = rec is not None and rec.run_id == run_id
         elif kind == "adopt":  # an earlier run's POST whose answer it never got: the app is ours
-            journal.app_outcome(
-                user_id, name, "created", app_id=app_id, run_id=run_id, how="adopted", attempts=attempts
-            )
+            journal.app_outcome(user_id, name, CREATED, app_id=app_id, run_id=run_id, how="adopted", attempts=attempts)
             group.created_here = True
         elif rec is None or (rec.state, rec.app_id) != ("reused", app_id):
             # someone else's app of this owner and name: the keys go into it, the migration never deletes it
@@ -218,7 +204,7 @@ class Apps:
             except PortalError as exc:
                 if tries >= LISTING_TRIES:
                     raise Unresolved(error_text(exc)) from exc
-                await self.gate.sleep(self.writer.policy.delay(tries), abortable=False)
+                await self.ctx.gate.sleep(self.ctx.writer.policy.delay(tries), abortable=False)
         return self.index.get((user_id, name), [])
 
     async def _refresh_index(self, since: float) -> None:
@@ -237,17 +223,17 @@ class Apps:
                 await asyncio.shield(task)  # a listing begun before our write: wait, then list again
 
     async def _list_apps(self) -> None:
-        client = self.client
-        listing = await self.writer.read(lambda: client.list_apps())
+        client = self.ctx.client
+        listing = await self.ctx.writer.read(lambda: client.list_apps())
         self.index, self.descriptions = apps_by_owner_name(listing), app_descriptions(listing)
 
     # -- compensation ---------------------------------------------------------------------------------
     def row_done(self, group: AppGroup, status: str, *, unresolved: bool = False) -> None:
         """Count a row of the group; when the last is done and none succeeded, delete the app this run made."""
         group.left -= 1
-        if status == "created":
+        if status == CREATED:
             group.created += 1
-        elif status == "failed" and not unresolved:
+        elif status == FAILED and not unresolved:
             group.failed += 1
         if (
             group.left == 0
@@ -261,22 +247,22 @@ class Apps:
     async def _delete_empty_app(self, group: AppGroup) -> None:
         """Compensation: an app this run created whose every credential failed is removed again, but only if it
         holds nothing the migration did not put there (listed first: someone may have added a key of their own)."""
-        journal, client, rows = self.journal, self.client, self.rows
+        journal, client, rows = self.ctx.journal, self.ctx.client, self.ctx.rows
         assert group.app_id is not None
         app_id = group.app_id
-        if self.gate.halted:  # a deletion the journal cannot record is not made
+        if self.ctx.gate.halted:  # a deletion the journal cannot record is not made
             return
         try:
             made = journal.app(group.user_id, group.app_name)
             if made is not None and made.marker is not None:
-                app = await self.writer.read(lambda: client.get_app(app_id))
+                app = await self.ctx.writer.read(lambda: client.get_app(app_id))
                 if not carries_marker(app.get("Description") if isinstance(app, dict) else None, made.marker):
                     note = f"; its app {app_id} was kept: it does not carry the marker of the app this run created"
                     rows.add_note(group.rows, note)
                     rows.flush()
                     return
             try:
-                items = await self.writer.read(lambda: client.list_credentials(app_id))
+                items = await self.ctx.writer.read(lambda: client.list_credentials(app_id))
             except NotFound:
                 items = []
             foreign = foreign_credentials(items, journal.credentials_of_app(app_id))
@@ -285,7 +271,7 @@ class Apps:
                 rows.add_note(group.rows, note)
                 rows.flush()
                 return
-            await self.writer.delete(lambda: client.delete_app(app_id))
+            await self.ctx.writer.delete(lambda: client.delete_app(app_id))
         except Stopped:
             return
         except NotFound:  # already gone
@@ -297,7 +283,7 @@ class Apps:
         journal.app_outcome(group.user_id, group.app_name, "deleted", app_id=app_id)
         for rec in list(journal.credentials_of_app(app_id)):
             if rec.state in ("intent", "mismatch"):
-                journal.credential_outcome(rec.fingerprint, "failed", error=(rec.error or "") + " (app deleted)")
+                journal.credential_outcome(rec.fingerprint, FAILED, error=(rec.error or "") + " (app deleted)")
         note = f"; its app {app_id} was deleted again because no credential of it succeeded"
         rows.add_note(group.rows, note, app_id=None, credential_id=None)
         rows.flush()
@@ -316,10 +302,10 @@ class AppWrite:
 
     def intent(self, attempt: int) -> None:
         g = self.group
-        self.apps.journal.app_intent(
+        self.apps.ctx.journal.app_intent(
             g.user_id,
             g.app_name,
-            run_id=self.apps.run_id,
+            run_id=self.apps.ctx.run_id,
             attempts=attempt,
             prior_app_ids=self.prior,
             marker=self.marker,
@@ -327,7 +313,7 @@ class AppWrite:
 
     async def send(self) -> int:
         g = self.group
-        body = await self.apps.client.create_app(g.app_name, g.user_id, description=app_description(self.marker))
+        body = await self.apps.ctx.client.create_app(g.app_name, g.user_id, description=app_description(self.marker))
         app_id = int_or_none(body.get("ID")) if isinstance(body, dict) else None
         if app_id is None:
             raise AnswerWithoutId("the app answer has no ID", method="POST", path="/apps")
@@ -337,16 +323,16 @@ class AppWrite:
         """The app the lost POST made, listed again (listing lag) until the patience since the send is used up;
         None: not there (send again). ``ForeignApp``: only someone else's app of the name is there: reuse it."""
         g, apps = self.group, self.apps
-        patience = apps.client.settings.lookup_patience
+        patience = apps.ctx.client.settings.lookup_patience
         listed_after = since
         while True:
             found = await apps.app_ids(g.user_id, g.app_name, listed_after)
-            current = apps.journal.app(g.user_id, g.app_name)
+            current = apps.ctx.journal.app(g.user_id, g.app_name)
             made = oldest_app(await apps.made_by(current, found)) if current is not None else None
             if made is not None:
                 return made
             listed_after = time.perf_counter()
-            if not await patiently(apps.gate, since, patience):
+            if not await patiently(apps.ctx.gate, since, patience):
                 break
         others = [i for i in found if i not in set(self.prior)]
         if others and current is not None and current.marker is not None:
@@ -359,7 +345,7 @@ class AppWrite:
 
     async def settle(self, outcome: Outcome[int]) -> int:
         """Journal the app's outcome; raise what ``Apps.task`` turns into the group's error."""
-        g, journal, run_id = self.group, self.apps.journal, self.apps.run_id
+        g, journal, run_id = self.group, self.apps.ctx.journal, self.apps.ctx.run_id
         if outcome.kind in ("posted", "adopted"):
             app_id = outcome.value
             assert app_id is not None
@@ -367,7 +353,7 @@ class AppWrite:
             journal.app_outcome(
                 g.user_id,
                 g.app_name,
-                "created",
+                CREATED,
                 app_id=app_id,
                 run_id=run_id,
                 how=outcome.kind,
@@ -389,6 +375,6 @@ class AppWrite:
         else:
             error = f"gave up after {outcome.attempts} attempts: {error_text(last) if last else 'no answer'}"
         journal.app_outcome(
-            g.user_id, g.app_name, "failed", attempts=outcome.attempts, http_status=outcome.http_status, error=error
+            g.user_id, g.app_name, FAILED, attempts=outcome.attempts, http_status=outcome.http_status, error=error
         )
         raise last if last is not None else MigrateError(error)

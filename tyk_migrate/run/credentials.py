@@ -22,14 +22,13 @@ from typing import Any
 
 from ..config import AUTH_TOKEN_TYPES, Settings
 from ..errors import CredentialMismatch, NotFound, PortalError, Rejected
-from ..journal import Journal
-from ..portal import AsyncPortalClient
 from ..secrets import fingerprint
+from ..vocabulary import CREATED, FAILED, PENDING
 from .apps import AppGroup, patiently
-from .gate import Gate
-from .protocol import ExactlyOnce, Outcome, Unresolved, error_text
+from .context import RunContext
+from .protocol import Outcome, Unresolved, error_text
 from .readback import ReadBackPolicy
-from .rows import PlanRow, RowTable, int_or_none, utcnow
+from .rows import PlanRow, int_or_none, utcnow
 
 #: finish(pos, status, group, *, unresolved=False, **outcome columns): report a row done (or left pending)
 Finish = Callable[..., None]
@@ -94,32 +93,21 @@ class Credentials:
     """Credentials of one run; rows are reported done through ``finish``."""
 
     def __init__(
-        self,
-        *,
-        journal: Journal,
-        client: AsyncPortalClient,
-        run_id: int,
-        writer: ExactlyOnce,
-        gate: Gate,
-        rows: RowTable,
-        verify_readback: bool,
-        finish: Finish,
-        read_back: ReadBackPolicy | None = None,
+        self, ctx: RunContext, *, verify_readback: bool, finish: Finish, read_back: ReadBackPolicy | None = None
     ) -> None:
-        self.journal, self.client, self.run_id, self.writer, self.gate = journal, client, run_id, writer, gate
-        self.rows, self.verify_readback, self.finish = rows, verify_readback, finish
+        self.ctx, self.verify_readback, self.finish = ctx, verify_readback, finish
         self.read_back = read_back or ReadBackPolicy("all")  # which posted credentials get a GET
         self._holders: dict[int, asyncio.Task[Holders]] = {}  # app ID -> its one listing of this run
 
     async def write(self, pos: int, app_id: int, group: AppGroup | None) -> None:
         """Create the row's credential in ``app_id`` (or settle an earlier run's write of it)."""
-        row = self.rows.row(pos)
+        row = self.ctx.rows.row(pos)
         fp = row.fingerprint
         assert fp is not None
-        self.rows.set(pos, started_at=utcnow(), app_id=app_id)
-        rec = self.journal.credential(fp)
+        self.ctx.rows.set(pos, started_at=utcnow(), app_id=app_id)
+        rec = self.ctx.journal.credential(fp)
         # an intent (outcome unknown) or a "created" the plan contradicts: either way, look it up before a write
-        unknown = rec is not None and rec.state in ("intent", "created") and rec.app_id is not None
+        unknown = rec is not None and rec.state in ("intent", CREATED) and rec.app_id is not None
         doubted = unknown  # some earlier write of this key may have landed: a "key exists" answer is then ours
         if rec is not None and unknown and rec.app_id is not None and rec.app_id != app_id:
             # an earlier run wrote to another app (the plan changed since): settle it there first
@@ -133,11 +121,11 @@ class Credentials:
         except Unresolved as exc:
             # nothing sent, nothing journalled: an open intent stays open for the rerun (or rollback) to settle
             error = f"not sent: the credentials of app {app_id} could not be listed to tell ours apart ({exc}); rerun"
-            self.finish(row.pos, "failed", group, unresolved=True, error=error)
+            self.finish(row.pos, FAILED, group, unresolved=True, error=error)
             return
         sent = rec.attempts if unknown and rec is not None else 0
         kind = CredentialWrite(self, row, app_id, group, prior=prior)
-        await self.writer.write(kind, attempts=sent, look_up_first=unknown, maybe_landed=doubted)
+        await self.ctx.writer.write(kind, attempts=sent, look_up_first=unknown, maybe_landed=doubted)
 
     async def prior_holders(self, app_id: int, fp: str, group: AppGroup | None) -> list[int]:
         """The credentials of ``app_id`` that hold this key before this run's POST: none in an app this run
@@ -150,9 +138,9 @@ class Credentials:
         return list((await asyncio.shield(task)).get(fp, []))
 
     async def _list_holders(self, app_id: int) -> Holders:
-        client, holders = self.client, Holders()
+        client, holders = self.ctx.client, Holders()
         try:
-            items = await self.writer.read(lambda: client.list_credentials(app_id))
+            items = await self.ctx.writer.read(lambda: client.list_credentials(app_id))
         except NotFound:
             return {}
         except PortalError as exc:
@@ -166,10 +154,10 @@ class Credentials:
     def fail(self, row: PlanRow, group: AppGroup | None, *, attempts: int, http_status: int | None, error: str) -> None:
         """Journal and report a credential row that failed."""
         assert row.fingerprint is not None
-        self.journal.credential_outcome(
-            row.fingerprint, "failed", attempts=attempts, http_status=http_status, error=error
+        self.ctx.journal.credential_outcome(
+            row.fingerprint, FAILED, attempts=attempts, http_status=http_status, error=error
         )
-        self.finish(row.pos, "failed", group, attempts=attempts, http_status=http_status, error=error)
+        self.finish(row.pos, FAILED, group, attempts=attempts, http_status=http_status, error=error)
 
     async def accept(
         self,
@@ -183,7 +171,7 @@ class Credentials:
         status: int | None,
     ) -> None:
         """Journal a credential that exists, read it back, and fail the row loudly if it differs."""
-        journal, fp = self.journal, row.fingerprint
+        journal, fp = self.ctx.journal, row.fingerprint
         assert fp is not None
         cred_id = int_or_none(body.get("ID")) if isinstance(body, dict) else None
         if cred_id is None:
@@ -192,10 +180,10 @@ class Credentials:
             return
         journal.credential_outcome(
             fp,
-            "created",
+            CREATED,
             credential_id=cred_id,
             app_id=app_id,
-            run_id=self.run_id,
+            run_id=self.ctx.run_id,
             how=how,
             http_status=status,
             attempts=attempts,
@@ -207,9 +195,9 @@ class Credentials:
                 await self._mismatch(row, app_id, cred_id, attempts, status, problems, group)
                 return
         if note:
-            journal.credential_outcome(fp, "created", http_status=status, error=note)
+            journal.credential_outcome(fp, CREATED, http_status=status, error=note)
         values = {"app_id": app_id, "credential_id": cred_id, "http_status": status, "attempts": attempts}
-        self.finish(row.pos, "created", group, **values, error=note)
+        self.finish(row.pos, CREATED, group, **values, error=note)
 
     async def _read_back(
         self, row: PlanRow, app_id: int, cred_id: int, body: dict[str, Any], how: str
@@ -224,9 +212,9 @@ class Credentials:
         )
         if problems or how != "posted" or not self.read_back.wants(body):
             return problems, None
-        client = self.client
+        client = self.ctx.client
         try:
-            answer = await self.writer.read(lambda: client.get_credential(app_id, cred_id))
+            answer = await self.ctx.writer.read(lambda: client.get_credential(app_id, cred_id))
         except PortalError as exc:
             return [], f"created, but the read-back failed: {error_text(exc)}"
         problems = compare_credential(answer, key_fingerprint=fp, plan_id=plan_id, product_ids=products)
@@ -243,7 +231,7 @@ class Credentials:
         problems: list[str],
         group: AppGroup | None,
     ) -> None:
-        journal, client, fp = self.journal, self.client, row.fingerprint
+        journal, client, fp = self.ctx.journal, self.ctx.client, row.fingerprint
         assert fp is not None
         err = CredentialMismatch(f"credential {cred_id} read back differs from the request: " + "; ".join(problems))
         error = str(err)
@@ -251,18 +239,18 @@ class Credentials:
             error += token_type_hint(client.settings)
             # every further write would be given a key of the portal's own: stop sending now, before this
             # deletion frees a place for the next write; rows not yet sent stay pending for the rerun
-            self.gate.fatal(issued_key_stop(client.settings, cred_id))
+            self.ctx.gate.fatal(issued_key_stop(client.settings, cred_id))
         try:
-            await self.writer.delete(lambda: client.delete_credential(app_id, cred_id))
+            await self.ctx.writer.delete(lambda: client.delete_credential(app_id, cred_id))
             error += "; the credential was deleted"
-            journal.credential_outcome(fp, "failed", attempts=attempts, http_status=status, error=error)
+            journal.credential_outcome(fp, FAILED, attempts=attempts, http_status=status, error=error)
             cred: int | None = None
         except PortalError as exc:
             error += f"; deleting it failed ({error_text(exc)}): rollback removes it"
             journal.credential_outcome(fp, "mismatch", attempts=attempts, http_status=status, error=error)
             cred = cred_id
         values = {"app_id": app_id, "credential_id": cred, "http_status": status, "attempts": attempts}
-        self.finish(row.pos, "failed", group, **values, error=error)
+        self.finish(row.pos, FAILED, group, **values, error=error)
 
     async def find(self, app_id: int, fp: str, prior: Iterable[int] | None) -> dict[str, Any] | None:
         """The credential of this key fingerprint in the app that an intent made, or None; ``Unresolved`` if it
@@ -270,9 +258,9 @@ class Credentials:
 
         ``prior``: the credentials that held the key when the intent was made, never ours. None (a record of
         schema 1 or 2, which did not record them) keeps the old rule: the first credential holding the key."""
-        client = self.client
+        client = self.ctx.client
         try:
-            items = await self.writer.read(lambda: client.list_credentials(app_id))
+            items = await self.ctx.writer.read(lambda: client.list_credentials(app_id))
         except NotFound:
             return None
         except PortalError as exc:
@@ -308,20 +296,20 @@ class CredentialWrite:
     def intent(self, attempt: int) -> None:
         row, creds = self.row, self.creds
         assert row.fingerprint is not None
-        creds.journal.credential_intent(
+        creds.ctx.journal.credential_intent(
             row.fingerprint,
             app_id=self.app_id,
-            run_id=creds.run_id,
+            run_id=creds.ctx.run_id,
             attempts=attempt,
             source_row=row.source_row,
             user_id=row.user_id,
             app_name=row.app_name,
-            batch=creds.rows.out["batch"][row.pos],
+            batch=creds.ctx.rows.out["batch"][row.pos],
             prior_credential_ids=self.prior,
         )
 
     async def send(self) -> Any:
-        row, client = self.row, self.creds.client
+        row, client = self.row, self.creds.ctx.client
         assert row.plan_id is not None
         settings = client.settings
         return await client.create_credential(
@@ -339,12 +327,12 @@ class CredentialWrite:
         used up. The prior list is the journalled intent's (an earlier run's, for a rerun's first lookup)."""
         fp, creds = self.row.fingerprint, self.creds
         assert fp is not None
-        rec = creds.journal.credential(fp)
+        rec = creds.ctx.journal.credential(fp)
         prior = rec.prior_credential_ids if rec is not None and rec.app_id == self.app_id else self.prior
-        patience = creds.client.settings.lookup_patience
+        patience = creds.ctx.client.settings.lookup_patience
         while True:
             found = await creds.find(self.app_id, fp, prior)
-            if found is not None or not await patiently(creds.gate, since, patience):
+            if found is not None or not await patiently(creds.ctx.gate, since, patience):
                 return found
 
     def exists(self, refusal: Rejected) -> bool:
@@ -357,17 +345,17 @@ class CredentialWrite:
             status = 201 if posted else None
             await creds.accept(row, self.app_id, outcome.value, sent, group, how=outcome.kind, status=status)
         elif outcome.kind == "stopped":
-            if creds.gate.halted:
+            if creds.ctx.gate.halted:
                 error = "not sent: the journal could not record it; rerun to resume"
             elif not sent:
                 error = "stopped before this row was sent; rerun to resume"
             else:
                 error = "stopped before a retry; rerun to resume"
-            creds.finish(row.pos, "pending", group, attempts=sent or None, error=error)
+            creds.finish(row.pos, PENDING, group, attempts=sent or None, error=error)
         elif outcome.kind in ("unresolved", "conflict"):
             error = self._unresolved(outcome)
             status = outcome.http_status
-            creds.finish(row.pos, "failed", group, unresolved=True, attempts=sent, http_status=status, error=error)
+            creds.finish(row.pos, FAILED, group, unresolved=True, attempts=sent, http_status=status, error=error)
         else:
             creds.fail(row, group, attempts=sent, http_status=outcome.http_status, error=self._failure(outcome))
 
@@ -391,5 +379,5 @@ class CredentialWrite:
         if isinstance(last, Rejected) and any(
             w in error.lower() for w in ("authtokentype", "auth token type", "auth_token")
         ):
-            error += token_type_hint(self.creds.client.settings)
+            error += token_type_hint(self.creds.ctx.client.settings)
         return error

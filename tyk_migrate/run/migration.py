@@ -24,13 +24,15 @@ from ..journal_users import users_of
 from ..ownership import journal_failure_message
 from ..portal import AsyncPortalClient
 from ..retry import RetryPolicy
+from ..vocabulary import OUTCOME_STATUSES, RUN_INPUT_COLUMNS
 from .apps import Apps
+from .context import RunContext
 from .credentials import Credentials
 from .gate import Gate
 from .progress import Progress, Tally
 from .protocol import ExactlyOnce
 from .readback import ReadBackPolicy
-from .rows import PLAN_COLUMNS, STATUSES, RowTable
+from .rows import RowTable
 from .schedule import Schedule
 from .users import settle_owners
 
@@ -67,7 +69,7 @@ class Migration:
         create_users: bool = True,
         activate_users: bool = True,
     ) -> None:
-        missing = [c for c in PLAN_COLUMNS if c not in plan.columns]
+        missing = [c for c in RUN_INPUT_COLUMNS if c not in plan.columns]
         if missing:
             raise MissingColumnsError(missing, list(plan.columns), source="plan")
         if batch_size < 1:
@@ -113,6 +115,7 @@ class Migration:
         self.gate = Gate(self.limiter, on_change=self._report)
         self.tally = Tally()
         self.rows: RowTable | None = None
+        self.context: RunContext | None = None  # the workflows' collaborators, once a run that sends began
         self._task: asyncio.Task[pd.DataFrame] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._own_client = False
@@ -168,7 +171,7 @@ class Migration:
             .size()
             .unstack(fill_value=0)
         )
-        table = table.reindex(columns=[s for s in STATUSES if s in table.columns])
+        table = table.reindex(columns=[s for s in OUTCOME_STATUSES if s in table.columns])
         table.loc["total"] = table.sum()
         return table
 
@@ -250,28 +253,15 @@ class Migration:
         journal.start_group_commit()
 
     def _wire(self, journal: Journal, schedule: Schedule) -> None:
-        """The two workflows over one exactly-once protocol."""
+        """The run's one context, shared by the account, app and credential workflows (one exactly-once
+        protocol over the run's gate, retry budget and journal)."""
         client, run_id, rows, gate = self.client, self.run_id, self.rows, self.gate
         assert client is not None and run_id is not None and rows is not None
         writer = ExactlyOnce(gate, self.policy, journal)
-        schedule.apps = Apps(
-            journal=journal,
-            client=client,
-            run_id=run_id,
-            writer=writer,
-            gate=gate,
-            rows=rows,
-            started=self.tally.started,
-            delete_empty=self.delete_empty_apps,
-            report=self._report,
-        )
+        ctx = self.context = RunContext(journal, client, run_id, writer, gate, rows, self.tally.started)
+        schedule.apps = Apps(ctx, delete_empty=self.delete_empty_apps, report=self._report)
         schedule.creds = Credentials(
-            journal=journal,
-            client=client,
-            run_id=run_id,
-            writer=writer,
-            gate=gate,
-            rows=rows,
+            ctx,
             verify_readback=self.verify_readback,
             finish=schedule.finish_row,
             read_back=ReadBackPolicy.of(self.read_back, seed=run_id),

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from ..concurrency import Limiter, Meter
-from .rows import STATUSES
+from ..vocabulary import BLOCKED, CREATED, DRY_RUN, FAILED, OUTCOME_STATUSES, PENDING, SKIPPED
 
 #: the finishing rate (and so the ETA) is measured over the rows finished in the last this many seconds
 RATE_WINDOW_SECONDS = 10.0
@@ -53,7 +53,7 @@ class Tally:
 
     def reset(self, total: int, batches: int) -> None:
         self.total, self.batches = total, batches
-        self.counts = collections.Counter({"pending": total})
+        self.counts = collections.Counter({PENDING: total})
 
     def finished(self, old: str, new: str) -> None:
         """A row went from status ``old`` to its final status ``new``."""
@@ -72,18 +72,18 @@ class Tally:
     def snapshot(self, state: str, limiter: Limiter, meter: Meter) -> Progress:
         now = time.perf_counter()
         c = self.counts
-        done = sum(c[s] for s in STATUSES if s != "pending")
+        done = sum(c[s] for s in OUTCOME_STATUSES if s != PENDING)
         rate = self.rows_per_second(now)
         remaining = self.total - done
         eta = remaining / rate if rate > 0 else None
         return Progress(
             total=self.total,
             done=done,
-            created=c["created"],
-            skipped=c["skipped"],
-            failed=c["failed"],
-            blocked=c["blocked"],
-            dry_run=c["dry_run"],
+            created=c[CREATED],
+            skipped=c[SKIPPED],
+            failed=c[FAILED],
+            blocked=c[BLOCKED],
+            dry_run=c[DRY_RUN],
             in_flight=limiter.in_use,
             concurrency=limiter.limit,
             requests=meter.total,

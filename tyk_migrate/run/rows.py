@@ -17,20 +17,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-PLAN_COLUMNS = ("key_id", "key_fingerprint", "user_id", "app_name", "plan_id", "product_ids", "app_id", "action")
-OUTCOME_COLUMNS = (
-    "status",
-    "app_id",
-    "credential_id",
-    "http_status",
-    "error",
-    "attempts",
-    "started_at",
-    "finished_at",
-    "batch",
-)
-STATUSES = ("pending", "created", "skipped", "failed", "blocked", "rolled_back", "dry_run")
-WRITE_ACTIONS = ("create_app", "add_credential")
+from ..vocabulary import CREATED, OUTCOME_STATUSES, PENDING, RUN_INPUT_COLUMNS, RUN_OUTCOME_COLUMNS
+from ..vocabulary import WRITE_ACTIONS as WRITE_ACTIONS  # re-exported: the run's old name
+
+# the run's own names for the vocabulary's sets (``tyk_migrate.run`` exports them under these names)
+PLAN_COLUMNS = RUN_INPUT_COLUMNS
+OUTCOME_COLUMNS = RUN_OUTCOME_COLUMNS
+STATUSES = OUTCOME_STATUSES
+
 _INT_COLS = ("app_id", "credential_id", "http_status", "attempts", "batch")
 _TIME_COLS = ("started_at", "finished_at")
 _STR_COLS = ("status", "error")
@@ -123,7 +117,7 @@ def prepare_outcome_columns(plan: pd.DataFrame) -> None:
         elif col in _TIME_COLS:
             plan[col] = pd.Series(pd.NaT, index=plan.index, dtype="datetime64[ns, UTC]")
         elif col == "status":
-            plan[col] = pd.Series(["pending"] * n, index=plan.index, dtype="str")
+            plan[col] = pd.Series([PENDING] * n, index=plan.index, dtype="str")
         else:
             plan[col] = pd.Series([None] * n, index=plan.index, dtype="str")
     if "credential_id" in plan.columns and plan["credential_id"].dtype != "Int64":
@@ -158,7 +152,7 @@ class RowTable:
         self.action = [str(v) if isinstance(v, str) else "" for v in plan["action"]]
         self.plan_app = list(self.out["app_id"])
         self.plan_credential = list(self.out["credential_id"])
-        self.seen_created = [status == "created" for status in self.out["status"]]
+        self.seen_created = [status == CREATED for status in self.out["status"]]
         self.reason = _texts(plan["reason"]) if "reason" in plan.columns else [None] * n
         self.alias = [v if isinstance(v, str) else "" for v in plan["alias"]] if "alias" in plan.columns else [""] * n
         self.source_row = [int_or_none(v) for v in plan["source_row"]] if "source_row" in plan.columns else [None] * n
@@ -170,7 +164,7 @@ class RowTable:
         """The rows of this run start over: pending, numbered into batches, the plan's IDs as outcome."""
         out = self.out
         for k, pos in enumerate(positions):
-            out["status"][pos] = "pending"
+            out["status"][pos] = PENDING
             out["http_status"][pos] = out["error"][pos] = out["attempts"][pos] = None
             out["started_at"][pos] = out["finished_at"][pos] = NAT
             out["batch"][pos] = k // batch_size + 1

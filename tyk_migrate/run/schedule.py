@@ -15,6 +15,7 @@ from typing import Any
 from ..concurrency import AdaptiveConcurrency
 from ..journal import Journal
 from ..secrets import KeyValue, fingerprinter, reveal
+from ..vocabulary import CREATED, FAILED, PENDING
 from .apps import AppGroup, Apps
 from .credentials import Credentials
 from .gate import Gate, Stopped
@@ -54,7 +55,7 @@ class Schedule:
         self.tally.finished(rows.out["status"][pos], status)
         if controller is not None and not controller.hold:
             # the last few rounds gain nothing from probing for more; a refused probe would delay the end
-            controller.hold = self.tally.counts["pending"] < 4 * controller.limit
+            controller.hold = self.tally.counts[PENDING] < 4 * controller.limit
         rows.set(pos, status=status, finished_at=utcnow(), **values)
         rows.flush()
         self.report()
@@ -63,7 +64,7 @@ class Schedule:
         self, pos: int, status: str, group: AppGroup | None, *, unresolved: bool = False, **values: Any
     ) -> None:
         """``unresolved``: failed for this run, but the write may have landed; its app is not "empty"."""
-        if status == "pending":  # stopped: stays to do, with a word why
+        if status == PENDING:  # stopped: stays to do, with a word why
             self.rows.set(pos, **values)
             self.report()
         else:
@@ -130,9 +131,9 @@ class Schedule:
         settled = settle_app_intent(row, rec)
         if settled is None or rec is None:
             return
-        if settled == "created":
+        if settled == CREATED:
             journal.app_outcome(
-                user_id, name, "created", app_id=row.app_id, run_id=rec.run_id, how="adopted", attempts=rec.attempts
+                user_id, name, CREATED, app_id=row.app_id, run_id=rec.run_id, how="adopted", attempts=rec.attempts
             )
         else:
             journal.app_outcome(user_id, name, "reused", app_id=row.app_id, how="reused", attempts=rec.attempts)
@@ -153,7 +154,7 @@ class Schedule:
             adopt = decision.adopt
             journal.credential_outcome(
                 fp,
-                "created",
+                CREATED,
                 credential_id=adopt.credential_id,
                 app_id=adopt.app_id,
                 run_id=adopt.run_id,
@@ -204,12 +205,12 @@ class Schedule:
                 app_id = await group.future
                 if app_id is None:
                     rows.set(pos, started_at=utcnow())
-                    self.finish_row(pos, "pending" if group.stopped else "failed", group, error=group.error)
+                    self.finish_row(pos, PENDING if group.stopped else FAILED, group, error=group.error)
                     return
             else:
                 app_id = int(plan_app)
             await creds.write(pos, app_id, group)
         except Stopped:  # the journal failed while this row was under way: a rerun looks up what it sent
-            self.finish_row(pos, "pending", group, error="stopped when the journal failed; rerun to resolve it")
+            self.finish_row(pos, PENDING, group, error="stopped when the journal failed; rerun to resolve it")
         except Exception as exc:
-            self.finish_row(pos, "failed", group, error=f"{type(exc).__name__}: {error_text(exc, rows.key[pos])}")
+            self.finish_row(pos, FAILED, group, error=f"{type(exc).__name__}: {error_text(exc, rows.key[pos])}")

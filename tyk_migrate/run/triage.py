@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ..journal import AppRecord, CredentialRecord, intent_landed
 from ..secrets import KeyValue, fingerprint, is_key
-from .rows import WRITE_ACTIONS, PlanRow
+from ..vocabulary import BLOCKED, CREATED, DRY_RUN, FAILED, SKIP_EXISTING, SKIPPED, WRITE_ACTIONS
+from .rows import PlanRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class Decision:
 
 
 SEND = Decision(None)
-_DRY_RUN = Decision("dry_run", {"error": None})
+_DRY_RUN = Decision(DRY_RUN, {"error": None})
 
 
 def triage(
@@ -68,13 +69,13 @@ def triage(
 
 def _unsendable(row: PlanRow, first_seen: int | None) -> Decision | None:
     """Blocked by the plan, no fingerprint, or a key an earlier row already has: the key stays unclaimed."""
-    if row.action == "blocked":
-        return Decision("blocked", {"error": row.reason or "blocked by the plan"}, claims_key=False)
+    if row.action == BLOCKED:
+        return Decision(BLOCKED, {"error": row.reason or "blocked by the plan"}, claims_key=False)
     if row.fingerprint is None:
-        return Decision("failed", {"error": "the row has no key fingerprint"}, claims_key=False)
+        return Decision(FAILED, {"error": "the row has no key fingerprint"}, claims_key=False)
     if first_seen is not None:
         error = f"the same key appears twice in the plan (first at row {first_seen})"
-        return Decision("failed", {"error": error}, claims_key=False)
+        return Decision(FAILED, {"error": error}, claims_key=False)
     return None
 
 
@@ -89,25 +90,23 @@ def _known(row: PlanRow, rec: CredentialRecord | None, dry_run: bool) -> Decisio
         "http_status": rec.http_status,
         "attempts": rec.attempts,
     }
-    if rec.state == "created" and confirmed:
-        return Decision("created", {**recorded, "error": rec.error})
+    if rec.state == CREATED and confirmed:
+        return Decision(CREATED, {**recorded, "error": rec.error})
     if rec.state == "mismatch":
-        return Decision(
-            "failed", {**recorded, "error": rec.error or "the credential read back differs from the request"}
-        )
+        return Decision(FAILED, {**recorded, "error": rec.error or "the credential read back differs from the request"})
     if row.credential_id is not None and intent_landed(rec, row.action, row.credential_id):
         # our write whose answer was lost (the planner now sees the key, in a credential that did not hold it
         # when the intent was made): it is ours, adopt it
         adopt = None if dry_run else Adoption(row.credential_id, row.app_id, rec.run_id, rec.attempts)
-        return Decision("created", {"credential_id": row.credential_id, "attempts": rec.attempts}, adopt=adopt)
+        return Decision(CREATED, {"credential_id": row.credential_id, "attempts": rec.attempts}, adopt=adopt)
     return None
 
 
 def _not_a_write(row: PlanRow) -> Decision | None:
-    if row.action == "skip_existing":
-        return Decision("skipped", {"error": None, "http_status": None})
+    if row.action == SKIP_EXISTING:
+        return Decision(SKIPPED, {"error": None, "http_status": None})
     if row.action not in WRITE_ACTIONS:
-        return Decision("failed", {"error": f"unknown plan action {row.action!r}"})
+        return Decision(FAILED, {"error": f"unknown plan action {row.action!r}"})
     return None
 
 
@@ -127,11 +126,11 @@ def _incomplete(row: PlanRow, fingerprint: Callable[[KeyValue], str]) -> Decisio
     elif fingerprint(key) != row.fingerprint:
         problems.append("key_fingerprint does not match key_id")
     if problems:
-        return Decision("failed", {"error": "incomplete plan row: " + ", ".join(problems)})
+        return Decision(FAILED, {"error": "incomplete plan row: " + ", ".join(problems)})
     return None
 
 
-def settle_app_intent(row: PlanRow, rec: AppRecord | None) -> Literal["created", "reused"] | None:
+def settle_app_intent(row: PlanRow, rec: AppRecord | None) -> str | None:
     """An app intent left open (killed after its POST, before the outcome) whose app the plan now names.
 
     ``created``: the portal did not list that app when the intent was made, so the POST made it (journal it
@@ -139,10 +138,10 @@ def settle_app_intent(row: PlanRow, rec: AppRecord | None) -> Literal["created",
     POST's app from someone else's. None: nothing to settle, or the plan names an app that was there before
     the intent (the intent stays open for rollback; an app listed before is never taken for ours).
     """
-    if row.app_id is None or row.action == "blocked" or rec is None or rec.state != "intent":
+    if row.app_id is None or row.action == BLOCKED or rec is None or rec.state != "intent":
         return None
     if rec.made_after_intent([row.app_id]):
-        return "created"
+        return CREATED
     if rec.prior_app_ids is None:
         return "reused"
     return None

@@ -26,12 +26,12 @@ import pandas as pd
 
 from ..calls import Call
 from ..errors import MigrateError, PortalError, Rejected
-from ..journal import Journal
 from ..journal_users import UserLedger, email_key, users_of
 from ..portal import AsyncPortalClient
 from ..vocabulary import BLOCKED, CREATED, DRY_RUN, FAILED
-from .gate import Gate, Stopped
-from .protocol import AnswerWithoutId, ExactlyOnce, Outcome, Unresolved, error_text
+from .context import RunContext
+from .gate import Stopped
+from .protocol import AnswerWithoutId, Outcome, Unresolved, error_text
 from .rows import RowTable, int_or_none, utcnow
 
 if TYPE_CHECKING:
@@ -135,19 +135,9 @@ def _body(plan: pd.DataFrame, pos: int, email: str, action: str) -> dict[str, An
 class Users:
     """The account steps of one run, settled before its rows are sent (``settle``)."""
 
-    def __init__(
-        self,
-        *,
-        journal: Journal,
-        client: AsyncPortalClient,
-        run_id: int,
-        writer: ExactlyOnce,
-        gate: Gate,
-        started: float,
-    ) -> None:
-        self.journal, self.client, self.run_id, self.writer, self.gate = journal, client, run_id, writer, gate
-        self.ledger: UserLedger = users_of(journal)
-        self.started = started
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.ledger: UserLedger = users_of(ctx.journal)
         self.index: dict[str, int] = {}
         self._listed_at = -math.inf
         self._listing = asyncio.Lock()
@@ -174,7 +164,7 @@ class Users:
 
     async def _ensure(self, step: UserStep) -> int:
         rec = self.ledger.get(step.email)
-        listed = (await self.listing(self.started)).get(step.email)
+        listed = (await self.listing(self.ctx.started)).get(step.email)
         if listed is not None:
             if rec is not None and rec.user_id == listed and rec.state == CREATED:
                 return listed  # made by this migration (an earlier run, or this one)
@@ -183,24 +173,24 @@ class Users:
                 self.ledger.outcome(step.email, CREATED, user_id=listed, run_id=rec.run_id, how="adopted")
                 return listed
             # someone else's account: used, never adopted as created (rollback never deletes it)
-            self.ledger.outcome(step.email, "existing", user_id=listed, run_id=self.run_id, how="existing")
+            self.ledger.outcome(step.email, "existing", user_id=listed, run_id=self.ctx.run_id, how="existing")
             return listed
         sent = rec.attempts if rec is not None and rec.state == "intent" else 0
-        return await self.writer.write(UserWrite(self, step), attempts=sent, maybe_landed=sent > 0)
+        return await self.ctx.writer.write(UserWrite(self, step), attempts=sent, maybe_landed=sent > 0)
 
     async def _activate(self, step: UserStep) -> int:
         user_id = _row_user(step)
-        ledger, client = self.ledger, self.client
-        ledger.outcome(step.email, "activating", user_id=user_id, run_id=self.run_id, how="activated")
-        await self.writer.durable()
+        ledger, client = self.ledger, self.ctx.client
+        ledger.outcome(step.email, "activating", user_id=user_id, run_id=self.ctx.run_id, how="activated")
+        await self.ctx.writer.durable()
         try:
-            await self.writer.read(lambda: update_user(client, user_id, step.body))
+            await self.ctx.writer.read(lambda: update_user(client, user_id, step.body))
         except Stopped:
             raise
         except PortalError as exc:
             ledger.outcome(step.email, FAILED, user_id=user_id, http_status=exc.status, error=error_text(exc))
             raise
-        ledger.outcome(step.email, "activated", user_id=user_id, run_id=self.run_id, how="activated")
+        ledger.outcome(step.email, "activated", user_id=user_id, run_id=self.ctx.run_id, how="activated")
         return user_id
 
     async def listing(self, since: float) -> dict[str, int]:
@@ -208,9 +198,9 @@ class Users:
         async with self._listing:
             if self._listed_at < since:
                 began = time.perf_counter()
-                client = self.client
+                client = self.ctx.client
                 try:
-                    self.index = users_by_email(await self.writer.read(lambda: client.list_users()))
+                    self.index = users_by_email(await self.ctx.writer.read(lambda: client.list_users()))
                 except PortalError as exc:
                     raise Unresolved(f"the portal's users could not be listed: {error_text(exc)}") from exc
                 self._listed_at = began
@@ -238,10 +228,10 @@ class UserWrite:
 
     def intent(self, attempt: int) -> None:
         # a POST is only sent after a listing without the e-mail (``Users._ensure``, or a lookup that missed)
-        self.users.ledger.intent(self.step.email, run_id=self.users.run_id, attempts=attempt, listed_before=False)
+        self.users.ledger.intent(self.step.email, run_id=self.users.ctx.run_id, attempts=attempt, listed_before=False)
 
     async def send(self) -> int:
-        answer = await create_user(self.users.client, self.step.body)
+        answer = await create_user(self.users.ctx.client, self.step.body)
         user_id = int_or_none(answer.get("ID"))
         if user_id is None:
             raise AnswerWithoutId("the user answer has no ID", method="POST", path="/users")
@@ -259,7 +249,7 @@ class UserWrite:
         if outcome.kind in ("posted", "adopted"):
             assert outcome.value is not None
             users.ledger.outcome(
-                email, CREATED, user_id=outcome.value, run_id=users.run_id, how=outcome.kind,
+                email, CREATED, user_id=outcome.value, run_id=users.ctx.run_id, how=outcome.kind,
                 http_status=200 if outcome.kind == "posted" else outcome.http_status, attempts=outcome.attempts,
             )  # fmt: skip
             users.index[email] = outcome.value
@@ -356,11 +346,8 @@ async def settle_owners(m: Migration, schedule: Schedule) -> None:
     if m.dry_run:
         done = dry_run_outcomes(steps, rows, schedule.finish)
     else:
-        assert m.client is not None and m.run_id is not None and m.journal is not None
-        writer = ExactlyOnce(m.gate, m.policy, m.journal)
-        users = Users(journal=m.journal, client=m.client, run_id=m.run_id, writer=writer, gate=m.gate,
-                      started=m.tally.started)  # fmt: skip
-        await users.settle(steps)
+        assert m.context is not None
+        await Users(m.context).settle(steps)
         done = apply_outcomes(steps, rows, m.plan, schedule.finish)
     done |= off
     schedule.positions = [p for p in schedule.positions if p not in done]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import ui_format as fmt
 from ..plan import reasons as R
+from ..vocabulary import BLOCKED, FAILED
 
 ROW_COLUMNS = ("status", "key_fingerprint", "alias", "owner", "code", "reason")
 CAUSE_COLUMNS = ("status", "cause", "rows", "what it means")
@@ -62,8 +63,8 @@ def _http(value: Any) -> str:
 def _positions(plan: pd.DataFrame, scope: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the failed rows (newest first) and of the blocked ones (plan order) in scope."""
     keep = scope.to_numpy(bool)
-    failed = plan["status"].eq("failed").to_numpy(bool) & keep if "status" in plan else np.zeros(len(plan), bool)
-    blocked = np.flatnonzero(plan["action"].eq("blocked").to_numpy(bool) & keep & ~failed)
+    failed = plan["status"].eq(FAILED).to_numpy(bool) & keep if "status" in plan else np.zeros(len(plan), bool)
+    blocked = np.flatnonzero(plan["action"].eq(BLOCKED).to_numpy(bool) & keep & ~failed)
     at = np.flatnonzero(failed)
     if len(at) > 1 and "finished_at" in plan:
         newest = plan["finished_at"].iloc[at].rank(method="first", na_option="bottom", ascending=False)
@@ -72,7 +73,7 @@ def _positions(plan: pd.DataFrame, scope: pd.Series) -> tuple[np.ndarray, np.nda
 
 
 def _rows(plan: pd.DataFrame, at: np.ndarray, status: str, scrub: fmt.Scrubber | None) -> list[dict[str, Any]]:
-    blocked = status == "blocked"
+    blocked = status == BLOCKED
     codes = _values(plan, "reason_code", at) if blocked else list(map(_http, _values(plan, "http_status", at)))
     texts = _values(plan, "reason" if blocked else "error", at)
     return [
@@ -93,7 +94,7 @@ def _blocked_causes(plan: pd.DataFrame, at: np.ndarray, scrub: fmt.Scrubber | No
     if "reason_code" not in plan:  # a hand-made plan: its sentences are all there is
         sentences = Counter(_text(v, scrub) for v in _values(plan, "reason", at))
         return [
-            {"status": "blocked", "cause": UNCODED, "rows": n, "what it means": text}
+            {"status": BLOCKED, "cause": UNCODED, "rows": n, "what it means": text}
             for text, n in sentences.most_common(CAUSES_SHOWN)
         ]
     keys: Counter[str] = Counter()
@@ -105,7 +106,7 @@ def _blocked_causes(plan: pd.DataFrame, at: np.ndarray, scrub: fmt.Scrubber | No
     ranked = sorted(keys, key=lambda code: (-keys[code], order.index(code)))[:CAUSES_SHOWN]
     return [
         {
-            "status": "blocked",
+            "status": BLOCKED,
             "cause": code,
             "rows": keys[code],
             "what it means": R.REASONS[code].label if code in R.REASONS else "no registered reason code",
@@ -119,7 +120,7 @@ def _failed_causes(plan: pd.DataFrame, at: np.ndarray, scrub: fmt.Scrubber | Non
     answers = map(_http, _values(plan, "http_status", at))
     pairs = Counter(zip(answers, (_text(v, scrub) for v in _values(plan, "error", at)), strict=True))
     return [
-        {"status": "failed", "cause": cause, "rows": n, "what it means": text}
+        {"status": FAILED, "cause": cause, "rows": n, "what it means": text}
         for (cause, text), n in pairs.most_common(CAUSES_SHOWN)
     ]
 
@@ -131,7 +132,7 @@ def problems_of(plan: pd.DataFrame, scope: pd.Series, limit: int, scrub: fmt.Scr
         return _NONE
     shown_failed = failed[: max(0, int(limit))]
     shown_blocked = blocked[: max(0, int(limit)) - len(shown_failed)]
-    rows = _rows(plan, shown_failed, "failed", scrub) + _rows(plan, shown_blocked, "blocked", scrub)
+    rows = _rows(plan, shown_failed, FAILED, scrub) + _rows(plan, shown_blocked, BLOCKED, scrub)
     causes = _failed_causes(plan, failed, scrub) + _blocked_causes(plan, blocked, scrub)
     return Problems(
         rows=pd.DataFrame(rows, columns=list(ROW_COLUMNS)),

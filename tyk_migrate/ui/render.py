@@ -9,13 +9,14 @@ from typing import Any
 import pandas as pd
 
 from .. import ui_format as fmt
+from ..vocabulary import DRY_RUN
 from .problems import Problems
 from .view import GREY, Badge, ConsoleView
 
 
 def title_html(host: str, journal: str, dry_run: bool) -> str:
     """Title, DRY RUN / LIVE badge, portal host and journal: where a press of Start writes, before it."""
-    colour = fmt.COLOURS["dry_run"] if dry_run else "var(--jp-brand-color1, #1976d2)"
+    colour = fmt.COLOURS[DRY_RUN] if dry_run else "var(--jp-brand-color1, #1976d2)"
     badge = (
         f"<span class='tyk-mode' style='margin-left:12px;padding:1px 8px;border-radius:3px;font-size:0.7em;"
         f"vertical-align:middle;color:white;background:{colour}'>{'DRY RUN' if dry_run else 'LIVE'}</span>"

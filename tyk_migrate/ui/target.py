@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from ..config import Settings
 from ..errors import MigrateError
 from ..journal import Journal
+from ..vocabulary import CREATED
 
 
 def widgets_available() -> bool:
@@ -54,4 +55,4 @@ def created_fingerprints(journal: Journal | str | Path) -> frozenset[str]:
     elif Path(journal).exists():
         with Journal(journal) as opened:
             records = opened.credentials()
-    return frozenset(r.fingerprint for r in records if r.state == "created")
+    return frozenset(r.fingerprint for r in records if r.state == CREATED)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .. import ui_format as fmt
 from ..run import Progress
+from ..vocabulary import BLOCKED, CREATED, DRY_RUN, FAILED, PENDING, SKIPPED
 from .problems import Problems, problems_of
 
 NEXT_STEP = "next: run the cells below to verify and reconcile"
@@ -29,9 +30,9 @@ _BAR_STYLES = {"starting": "info", "paused": "warning", "stopping": "warning"}
 _STATE_COLOURS = {
     "running": INFO,
     "starting": INFO,
-    "paused": fmt.COLOURS["blocked"],
-    "stopping": fmt.COLOURS["blocked"],
-    "finished": fmt.COLOURS["created"],
+    "paused": fmt.COLOURS[BLOCKED],
+    "stopping": fmt.COLOURS[BLOCKED],
+    "finished": fmt.COLOURS[CREATED],
 }
 
 
@@ -124,12 +125,12 @@ def scope_progress(plan: pd.DataFrame, scope: pd.Series) -> Progress:
     counts = fmt.scope_statuses(plan, scope)
     return Progress(
         total=int(scope.sum()),
-        done=sum(n for status, n in counts.items() if status != "pending"),
-        created=counts.get("created", 0),
-        skipped=counts.get("skipped", 0),
-        failed=counts.get("failed", 0),
-        blocked=counts.get("blocked", 0),
-        dry_run=counts.get("dry_run", 0),
+        done=sum(n for status, n in counts.items() if status != PENDING),
+        created=counts.get(CREATED, 0),
+        skipped=counts.get(SKIPPED, 0),
+        failed=counts.get(FAILED, 0),
+        blocked=counts.get(BLOCKED, 0),
+        dry_run=counts.get(DRY_RUN, 0),
         state="ready",
     )
 
@@ -152,7 +153,7 @@ def batch_counter(plan: pd.DataFrame, scope: pd.Series, p: Progress) -> str:
         return "–"
     if p.done >= p.total or "batch" not in plan or "status" not in plan:
         return f"{p.batches}/{p.batches}" if p.done >= p.total else "–"
-    unfinished = plan["status"].eq("pending").to_numpy(bool) & scope.to_numpy(bool)
+    unfinished = plan["status"].eq(PENDING).to_numpy(bool) & scope.to_numpy(bool)
     first = int(unfinished.argmax())
     batch: Any = plan["batch"].iat[first]
     if not unfinished[first] or pd.isna(batch):  # the frame does not hold this run's rows yet (not prepared)
@@ -175,27 +176,27 @@ def _state_line(state: str, fatal: bool) -> tuple[str, str]:
     """The state's colour and the note beside it."""
     if state == "stopped":
         if fatal:
-            return fmt.COLOURS["failed"], "error: see Messages"
-        return fmt.COLOURS["blocked"], "by you: Continue carries on from the journal"
+            return fmt.COLOURS[FAILED], "error: see Messages"
+        return fmt.COLOURS[BLOCKED], "by you: Continue carries on from the journal"
     return _STATE_COLOURS.get(state, GREY), NEXT_STEP if state == "finished" else ""
 
 
 def _counts(p: Progress) -> tuple[Badge, ...]:
-    pending = fmt.COLOURS["pending"]
+    pending = fmt.COLOURS[PENDING]
     counts = [
-        Badge("created", f"{p.created:,}", fmt.COLOURS["created"]),
-        Badge("skipped", f"{p.skipped:,}", fmt.COLOURS["skipped"]),
-        Badge("failed", f"{p.failed:,}", fmt.COLOURS["failed"] if p.failed else pending),
-        Badge("blocked", f"{p.blocked:,}", fmt.COLOURS["blocked"] if p.blocked else pending),
+        Badge(CREATED, f"{p.created:,}", fmt.COLOURS[CREATED]),
+        Badge(SKIPPED, f"{p.skipped:,}", fmt.COLOURS[SKIPPED]),
+        Badge(FAILED, f"{p.failed:,}", fmt.COLOURS[FAILED] if p.failed else pending),
+        Badge(BLOCKED, f"{p.blocked:,}", fmt.COLOURS[BLOCKED] if p.blocked else pending),
     ]
     if p.dry_run:
-        counts.append(Badge("dry run", f"{p.dry_run:,}", fmt.COLOURS["dry_run"]))
-    counts.append(Badge("pending", f"{p.pending:,}", pending))
+        counts.append(Badge("dry run", f"{p.dry_run:,}", fmt.COLOURS[DRY_RUN]))
+    counts.append(Badge(PENDING, f"{p.pending:,}", pending))
     return tuple(counts)
 
 
 def _metrics(s: ConsoleState, p: Progress, batch: str) -> tuple[Badge, ...]:
-    err_colour = fmt.COLOURS["failed"] if p.recent_error_rate >= 0.05 else fmt.COLOURS["pending"]
+    err_colour = fmt.COLOURS[FAILED] if p.recent_error_rate >= 0.05 else fmt.COLOURS[PENDING]
     concurrency = p.concurrency if s.running or p.concurrency else s.concurrency
     return (
         Badge("req/s", f"{p.requests_per_second:,.1f}", INK),
@@ -219,7 +220,7 @@ def _nothing_to_send(s: ConsoleState) -> bool:
     """Every row in scope has its outcome already (the journal's or the frame's)."""
     if _preview_total(s, "to send") != 0:
         return False
-    return fmt.scope_statuses(s.plan, s.scope).get("pending", 0) == 0
+    return fmt.scope_statuses(s.plan, s.scope).get(PENDING, 0) == 0
 
 
 def _enabled(s: ConsoleState, nothing: bool) -> dict[str, bool]:

@@ -1,0 +1,29 @@
+"""``RunContext``: the collaborators one run shares among its workflows (accounts, apps, credentials).
+
+``Migration`` builds it once, when a run that sends begins (a dry run has none), and hands the same one to
+each workflow, which keeps beside it only what is its own (options, listings, callbacks). Frozen: nothing a
+workflow does may swap the run's journal, client or gate under the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..journal import Journal
+from ..portal import AsyncPortalClient
+from .gate import Gate
+from .protocol import ExactlyOnce
+from .rows import RowTable
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What every workflow of one run writes through."""
+
+    journal: Journal
+    client: AsyncPortalClient
+    run_id: int  #: the journal's run this one records under (``Journal.begin_run``)
+    writer: ExactlyOnce  #: the exactly-once protocol over the run's gate, retry budget and journal
+    gate: Gate
+    rows: RowTable
+    started: float  #: ``time.perf_counter()`` when the run began: listings older than this are not trusted
