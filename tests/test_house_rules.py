@@ -88,7 +88,6 @@ SPELLED_ELSEWHERE: dict[str, tuple[int, str]] = {
     "report_html.py": (1, "the report template's variable name"),
     "ui_format.py": (1, "run.Progress's attribute name, read with getattr"),
     "rollback.py": (5, "the rollback report's result word failed (a deletion that failed), not a run status"),
-    "verify.py": (15, "TODO(after merge): MIGRATED_STATUSES and verify's status column"),
     "cli/present.py": (1, "the rollback report's result word failed, not a run status"),
     "cli/rollback.py": (4, "the rollback report's result word failed, and the dry_run key of its details"),
     "journal_users.py": (4, "the journal's user states (intent, created, existing, …), not run statuses"),

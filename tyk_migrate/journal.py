@@ -16,10 +16,9 @@ per record costs tens of microseconds, well below one HTTP exchange.
 A journal belongs to one input: the hash of the plan's key fingerprints is stored on first use and a
 different input is refused (``JournalError``) unless forced.
 
-Ownership: an app is the migration's own ("created") only when the journal can prove it: the answer of its
-POST named it, or it is an app of that owner and name the portal did not list when the intent was made
-(``prior_app_ids``, recorded with every app intent). An app of that owner and name that already existed is
-"reused": credentials go into it, but neither compensation nor rollback may ever delete it.
+Ownership: an app is the migration's own only when the journal proves it: its POST's answer named it, or it
+was not listed before the intent (``prior_app_ids``) and carries the intent's ``marker`` in its Description.
+Any other app of that owner and name is "reused": keys go into it, compensation and rollback never delete it.
 """
 
 from __future__ import annotations

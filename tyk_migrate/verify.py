@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 import pandas as pd
 
+from . import vocabulary
 from .aio import run_sync
 from .errors import ConfigError, InputError
 from .retry import RetryPolicy, parse_retry_after
@@ -73,7 +74,7 @@ __all__ = [
 ]
 
 #: Outcome statuses whose key is in the portal after the run, hence worth a gateway call.
-MIGRATED_STATUSES = ("created", "skipped")
+MIGRATED_STATUSES = vocabulary.MIGRATED_STATUSES
 #: Columns ``verify_access`` adds (or overwrites).
 VERIFY_COLUMNS = ("verify_status", "verify_error", "verified_at", "verify_target")
 

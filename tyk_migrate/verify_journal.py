@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from .vocabulary import BLOCKED, CREATED, FAILED, PENDING, ROLLED_BACK, SKIP_EXISTING, SKIPPED
+
 
 def outcomes_from_journal(plan: pd.DataFrame, journal: Any) -> pd.DataFrame:
     """Rebuild a run's outcome frame from a plan (made again from the input) and the run's journal.
@@ -28,7 +30,7 @@ def outcomes_from_journal(plan: pd.DataFrame, journal: Any) -> pd.DataFrame:
     columns: dict[str, list[Any]] = {
         c: [] for c in ("app_id", "credential_id", "http_status", "error", "attempts", "batch")
     }
-    by_state = {"created": "created", "failed": "failed", "mismatch": "failed", "rolled_back": "rolled_back"}
+    by_state = {CREATED: CREATED, FAILED: FAILED, "mismatch": FAILED, ROLLED_BACK: ROLLED_BACK}
     actions = frame["action"] if "action" in frame.columns else pd.Series("", index=frame.index)
     app_ids = frame["app_id"] if "app_id" in frame.columns else pd.Series(None, index=frame.index, dtype=object)
     cred_ids = (
@@ -39,12 +41,12 @@ def outcomes_from_journal(plan: pd.DataFrame, journal: Any) -> pd.DataFrame:
         if rec is not None and rec.state in by_state:
             status.append(by_state[rec.state])
             values = [rec.app_id, rec.credential_id, rec.http_status, rec.error, rec.attempts, rec.batch]
-        elif intent_landed(rec, str(action)) and pd.notna(cred_id):
-            status.append("created")  # the runner adopts it on its next pass, as its own
+        elif pd.notna(cred_id) and intent_landed(rec, str(action), int(cred_id)):
+            status.append(CREATED)  # the runner adopts it on its next pass, as its own
             values = [app_id, cred_id, None, None, rec.attempts, rec.batch]
         else:
             # as the runner reads an unsettled row: by its planned action, whatever intent the journal holds
-            status.append({"skip_existing": "skipped", "blocked": "blocked"}.get(str(action), "pending"))
+            status.append({SKIP_EXISTING: SKIPPED, BLOCKED: BLOCKED}.get(str(action), PENDING))
             values = [app_id, cred_id, None, None, None, None]
         for column, value in zip(columns, values, strict=True):
             columns[column].append(None if value is None or value is pd.NA or value != value else value)
