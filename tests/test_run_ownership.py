@@ -649,3 +649,18 @@ def test_a_fallback_portal_stops_the_run_at_the_first_generated_key(make_sandbox
     apply_plan(plan, fixed, tmp_path / "j")  # the rerun resumes every row
     assert set(plan["status"]) == {"created"}, plan["error"].tolist()
     assert portal_audit(sb.snapshot(), plan) == CLEAN
+
+
+def test_a_rerun_at_once_after_a_kill_finds_its_apps_through_the_listing_lag(make_sandbox, tmp_path):
+    """A killed run's apps, made a moment ago, are not in the rerun's first listing (listing lag): the rerun reads
+    its journalled app by ID instead of making a second one (the per-profile benchmark found 43 doubled apps)."""
+    sb = make_sandbox(behaviour={"listing-lag-ms": "1500"})
+    settings, journal = settings_for(sb), tmp_path / "run.journal"
+    plan = make_plan(6)
+    first = plan.iloc[[0, 3]].copy()  # what the killed run got done: the first key of each app
+    apply_plan(first, settings, journal)
+    assert set(first["status"]) == {"created"}
+    apply_plan(plan, settings, journal, force_journal=True)  # at once: both apps are still unlisted
+    audit = portal_audit(sb.snapshot(), plan)
+    assert audit["duplicate_apps"] == [] and audit["duplicate_credentials"] == [] and audit["missing"] == []
+    assert set(plan["status"]) == {"created"}

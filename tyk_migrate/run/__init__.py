@@ -35,9 +35,10 @@ The package, by module:
 from __future__ import annotations
 
 from ..vocabulary import WRITE_ACTIONS
-from .apps import APP_LISTING_MAX_AGE, apps_by_owner_name
+from .apps import APP_LISTING_MAX_AGE
 from .credentials import compare_credential
 from .gate import STATES
+from .groups import apps_by_owner_name
 from .migration import Migration, apply_plan
 from .progress import Progress
 from .protocol import ERROR_TEXT_CHARS, error_text

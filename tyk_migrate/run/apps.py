@@ -18,9 +18,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from ..errors import MigrateError, NotFound, PortalError, Rejected
 from ..journal import AppRecord
@@ -35,8 +33,9 @@ from ..ownership import (
 from ..plan import oldest_app
 from ..vocabulary import CREATED, FAILED
 from .context import RunContext
-from .gate import Gate, Stopped
-from .protocol import AnswerWithoutId, Outcome, Unresolved, error_text
+from .gate import Stopped
+from .groups import AppGroup, apps_by_owner_name, patiently
+from .protocol import AnswerWithoutId, Outcome, Unresolved, error_text, since_journalled
 from .rows import int_or_none
 
 # Before an app is created, the apps of its owner and name are looked up in a listing at most this old (one
@@ -44,18 +43,6 @@ from .rows import int_or_none
 APP_LISTING_MAX_AGE = 60.0
 #: walks of /apps tried (each with the reads' own retries) before an app's existence counts as unknown
 LISTING_TRIES = 4
-#: seconds between the listings of a lookup that waits out the portal's listing lag (``lookup_patience``)
-LOOKUP_STEP = 0.25
-
-
-async def patiently(gate: Gate, since: float, patience: float, step: float = LOOKUP_STEP) -> bool:
-    """Wait a step before the next listing of a lookup; False once ``patience`` seconds since ``since`` are used
-    up (the lookup may then say "not there"). Only a failed journal cuts the wait short."""
-    left = since + patience - time.perf_counter()
-    if left <= 0:
-        return False
-    await gate.sleep(min(step, left), abortable=False)
-    return True
 
 
 class ForeignApp(Exception):
@@ -69,33 +56,6 @@ class ForeignApp(Exception):
 
 class NoListing(Exception):
     """The portal's apps could not be listed, so whether the app already exists is unknown: nothing is sent."""
-
-
-@dataclass(slots=True)
-class AppGroup:
-    """The rows of one ``(user, app name)`` that need a new app, and what became of it."""
-
-    user_id: int
-    app_name: str
-    rows: list[int]
-    app_id: int | None = None
-    created_here: bool = False
-    error: str | None = None
-    stopped: bool = False
-    future: asyncio.Future[int | None] | None = None
-    left: int = 0
-    created: int = 0
-    failed: int = 0
-
-
-def apps_by_owner_name(apps: list[dict[str, Any]]) -> dict[tuple[int, str], list[int]]:
-    """App IDs by ``(owner, name)``, from a portal listing of apps: the identity an app has in the journal."""
-    index: dict[tuple[int, str], list[int]] = {}
-    for app in apps:
-        uid, name, aid = int_or_none(app.get("UserID")), app.get("Name"), int_or_none(app.get("ID"))
-        if uid is not None and isinstance(name, str) and aid is not None:
-            index.setdefault((uid, name), []).append(aid)
-    return index
 
 
 class Apps:
@@ -140,7 +100,10 @@ class Apps:
             listed = await self.app_ids(user_id, name, max(self.ctx.started, time.perf_counter() - APP_LISTING_MAX_AGE))
         except Unresolved as exc:
             raise NoListing(str(exc)) from None
-        made = await self.made_by(rec, listed) if rec is not None and rec.state == "intent" else None
+        ours = rec.app_id if rec is not None and rec.state == CREATED else None
+        if ours is not None and ours not in listed and rec is not None and await self.still_ours(rec):
+            listed = [*listed, ours]  # made a moment ago (a killed run's), not listed yet: listing lag
+        made = await self.inherited(rec, listed, user_id, name) if rec is not None and rec.state == "intent" else None
         choice = choose_app(rec, listed, made)
         if choice.kind != "post":
             assert choice.app_id is not None
@@ -153,6 +116,35 @@ class Apps:
             return await self.ctx.writer.write(AppWrite(self, group, prior=listed, marker=marker), attempts=sent)
         except ForeignApp as exc:
             return self._take(group, self.ctx.journal.app(user_id, name), "reuse", exc.app_id)
+
+    async def inherited(self, rec: AppRecord, listed: list[int], user_id: int, name: str) -> list[int]:
+        """The apps an earlier run's open intent made, listed again until the listing lag since that intent is
+        waited out: a POST a killed run sent just before it died may not be listed yet, and a second POST
+        would double the app."""
+        made = await self.made_by(rec, listed)
+        since, patience = since_journalled(rec.intent_at), self.ctx.client.settings.lookup_patience
+        while not made and await patiently(self.ctx.gate, since, patience):
+            made = await self.made_by(rec, await self.app_ids(user_id, name, time.perf_counter()))
+        return made
+
+    async def still_ours(self, rec: AppRecord) -> bool:
+        """Whether the app a record says this migration created is there, read by ID (a listing may not show
+        an app made a moment ago): same owner and name, and its marker when one was journalled."""
+        assert rec.app_id is not None
+        client, app_id = self.ctx.client, rec.app_id
+        try:
+            body = await self.ctx.writer.read(partial(client.get_app, app_id))
+        except NotFound:
+            return False
+        except PortalError as exc:
+            raise Unresolved(error_text(exc)) from exc
+        if (
+            not isinstance(body, dict)
+            or int_or_none(body.get("UserID")) != rec.user_id
+            or body.get("Name") != rec.app_name
+        ):
+            return False  # the ID now names another object (a reset portal): not ours
+        return rec.marker is None or carries_marker(body.get("Description"), rec.marker)
 
     async def made_by(self, rec: AppRecord, listed: list[int]) -> list[int]:
         """The apps in ``listed`` (this owner and name) that ``rec``'s intent's POST can have made: not listed

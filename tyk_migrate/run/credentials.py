@@ -24,9 +24,9 @@ from ..config import AUTH_TOKEN_TYPES, Settings
 from ..errors import CredentialMismatch, NotFound, PortalError, Rejected
 from ..secrets import fingerprint
 from ..vocabulary import CREATED, FAILED, PENDING
-from .apps import AppGroup, patiently
 from .context import RunContext
-from .protocol import Outcome, Unresolved, error_text
+from .groups import AppGroup, patiently
+from .protocol import Outcome, Unresolved, error_text, since_journalled
 from .readback import ReadBackPolicy
 from .rows import PlanRow, int_or_none, utcnow
 
@@ -125,7 +125,8 @@ class Credentials:
             return
         sent = rec.attempts if unknown and rec is not None else 0
         kind = CredentialWrite(self, row, app_id, group, prior=prior)
-        await self.ctx.writer.write(kind, attempts=sent, look_up_first=unknown, maybe_landed=doubted)
+        sent_at = since_journalled(rec.intent_at) if unknown and rec is not None else None
+        await self.ctx.writer.write(kind, attempts=sent, look_up_first=unknown, maybe_landed=doubted, sent_at=sent_at)
 
     async def prior_holders(self, app_id: int, fp: str, group: AppGroup | None) -> list[int]:
         """The credentials of ``app_id`` that hold this key before this run's POST: none in an app this run

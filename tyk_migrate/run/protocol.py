@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from ..errors import (
@@ -63,6 +64,21 @@ def token_refused(exc: PortalError) -> str:
         f"stopped: the portal refused the token ({error_text(exc)}); "
         "TYK_PORTAL_TOKEN must be an admin API token of this portal"
     )
+
+
+def since_journalled(stamp: str | None) -> float:
+    """The ``time.perf_counter()`` reading of a journalled wall-clock time (an earlier run's intent), for a
+    lookup's patience: a write a killed run sent a moment ago may not be listed yet. Unknown: now."""
+    now = time.perf_counter()
+    try:
+        when = datetime.fromisoformat(stamp) if stamp else None
+    except ValueError:
+        when = None
+    if when is None:
+        return now
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return now - max(0.0, (datetime.now(UTC) - when).total_seconds())
 
 
 class Unresolved(Exception):
@@ -168,14 +184,25 @@ class ExactlyOnce:
             raise Stopped from None
 
     async def write(
-        self, kind: WriteKind[T, R], *, attempts: int = 0, look_up_first: bool = False, maybe_landed: bool = False
+        self,
+        kind: WriteKind[T, R],
+        *,
+        attempts: int = 0,
+        look_up_first: bool = False,
+        maybe_landed: bool = False,
+        sent_at: float | None = None,
     ) -> R:
         """Create one object exactly once and return ``kind.settle(outcome)``.
 
         ``attempts``: sends an earlier run made; ``look_up_first``: an earlier send's outcome is unknown;
-        ``maybe_landed``: some earlier send may have landed (a refusal saying "exists" is then looked up).
+        ``maybe_landed``: some earlier send may have landed (a refusal saying "exists" is then looked up);
+        ``sent_at``: when that earlier send was made (``since_journalled``; unknown: now), so the first lookup
+        waits out the listing lag from then, as a lookup in the run that sent it would.
         """
-        outcome = await self._attempt(kind, _Attempt(attempts, look_up_first, maybe_landed or look_up_first))
+        attempt = _Attempt(attempts, look_up_first, maybe_landed or look_up_first)
+        if look_up_first:
+            attempt.unknown_since = time.perf_counter() if sent_at is None else sent_at
+        outcome = await self._attempt(kind, attempt)
         try:
             return await kind.settle(outcome)  # may raise: a kind may report failures as exceptions
         finally:

@@ -16,9 +16,10 @@ from ..concurrency import AdaptiveConcurrency
 from ..journal import Journal
 from ..secrets import KeyValue, fingerprinter, reveal
 from ..vocabulary import CREATED, FAILED, PENDING
-from .apps import AppGroup, Apps
+from .apps import Apps
 from .credentials import Credentials
 from .gate import Gate, Stopped
+from .groups import AppGroup
 from .progress import Tally
 from .protocol import error_text
 from .rows import PlanRow, RowTable, utcnow
