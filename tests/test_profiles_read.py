@@ -440,11 +440,11 @@ def test_a_key_held_by_several_credentials_is_skipped_only_when_every_one_matche
     matching = [{"ID": 200, "AppID": 10, "KeyID": key, "PlanID": "7", "ProductIDs": [1]},
                 {"ID": 201, "AppID": 10, "KeyID": key, "PlanID": "7", "ProductIDs": [1]}]  # fmt: skip
     plan, _ = build_plan(row, portal(credentials=matching))
-    assert plan.loc[0, "action"] == "skip_existing" and int(plan.loc[0, "credential_id"]) == 201  # the newest
+    assert plan["action"].iloc[0] == "skip_existing" and int(plan["credential_id"].iloc[0]) == 201  # the newest
     differing = [matching[0], {**matching[1], "AppID": 12, "PlanID": "8"}]
     plan, _ = build_plan(row, portal(credentials=differing))
-    assert plan.loc[0, "action"] == "blocked" and plan.loc[0, "reason_code"] == "key_exists_elsewhere"
-    assert "credential 201 in app 12" in plan.loc[0, "reason"] and "plan" in plan.loc[0, "reason"]
+    assert plan["action"].iloc[0] == "blocked" and plan["reason_code"].iloc[0] == "key_exists_elsewhere"
+    assert "credential 201 in app 12" in plan["reason"].iloc[0] and "plan" in plan["reason"].iloc[0]
     # the older one differing blocks as well: whichever differs is named
     plan, _ = build_plan(row, portal(credentials=[{**matching[0], "ProductIDs": [2]}, matching[1]]))
-    assert plan.loc[0, "reason_code"] == "key_exists_elsewhere" and "credential 200" in plan.loc[0, "reason"]
+    assert plan["reason_code"].iloc[0] == "key_exists_elsewhere" and "credential 200" in plan["reason"].iloc[0]

@@ -33,8 +33,9 @@ from tyk_migrate.snapshot import PortalSnapshot, fetch_snapshot
 from tyk_migrate.ui import MigrationConsole
 from tyk_migrate.ui_format import Scrubber, action_preview, facets, latest_failures, scope_mask
 
-SHORT_KEY_ROW = 7  # a key the portal refuses (below its minimum length): a real failure with a reason
-GHOST_ROW = 5  # an owner the portal does not know: blocked by the planner
+# source_row labels (the plan is indexed by source_row, which legacy_frame numbers from 1)
+SHORT_KEY_ROW = 8  # a key the portal refuses (below its minimum length): a real failure with a reason
+GHOST_ROW = 6  # an owner the portal does not know: blocked by the planner
 
 
 # -- plans and audits -----------------------------------------------------------------------------------
@@ -46,20 +47,21 @@ def legacy_frame(seed: dict[str, Any], n: int, *, rng_seed: int = 11) -> pd.Data
     users = [u for u in seed["users"] if u.get("Active") and u.get("OrganisationID")][:9]
     rows = []
     for i in range(n):
+        row = i + 1  # the source_row
         user = users[(i // 3) % len(users)]
         plan = seed["plans"][(i // 3) % len(seed["plans"])]
         products = [p["ReferenceID"] for p in rng.sample(seed["products"], 1 + i % 2)]
         key = f"ui{rng_seed:02d}{i:04d}" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(18))
         app = f"Console app {rng_seed}-{i // 3}"
-        if i == SHORT_KEY_ROW:
+        if row == SHORT_KEY_ROW:
             key, app = "Zq" + "".join(rng.choice(string.ascii_letters) for _ in range(4)), f"Short key app {rng_seed}"
         rows.append(
             {
-                "source_row": i + 1,
+                "source_row": row,
                 "source_id": f"legacy-{i}",
                 "key_id": key,
                 "key_fingerprint": fingerprint(key),
-                "owner_email": "ghost@nowhere.example" if i == GHOST_ROW else user["Email"],
+                "owner_email": "ghost@nowhere.example" if row == GHOST_ROW else user["Email"],
                 "app_name": app,
                 "alias": f"key {i}",
                 "plan": plan["ReferenceID"],

@@ -41,6 +41,7 @@ from .reconcile_rules import (
     _records,
 )
 from .secrets import fingerprint, is_key, mask
+from .sources.canonical import by_unique_source_row
 from .vocabulary import DUPLICATED, MISSING, PRESENT, RECON_STATUSES, WRONG_OWNER, WRONG_PLAN, WRONG_PRODUCTS
 
 if TYPE_CHECKING:
@@ -331,7 +332,7 @@ def _rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         frame[column] = pd.Series(
             [v if isinstance(v, list) else [] for v in frame[column]], index=frame.index, dtype=object
         )
-    return frame
+    return by_unique_source_row(frame)  # one row per legacy key: labelled like the legacy frame and the plan
 
 
 def _unexplained(

@@ -11,6 +11,7 @@ import pandas as pd
 from ..errors import MissingColumnsError
 from ..schemas import PlanFrame
 from ..snapshot import PortalSnapshot
+from ..sources.canonical import by_unique_source_row
 from .accounts import account_columns, lift_owner_blocks, restore_blocked
 from .decide import Decision, decide
 from .impact import Impact, LiveKeys, assess, impact_policy
@@ -127,4 +128,5 @@ def build_plan(
     out_of_scope = int((~keep).sum())
     plan = _assemble(rows, decision, impact, list(valid_keys.columns), snapshot, out_of_scope, accounts)
     plan.attrs["client_impact"] = policy
-    return plan, unresolved(rows, owners, resolver)
+    # one export: plan.loc[12] is row 12 of the file, as in the legacy frame (resolve_rows numbers from 0)
+    return by_unique_source_row(plan), unresolved(rows, owners, resolver)

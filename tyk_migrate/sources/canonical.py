@@ -354,6 +354,14 @@ def by_source_row(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def by_unique_source_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """``by_source_row`` for frames derived from one export (the plan, reconciliation rows): only when every
+    row has a distinct ``source_row``; otherwise (several exports concatenated) the index is left as it is."""
+    if "source_row" in frame.columns and frame["source_row"].notna().all() and frame["source_row"].is_unique:
+        return by_source_row(frame)
+    return frame
+
+
 def expires_known(columns: Mapping[str, Any], has_expiry: bool, n: int) -> pd.Series | None:
     """The optional ``expires_known`` column: False where the source does not say when a key expires.
 
