@@ -10,6 +10,7 @@ from tyk_migrate.journal_users import users_of
 from tyk_migrate.rollback import rollback
 from tyk_migrate.rollback_users import rollback_users, users_to_undo
 from tyk_migrate.run import apply_plan
+from tyk_migrate.run.user_proof import sent_fields
 
 OWNER0, OWNER1 = "nu.owner0@new.example", "nu.owner1@new.example"
 
@@ -70,3 +71,21 @@ def test_an_email_now_held_by_another_account_is_kept(sandbox, tmp_path):
         report = rollback_users(j, settings_for(sandbox)).set_index("email")
     assert report.loc[OWNER0, "reason"] == "id_reused"
     assert [u["ID"] for u in users_named(sandbox.snapshot(), OWNER0)] == [other["ID"]]
+
+
+def test_an_open_intent_deletes_only_the_account_it_provably_sent(sandbox, tmp_path):
+    """Rollback applies the run's proof: an account a colleague made after our intent (other fields) stays;
+    one with the fields the intent sent, made after it, goes."""
+    body = {"Email": OWNER0, "First": "New", "Last": "Owner 0", "Role": "consumer-team-member"}
+    with Journal(tmp_path / "j") as j:
+        for email in (OWNER0, OWNER1):
+            users_of(j).intent(email, run_id=1, attempts=1, listed_before=False, sent=sent_fields(body))
+    with api(sandbox) as c:
+        theirs = c.post("/users", json={"Email": OWNER0, "First": "Theirs", "Last": "Colleague"}).json()
+        c.post("/users", json={**body, "Email": OWNER1})
+    with Journal(tmp_path / "j") as j:
+        report = rollback_users(j, settings_for(sandbox)).set_index("email")
+    assert (report.loc[OWNER0, "result"], report.loc[OWNER0, "reason"]) == ("kept", "unproven")
+    assert report.loc[OWNER1, "result"] == "deleted"
+    state = sandbox.snapshot()
+    assert [u["ID"] for u in users_named(state, OWNER0)] == [theirs["ID"]] and users_named(state, OWNER1) == []
