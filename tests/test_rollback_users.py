@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pandas as pd
 from test_run_users import new_owner_plan, settings_for, users_named
 
 from tyk_migrate.journal import Journal
@@ -89,3 +90,24 @@ def test_an_open_intent_deletes_only_the_account_it_provably_sent(sandbox, tmp_p
     assert report.loc[OWNER1, "result"] == "deleted"
     state = sandbox.snapshot()
     assert [u["ID"] for u in users_named(state, OWNER0)] == [theirs["ID"]] and users_named(state, OWNER1) == []
+
+
+def test_an_account_made_inactive_then_activated_by_a_rerun_is_still_rolled_back(sandbox, tmp_path):
+    """Run 1 creates the owner inactive; a rerun (grown input, --activate-users) activates it: the journal keeps
+    it as created by the migration, so rollback still removes it."""
+    journal = tmp_path / "j"
+    plan = new_owner_plan(3, owners=1)
+    plan["user_active"] = pd.array([False] * 3, dtype="boolean")
+    apply_plan(plan, settings_for(sandbox), journal)
+    (made,) = users_named(sandbox.snapshot(), OWNER0)
+    assert made["Active"] is False
+    again = new_owner_plan(3, owners=1)
+    again["user_action"], again["user_id"] = "activate_user", pd.array([made["ID"]] * 3, dtype="Int64")
+    apply_plan(again, settings_for(sandbox), journal)
+    assert sandbox.state.users[made["ID"]]["Active"] is True
+    with Journal(journal) as j:
+        assert users_of(j).get(OWNER0).state == "created"
+        rollback(j, settings_for(sandbox))
+        report = rollback_users(j, settings_for(sandbox))
+    assert report[["email", "result"]].values.tolist() == [[OWNER0, "deleted"]]
+    assert users_named(sandbox.snapshot(), OWNER0) == []

@@ -8,12 +8,9 @@ with a guess. Creation goes through the exactly-once protocol like apps (``proto
 * before a POST the portal's users are listed (``GET /users`` cannot filter by e-mail: TYK-FACTS.md); an
   e-mail that is there is *used* (journalled ``existing``) and never counted as created, so rollback never
   deletes it; one that the journal shows this migration created is ours;
-* the intent records whether that listing showed the e-mail, and what was sent; after a lost answer (or an
-  "already taken" refusal after one) the users are listed again and the e-mail, absent before, is adopted
-  as created only when its ``GET /users/{id}`` proves it the one we sent (``user_proof``: same fields,
-  created after the intent); otherwise it is someone else's, used as ``existing``;
-* an "already taken" refusal of a first send (another process, a colleague) lists again and uses the
-  account as ``existing``;
+* the intent records whether that listing showed the e-mail, and what was sent; after a lost answer (or a
+  "taken" refusal after one) the e-mail, absent before, is adopted as created only when ``GET /users/{id}``
+  proves it ours (``user_proof``), else used as ``existing``, as after a "taken" refusal of a first send;
 * activation is ``PUT /users/{id}`` with ``{"Active": true}``: idempotent, retried like a read.
 """
 
@@ -199,9 +196,8 @@ class Users:
         rec = self.ledger.get(email)
         if rec is None or rec.state != "intent":
             return False
-        client = self.ctx.client
         try:
-            shown = await self.ctx.writer.read(lambda: show_user(client, user_id))
+            shown = await self.ctx.writer.read(lambda: show_user(self.ctx.client, user_id))
         except NotFound:
             return False
         except PortalError as exc:
@@ -211,6 +207,12 @@ class Users:
     async def _activate(self, step: UserStep) -> int:
         user_id = _row_user(step)
         ledger, client = self.ledger, self.ctx.client
+        rec = ledger.get(step.email)
+        if rec is not None and rec.state == CREATED and rec.user_id == user_id:
+            # an account this migration made (inactive, then a rerun activates it): it stays ``created``, so
+            # rollback still removes it; the PUT is idempotent, nothing to journal before it
+            await self.ctx.writer.read(lambda: update_user(client, user_id, step.body))
+            return user_id
         ledger.outcome(step.email, "activating", user_id=user_id, run_id=self.ctx.run_id, how="activated")
         await self.ctx.writer.durable()
         try:
