@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 from test_plan import legacy, portal
 
-from tyk_migrate.errors import InputError
+from tyk_migrate.errors import ConfigError, InputError
 from tyk_migrate.plan import PlanSettings, build_plan, summarize
 from tyk_migrate.plan.accounts import USER_COLUMNS, AccountSettings, account_counts, account_line
 
-CREATE = PlanSettings(accounts=AccountSettings(create_missing_users=True))
-BOTH = PlanSettings(accounts=AccountSettings(create_missing_users=True, activate_users=True))
+CREATE = PlanSettings(accounts=AccountSettings(create_missing_users=True, users_org=2))
+BOTH = PlanSettings(accounts=AccountSettings(create_missing_users=True, activate_users=True, users_org=2))
 
 
 def keys() -> pd.DataFrame:
@@ -71,11 +71,29 @@ def test_names_from_the_export_organisation_and_active_from_settings():
     assert not jane["user_active"]  # the flag wins over the mapping
     plan, _ = build_plan(frame, portal(), mapping, settings=CREATE)
     assert bool(plan.iloc[0]["user_active"]) is True
+    assert plan.iloc[0]["user_org_id"] == 2  # --users-org wins over the mapping
     plan, _ = build_plan(frame, portal(), settings=CREATE)
-    assert pd.isna(plan.iloc[0]["user_active"]) and pd.isna(plan.iloc[0]["user_org_id"])  # the portal's default
+    assert pd.isna(plan.iloc[0]["user_active"])  # the portal's default
 
 
-@pytest.mark.parametrize("section", [{"organisation_id": "three"}, {"active": "yes"}, {"team": 1}, ["organisation_id"]])
+@pytest.mark.parametrize(
+    "section",
+    [{"organisation_id": "three"}, {"organisation_id": 0}, {"active": "yes"}, {"team": 1}, ["organisation_id"]],
+)
 def test_bad_new_users_section_is_one_line(section):
     with pytest.raises(InputError, match="new_users"):
         build_plan(keys(), portal(), {"new_users": section}, settings=CREATE)
+
+
+def test_creating_without_an_organisation_is_refused_in_one_line():
+    """Organisation 0 is the portal's admin side (the official file): an account made in none would be planned
+    as a portal admin on a rerun and its keys blocked, so the plan refuses instead of creating one."""
+    no_org = PlanSettings(accounts=AccountSettings(create_missing_users=True))
+    with pytest.raises(ConfigError, match=r"new_users: organisation_id.*--users-org"):
+        build_plan(keys(), portal(), settings=no_org)
+    plan, _ = build_plan(keys(), portal(), {"new_users": {"organisation_id": 4}}, settings=no_org)
+    assert set(plan.loc[plan["user_action"] == "create_user", "user_org_id"]) == {4}
+    only_known = keys().iloc[[4, 5]]  # no owner to create: nothing needs an organisation
+    assert (build_plan(only_known, portal(), settings=no_org)[0]["user_action"] == "").all()
+    with pytest.raises(ConfigError, match="--users-org"):
+        AccountSettings(create_missing_users=True, users_org=0)

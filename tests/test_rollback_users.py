@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pandas as pd
 from test_run_users import new_owner_plan, settings_for, users_named
 
 from tyk_migrate.journal import Journal
@@ -10,6 +11,7 @@ from tyk_migrate.journal_users import users_of
 from tyk_migrate.rollback import rollback
 from tyk_migrate.rollback_users import rollback_users, users_to_undo
 from tyk_migrate.run import apply_plan
+from tyk_migrate.run.user_proof import sent_fields
 
 OWNER0, OWNER1 = "nu.owner0@new.example", "nu.owner1@new.example"
 
@@ -70,3 +72,42 @@ def test_an_email_now_held_by_another_account_is_kept(sandbox, tmp_path):
         report = rollback_users(j, settings_for(sandbox)).set_index("email")
     assert report.loc[OWNER0, "reason"] == "id_reused"
     assert [u["ID"] for u in users_named(sandbox.snapshot(), OWNER0)] == [other["ID"]]
+
+
+def test_an_open_intent_deletes_only_the_account_it_provably_sent(sandbox, tmp_path):
+    """Rollback applies the run's proof: an account a colleague made after our intent (other fields) stays;
+    one with the fields the intent sent, made after it, goes."""
+    body = {"Email": OWNER0, "First": "New", "Last": "Owner 0", "Role": "consumer-team-member"}
+    with Journal(tmp_path / "j") as j:
+        for email in (OWNER0, OWNER1):
+            users_of(j).intent(email, run_id=1, attempts=1, listed_before=False, sent=sent_fields(body))
+    with api(sandbox) as c:
+        theirs = c.post("/users", json={"Email": OWNER0, "First": "Theirs", "Last": "Colleague"}).json()
+        c.post("/users", json={**body, "Email": OWNER1})
+    with Journal(tmp_path / "j") as j:
+        report = rollback_users(j, settings_for(sandbox)).set_index("email")
+    assert (report.loc[OWNER0, "result"], report.loc[OWNER0, "reason"]) == ("kept", "unproven")
+    assert report.loc[OWNER1, "result"] == "deleted"
+    state = sandbox.snapshot()
+    assert [u["ID"] for u in users_named(state, OWNER0)] == [theirs["ID"]] and users_named(state, OWNER1) == []
+
+
+def test_an_account_made_inactive_then_activated_by_a_rerun_is_still_rolled_back(sandbox, tmp_path):
+    """Run 1 creates the owner inactive; a rerun (grown input, --activate-users) activates it: the journal keeps
+    it as created by the migration, so rollback still removes it."""
+    journal = tmp_path / "j"
+    plan = new_owner_plan(3, owners=1)
+    plan["user_active"] = pd.array([False] * 3, dtype="boolean")
+    apply_plan(plan, settings_for(sandbox), journal)
+    (made,) = users_named(sandbox.snapshot(), OWNER0)
+    assert made["Active"] is False
+    again = new_owner_plan(3, owners=1)
+    again["user_action"], again["user_id"] = "activate_user", pd.array([made["ID"]] * 3, dtype="Int64")
+    apply_plan(again, settings_for(sandbox), journal)
+    assert sandbox.state.users[made["ID"]]["Active"] is True
+    with Journal(journal) as j:
+        assert users_of(j).get(OWNER0).state == "created"
+        rollback(j, settings_for(sandbox))
+        report = rollback_users(j, settings_for(sandbox))
+    assert report[["email", "result"]].values.tolist() == [[OWNER0, "deleted"]]
+    assert users_named(sandbox.snapshot(), OWNER0) == []

@@ -14,6 +14,7 @@ from tyk_migrate.journal_users import users_of
 from tyk_migrate.portal import AsyncPortalClient
 from tyk_migrate.run import apply_plan
 from tyk_migrate.run import users as run_users
+from tyk_migrate.run.user_proof import sent_fields
 
 
 def new_owner_plan(n: int = 6, owners: int = 2, prefix: str = "nu") -> pd.DataFrame:
@@ -153,10 +154,11 @@ def test_an_open_intent_from_a_killed_run_is_adopted_by_the_next(sandbox, tmp_pa
     import httpx
 
     plan = new_owner_plan()
+    body = run_users.user_steps(plan, list(range(len(plan))))["nu.owner0@new.example"].body
     with Journal(tmp_path / "j") as j:  # what the killed run left: its intent, on disk
-        users_of(j).intent("nu.owner0@new.example", run_id=1, attempts=1, listed_before=False)
+        users_of(j).intent("nu.owner0@new.example", run_id=1, attempts=1, listed_before=False, sent=sent_fields(body))
     with httpx.Client(base_url=sandbox.portal_url, headers={"Authorization": sandbox.token}) as c:
-        landed = c.post("/users", json={"Email": "nu.owner0@new.example", "Active": True}).json()
+        landed = c.post("/users", json=body).json()  # the killed run's POST, as it sent it
     posts_before = sandbox.snapshot()["requests"]["by_route"].get("POST /portal-api/users 200", 0)
     apply_plan(plan, settings_for(sandbox), tmp_path / "j")
     state = sandbox.snapshot()
@@ -171,3 +173,84 @@ def test_an_open_intent_from_a_killed_run_is_adopted_by_the_next(sandbox, tmp_pa
             1,
         )
         assert rec.ours
+
+
+def test_a_colleagues_account_after_a_failed_post_is_used_not_adopted(sandbox, tmp_path, monkeypatch):
+    """The first POST answers 500 having made nothing; a colleague makes the e-mail by hand; the retry is
+    refused as taken. Their account is used (``existing``), never journalled as ours, so rollback keeps it."""
+    import httpx
+
+    real, calls = run_users.create_user, []
+
+    async def fail_first(client: AsyncPortalClient, body: dict[str, Any]) -> dict[str, Any]:
+        calls.append(body["Email"])
+        if len(calls) == 1:
+            with httpx.Client(base_url=sandbox.portal_url, headers={"Authorization": sandbox.token}) as c:
+                c.post("/users", json={"Email": body["Email"], "First": "Theirs", "Last": "Colleague", "Active": True})
+            raise PortalServerError("500 internal server error", status=500)
+        return await real(client, body)
+
+    monkeypatch.setattr(run_users, "create_user", fail_first)
+    plan = new_owner_plan(2, owners=1, prefix="cf")
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    (theirs,) = users_named(sandbox.snapshot(), "cf.owner0@new.example")
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+    assert (plan["user_id"] == theirs["ID"]).all()
+    with Journal(tmp_path / "j") as j:
+        rec = users_of(j).get("cf.owner0@new.example")
+        assert rec is not None and (rec.state, rec.user_id) == ("existing", theirs["ID"]) and not rec.ours
+
+
+def test_an_open_intent_is_not_proof_of_a_hand_made_account(sandbox, tmp_path):
+    """Killed between the intent and the POST; a colleague makes the e-mail: the rerun uses it as existing."""
+    import httpx
+
+    plan = new_owner_plan()
+    body = run_users.user_steps(plan, list(range(len(plan))))["nu.owner0@new.example"].body
+    with Journal(tmp_path / "j") as j:
+        users_of(j).intent("nu.owner0@new.example", run_id=1, attempts=1, listed_before=False, sent=sent_fields(body))
+    with httpx.Client(base_url=sandbox.portal_url, headers={"Authorization": sandbox.token}) as c:
+        theirs = c.post("/users", json={"Email": "nu.owner0@new.example", "First": "Jo", "Active": True}).json()
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+    with Journal(tmp_path / "j") as j:
+        rec = users_of(j).get("nu.owner0@new.example")
+        assert rec is not None and (rec.state, rec.user_id) == ("existing", theirs["ID"]) and not rec.ours
+
+
+def test_taken_on_a_first_send_lists_again_and_uses_the_account(sandbox, tmp_path, monkeypatch):
+    """Another process (its own journal) made the e-mail between this run's listing and its POST."""
+    import httpx
+
+    real, made = run_users.create_user, []
+
+    async def beaten(client: AsyncPortalClient, body: dict[str, Any]) -> dict[str, Any]:
+        if not made:  # the other process's POST lands first, with the very same body
+            with httpx.Client(base_url=sandbox.portal_url, headers={"Authorization": sandbox.token}) as c:
+                made.append(c.post("/users", json=body).json())
+        return await real(client, body)
+
+    monkeypatch.setattr(run_users, "create_user", beaten)
+    plan = new_owner_plan(2, owners=1, prefix="tw")
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+    assert (plan["user_id"] == made[0]["ID"]).all()
+    with Journal(tmp_path / "j") as j:
+        rec = users_of(j).get("tw.owner0@new.example")
+        assert rec is not None and rec.state == "existing" and not rec.ours
+
+
+def test_the_proof_needs_the_sent_fields_and_a_creation_after_the_intent():
+    from tyk_migrate.run.user_proof import proven_ours
+
+    sent = sent_fields({"First": "New", "Last": "Owner", "Role": "consumer-team-member", "OrganisationID": 3})
+    shown = {"First": "New", "Last": "Owner", "Role": "consumer-team-member", "OrganisationID": 3}
+    intent = "2026-06-01T10:00:58.500+00:00"
+    assert proven_ours({**shown, "CreatedAt": "2026-06-01 10:00"}, sent, intent)  # same (truncated) minute
+    assert proven_ours({**shown, "CreatedAt": "2026-06-01 10:01"}, sent, intent)
+    assert proven_ours({**shown, "CreatedAt": "2026-06-01 09:59"}, sent, "2026-06-01T10:00:03+00:00")  # skew
+    assert not proven_ours({**shown, "CreatedAt": "2026-06-01 09:58"}, sent, intent)  # made before the intent
+    assert not proven_ours({**shown, "First": "Theirs", "CreatedAt": "2026-06-01 10:01"}, sent, intent)
+    assert not proven_ours({**shown, "OrganisationID": 0, "CreatedAt": "2026-06-01 10:01"}, sent, intent)
+    assert not proven_ours(shown, sent, intent)  # no CreatedAt: nothing proves it
+    assert not proven_ours({**shown, "CreatedAt": "2026-06-01 10:01"}, None, intent)  # an old journal's intent

@@ -20,7 +20,7 @@ def setup(make_sandbox: Any, seed_data: dict[str, Any]) -> tuple[Any, Settings, 
     sandbox = make_sandbox()
     settings = Settings(portal_url=sandbox.portal_url, token=sandbox.token)
     snapshot = fetch_snapshot(settings, progress=False)
-    accounts = PlanSettings(accounts=AccountSettings(create_missing_users=True, users_active=True))
+    accounts = PlanSettings(accounts=AccountSettings(create_missing_users=True, users_active=True, users_org=1))
     plan, _ = build_plan(legacy_frame(seed_data, 12), snapshot, settings=accounts)
     assert plan.loc[GHOST_ROW, "user_action"] == "create_user" and plan.loc[GHOST_ROW, "action"] == "create_app"
     return sandbox, settings, plan

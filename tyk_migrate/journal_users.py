@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 USER_STATES = ("intent", "created", "existing", "activating", "activated", "failed", "deleted")
 USER_COLS = [
     "email", "user_id", "state", "run_id", "how", "http_status", "error", "attempts", "listed_before",
-    "intent_at", "outcome_at",
+    "intent_at", "outcome_at", "sent",
 ]  # fmt: skip
 
 USERS_TABLE = """
@@ -44,9 +44,12 @@ CREATE TABLE IF NOT EXISTS users (
     attempts INTEGER NOT NULL DEFAULT 0,
     listed_before INTEGER,
     intent_at TEXT,
-    outcome_at TEXT
+    outcome_at TEXT,
+    sent TEXT
 )
 """
+#: columns added since the table's first shape (an older journal's table gets them on open)
+_ADDED_COLS = {"sent": "TEXT"}
 #: the attribute a journal keeps its ledger under (one per open journal)
 _ATTR = "_users_ledger"
 
@@ -75,6 +78,9 @@ class UserRecord:
     listed_before: int | None = None
     intent_at: str | None = None
     outcome_at: str | None = None
+    #: what the POST sent of the proving fields (``run.user_proof.sent_fields``): with ``intent_at``, the
+    #: evidence that an account the portal shows is the one we made
+    sent: str | None = None
 
     @property
     def ours(self) -> bool:
@@ -91,6 +97,10 @@ class UserLedger:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         journal._exec(USERS_TABLE)
+        have = {row[1] for row in journal._conn.execute("PRAGMA table_info(users)")}
+        for name, kind in _ADDED_COLS.items():
+            if name not in have:
+                journal._exec(f"ALTER TABLE users ADD COLUMN {name} {kind}")
         cur = journal._conn.execute(f"SELECT {', '.join(USER_COLS)} FROM users")
         self._recs = {r.email: r for r in (UserRecord(*row) for row in cur)}
 
@@ -104,12 +114,19 @@ class UserLedger:
         """Accounts this migration made and has not deleted yet (what rollback removes)."""
         return [r for r in self._recs.values() if r.state == "created" and r.user_id is not None]
 
-    def intent(self, email: str, *, run_id: int, attempts: int, listed_before: bool) -> UserRecord:
-        """Before ``POST /users``: committed, so a crash leaves a question the next run answers by lookup."""
+    def intent(
+        self, email: str, *, run_id: int, attempts: int, listed_before: bool, sent: str | None = None
+    ) -> UserRecord:
+        """Before ``POST /users``: committed, so a crash leaves a question the next run answers by lookup.
+
+        While the question stays open (a retry, a rerun) ``intent_at`` keeps the first send's time: an
+        account that send made may be stamped before a later intent."""
         key = email_key(email)
         rec = self._recs.get(key) or UserRecord(key, None, "intent")
         self._recs[key] = rec
-        rec.state, rec.run_id, rec.attempts, rec.intent_at = "intent", run_id, attempts, _now()
+        if rec.state != "intent" or not rec.intent_at:
+            rec.intent_at = _now()
+        rec.state, rec.run_id, rec.attempts, rec.sent = "intent", run_id, attempts, sent
         rec.user_id, rec.how, rec.error, rec.http_status = None, None, None, None
         rec.listed_before = int(listed_before)
         self._save(rec)

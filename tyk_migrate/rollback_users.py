@@ -1,10 +1,13 @@
 """Undo the developer accounts a migration created (``--create-missing-users``), after their apps.
 
 Only accounts the journal shows the migration *created* go (state ``created``; an ``intent`` whose e-mail the
-portal lists now and did not list before the POST is ours too). Each is read first, by e-mail, from a fresh
-``GET /users``: it goes only while that e-mail still has the journalled ID, and only when it owns no app any
-more: ``DELETE /users/{id}`` removes a user's apps and credentials with it, so an account holding anything
-the app rollback kept (someone's own credential, an app a person added since) stays, with the reason.
+portal lists now and did not list before the POST is ours too, when ``run.user_proof`` proves the account the
+one that POST sent: same fields, created after the intent; an account a run *adopted* after a lost answer is
+proven again the same way, so one a colleague made after a failed POST stays). Each is read first, by
+e-mail, from a fresh ``GET /users``: it goes only while that e-mail still has the journalled ID, and only
+when it owns no app any more: ``DELETE /users/{id}`` removes a user's apps and credentials with it, so an
+account holding anything the app rollback kept (someone's own credential, an app a person added since)
+stays, with the reason.
 
 Accounts the run merely used (``existing``) are never touched. Activation is not reversed: switching a
 developer off again could lock out someone who has started using the portal since, and an inactive owner was
@@ -31,7 +34,8 @@ from .journal_users import UserLedger, UserRecord, email_key, users_of
 from .portal import AsyncPortalClient
 from .rollback import apps_to_undo
 from .run.protocol import error_text
-from .run.users import delete_user, users_by_email
+from .run.user_proof import proven_ours
+from .run.users import delete_user, show_user, users_by_email
 
 USER_ROLLBACK_COLUMNS = ("kind", "user_id", "email", "result", "reason", "detail")
 #: Why an account was kept, in words a person reads in the rollback summary.
@@ -108,6 +112,9 @@ async def _undo(
         if rec.state == "created" and rec.user_id != user_id:
             yield _row(rec, "kept", "id_reused", f"the e-mail is user {user_id}, the migration made {rec.user_id}")
             continue
+        if (rec.state == "intent" or rec.how == "adopted") and not await _proven(api, rec, user_id):
+            yield _row(rec, "kept", "unproven", f"user {user_id} is not provably the account the POST sent")
+            continue
         if user_id in owners:
             yield _row(rec, "kept", "owns_apps", f"user {user_id} still owns apps", user_id)
             continue
@@ -122,6 +129,15 @@ async def _undo(
             continue
         ledger.outcome(rec.email, "deleted", user_id=user_id, how=rec.how or "adopted")
         yield _row(rec, "deleted", None, "", user_id)
+
+
+async def _proven(api: AsyncPortalClient, rec: UserRecord, user_id: int) -> bool:
+    """An intent's (or an adoption's) account is ours only with the run's proof (``run.user_proof``)."""
+    try:
+        shown = await show_user(api, user_id)
+    except PortalError:
+        return False  # unreadable: not proven, so kept (a rerun of rollback tries again)
+    return proven_ours(shown, rec.sent, rec.intent_at)
 
 
 def _row(rec: UserRecord, result: str, reason: str | None, detail: str, user_id: int | None = None) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The account options of ``plan`` and ``apply`` (opt-in steps for owners without a usable account).
 
-``--create-missing-users``, ``--activate-users`` and ``--users-active/--users-inactive`` become one
+``--create-missing-users``, ``--activate-users``, ``--users-active/--users-inactive`` and ``--users-org`` become one
 ``accounts: AccountSettings`` argument of the command (``tyk_migrate.plan.accounts``).
 """
 
@@ -26,6 +26,7 @@ def account_options(func: F) -> F:
             create_missing_users=kw.pop("create_missing_users"),
             activate_users=kw.pop("activate_users"),
             users_active=kw.pop("users_active"),
+            users_org=kw.pop("users_org"),
         )
         return func(*args, **kw)
 
@@ -47,6 +48,15 @@ def account_options(func: F) -> F:
             default=None,
             help="Whether created accounts are active [default: the mapping's new_users: active:, else the "
             "portal's default].",
+        ),
+        click.option(
+            "--users-org",
+            "users_org",
+            type=click.IntRange(min=1),
+            default=None,
+            metavar="ID",
+            help="The portal organisation created accounts join (required to create, unless the mapping's "
+            "new_users: organisation_id: gives it); without one an account is a portal admin, not a developer.",
         ),
     ]
     decorated: Any = wrapper

@@ -11,8 +11,14 @@ with its owner reason as before. Off, the plan is exactly what it was.
 The plan then carries ``USER_COLUMNS``: ``user_action`` (``""``, ``create_user``, ``activate_user``),
 ``user_email`` (the account's e-mail, after the ``owners:`` mapping), and the new account's ``user_first``,
 ``user_last`` (from the export's name columns when it has them, else from the e-mail's local part),
-``user_org_id`` (the mapping's ``new_users: organisation_id:``) and ``user_active`` (``--users-active`` /
-``--users-inactive``, else the mapping's ``new_users: active:``, else empty: the portal's own default).
+``user_org_id`` (``--users-org ID``, else the mapping's ``new_users: organisation_id:``) and ``user_active``
+(``--users-active`` / ``--users-inactive``, else the mapping's ``new_users: active:``, else empty: the
+portal's own default).
+
+Creating needs an organisation: the official file says a user's ``OrganisationID`` "for admin users ... is
+always equal to 0", so an account made without one is what the planner (``snapshot_frames.is_portal_admin``)
+calls a portal admin, and a rerun would block its keys. A plan that would create an account without
+``--users-org``/``new_users: organisation_id`` is refused with one line (``ConfigError``); 0 is refused too.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..vocabulary import BLOCKED, SKIP_EXISTING
 from . import reasons as R
 
@@ -40,6 +46,10 @@ _LIFTS = {R.OWNER_UNKNOWN.code: CREATE_USER, R.OWNER_INACTIVE.code: ACTIVATE_USE
 FIRST_NAME_COLUMNS = ("owner_first", "owner_first_name", "first_name", "firstname", "given_name", "first")
 LAST_NAME_COLUMNS = ("owner_last", "owner_last_name", "last_name", "lastname", "surname", "family_name", "last")
 NEW_USERS_KEYS = ("organisation_id", "active")
+NO_ORGANISATION = (
+    "--create-missing-users needs the organisation new accounts join: set new_users: organisation_id in the "
+    "mapping or pass --users-org ID (an account in no organisation is a portal admin, not a developer)"
+)
 
 
 @dataclass(frozen=True)
@@ -47,12 +57,18 @@ class AccountSettings:
     """What the planner may plan for owners without a usable account (all off by default).
 
     ``users_active``: whether created accounts are active (None: the mapping's ``new_users: active:``,
-    else the portal's default, i.e. ``Active`` is not sent).
+    else the portal's default, i.e. ``Active`` is not sent). ``users_org``: the organisation created
+    accounts join (None: the mapping's ``new_users: organisation_id:``; one of the two is required).
     """
 
     create_missing_users: bool = False
     activate_users: bool = False
     users_active: bool | None = None
+    users_org: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.users_org is not None and (isinstance(self.users_org, bool) or self.users_org < 1):
+            raise ConfigError(f"--users-org: expected a portal organisation ID (1 or more), got {self.users_org!r}")
 
     @property
     def any(self) -> bool:
@@ -69,7 +85,7 @@ def new_users_section(section: Any) -> dict[str, Any]:
     if unknown:
         raise InputError(f"mapping new_users: unknown setting(s) {', '.join(unknown)}; use {', '.join(NEW_USERS_KEYS)}")
     org, active = section.get("organisation_id"), section.get("active")
-    if org is not None and (isinstance(org, bool) or not isinstance(org, int) or org < 0):
+    if org is not None and (isinstance(org, bool) or not isinstance(org, int) or org < 1):
         raise InputError(f"mapping new_users.organisation_id: expected a portal organisation ID, got {org!r}")
     if active is not None and not isinstance(active, bool):
         raise InputError(f"mapping new_users.active: expected true or false, got {active!r}")
@@ -149,6 +165,9 @@ def account_columns(
     emails = rows.emails.tolist()
     firsts, lasts = _export_column(rows.frame, FIRST_NAME_COLUMNS), _export_column(rows.frame, LAST_NAME_COLUMNS)
     active = settings.users_active if settings.users_active is not None else new_users.get("active")
+    organisation = settings.users_org if settings.users_org is not None else new_users.get("organisation_id")
+    if organisation is None and (action == CREATE_USER).any():
+        raise ConfigError(NO_ORGANISATION)
     user_email: list[str | None] = [None] * n
     first: list[str | None] = [None] * n
     last: list[str | None] = [None] * n
@@ -163,7 +182,7 @@ def account_columns(
         given_last = _text(lasts.iat[i]) if lasts is not None else None
         first[i] = given_first or (None if given_last else derived[0]) or ""
         last[i] = given_last or ("" if given_first else derived[1])
-        org[i] = new_users.get("organisation_id")
+        org[i] = organisation
         on[i] = active
     return {
         "user_action": pd.Series(action.tolist(), index=index, dtype="str"),

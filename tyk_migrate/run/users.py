@@ -8,8 +8,9 @@ with a guess. Creation goes through the exactly-once protocol like apps (``proto
 * before a POST the portal's users are listed (``GET /users`` cannot filter by e-mail: TYK-FACTS.md); an
   e-mail that is there is *used* (journalled ``existing``) and never counted as created, so rollback never
   deletes it; one that the journal shows this migration created is ours;
-* the intent records whether that listing showed the e-mail; after a lost answer (or an "already taken"
-  refusal after one) the users are listed again and the e-mail, absent before, is adopted as created;
+* the intent records whether that listing showed the e-mail, and what was sent; after a lost answer (or a
+  "taken" refusal after one) the e-mail, absent before, is adopted as created only when ``GET /users/{id}``
+  proves it ours (``user_proof``), else used as ``existing``, as after a "taken" refusal of a first send;
 * activation is ``PUT /users/{id}`` with ``{"Active": true}``: idempotent, retried like a read.
 """
 
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..calls import Call
-from ..errors import MigrateError, PortalError, Rejected
+from ..errors import MigrateError, NotFound, PortalError, Rejected
 from ..journal_users import UserLedger, email_key, users_of
 from ..portal import AsyncPortalClient
 from ..vocabulary import BLOCKED, CREATED, DRY_RUN, FAILED
@@ -33,6 +34,7 @@ from .context import RunContext
 from .gate import Stopped
 from .protocol import AnswerWithoutId, Outcome, Unresolved, error_text
 from .rows import RowTable, int_or_none, utcnow
+from .user_proof import proven_ours, sent_fields
 
 if TYPE_CHECKING:
     from .migration import Migration
@@ -48,6 +50,11 @@ async def create_user(client: AsyncPortalClient, body: dict[str, Any]) -> dict[s
     """``POST /users`` (the file's ``User-create``); the answer without its ``JWTToken``."""
     answer = await client._send(Call("POST", "/users", json=body, expect=(200, 201)))
     return _without_secrets(answer)
+
+
+async def show_user(client: AsyncPortalClient, user_id: int) -> dict[str, Any]:
+    """``GET /users/{id}`` (``User-show``: carries ``CreatedAt``); the answer without its ``JWTToken``."""
+    return _without_secrets(await client._send(Call("GET", f"/users/{int(user_id)}", expect=(200,))))
 
 
 async def update_user(client: AsyncPortalClient, user_id: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -168,8 +175,14 @@ class Users:
         if listed is not None:
             if rec is not None and rec.user_id == listed and rec.state == CREATED:
                 return listed  # made by this migration (an earlier run, or this one)
-            if rec is not None and rec.state == "intent" and rec.listed_before == 0:
-                # an earlier run's POST whose answer it never got: absent before its intent, there now
+            if (
+                rec is not None
+                and rec.state == "intent"
+                and rec.listed_before == 0
+                and await self.ours(step.email, listed)
+            ):
+                # an earlier run's POST whose answer it never got: absent before its intent, there now, and
+                # provably the account that POST made (not one a colleague made after a failed or unsent POST)
                 self.ledger.outcome(step.email, CREATED, user_id=listed, run_id=rec.run_id, how="adopted")
                 return listed
             # someone else's account: used, never adopted as created (rollback never deletes it)
@@ -178,9 +191,28 @@ class Users:
         sent = rec.attempts if rec is not None and rec.state == "intent" else 0
         return await self.ctx.writer.write(UserWrite(self, step), attempts=sent, maybe_landed=sent > 0)
 
+    async def ours(self, email: str, user_id: int) -> bool:
+        """Whether the account ``user_id`` is the one the e-mail's journalled intent POSTed (``user_proof``)."""
+        rec = self.ledger.get(email)
+        if rec is None or rec.state != "intent":
+            return False
+        try:
+            shown = await self.ctx.writer.read(lambda: show_user(self.ctx.client, user_id))
+        except NotFound:
+            return False
+        except PortalError as exc:
+            raise Unresolved(f"user {user_id} could not be read: {error_text(exc)}") from exc
+        return proven_ours(shown, rec.sent, rec.intent_at)
+
     async def _activate(self, step: UserStep) -> int:
         user_id = _row_user(step)
         ledger, client = self.ledger, self.ctx.client
+        rec = ledger.get(step.email)
+        if rec is not None and rec.state == CREATED and rec.user_id == user_id:
+            # an account this migration made (inactive, then a rerun activates it): it stays ``created``, so
+            # rollback still removes it; the PUT is idempotent, nothing to journal before it
+            await self.ctx.writer.read(lambda: update_user(client, user_id, step.body))
+            return user_id
         ledger.outcome(step.email, "activating", user_id=user_id, run_id=self.ctx.run_id, how="activated")
         await self.ctx.writer.durable()
         try:
@@ -225,10 +257,12 @@ class UserWrite:
 
     def __init__(self, users: Users, step: UserStep) -> None:
         self.users, self.step = users, step
+        self.theirs = False  # the lookup found the e-mail, but not provably the account we sent
 
     def intent(self, attempt: int) -> None:
         # a POST is only sent after a listing without the e-mail (``Users._ensure``, or a lookup that missed)
-        self.users.ledger.intent(self.step.email, run_id=self.users.ctx.run_id, attempts=attempt, listed_before=False)
+        users, sent = self.users, sent_fields(self.step.body)
+        users.ledger.intent(self.step.email, run_id=users.ctx.run_id, attempts=attempt, listed_before=False, sent=sent)
 
     async def send(self) -> int:
         answer = await create_user(self.users.ctx.client, self.step.body)
@@ -238,7 +272,10 @@ class UserWrite:
         return user_id
 
     async def look_up(self, since: float) -> int | None:
-        return (await self.users.listing(since)).get(self.step.email)
+        found = (await self.users.listing(since)).get(self.step.email)
+        if found is not None:
+            self.theirs = not await self.users.ours(self.step.email, found)
+        return found
 
     def exists(self, refusal: Rejected) -> bool:
         text = str(refusal).lower()
@@ -246,6 +283,14 @@ class UserWrite:
 
     async def settle(self, outcome: Outcome[int]) -> int:
         users, email = self.users, self.step.email
+        theirs = outcome.value if outcome.kind == "adopted" and self.theirs else None
+        if outcome.kind == "refused" and isinstance(outcome.error, Rejected) and self.exists(outcome.error):
+            # refused as taken on a first send: made by someone else (a colleague, another journal's run)
+            theirs = (await users.listing(time.perf_counter())).get(email)
+        if theirs is not None:
+            users.ledger.outcome(email, "existing", user_id=theirs, run_id=users.ctx.run_id, how="existing")
+            users.index[email] = theirs
+            return theirs
         if outcome.kind in ("posted", "adopted"):
             assert outcome.value is not None
             users.ledger.outcome(
