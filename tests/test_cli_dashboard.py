@@ -186,3 +186,37 @@ def test_the_sandbox_command_takes_its_dashboard_token(tmp_path) -> None:
 def _no_dashboard_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TYK_DASHBOARD_URL", "TYK_DASHBOARD_TOKEN", "TYK_DASHBOARD_HASH_FUNCTION", "TYK_DASHBOARD_ORG_ID"):
         monkeypatch.delenv(name, raising=False)
+
+
+def test_a_lookup_by_hash_finding_none_is_refused_not_planned_as_no_key_live(
+    make_sandbox: Any, seed_data: Any, tmp_path
+) -> None:
+    from test_dashboard import ORG
+
+    from tyk_migrate.tyk_hash import token_org
+
+    seed = dump_seed(seed_data)
+    sb = make_sandbox(seed=seed, behaviour={"key-hashing": "murmur64"})
+    custom = [k for k in (reveal(k) for k in load_keys(DUMP)["key_id"]) if token_org(k) != ORG][:5]
+    dev = next(u["Email"] for u in seed_data["users"] if u["Active"] and u["OrganisationID"] != 0)
+    rows = "".join(f"{k},{dev},Full,a{i},Free,Payments API\n" for i, k in enumerate(custom))
+    (tmp_path / "full.csv").write_text("key_id,owner_email,app_name,alias,plan,products\n" + rows)
+    args = ["plan", str(tmp_path / "full.csv"), "--out", str(tmp_path / "p.csv"), "--json"]
+
+    def plan(function: str, org: str = ORG, *extra: str) -> Any:
+        return invoke([*args, "--dashboard-hash", function, "--dashboard-org", org, *extra], env_of(sb))
+
+    right = plan("murmur64")
+    assert json.loads(right.stdout.splitlines()[-1])["counts"]["live_keys"] == 5  # all live, of another owner
+    for wrong in (plan("sha256"), plan("murmur64", "0" * 24)):  # a wrong function, a wrong org: none found
+        assert wrong.exit_code == 2 and "Traceback" not in wrong.output
+        (line,) = [x for x in wrong.output.splitlines() if x.startswith("error:")]
+        assert "found 0 of 5 custom key(s)" in line and "org ID" in line and "--dashboard-none-live" in line
+        assert not any(k in wrong.output for k in custom)
+    accepted = plan("sha256", ORG, "--dashboard-none-live")
+    assert accepted.exit_code == 0 and "found 0 of 5" in accepted.output
+    assert json.loads(accepted.stdout.splitlines()[-1])["counts"]["live_keys"] == 0
+    # validate has no live check: the enrichment's warning line says the same, the exit code is validate's
+    checked = invoke(["validate", str(tmp_path / "full.csv"), "--rejects", str(tmp_path / "r.csv"),
+                      "--dashboard-hash", "sha256", "--dashboard-org", ORG], env_of(sb))  # fmt: skip
+    assert "warning: " in checked.output and "found 0 of 5 custom key(s)" in checked.output

@@ -396,6 +396,7 @@ def test_click_options_for_the_commands() -> None:
         "dashboard_url": "https://d.example",
         "dashboard_hash": "unset",
         "dashboard_org": None,
+        "dashboard_none_live": False,
         "dashboard_token": None,  # the sandbox command falls back to SandboxConfig's public default itself
     }
     bad = CliRunner().invoke(cmd, ["--dashboard-hash", "md5"])

@@ -147,3 +147,45 @@ def test_mask_secretish_masks_quoted_values_and_key_shaped_runs() -> None:
     out = mask_secretish(f"KeyError: '{KEY}' in DataFrame column_3 near ABCDEFGHIJKL, don't")
     assert KEY not in out and f"'{mask(KEY)}'" in out and "ABCDEFGHIJKL" not in out
     assert "DataFrame column_3" in out and "don't" in out  # names and words stay readable
+
+
+def b64_leaks(text: str, key: str) -> bool:
+    """6 consecutive bytes of ``key`` (8 base64 characters) readable by base64-decoding some run of ``text``."""
+    import base64
+    import binascii
+
+    raw, found = key.encode(), False
+    for run in re.findall(r"[A-Za-z0-9+/_-]{8,}={0,2}", text):
+        for start in range(4):
+            chunk = run[start:].translate(str.maketrans("-_", "+/"))
+            chunk = chunk[: len(chunk) // 4 * 4]
+            try:
+                decoded = base64.b64decode(chunk)
+            except (binascii.Error, ValueError):
+                continue
+            found |= any(raw[i : i + 6] in decoded for i in range(len(raw) - 5))
+    return found
+
+
+@pytest.mark.parametrize("key", [KEY, KEY + "x", KEY + "xy", "RAW/SECRET+KEY=0002zz", ODD])
+def test_base64_echoes_of_a_key_and_of_its_stored_token_are_masked(key: str) -> None:
+    import base64
+
+    from tyk_migrate.tyk_hash import generate_token
+
+    org = "5f1a9c0e2b3d4e0001a1b2c3"
+    forms = [base64.b64encode(key.encode()).decode(), base64.urlsafe_b64encode(key.encode()).decode()]
+    forms += [generate_token(org, key, f) for f in ("murmur64", "sha256")]  # {"org":…,"id":KEY,"h":…}
+    forms += [base64.b64encode(f"prefix-{n * 'p'}{key}-suffix".encode()).decode() for n in range(3)]
+    for form in forms:
+        text = json.dumps({"Message": f"could not find key {form} in store"})
+        assert b64_leaks(text, key)  # the test can fail: the echo decodes before scrubbing
+        scrubbed = scrub_keys(text, [key], encoded=True)
+        assert not b64_leaks(scrubbed, key) and not leaks(scrubbed, key), scrubbed
+        assert "could not find key" in scrubbed and mask(key) in scrubbed
+    # a Dashboard's error body is scrubbed so (the call's key): one line, no base64 of the key left
+    body = {"Status": "Error", "Message": "bad key " + base64.b64encode(key.encode()).decode()}
+    error = error_for(Call("GET", "/api/keys/{key}", secrets=(key,)), httpx.Response(400, json=body))
+    assert not b64_leaks(str(error), key)
+    # a scrubber over many keys (logs) leaves base64 alone unless asked: its memory stays one set of keys
+    assert KeyScrubber([key])(forms[0]) == forms[0] and KeyScrubber([key], encoded=True)(forms[0]) != forms[0]

@@ -89,35 +89,67 @@ def _page_items(body: Any, path: str, items: str, pages: str) -> tuple[list[dict
     return rows, total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
-async def walk_pages(
-    reads: AdaptiveReads, path: str, items: str, pages: str, identity: Callable[[dict[str, Any]], object]
-) -> list[dict[str, Any]]:
-    """Every item of a Dashboard listing (``?p=N``, the answer says how many ``pages``), each once.
+#: The most pages a Dashboard listing is read to: 200,000 pages are 2 million keys at the Dashboard's default
+#: 10 a page. A page count above it is a Dashboard answering nonsense, refused before a page more is asked.
+MAX_PAGES = 200_000
 
-    Page 1 tells the page count, the other pages are read at once. An answer without a page count is walked
-    until an empty page; a page of items already seen (an endpoint ignoring ``p``) ends the walk too.
+
+def _too_many(path: str, pages: str, said: object, most: int) -> UnexpectedAnswer:
+    return UnexpectedAnswer(
+        f"the listing says {pages!r}: {said}, more than the {most} pages tyk-migrate reads "
+        "(is this a Tyk Dashboard, and is its answer right?)",
+        method="GET",
+        path=path,
+    )
+
+
+async def walk_pages(
+    reads: AdaptiveReads,
+    path: str,
+    items: str,
+    pages: str,
+    identity: Callable[[dict[str, Any]], object],
+    *,
+    max_pages: int = MAX_PAGES,
+) -> list[dict[str, Any]]:
+    """Every item of a Dashboard listing (``?p=N``, the answer says how many ``pages``), each once, in page order.
+
+    Page 1 tells the page count; the other pages are read by at most the reads' concurrency at a time (one
+    coroutine per page in flight, never one per page announced). A page that brings no new item ends the
+    walk: an empty page past the end, or a page of items already seen (a Dashboard ignoring ``p``). An answer
+    without a page count is walked one page at a time until then. A count above ``max_pages``, or a walk
+    without a count that goes past it, is one ``UnexpectedAnswer`` (the caller names the host).
     """
     first, total = _page_items(await reads.send(Call("GET", path, params={"p": 1})), path, items, pages)
-    seen: dict[object, dict[str, Any]] = {}
+    if total is not None and total > max_pages:
+        raise _too_many(path, pages, total, max_pages)
+    seen = {identity(r) for r in first}
+    by_page: dict[int, list[dict[str, Any]]] = {1: first}
+    last = max_pages if total is None else total
+    state = {"next": 2, "ended": total is None and not first}  # no count and nothing: the list is empty
 
-    def add(rows: list[dict[str, Any]]) -> bool:
-        fresh = [r for r in rows if identity(r) not in seen]
-        seen.update((identity(r), r) for r in fresh)
-        return bool(fresh)
+    async def worker() -> None:
+        while not state["ended"] and state["next"] <= last:
+            page = state["next"]
+            state["next"] = page + 1
+            rows = _page_items(await reads.send(Call("GET", path, params={"p": page})), path, items, pages)[0]
+            fresh = {identity(r) for r in rows} - seen
+            if not fresh:
+                state["ended"] = True  # past the end, or p ignored: later pages would say no more
+                continue
+            seen.update(fresh)
+            by_page[page] = rows
 
-    add(first)
-    if total is not None:
-        answers = await reads.gather(*(reads.send(Call("GET", path, params={"p": p})) for p in range(2, total + 1)))
-        for answer in answers:
-            add(_page_items(answer, path, items, pages)[0])
-        return list(seen.values())
-    page, rows = 1, first
-    while rows:
-        page += 1
-        rows = _page_items(await reads.send(Call("GET", path, params={"p": page})), path, items, pages)[0]
-        if not add(rows):
-            break
-    return list(seen.values())
+    # without a count, reading ahead would only ask for pages past the end
+    workers = 1 if total is None else min(reads.controller.maximum, max(total - 1, 0))
+    await reads.gather(*(worker() for _ in range(workers)))
+    if total is None and not state["ended"]:
+        raise _too_many(path, pages, f"none, and page {max_pages} was not the last", max_pages)
+    out: dict[object, dict[str, Any]] = {}
+    for page in sorted(by_page):
+        for row in by_page[page]:
+            out.setdefault(identity(row), row)
+    return list(out.values())
 
 
 async def list_keys(reads: AdaptiveReads) -> list[dict[str, Any]]:

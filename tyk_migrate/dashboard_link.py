@@ -10,13 +10,19 @@
   key's session (``dashboard_enrich``: what the file says wins, each disagreement is reported);
 - a file alone: as before.
 
+A lookup by hash that finds (almost) none of the keys whose hash depends on ``--dashboard-hash`` and
+``--dashboard-org`` is taken for a wrong setting, not for keys the Dashboard lacks (``hashed_miss``): the
+enrichment says so in a warning line, and the live-key check refuses to plan on it unless
+``--dashboard-none-live`` (``none_live``) says these keys really are not in this Dashboard.
+
 Every Dashboard failure becomes one ``DashboardError`` whose line names the Dashboard's host, so it is not
 mistaken for the portal's (both speak through the same client core and error tree).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,11 +34,22 @@ from .config import Settings, dashboard_base
 from .dashboard import KeyLookup
 from .dashboard_enrich import Enrichment
 from .errors import AuthError, ConfigError, DashboardError, InputError, PortalConnectionError, PortalError
+from .secrets import KeyValue, is_key, reveal
+from .tyk_hash import token_org
 
 T = TypeVar("T")
 #: the token's hint: a Dashboard user's API access key (Dashboard > Users > the user > API Access Credentials)
 TOKEN_HINT = "set TYK_DASHBOARD_TOKEN to the API access key of a Dashboard user allowed to read keys"
 DASHBOARD_LABEL = "dashboard"  # INPUT's stand-in with --from-dashboard: default output names start with it
+#: A lookup by hash is taken for a wrong --dashboard-hash/--dashboard-org when, of at least SUSPECT_MIN_KEYS
+#: keys whose hash depends on them (all but the keys Tyk generated for that org), it finds under
+#: SUSPECT_SHARE. Why: a wrong function or org finds none of them (only keys older gateways stored under their
+#: bare hash, which are few), while the right ones find every key the Dashboard has, and the keys a migration
+#: moves are normally the Dashboard's own. Under 5 keys, a typo or two is as likely: no verdict.
+SUSPECT_MIN_KEYS = 5
+SUSPECT_SHARE = 0.05
+NONE_LIVE_OPTION = "--dashboard-none-live"
+log = logging.getLogger("tyk_migrate.dashboard")
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,7 @@ class DashboardLink:
     hash_function: str | None = None
     org_id: str | None = None
     concurrency: int = 16
+    none_live: bool = False  # --dashboard-none-live: a lookup by hash finding (almost) none is accepted
 
     def __post_init__(self) -> None:
         self.settings.require_dashboard()  # a missing URL or token is one line before any request
@@ -86,7 +104,39 @@ class DashboardLink:
 
         if not len(frame):
             return pd.DataFrame(columns=LIVE_COLUMNS).astype({"live": bool})
-        return self.guarded(lambda: live_keys(self.settings, frame, **self.lookup))
+        live = self.guarded(lambda: live_keys(self.settings, frame, **self.lookup))
+        keys = frame.drop_duplicates("key_fingerprint")["key_id"]  # live_keys' rows, in its order
+        warning = self.hashed_miss(keys, live["live"])
+        if warning and not self.none_live:
+            raise DashboardError(
+                f"{warning}: no key would be flagged live_key_overwritten, and apply would replace the live "
+                f"sessions of other owners unseen; check both, look keys up by value (leave out --dashboard-hash), "
+                f"or pass {NONE_LIVE_OPTION} if these keys really are not in this Dashboard",
+                host=self.host,
+            )
+        if warning:
+            log.warning("%s: accepted (%s), the keys not found plan as not live", warning, NONE_LIVE_OPTION)
+        return live
+
+    def hashed_miss(self, keys: Iterable[KeyValue | None], found: Iterable[bool]) -> str | None:
+        """The warning when a lookup by hash found (almost) none of the distinct ``keys`` whose hash depends
+        on the hash function and org (``SUSPECT_MIN_KEYS``, ``SUSPECT_SHARE``); None otherwise."""
+        if not self.hash_function:
+            return None
+        org = str(self.org_id or "").strip()
+        hit: dict[str, bool] = {}
+        for key, was_found in zip(keys, found, strict=True):
+            raw = reveal(key) if is_key(key) else ""
+            if raw and token_org(raw) != org:
+                hit[raw] = hit.get(raw, False) or bool(was_found)
+        n, hits = len(hit), sum(hit.values())
+        if n < SUSPECT_MIN_KEYS or hits >= n * SUSPECT_SHARE:
+            return None
+        return (
+            f"Dashboard {self.host}: the lookup by hash found {hits} of {n} custom key(s) "
+            f"(--dashboard-hash {self.hash_function}, --dashboard-org {org}); a wrong hash function (tyk.conf "
+            "hash_key_function) or org ID finds none"
+        )
 
 
 def _hint(exc: PortalError) -> str:
@@ -131,4 +181,7 @@ def load_source(
     found = int(enrichment.lookups["found"].sum())
     how = "hash" if dashboard.hash_function else "value"
     notes = [f"Dashboard {dashboard.host}: {found} of {len(file)} key(s) found (looked up by {how})"]
+    warning = dashboard.hashed_miss(file["key_id"], enrichment.lookups["found"])
+    if warning:
+        notes.append(f"warning: {warning}: the keys not found keep only the file's values")
     return Loaded(enrichment.frame, enrichment, notes)

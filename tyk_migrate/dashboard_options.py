@@ -23,7 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def dashboard_options(func: F) -> F:
-    """``--dashboard-url``, ``--dashboard-hash`` and ``--dashboard-org`` (with their environment variables)."""
+    """``--dashboard-url``, ``--dashboard-hash``, ``--dashboard-org`` (with their environment variables) and
+    ``--dashboard-none-live`` (``DashboardLink.none_live``)."""
     options = [
         click.option(
             "--dashboard-url",
@@ -47,6 +48,13 @@ def dashboard_options(func: F) -> F:
             show_envvar=True,
             default=None,
             help="The Dashboard's org ID, needed by --dashboard-hash (custom keys are hashed with it).",
+        ),
+        click.option(
+            "--dashboard-none-live",
+            is_flag=True,
+            default=False,
+            help="Plan even when a lookup by hash finds (almost) none of the keys, which a wrong --dashboard-hash "
+            "or --dashboard-org also gives: say so only if these keys really are not in this Dashboard.",
         ),
     ]
     for option in reversed(options):

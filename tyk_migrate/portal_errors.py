@@ -65,7 +65,8 @@ def text_messages(text: str, content_type: str = "") -> list[str]:
 
 
 def error_messages(response: httpx.Response, secrets: Iterable[KeyValue] = ()) -> list[str]:
-    """The messages of a refusal's body (any shape), each scrubbed of ``secrets``; [] for an empty body."""
+    """The messages of a refusal's body (any shape), each scrubbed of ``secrets`` (base64 echoes too, such as
+    the token Tyk stores a key under); [] for an empty body."""
     keys = list(secrets)
     text = response.text
     messages: list[str] | None = None
@@ -74,6 +75,6 @@ def error_messages(response: httpx.Response, secrets: Iterable[KeyValue] = ()) -
     except ValueError:
         messages = None
     if messages is not None:
-        return [scrub_keys(str(m), keys) for m in messages]
+        return [scrub_keys(str(m), keys, encoded=True) for m in messages]
     lines = text_messages(text, response.headers.get("content-type", ""))
-    return [clip(line, ERROR_BODY_CHARS, lambda t: scrub_keys(t, keys)) for line in lines if line]
+    return [clip(line, ERROR_BODY_CHARS, lambda t: scrub_keys(t, keys, encoded=True)) for line in lines if line]

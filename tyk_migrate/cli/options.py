@@ -27,7 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 INPUT_FORMATS = ("auto", "csv", "tsv", "excel", "json", "jsonl", "dashboard", "classic")
 SOURCE_FIELDS = ("format", "mapping", "developers", "email_field", "min_key_length", "app_name")
 #: The Dashboard's options of the commands that take them (``input_options(dashboard=True)``).
-DASHBOARD_FIELDS = ("from_dashboard", "dashboard_url", "dashboard_hash", "dashboard_org")
+DASHBOARD_FIELDS = ("from_dashboard", "dashboard_url", "dashboard_hash", "dashboard_org", "dashboard_none_live")
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,7 @@ class Session:
         dashboard_url: str | None = None,
         dashboard_hash: str | None = None,
         dashboard_org: str | None = None,
+        dashboard_none_live: bool = False,
         *,
         required: bool = False,
     ) -> Any:
@@ -151,7 +152,7 @@ class Session:
             if dashboard_hash or dashboard_org:
                 log.warning("--dashboard-hash/--dashboard-org without a Dashboard URL: ignored")
             return None
-        link = DashboardLink(settings, dashboard_hash, dashboard_org)
+        link = DashboardLink(settings, dashboard_hash, dashboard_org, none_live=dashboard_none_live)
         self.protect([settings.dashboard_token])
         log.info("Dashboard %s", link.host)
         return link
