@@ -87,7 +87,8 @@ def apply_args(export: Path, tmp_path: Path, *extra: str) -> list[str]:
 
 def passing(sb: Any, **over: Any) -> PreflightResult:
     values: dict[str, Any] = {
-        "ok": True, "portal": sb.portal_url, "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "ok": True, "portal": getattr(sb, "portal_url", ""),
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "tool_version": use_module.__version__, "auth_token_type": HOWTO, "duplicate_key": "refuse",
         "plans_envelope": "data", "per_page_max": None, "listing_lag_ms": 250.0, "latency_ms": 3.0,
         "start_concurrency": 4, "leftovers": 0,
@@ -328,3 +329,53 @@ def test_a_fallback_stop_names_the_spelling_not_the_token(
     res = invoke(apply_args(small_export, tmp_path), sb, TYK_AUTH_TOKEN_TYPE=HOWTO)
     assert "issued its own key" in res.output and "TYK_AUTH_TOKEN_TYPE" in res.output, res.output
     assert "admin API token" not in res.output
+
+
+# ----- one portal, many spellings; a file that lies or has wrong types -----
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "https://PORTAL.example.com",
+        "HTTPS://portal.example.com",
+        "https://portal.example.com:443",
+        "https://Portal.Example.COM:443/portal-api/",
+    ],
+)
+def test_every_spelling_of_one_portal_finds_and_fits_its_preflight(spelling: str) -> None:
+    canonical = "https://portal.example.com"
+    assert default_result_path(spelling) == default_result_path(canonical)
+    result = passing(None, portal=canonical + "/portal-api")
+    write_result(result, default_result_path(canonical))
+    found = find_preflight(spelling)
+    assert found.result is not None and found.problem == "", found.problem
+    write_result(passing(None, portal=spelling), default_result_path(spelling))  # written under another spelling
+    assert find_preflight(canonical).problem == ""
+    assert default_result_path("https://portal.example.com:8443") != default_result_path(canonical)
+    for other in ("https://portal.example.com:8443", "http://portal.example.com", "https://portal.example.org"):
+        assert "another portal" in find_preflight(other, default_result_path(canonical)).problem
+
+
+def test_an_unsafe_row_is_unsafe_whatever_ok_says(tmp_path: Path) -> None:
+    from tyk_migrate.preflight import Check
+
+    row = Check("duplicate-key", "a second import overwrote", "keys would be replaced", "unsafe")
+    path = write_result(passing(None, portal="https://portal.example.com", checks=[row]), tmp_path / "p.json")
+    problem = find_preflight("https://portal.example.com", path).problem
+    assert "UNSAFE" in problem and "duplicate-key" in problem
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("ok", "false"), ("ok", 1), ("start_concurrency", "8"), ("listing_lag_ms", "5"), ("listing_lag_ms", True),
+     ("auth_token_type", ["x"]), ("checks", [{"name": "x", "saw": "", "meaning": "", "verdict": "UNSAFE"}]),
+     ("product_ids", [1, "2"]), ("paging", {"apps": 3})],
+)  # fmt: skip
+def test_a_field_of_the_wrong_type_is_one_input_error_naming_file_and_field(
+    tmp_path: Path, field: str, value: Any
+) -> None:
+    path = write_result(passing(None, portal="https://portal.example.com"), tmp_path / "p.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**data, field: value}), encoding="utf-8")
+    settings = Settings(portal_url="https://portal.example.com", token="t")
+    with pytest.raises(InputError, match=rf"{path}.*field {field}\b"):
+        use_preflight(settings, path=path)

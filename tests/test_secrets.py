@@ -3,14 +3,18 @@ import hmac
 import json
 import os
 import pickle
+import random
 import re
 import stat
+import string
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tyk_migrate import fingerprint_key
 from tyk_migrate.errors import ConfigError
@@ -20,7 +24,9 @@ from tyk_migrate.secrets import (
     fingerprint,
     fingerprint_key_id,
     fingerprints,
+    low_entropy,
     mask,
+    mask_shown,
     reveal,
     secret_series,
 )
@@ -122,7 +128,7 @@ def test_mask_tiers():
     assert mask(RAW) == "qb_…pXc"  # 24 characters: 3 + 3
     assert mask("abcdefghijklmnop") == "ab…op"  # 16: 2 + 2
     assert mask("abcdefghijkl") == "a…l"  # 12: 1 + 1
-    assert mask("x" * 30 + "Z") == "xxx…xxZ" and mask("A" + "x" * 40 + "Z") == "Axxx…xxxZ"
+    assert mask("Qm8Rt2Lp" + "x" * 16 + "Zk9Wv3Nb") == "Qm8R…v3Nb"  # a pattern only in its middle: not one pattern
     assert mask("abcdefghij") == mask("abc") == "………"
     assert mask("") == "" and mask(None) == ""
 
@@ -135,7 +141,26 @@ def test_a_low_entropy_key_masks_to_nothing(key: str):
     assert mask(key) == mask(SecretKey(key)) == str(SecretKey(key)) == MASK_CHAR * 3  # not its pattern, nor its length
 
 
-@pytest.mark.parametrize("key", ["abc" * 4, "abcdefghi" * 4, "x" * 30 + "Z", "zzzzzzzzzzzzzzzy", RAW])
+NEAR_REPEATS = ["a" * 46 + "b", "0" * 38 + "1", "test" * 8 + "1", "x" * 30 + "Z", "A" + "x" * 40 + "Z",
+                "zzzzzzzzzzzzzzzy", "0" * 28 + "1234", "ab" * 10 + "X" + "ab" * 10, "aaaaaaaaaaab"]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", NEAR_REPEATS)
+def test_a_key_nearly_repeating_a_short_pattern_masks_to_nothing(key: str):
+    """Its ends show the pattern, and a break or two of it are a few guesses (``aaaa…aaab`` was the key)."""
+    assert low_entropy(key) and mask(key) == MASK_CHAR * 3
+
+
+@pytest.mark.parametrize("alphabet", [string.hexdigits[:16], string.digits, string.ascii_letters + string.digits])
+def test_random_keys_keep_their_masks(alphabet: str):
+    rng = random.Random(alphabet)
+    for length in (12, 16, 24, 32, 47, 64):
+        for _ in range(300):
+            key = "".join(rng.choice(alphabet) for _ in range(length))
+            assert not low_entropy(key) and mask(key) == f"{key[: mask_shown(length)]}…{key[-mask_shown(length) :]}"
+
+
+@pytest.mark.parametrize("key", ["abc" * 4, "abcdefghi" * 4, "Qm8Rt2Lp" + "x" * 16 + "Zk9Wv3Nb", RAW])
 def test_a_key_whose_ends_cannot_show_its_pattern_whole_keeps_its_mask(key: str):
     assert mask(key) != MASK_CHAR * 3
 
@@ -194,3 +219,30 @@ def test_escaped_and_cut_echoes_found_by_the_review_are_scrubbed(text, key):
     cut = text.split("…")[0].split("'")[-1].split(" ")[-1] if "…" in text else None
     assert cut is None or cut not in out
     assert "\\ud83d" not in out
+
+
+@st.composite
+def _keys(draw: st.DrawFn) -> str:
+    """Keys near the rule's edges: a short pattern repeated, then a few characters changed, or random ones."""
+    alphabet = draw(st.sampled_from(["ab", "0123456789abcdef", string.ascii_letters + string.digits + "é𝄞"]))
+    chars = st.sampled_from(alphabet)
+    if draw(st.booleans()):
+        return draw(st.text(chars, max_size=70))
+    pattern = draw(st.text(chars, min_size=1, max_size=9))
+    key = list(pattern * draw(st.integers(1, 70 // len(pattern))))
+    for _ in range(draw(st.integers(0, 8))):
+        if key:
+            key[draw(st.integers(0, len(key) - 1))] = draw(chars)
+    return "".join(key)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_keys(), st.none()), max_size=12))
+def test_the_vectorised_rule_and_masks_are_those_of_secrets(keys: list[str | None]):
+    import pyarrow as pa
+
+    from tyk_migrate.validate_checks import low_entropy_of, masks_of
+
+    arr = pa.array(keys, pa.string())
+    assert low_entropy_of(arr).to_pylist() == [k is not None and low_entropy(k) for k in keys]
+    assert masks_of(arr).to_pylist() == [mask(k) if k is not None else "" for k in keys]

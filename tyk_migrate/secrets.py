@@ -116,12 +116,27 @@ def pattern_period_max(length: int) -> int:
     return max(1, 2 * mask_shown(length))
 
 
+#: A key off its pattern in at most one place per this many characters still "repeats" it: ``a*46+b``,
+#: ``0*28+1234``, ``test*8+1``. A mask's ends show the pattern, and a few breaks of it are few guesses.
+NEAR_REPEAT_SPAN = 8
+
+
+def near_repeat_allowance(length: int) -> int:
+    """How many breaks of its pattern (``raw[i] != raw[i + p]``) a key of ``length`` characters may have and
+    still count as repeating it: one per ``NEAR_REPEAT_SPAN`` characters. A random key breaks nearly
+    everywhere (a hex key at 15 of 16 places), so this never touches one; a key this regular is weak."""
+    return length // NEAR_REPEAT_SPAN
+
+
 def low_entropy(raw: str) -> bool:
-    """True for a key that is a short pattern repeated (``zzzz…``, ``abab…``), short enough for its mask to
-    show it whole (``pattern_period_max``): the mask of such a key shows nothing, and no validate message
-    states its length, since the pattern and the length are the whole key."""
+    """True for a key that is (nearly) a short pattern repeated (``zzzz…``, ``abab…``, ``aaaa…aaab``): with
+    a period up to ``pattern_period_max``, so its mask's ends would show the pattern whole, and at most
+    ``near_repeat_allowance`` breaks of it. Its mask shows nothing, and no validate message states its
+    length, since the pattern and the length are (nearly) the whole key."""
     n = len(raw)
-    return n >= 2 and any(raw[p:] == raw[:-p] for p in range(1, min(pattern_period_max(n), n - 1) + 1))
+    allowed = near_repeat_allowance(n)
+    periods = range(1, min(pattern_period_max(n), n - 1) + 1)
+    return any(sum(a != b for a, b in zip(raw, raw[p:], strict=False)) <= allowed for p in periods)
 
 
 def mask(value: object) -> str:

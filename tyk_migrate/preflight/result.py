@@ -8,17 +8,46 @@ says). ``ok`` in the file is True when no row is unsafe.
 from __future__ import annotations
 
 import json
+import math
 import textwrap
-from dataclasses import asdict, dataclass, field, fields
+import types
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit, urlunsplit
 
-from ..config import portal_api_base
-from ..errors import InputError
+from ..config import portal_api_base, split_url
+from ..errors import ConfigError, InputError
 
 VERDICTS = ("ok", "info", "warn", "unsafe")
 _SHOWN = {"ok": "ok", "info": "info", "warn": "WARN", "unsafe": "UNSAFE"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def portal_identity(portal_url: str) -> str:
+    """The one spelling of a portal's API base: scheme and host lower case, the scheme's default port dropped,
+    no trailing slash, ``/portal-api`` appended when missing. ``https://PORTAL.example.com:443/`` and
+    ``https://portal.example.com/portal-api`` are one portal: one preflight file, and one judged as its own."""
+    parts = split_url(portal_api_base(portal_url), "portal")
+    scheme, host, port = parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
+    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
+
+
+def same_portal(recorded: object, portal_url: str) -> bool:
+    """Whether a file's ``portal`` names ``portal_url``'s portal (a malformed one names none)."""
+    try:
+        return isinstance(recorded, str) and portal_identity(recorded) == portal_identity(portal_url)
+    except ConfigError:
+        return False
+
+
+def portal_host_port(portal_url: str) -> tuple[str, int | None]:
+    """The host and the port (None: the scheme's default) of ``portal_identity(portal_url)``."""
+    parts = urlsplit(portal_identity(portal_url))
+    return parts.hostname or "portal", parts.port
 
 
 @dataclass(frozen=True)
@@ -142,6 +171,7 @@ def read_result(path: str | Path) -> PreflightResult | None:
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
+        _check_fields(data)
         result = PreflightResult.from_dict(data)
         result.checked_at_time()
     except (ValueError, TypeError, KeyError) as exc:
@@ -155,7 +185,63 @@ def load_preflight(path: str | Path, portal_url: str, max_age: timedelta = timed
     None also when the file does not exist; a file that is there but is not a preflight result is an
     ``InputError`` (one line), never a silent None. ``preflight.use.find_preflight`` also says why not."""
     result = read_result(path)
-    if result is None or result.portal != portal_api_base(portal_url):
+    if result is None or not same_portal(result.portal, portal_url):
         return None
     age = datetime.now(UTC) - result.checked_at_time()
     return result if timedelta(0) - timedelta(minutes=5) <= age <= max_age else None
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value is of the field type ``hint`` (a bool is no number; a number is finite)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin is dict:
+        return isinstance(value, dict) and all(_fits(k, args[0]) and _fits(v, args[1]) for k, v in value.items())
+    if origin is list:
+        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
+    if hint is Check:
+        names = {f.name for f in fields(Check)}
+        return (
+            isinstance(value, dict)
+            and {"name", "saw", "meaning"} <= set(value) <= names
+            and all(isinstance(v, str) for v in value.values())
+            and value.get("verdict", "ok") in VERDICTS
+        )
+    if hint is type(None):
+        return value is None
+    if hint in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return False
+    if hint is float:
+        return math.isfinite(value)
+    return isinstance(value, hint)
+
+
+def _type_text(hint: Any) -> str:
+    if hint is Check:
+        return f"a check ({{name, saw, meaning, verdict}}, verdict one of {', '.join(VERDICTS)})"
+    text = hint.__name__ if isinstance(hint, type) else str(hint)
+    return text.replace("NoneType", "None").replace(f"{__name__}.", "")
+
+
+def _check_fields(data: dict[str, Any]) -> None:
+    """``ValueError`` naming the first field that is missing or of the wrong type: a tampered or foreign file
+    is refused when read, never a ``TypeError`` later (``"ok": "false"`` would be true, ``"8"`` no number)."""
+    hints = get_type_hints(PreflightResult)
+    for f in fields(PreflightResult):
+        if f.name not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ValueError(f"field {f.name} is missing")
+            continue
+        value, hint = data[f.name], hints[f.name]
+        if not _fits(value, hint):
+            if get_origin(hint) is list and isinstance(value, list):
+                hint = get_args(hint)[0]
+                value = next(v for v in value if not _fits(v, hint))
+                raise ValueError(f"field {f.name} holds {type(value).__name__} {_short(value)}, not {_type_text(hint)}")
+            raise ValueError(f"field {f.name} must be {_type_text(hint)}, not {type(value).__name__} {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=True, default=str)
+    return text if len(text) <= 40 else text[:39] + "…"

@@ -35,7 +35,7 @@ from .. import __version__
 from ..config import AUTH_TOKEN_TYPES, ENV_VARS, Settings, is_loopback, portal_api_base
 from ..errors import ConfigError
 from ..fingerprint_key import key_file_path
-from .result import PreflightResult, read_result
+from .result import PreflightResult, portal_host_port, read_result, same_portal
 
 #: How old a preflight may be and still count (the portal may be upgraded or reconfigured any day).
 MAX_AGE = timedelta(days=1)
@@ -49,10 +49,11 @@ PREFLIGHT_COMMAND = "tyk-migrate preflight"
 
 
 def default_result_path(portal_url: str) -> Path:
-    """``$TYK_MIGRATE_HOME/preflight/<host>[_<port>].json`` (else ``~/.config/tyk-migrate/preflight/…``)."""
-    parts = urlsplit(portal_api_base(portal_url))
-    host = re.sub(r"[^A-Za-z0-9.-]", "-", parts.hostname or "portal")
-    name = f"{host}_{parts.port}" if parts.port else host
+    """``$TYK_MIGRATE_HOME/preflight/<host>[_<port>].json`` (else ``~/.config/tyk-migrate/preflight/…``): of
+    ``portal_identity``, so every spelling of one portal (``HTTPS://PORTAL…:443/``) names one file."""
+    hostname, port = portal_host_port(portal_url)
+    host = re.sub(r"[^A-Za-z0-9.-]", "-", hostname)
+    name = f"{host}_{port}" if port else host
     return key_file_path().parent / RESULTS_DIR / f"{name}.json"
 
 
@@ -74,8 +75,7 @@ def compatible_version(version: str, ours: str = __version__) -> bool:
 def problem_of(result: PreflightResult, portal_url: str, now: datetime | None = None) -> str:
     """Why ``result`` cannot be used for ``portal_url`` ("" when it can)."""
     now = now or datetime.now(UTC)
-    base = portal_api_base(portal_url)
-    if result.portal != base:
+    if not same_portal(result.portal, portal_url):  # one spelling of both: case, default port, slash
         return f"it is of another portal ({result.portal})"
     if not compatible_version(result.tool_version):
         return f"it was written by tyk-migrate {result.tool_version}, this is {__version__}"
@@ -84,7 +84,7 @@ def problem_of(result: PreflightResult, portal_url: str, now: datetime | None = 
         return f"its time ({result.checked_at}) is in the future"
     if age > MAX_AGE:
         return f"it is {_age_text(age)} old (at most a day counts)"
-    if not result.ok:
+    if result.ok is not True or result.problems:  # an unsafe row is unsafe whatever ``ok`` says
         first = result.problems[0].name if result.problems else "a finding"
         return f"it found the portal UNSAFE to migrate ({first}): change what it says, then run it again"
     return ""
