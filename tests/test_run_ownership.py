@@ -567,10 +567,11 @@ def test_a_key_another_journal_put_in_the_app_is_not_adopted_nor_rolled_back(san
         )
     plan["action"], plan["app_id"] = "add_credential", pd.array([dev_app], dtype="Int64")  # a stale plan
     run_with(lambda: LostCredentialAnswer(settings=settings_for(sandbox), lands=False), plan, tmp_path / "j")
-    assert plan["status"].tolist() == ["failed"] and "rerun to resolve it" in plan.loc[0, "error"]
+    # the app holds the key already (their credential, with the row's plan and products): nothing is sent
+    assert plan["status"].tolist() == ["skipped"], plan["error"].tolist()
+    assert f"as credential {theirs}, not made by this run" in plan.loc[0, "error"]
     with Journal(tmp_path / "j") as journal:
-        rec = journal.credential(plan.loc[0, "key_fingerprint"])
-        assert rec is not None and rec.state == "intent" and rec.prior_credential_ids == (theirs,)
+        assert journal.credential(plan.loc[0, "key_fingerprint"]) is None  # no intent, nothing created
     report = rollback(tmp_path / "j", settings_for(sandbox))
     assert theirs in {c["ID"] for c in sandbox.snapshot()["custom_credentials"]}, "their credential was deleted"
     assert "deleted" not in set(report["result"])
@@ -664,3 +665,26 @@ def test_a_rerun_at_once_after_a_kill_finds_its_apps_through_the_listing_lag(mak
     audit = portal_audit(sb.snapshot(), plan)
     assert audit["duplicate_apps"] == [] and audit["duplicate_credentials"] == [] and audit["missing"] == []
     assert set(plan["status"]) == {"created"}
+
+
+# -- 8. (break14b B2) a key the target app holds already is never POSTed again --------------------------------
+def test_a_stale_plan_run_by_a_second_journal_makes_no_second_credential_under_overwrite(make_sandbox, tmp_path):
+    """Journal A migrated the plan; journal B runs the same (stale) plan. The portal accepts a duplicate key, so
+    B must see the key held in the app it reuses and send nothing: ``skipped`` when the holder matches the row,
+    ``failed`` (never a second credential) when it has another plan; B journals nothing as created."""
+    sb = make_sandbox(behaviour={"duplicate-key": "overwrite"})
+    first, second = make_plan(4), make_plan(4)
+    run_with(lambda: AsyncPortalClient(settings=settings_for(sb)), first, tmp_path / "A")
+    assert set(first["status"]) == {"created"}
+    second.loc[3, "plan_id"] = BAD_PLAN  # held with plan 7: another plan than this row asks for
+    run_with(lambda: AsyncPortalClient(settings=settings_for(sb)), second, tmp_path / "B")
+    keys = [c["KeyID"] for c in sb.snapshot()["custom_credentials"]]
+    assert [keys.count(reveal(k)) for k in first["key_id"]] == [1, 1, 1, 1], "a second credential of a key"
+    assert second["status"].tolist() == ["skipped", "skipped", "skipped", "failed"], second["error"].tolist()
+    assert "not made by this run" in second.loc[0, "error"]
+    assert second.loc[0, "credential_id"] == first.loc[0, "credential_id"]
+    assert "another plan" in second.loc[3, "error"] and "never made" in second.loc[3, "error"]
+    with Journal(tmp_path / "B") as journal:
+        assert all(r.state != "created" for r in journal.credentials())
+    rollback(tmp_path / "B", settings_for(sb))
+    assert [c["KeyID"] for c in sb.snapshot()["custom_credentials"]].count(reveal(first.loc[0, "key_id"])) == 1
