@@ -688,3 +688,41 @@ def test_a_stale_plan_run_by_a_second_journal_makes_no_second_credential_under_o
         assert all(r.state != "created" for r in journal.credentials())
     rollback(tmp_path / "B", settings_for(sb))
     assert [c["KeyID"] for c in sb.snapshot()["custom_credentials"]].count(reveal(first.loc[0, "key_id"])) == 1
+
+
+# -- 9. (break14b B1) a listing lag beyond lookup_patience: two apps carry the marker, both are ours ------------
+def test_a_lag_beyond_patience_leaves_two_marked_apps_and_rollback_deletes_both(make_sandbox, tmp_path):
+    """The lost POST's app is not listed within ``lookup_patience``: the reopened intent (same marker) posts
+    again. The journal names the second; rollback deletes both; a later run whose journalled app is gone adopts
+    the other marked one instead of reusing it (or making a third)."""
+    sb = make_sandbox(behaviour={"listing-lag-ms": "1500"})
+    settings = replace(settings_for(sb), lookup_patience=0.3)
+    plan = make_plan(3)
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    client = run_with(lambda: LostAppAnswer(settings=settings), plan, tmp_path / "j")
+    first, second = apps_named(sb, user, name)
+    assert client.app_posts == 2 and set(plan["app_id"]) == {second}, "the scenario needs the doubled app"
+    portal(sb, "DELETE", f"/apps/{second}")  # the journalled app is gone; the first, with our marker, is not
+    time.sleep(1.6)  # past the listing lag
+    more = make_plan(4, keys_per_app=4).iloc[[3]].copy()  # a further key of the same owner and app name
+    more["action"] = "create_app"
+    client = run_with(lambda: LostAppAnswer(settings=settings), more, tmp_path / "j", force_journal=True)
+    assert client.app_posts == 0 and more["status"].tolist() == ["created"], more["error"].tolist()
+    assert more["app_id"].tolist() == [first] and apps_named(sb, user, name) == [first]
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.app(user, name)
+        assert (rec.state, rec.app_id) == ("created", first), "the marked app was reused, not adopted"
+
+
+def test_rollback_deletes_every_app_carrying_the_journalled_marker(make_sandbox, tmp_path):
+    sb = make_sandbox(behaviour={"listing-lag-ms": "1500"})
+    plan = make_plan(3)
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    settings = replace(settings_for(sb), lookup_patience=0.3)
+    run_with(lambda: LostAppAnswer(settings=settings), plan, tmp_path / "j")
+    assert len(apps_named(sb, user, name)) == 2, "the scenario needs the doubled app"
+    developer = int(portal(sb, "POST", "/apps", json={"Name": name, "UserID": user, "Description": "ours!"})["ID"])
+    time.sleep(1.6)
+    report = rollback(tmp_path / "j", settings_for(sb))
+    assert apps_named(sb, user, name) == [developer], report.to_string()
+    assert set(report.loc[report["kind"] == "app", "result"]) == {"deleted"}
