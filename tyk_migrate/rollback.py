@@ -170,8 +170,11 @@ class _Rollback:
         try:
             listing = await self.call(lambda: self.api.list_apps())
         except PortalError as exc:
+            # a created record's journalled app is still handled; a lost POST's twin may remain
+            twin = "apps could not be listed to find others carrying its marker: "
             for rec in [*intents, *marked]:
-                self.results.append({"kind": "app", "result": "failed", "detail": f"{rec.app_name}: {_message(exc)}"})
+                why = f"{rec.app_name}: {'' if rec.state == 'intent' else twin}{_message(exc)}"
+                self.results.append({"kind": "app", "result": "failed", "detail": why})
             return
         found = find_apps(intents, marked, apps_by_owner_name(listing), app_descriptions(listing))
         for rec in found.unproven:
