@@ -4,6 +4,7 @@ created, and rides out a throttling portal. The everyday rollback cases live in 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -216,3 +217,50 @@ def test_an_open_credential_intent_with_two_holders_made_after_it_deletes_neithe
     report = rollback(tmp_path / "j", settings_for(sb))
     assert set(both) <= set(objects(sb)[1])
     assert (report["result"].tolist(), report["reason"].tolist()) == (["kept"], ["several_holders"])
+
+
+# -- break14b B4/B5: a Description says whose an app is, but never shields the credentials the journal made ---
+def _version_2_journal_with_an_open_app_intent(path: Path, user: int, name: str) -> None:
+    """A journal of schema 2 (no marker, no credential prior list) whose run died after an app intent."""
+    with Journal(path) as jr:
+        jr.app_intent(user, name, run_id=jr.begin_run(), attempts=1, prior_app_ids=[], marker=None)
+    db = sqlite3.connect(path)
+    db.executescript(
+        "ALTER TABLE apps DROP COLUMN marker; ALTER TABLE credentials DROP COLUMN prior_credential_ids;"
+        "UPDATE meta SET value='2' WHERE key='schema_version';"
+    )
+    db.commit()
+    db.close()
+
+
+def test_a_version_2_intent_never_adopts_nor_deletes_an_app_with_a_description(sandbox, tmp_path):
+    """Version-2 tools always sent an empty Description: a developer's app made after the intent, with one of
+    its own, is provably not the intent's (neither rollback nor a rerun takes it)."""
+    plan = make_plan(3)
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    for journal in ("rollback", "rerun"):
+        _version_2_journal_with_an_open_app_intent(tmp_path / journal, user, name)
+    body = {"Name": name, "UserID": user, "Description": "Team Alpha production app"}
+    dev = int(portal(sandbox, "POST", "/apps", json=body)["ID"])
+    report = rollback(tmp_path / "rollback", settings_for(sandbox))
+    assert dev in objects(sandbox)[0], f"the developer's app was deleted: {report.to_string()}"
+    assert "deleted" not in set(report["result"])
+    apply_plan(plan, settings_for(sandbox), tmp_path / "rerun", force_journal=True)
+    with Journal(tmp_path / "rerun") as jr:
+        rec = jr.app(user, name)
+        assert rec is not None and (rec.state, rec.app_id) == ("reused", dev), "the developer's app was adopted"
+    rollback(tmp_path / "rerun", settings_for(sandbox))
+    assert dev in objects(sandbox)[0]
+
+
+def test_rollback_deletes_its_credentials_in_an_app_whose_description_was_edited(sandbox, tmp_path):
+    plan = make_plan(3)
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    user, name, app_id = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"]), int(plan.loc[0, "app_id"])
+    portal(sandbox, "PUT", f"/apps/{app_id}", json={"Name": name, "UserID": user, "Description": "my team's app"})
+    report = rollback(tmp_path / "j", settings_for(sandbox))
+    apps, creds = objects(sandbox)
+    assert app_id in apps  # not provably ours any more: kept
+    assert not {fingerprint(k) for k in creds.values()} & set(plan["key_fingerprint"]), "our keys stayed"
+    rows = report[report["kind"] == "credential"]
+    assert rows["result"].tolist() == ["deleted"] * 3, report.to_string()

@@ -567,10 +567,11 @@ def test_a_key_another_journal_put_in_the_app_is_not_adopted_nor_rolled_back(san
         )
     plan["action"], plan["app_id"] = "add_credential", pd.array([dev_app], dtype="Int64")  # a stale plan
     run_with(lambda: LostCredentialAnswer(settings=settings_for(sandbox), lands=False), plan, tmp_path / "j")
-    assert plan["status"].tolist() == ["failed"] and "rerun to resolve it" in plan.loc[0, "error"]
+    # the app holds the key already (their credential, with the row's plan and products): nothing is sent
+    assert plan["status"].tolist() == ["skipped"], plan["error"].tolist()
+    assert f"as credential {theirs}, not made by this run" in plan.loc[0, "error"]
     with Journal(tmp_path / "j") as journal:
-        rec = journal.credential(plan.loc[0, "key_fingerprint"])
-        assert rec is not None and rec.state == "intent" and rec.prior_credential_ids == (theirs,)
+        assert journal.credential(plan.loc[0, "key_fingerprint"]) is None  # no intent, nothing created
     report = rollback(tmp_path / "j", settings_for(sandbox))
     assert theirs in {c["ID"] for c in sandbox.snapshot()["custom_credentials"]}, "their credential was deleted"
     assert "deleted" not in set(report["result"])
@@ -664,3 +665,64 @@ def test_a_rerun_at_once_after_a_kill_finds_its_apps_through_the_listing_lag(mak
     audit = portal_audit(sb.snapshot(), plan)
     assert audit["duplicate_apps"] == [] and audit["duplicate_credentials"] == [] and audit["missing"] == []
     assert set(plan["status"]) == {"created"}
+
+
+# -- 8. (break14b B2) a key the target app holds already is never POSTed again --------------------------------
+def test_a_stale_plan_run_by_a_second_journal_makes_no_second_credential_under_overwrite(make_sandbox, tmp_path):
+    """Journal A migrated the plan; journal B runs the same (stale) plan. The portal accepts a duplicate key, so
+    B must see the key held in the app it reuses and send nothing: ``skipped`` when the holder matches the row,
+    ``failed`` (never a second credential) when it has another plan; B journals nothing as created."""
+    sb = make_sandbox(behaviour={"duplicate-key": "overwrite"})
+    first, second = make_plan(4), make_plan(4)
+    run_with(lambda: AsyncPortalClient(settings=settings_for(sb)), first, tmp_path / "A")
+    assert set(first["status"]) == {"created"}
+    second.loc[3, "plan_id"] = BAD_PLAN  # held with plan 7: another plan than this row asks for
+    run_with(lambda: AsyncPortalClient(settings=settings_for(sb)), second, tmp_path / "B")
+    keys = [c["KeyID"] for c in sb.snapshot()["custom_credentials"]]
+    assert [keys.count(reveal(k)) for k in first["key_id"]] == [1, 1, 1, 1], "a second credential of a key"
+    assert second["status"].tolist() == ["skipped", "skipped", "skipped", "failed"], second["error"].tolist()
+    assert "not made by this run" in second.loc[0, "error"]
+    assert second.loc[0, "credential_id"] == first.loc[0, "credential_id"]
+    assert "another plan" in second.loc[3, "error"] and "never made" in second.loc[3, "error"]
+    with Journal(tmp_path / "B") as journal:
+        assert all(r.state != "created" for r in journal.credentials())
+    rollback(tmp_path / "B", settings_for(sb))
+    assert [c["KeyID"] for c in sb.snapshot()["custom_credentials"]].count(reveal(first.loc[0, "key_id"])) == 1
+
+
+# -- 9. (break14b B1) a listing lag beyond lookup_patience: two apps carry the marker, both are ours ------------
+def test_a_lag_beyond_patience_leaves_two_marked_apps_and_rollback_deletes_both(make_sandbox, tmp_path):
+    """The lost POST's app is not listed within ``lookup_patience``: the reopened intent (same marker) posts
+    again. The journal names the second; rollback deletes both; a later run whose journalled app is gone adopts
+    the other marked one instead of reusing it (or making a third)."""
+    sb = make_sandbox(behaviour={"listing-lag-ms": "1500"})
+    settings = replace(settings_for(sb), lookup_patience=0.3)
+    plan = make_plan(3)
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    client = run_with(lambda: LostAppAnswer(settings=settings), plan, tmp_path / "j")
+    first, second = apps_named(sb, user, name)
+    assert client.app_posts == 2 and set(plan["app_id"]) == {second}, "the scenario needs the doubled app"
+    portal(sb, "DELETE", f"/apps/{second}")  # the journalled app is gone; the first, with our marker, is not
+    time.sleep(1.6)  # past the listing lag
+    more = make_plan(4, keys_per_app=4).iloc[[3]].copy()  # a further key of the same owner and app name
+    more["action"] = "create_app"
+    client = run_with(lambda: LostAppAnswer(settings=settings), more, tmp_path / "j", force_journal=True)
+    assert client.app_posts == 0 and more["status"].tolist() == ["created"], more["error"].tolist()
+    assert more["app_id"].tolist() == [first] and apps_named(sb, user, name) == [first]
+    with Journal(tmp_path / "j") as journal:
+        rec = journal.app(user, name)
+        assert (rec.state, rec.app_id) == ("created", first), "the marked app was reused, not adopted"
+
+
+def test_rollback_deletes_every_app_carrying_the_journalled_marker(make_sandbox, tmp_path):
+    sb = make_sandbox(behaviour={"listing-lag-ms": "1500"})
+    plan = make_plan(3)
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    settings = replace(settings_for(sb), lookup_patience=0.3)
+    run_with(lambda: LostAppAnswer(settings=settings), plan, tmp_path / "j")
+    assert len(apps_named(sb, user, name)) == 2, "the scenario needs the doubled app"
+    developer = int(portal(sb, "POST", "/apps", json={"Name": name, "UserID": user, "Description": "ours!"})["ID"])
+    time.sleep(1.6)
+    report = rollback(tmp_path / "j", settings_for(sb))
+    assert apps_named(sb, user, name) == [developer], report.to_string()
+    assert set(report.loc[report["kind"] == "app", "result"]) == {"deleted"}

@@ -13,7 +13,12 @@ The rule (issue: never adopt, change or delete an app it cannot prove it made):
 * Every app intent carries a fresh random **marker**, which its POST writes into the app's ``Description``
   (``app_description``). Since schema 3 an app is adopted after a lost answer, and compensated or rolled back,
   only while it carries its intent's marker: a developer's app of the same owner and name made in the moment
-  between the listing and the POST, or an app re-created after a portal reset, has none.
+  between the listing and the POST, or an app re-created after a portal reset, has none. A record without a
+  marker (schema 1 or 2, whose tools always sent an empty Description) disowns an app with a non-empty one.
+* A reopened intent keeps its marker, so a lost POST whose app the listing did not show in time (lag beyond
+  ``lookup_patience``) leaves two apps with the same marker: both are the migration's. The runner journals
+  the one it settled on, and later lookups of that owner and name never create another; rollback deletes every
+  app of the owner and name that carries the journalled marker.
 """
 
 from __future__ import annotations
@@ -47,6 +52,16 @@ def app_description(marker: str) -> str:
 def carries_marker(description: object, marker: str) -> bool:
     """Whether an app's Description carries this intent's marker (the app is the one that POST made)."""
     return isinstance(description, str) and f"(ref {marker})" in description
+
+
+def disowned(description: object, marker: str | None) -> bool:
+    """Whether an app's Description proves it is not the app an intent with this marker made (or, for a record
+    without a marker, of schema 1 or 2, the app it journals): since schema 3 it lacks the marker; before, every
+    tool version sent an empty Description, so a non-empty one is someone else's (or edited since: not ours to
+    delete). ``description`` None: a marker-less record cannot tell."""
+    if marker is not None:
+        return not carries_marker(description, marker)
+    return isinstance(description, str) and description.strip() != ""
 
 
 def app_descriptions(apps: Iterable[Any]) -> dict[int, object]:

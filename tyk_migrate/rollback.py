@@ -10,7 +10,10 @@ a portal reset the same IDs may belong to other developers' apps. An app goes on
 are the journal's, a credential only while it holds the journal's key (fingerprint); anything else is kept
 and the report says why. Only apps whose journal state is ``created`` by a run (posted or adopted) are
 deleted: an app a run merely reused is someone's own and never is. An app record with a marker (schema 3) is
-deleted only while the app's Description carries it (an app re-created after a portal reset has none); a
+deleted only while the app's Description carries it (an app re-created after a portal reset has none), one
+without (schema 1 or 2) only while its Description is empty (those tools sent none); the credentials the
+journal made in an app kept so are still read by ID and deleted. Every other app of the owner and name that
+carries the record's marker goes too (``rollback_apps``: a lagging listing can let a second POST through). A
 credential intent with a prior list (schema 3) is settled only by a credential outside it, and never by one
 of several.
 
@@ -38,10 +41,10 @@ from .concurrency import AdaptiveConcurrency, Limiter
 from .config import Settings
 from .errors import JournalError, NotFound, PortalConnectionError, PortalError, PortalServerError, RateLimited
 from .journal import AppRecord, CredentialRecord, Journal
-from .ownership import app_descriptions, carries_marker, holders_made_after
-from .plan import oldest_app
+from .ownership import app_descriptions, holders_made_after
 from .portal import AsyncPortalClient
 from .retry import RetryPolicy
+from .rollback_apps import find_apps, not_ours
 from .run import _int_or_none, _message, apps_by_owner_name
 from .secrets import fingerprint
 from .vocabulary import CREATED, ROLLED_BACK
@@ -55,6 +58,7 @@ KEPT_REASONS = {
     "other_key": "the credential now holds another key",
     "unproven": "an app of that name exists, but an old journal cannot prove it is the migration's",
     "not_marked": "the app does not carry the marker the migration wrote into its Description",
+    "described": "the app has a Description; the tool version that wrote this journal always sent an empty one",
     "several_holders": "several credentials made after the intent hold the key: cannot tell which is ours",
 }
 
@@ -114,6 +118,7 @@ class _Rollback:
             if rec.app_id is not None:
                 self.ours_by_app.setdefault(rec.app_id, []).append(rec)
         self.our_apps: dict[int, AppRecord] = {r.app_id: r for r in apps_to_undo(jr) if r.app_id is not None}
+        self.extra_apps: dict[int, AppRecord] = {}  # further apps carrying a record's marker (rollback_apps)
 
     def observe(self, method: str, path: str, status: int | None, seconds: float) -> None:
         if self.controller is not None:
@@ -157,43 +162,32 @@ class _Rollback:
         except NotFound:
             return "already gone"
 
-    async def find_intended_apps(self) -> None:
-        intents = app_intents_to_undo(self.jr)
-        if not intents:
+    async def find_apps(self) -> None:
+        """One listing of /apps settles open intents and finds further apps carrying a record's marker."""
+        intents, marked = app_intents_to_undo(self.jr), [r for r in self.our_apps.values() if r.marker is not None]
+        if not intents and not marked:
             return
         try:
             listing = await self.call(lambda: self.api.list_apps())
-            index, descriptions = apps_by_owner_name(listing), app_descriptions(listing)
         except PortalError as exc:
-            for rec in intents:
-                self.results.append({"kind": "app", "result": "failed", "detail": f"{rec.app_name}: {_message(exc)}"})
+            # a created record's journalled app is still handled; a lost POST's twin may remain
+            twin = "apps could not be listed to find others carrying its marker: "
+            for rec in [*intents, *marked]:
+                why = f"{rec.app_name}: {'' if rec.state == 'intent' else twin}{_message(exc)}"
+                self.results.append({"kind": "app", "result": "failed", "detail": why})
             return
-        for rec in intents:
-            # only an app that was not there when the intent was written can be ours; an intent from before
-            # that was recorded (prior_app_ids unknown) proves nothing, so no app is deleted for it
-            fresh = rec.made_after_intent(index.get((rec.user_id, rec.app_name), []))
-            if rec.marker is not None:  # listed without its marker: not ours (one listed without a Description
-                # is read by ID in one_app, which keeps it unless it carries the marker)
-                marker = rec.marker
-                fresh = [i for i in fresh if i not in descriptions or carries_marker(descriptions[i], marker)]
-            found = oldest_app(fresh)
-            if found is None and rec.prior_app_ids is None and index.get((rec.user_id, rec.app_name)):
-                self.results.append(
-                    {
-                        "kind": "app",
-                        "result": "kept",
-                        "reason": "unproven",
-                        "detail": f"{rec.app_name}: cannot prove an app of that name is ours",
-                    }
-                )
-                continue
-            if found is None:
-                self._app_outcome(rec, error="never created")
-                self.results.append({"kind": "app", "result": "not found", "detail": rec.app_name})
-            else:
-                self.our_apps[found] = rec
+        found = find_apps(intents, marked, apps_by_owner_name(listing), app_descriptions(listing))
+        for rec in found.unproven:
+            detail = f"{rec.app_name}: cannot prove an app of that name is ours"
+            self.results.append({"kind": "app", "result": "kept", "reason": "unproven", "detail": detail})
+        for rec in found.never:
+            self._app_outcome(rec, error="never created")
+            self.results.append({"kind": "app", "result": "not found", "detail": rec.app_name})
+        self.our_apps.update(found.primary)
+        self.extra_apps = {i: r for i, r in found.extra.items() if i not in self.our_apps}
 
-    async def one_app(self, app_id: int, rec: AppRecord) -> None:
+    async def one_app(self, app_id: int, rec: AppRecord, *, extra: bool = False) -> None:
+        """``extra``: another app carrying ``rec``'s marker; kept silently if not ours, journalled by its primary."""
         row = {"kind": "app", "app_id": app_id}
         api = self.api
         try:
@@ -204,24 +198,10 @@ class _Rollback:
             self.results.append({**row, "result": "failed", "detail": _message(exc)})
             return
         if app is not None:
-            owner, name = _int_or_none(app.get("UserID")), app.get("Name")
-            if (owner, name) != (rec.user_id, rec.app_name):  # the ID was reused: someone else's app now
-                self._keep_app(
-                    row,
-                    rec,
-                    "id_reused",
-                    f"is now {name!r} of user {owner}, not ours ({rec.app_name!r} of user "
-                    f"{rec.user_id}): kept with everything in it",
-                )
-                return
-            if rec.marker is not None and not carries_marker(app.get("Description"), rec.marker):
-                self._keep_app(
-                    row,
-                    rec,
-                    "not_marked",
-                    f"{name!r} of user {owner} does not carry the marker the migration wrote into its "
-                    "Description (re-created after a portal reset?): kept with everything in it",
-                )
+            verdict = not_ours(app, rec)
+            if verdict is not None:  # an extra candidate read by ID that is not ours: nothing to say
+                if not extra:
+                    await self._keep_app(row, rec, *verdict)
                 return
             mine = {c.fingerprint for c in self.ours_by_app.get(app_id, [])}
             # a mismatch may hold a key the portal issued itself: in an app that is ours, its ID says it is ours
@@ -249,7 +229,13 @@ class _Rollback:
         except PortalError as exc:
             self.results.append({**row, "result": "failed", "detail": _message(exc)})
             return
-        self._app_outcome(rec, app_id=app_id)
+        self._app_deleted(row, rec, outcome, journal=not extra)
+
+    def _app_deleted(self, row: dict[str, Any], rec: AppRecord, outcome: str, *, journal: bool) -> None:
+        """An app and its credentials are gone: journalled (``journal``: this is the record's app) and reported."""
+        app_id = row["app_id"]
+        if journal:
+            self._app_outcome(rec, app_id=app_id)
         for cred in self.ours_by_app.get(app_id, []):
             self._credential_outcome(cred, "removed with its app by rollback")
             self.results.append(
@@ -263,9 +249,16 @@ class _Rollback:
             )
         self.results.append({**row, "result": outcome, "detail": rec.app_name})
 
-    def _keep_app(self, row: dict[str, Any], rec: AppRecord, reason: str, why: str) -> None:
-        """Not ours any more: the app and every credential in it stay, the journal unchanged."""
+    async def _keep_app(self, row: dict[str, Any], rec: AppRecord, reason: str, why: str) -> None:
+        """Not ours any more: the app stays, the journal's record of it unchanged. Under a reused ID every
+        credential in it stays too; in an app only its Description disowns (edited, re-created), the credentials
+        the journal made are read by ID and deleted while they hold our key."""
         app_id = row["app_id"]
+        if reason != "id_reused":
+            for cred in self.ours_by_app.get(app_id, []):
+                await self.one_credential(cred)
+            self.results.append({**row, "result": "kept", "reason": reason, "detail": why})
+            return
         for cred in self.ours_by_app.get(app_id, []):
             self.results.append(
                 {
@@ -317,10 +310,14 @@ class _Rollback:
         self.results.append({**row, "credential_id": cred_id, "result": outcome})
 
     async def run(self) -> None:
-        await self.find_intended_apps()
-        loose = [c for c in self.ours if c.app_id not in self.our_apps and c.app_id is not None]
+        await self.find_apps()
+        apps = self.our_apps.keys() | self.extra_apps.keys()
+        loose = [c for c in self.ours if c.app_id not in apps and c.app_id is not None]
         await asyncio.gather(*(self.one_credential(c) for c in loose))
-        await asyncio.gather(*(self.one_app(app_id, rec) for app_id, rec in self.our_apps.items()))
+        await asyncio.gather(
+            *(self.one_app(app_id, rec) for app_id, rec in self.our_apps.items()),
+            *(self.one_app(app_id, rec, extra=True) for app_id, rec in self.extra_apps.items()),
+        )
 
 
 async def rollback_async(

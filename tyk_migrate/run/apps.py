@@ -8,7 +8,10 @@ the app since, and a second app of the same name would be a duplicate. After a l
 made after the failure, shows whether the POST made one: an app of that owner and name the listing before the
 POST did not show, carrying the intent's marker in its Description (``ownership.app_description``). Listings
 may lag behind writes, so that lookup lists again until the settings' ``lookup_patience`` since the send is
-used up before it says "not there".
+used up before it says "not there". A lag longer than that patience can still let a second POST through:
+both apps carry the intent's marker (a reopened intent keeps it); the journal names the one the run settled
+on, no later lookup of that owner and name creates another (one carrying the marker is adopted should the
+journalled one be gone), and rollback deletes every app of the owner and name that carries the marker.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ..ownership import (
     app_descriptions,
     carries_marker,
     choose_app,
+    disowned,
     foreign_credentials,
     new_marker,
 )
@@ -103,6 +107,12 @@ class Apps:
         ours = rec.app_id if rec is not None and rec.state == CREATED else None
         if ours is not None and ours not in listed and rec is not None and await self.still_ours(rec):
             listed = [*listed, ours]  # made a moment ago (a killed run's), not listed yet: listing lag
+        if ours is not None and ours not in listed and rec is not None and rec.marker is not None:
+            # our journalled app is gone, but another carrying its marker is listed (a lost POST whose app a
+            # lagging listing did not show in time): that one is ours too, never reused, never a third made
+            marked = oldest_app(await self.not_disowned(listed, rec.marker))
+            if marked is not None:
+                return self._take(group, rec, "adopt", marked)
         made = await self.inherited(rec, listed, user_id, name) if rec is not None and rec.state == "intent" else None
         choice = choose_app(rec, listed, made)
         if choice.kind != "post":
@@ -144,18 +154,19 @@ class Apps:
             or body.get("Name") != rec.app_name
         ):
             return False  # the ID now names another object (a reset portal): not ours
-        return rec.marker is None or carries_marker(body.get("Description"), rec.marker)
+        return not disowned(body.get("Description"), rec.marker)
 
     async def made_by(self, rec: AppRecord, listed: list[int]) -> list[int]:
         """The apps in ``listed`` (this owner and name) that ``rec``'s intent's POST can have made: not listed
-        before it and carrying its marker. A record without a marker (schema 1 or 2) keeps the older rule: any
-        app not listed before. An app whose listing item shows no Description is read by ID."""
-        fresh = rec.made_after_intent(listed)
-        marker = rec.marker
-        if marker is None or not fresh:
-            return fresh
+        before it and carrying its marker. A record without a marker (schema 1 or 2) keeps the older rule, any
+        app not listed before, save one with a non-empty Description (``ownership.disowned``)."""
+        return await self.not_disowned(rec.made_after_intent(listed), rec.marker)
+
+    async def not_disowned(self, ids: list[int], marker: str | None) -> list[int]:
+        """Those of ``ids`` whose Description does not disown them for ``marker``; an app whose listing item
+        shows no Description is read by ID."""
         client, made = self.ctx.client, []
-        for app_id in fresh:
+        for app_id in ids:
             if app_id in self.descriptions:
                 description = self.descriptions[app_id]
             else:
@@ -166,7 +177,7 @@ class Apps:
                 except PortalError as exc:
                     raise Unresolved(error_text(exc)) from exc
                 description = body.get("Description") if isinstance(body, dict) else None
-            if carries_marker(description, marker):
+            if not disowned(description, marker):
                 made.append(app_id)
         return made
 

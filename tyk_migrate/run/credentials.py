@@ -22,10 +22,12 @@ from typing import Any
 
 from ..config import AUTH_TOKEN_TYPES, Settings
 from ..errors import CredentialMismatch, NotFound, PortalError, Rejected
+from ..journal import CredentialRecord
 from ..secrets import fingerprint
 from ..vocabulary import CREATED, FAILED, PENDING
 from .context import RunContext
 from .groups import AppGroup, patiently
+from .held import settle_held_key
 from .protocol import Outcome, Unresolved, error_text, since_journalled
 from .readback import ReadBackPolicy
 from .rows import PlanRow, int_or_none, utcnow
@@ -123,10 +125,20 @@ class Credentials:
             error = f"not sent: the credentials of app {app_id} could not be listed to tell ours apart ({exc}); rerun"
             self.finish(row.pos, FAILED, group, unresolved=True, error=error)
             return
+        if prior and not self._maybe_ours(rec, app_id, prior, unknown):
+            await settle_held_key(self.ctx, row, app_id, prior, group, self.finish)  # never a second credential
+            return
         sent = rec.attempts if unknown and rec is not None else 0
         kind = CredentialWrite(self, row, app_id, group, prior=prior)
         sent_at = since_journalled(rec.intent_at) if unknown and rec is not None else None
         await self.ctx.writer.write(kind, attempts=sent, look_up_first=unknown, maybe_landed=doubted, sent_at=sent_at)
+
+    @staticmethod
+    def _maybe_ours(rec: CredentialRecord | None, app_id: int, holders: list[int], unknown: bool) -> bool:
+        """Whether a holder of the key can be an earlier write of this journal (then the lookup settles it)."""
+        if not unknown or rec is None or rec.app_id != app_id:
+            return False
+        return rec.prior_credential_ids is None or bool(set(holders) - set(rec.prior_credential_ids))
 
     async def prior_holders(self, app_id: int, fp: str, group: AppGroup | None) -> list[int]:
         """The credentials of ``app_id`` that hold this key before this run's POST: none in an app this run
