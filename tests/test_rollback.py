@@ -264,3 +264,21 @@ def test_rollback_deletes_its_credentials_in_an_app_whose_description_was_edited
     assert not {fingerprint(k) for k in creds.values()} & set(plan["key_fingerprint"]), "our keys stayed"
     rows = report[report["kind"] == "credential"]
     assert rows["result"].tolist() == ["deleted"] * 3, report.to_string()
+
+
+def test_a_create_that_left_only_a_gateway_key_is_not_reported_deleted(make_sandbox, tmp_path):
+    """partial-create=key-only under duplicate-key=refuse: the gateway keeps each key, the portal lost the record
+    and answered 500; the retry is refused "key exists" and the intent stays open. Rollback removes the app but
+    must not claim the credential deleted: no portal record ever held the key, and the gateway may still serve
+    it (break14b B6)."""
+    sb = make_sandbox(behaviour={"partial-create": "key-only:100%"})
+    settings = settings_for(sb)
+    plan = make_plan(3)
+    apply_plan(plan, settings, tmp_path / "j", concurrency=1)
+    assert set(plan["status"]) == {"failed"}
+    assert all("the gateway holds the key without a portal record" in e for e in plan["error"])  # what to do
+    report = rollback(tmp_path / "j", settings)
+    creds = report[report["kind"] == "credential"]
+    assert len(creds) == 3 and "deleted with app" not in set(creds["result"])
+    assert set(creds["result"]) == {"not found"}
+    assert all("gateway may still serve" in str(d) for d in creds["detail"])

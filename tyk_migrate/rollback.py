@@ -44,7 +44,7 @@ from .journal import AppRecord, CredentialRecord, Journal
 from .ownership import app_descriptions, holders_made_after
 from .portal import AsyncPortalClient
 from .retry import RetryPolicy
-from .rollback_apps import find_apps, not_ours
+from .rollback_apps import NO_RECORD, find_apps, not_ours
 from .run import _int_or_none, _message, apps_by_owner_name
 from .secrets import fingerprint
 from .vocabulary import CREATED, ROLLED_BACK
@@ -224,29 +224,29 @@ class _Rollback:
                 detail = f"holds {len(foreign)} credential(s) the migration did not create"
                 self.results.append({**row, "result": "kept", "reason": "foreign_credentials", "detail": detail})
                 return
+        held = {fingerprint(str(i.get("KeyID") or "")) for i in items} if app is not None else set()
         try:
             outcome = "already gone" if app is None else await self.delete(lambda: api.delete_app(app_id))
         except PortalError as exc:
             self.results.append({**row, "result": "failed", "detail": _message(exc)})
             return
-        self._app_deleted(row, rec, outcome, journal=not extra)
+        self._app_deleted(row, rec, outcome, journal=not extra, held=held)
 
-    def _app_deleted(self, row: dict[str, Any], rec: AppRecord, outcome: str, *, journal: bool) -> None:
-        """An app and its credentials are gone: journalled (``journal``: this is the record's app) and reported."""
+    def _app_deleted(self, row: dict[str, Any], rec: AppRecord, outcome: str, *, journal: bool, held: set[str]) -> None:
+        """An app and its credentials are gone, journalled (``journal``: the record's app) and reported; an open
+        intent whose key no record of the app ``held`` had nothing to delete (``NO_RECORD``)."""
         app_id = row["app_id"]
         if journal:
             self._app_outcome(rec, app_id=app_id)
         for cred in self.ours_by_app.get(app_id, []):
+            unheld = cred.state == "intent" and cred.fingerprint not in held  # before the outcome changes it
             self._credential_outcome(cred, "removed with its app by rollback")
-            self.results.append(
-                {
-                    "kind": "credential",
-                    "app_id": app_id,
-                    "credential_id": cred.credential_id,
-                    "key_fingerprint": cred.fingerprint,
-                    "result": "would delete with app" if self.dry_run else "deleted with app",
-                }
-            )
+            done = "would delete with app" if self.dry_run else "deleted with app"
+            entry = {"kind": "credential", "app_id": app_id, "credential_id": cred.credential_id}
+            entry.update(key_fingerprint=cred.fingerprint, result=done)
+            if unheld:
+                entry["result"], entry["detail"] = "not found", NO_RECORD
+            self.results.append(entry)
         self.results.append({**row, "result": outcome, "detail": rec.app_name})
 
     async def _keep_app(self, row: dict[str, Any], rec: AppRecord, reason: str, why: str) -> None:

@@ -86,3 +86,11 @@ def not_ours(app: Mapping[str, Any], rec: AppRecord) -> tuple[str, str] | None:
         return "not_marked", f"{name!r} of user {owner} {why}: kept"
     why = "has a Description, which the tool version that wrote this journal never sent"
     return "described", f"{name!r} of user {owner} {why}: kept"
+
+
+#: an open credential intent whose key no record of its app held: what the rollback row says (a half-done create,
+#: ``partial-create``, may have left the key in the gateway, which the portal API cannot remove)
+NO_RECORD = (
+    "no portal record held this key (its create's outcome was never known); if the portal half-made it, the "
+    "gateway may still serve the key: `tyk-migrate verify` calls it, the Dashboard can delete it"
+)

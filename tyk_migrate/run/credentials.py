@@ -380,7 +380,9 @@ class CredentialWrite:
         assert outcome.error is not None
         return (
             f"the portal says the key exists, but app {self.app_id} does not list it (yet); an earlier "
-            f"write may have landed: rerun to resolve it ({error_text(outcome.error, self.row.key)})"
+            f"write may have landed: rerun to resolve it; if a rerun says the same, the gateway holds the key "
+            f"without a portal record (a half-done create): delete it in the Dashboard, then rerun "
+            f"({error_text(outcome.error, self.row.key)})"
         )
 
     def _failure(self, outcome: Outcome[Any]) -> str:
