@@ -214,19 +214,25 @@ def journal_rows(path: Path) -> int:
         return 0
 
 
+def kill_when_journalled(child: subprocess.Popen[bytes], journal: Path, rows: int, timeout: float) -> bool:
+    """SIGKILL ``child`` once ``rows`` credentials are journalled as created (or it ended, or ``timeout`` s
+    passed); whether it was still running, i.e. really killed mid-run."""
+    deadline = time.monotonic() + timeout
+    while journal_rows(journal) < rows and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    alive = child.poll() is None
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    return alive
+
+
 def sigkill(n: int, tmp: Path) -> dict[str, Any]:
     journal = tmp / "killed.journal"
     with sandbox(faults="lost=3%,lost-drop=1%,500=3%", latency_ms=20, random_seed=9) as sb:
         code = _CHILD.format(
             root=str(Path(__file__).resolve().parent.parent), n=n, url=sb.url, token=sb.token, journal=str(journal)
         )
-        child = subprocess.Popen([sys.executable, "-c", code])
-        deadline = time.monotonic() + 120
-        while journal_rows(journal) < n // 3 and child.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        killed_alive = child.poll() is None
-        child.send_signal(signal.SIGKILL)
-        child.wait(10)
+        killed_alive = kill_when_journalled(subprocess.Popen([sys.executable, "-c", code]), journal, n // 3, 120)
         at_kill = journal_rows(journal)
         partial = len(sb.state()["custom_credentials"]) - 10
         settings = Settings(portal_url=sb.url, token=sb.token)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ if __package__ in (None, ""):
 import httpx
 import pandas as pd
 
-from benchmarks.bench_apply import audit, journal_rows, make_plan, posts, run_migration
+from benchmarks.bench_apply import audit, journal_rows, kill_when_journalled, make_plan, posts, run_migration
 from benchmarks.common import ROOT, SandboxProcess, machine_info, machine_label, md_table, sandbox, write_json
 from tyk_migrate.config import Settings
 from tyk_migrate.preflight import Waits, run_preflight
@@ -128,14 +127,7 @@ def kill_partway(sb: SandboxProcess, n: int, journal: Path, settings: Settings, 
         root=str(ROOT), n=n, url=sb.url, token=sb.token, auth=settings.auth_token_type, journal=str(journal),
         options=options,
     )  # fmt: skip
-    child = subprocess.Popen([sys.executable, "-c", code])
-    deadline = time.monotonic() + 300
-    while journal_rows(journal) < n // 3 and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    alive = child.poll() is None
-    child.send_signal(signal.SIGKILL)
-    child.wait(10)
-    return alive
+    return kill_when_journalled(subprocess.Popen([sys.executable, "-c", code]), journal, n // 3, 300)
 
 
 def one_world(profile: str, n: int, tmp: Path) -> dict[str, Any]:
