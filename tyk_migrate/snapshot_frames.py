@@ -27,7 +27,17 @@ PROVIDER_ADMIN_ROLES = frozenset({"admin", "provider-admin", "super-admin", "sup
 # Kept here rather than in schemas.py (owned by the loaders): the snapshot frames are built only here.
 
 
-class SnapshotUsers(pa.DataFrameModel):
+class _SnapshotFrame(pa.DataFrameModel):
+    """What every snapshot frame is: exactly its columns, in order; empty answers make object columns, and
+    coercion gives them the declared dtypes."""
+
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
+
+
+class SnapshotUsers(_SnapshotFrame):
     user_id: Series[int] = pa.Field(unique=True)
     email: Series[str]
     first: Series[str]
@@ -37,13 +47,8 @@ class SnapshotUsers(pa.DataFrameModel):
     role: Series[str]
     is_admin: Series[bool]
 
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
 
-
-class SnapshotProducts(pa.DataFrameModel):
+class SnapshotProducts(_SnapshotFrame):
     product_id: Series[int] = pa.Field(unique=True)
     name: Series[str]
     display_name: Series[str]
@@ -51,13 +56,8 @@ class SnapshotProducts(pa.DataFrameModel):
     api_ids: Series[object]
     listen_paths: Series[object]
 
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
 
-
-class SnapshotPlans(pa.DataFrameModel):
+class SnapshotPlans(_SnapshotFrame):
     plan_id: Series[int] = pa.Field(unique=True)
     name: Series[str]
     display_name: Series[str]
@@ -71,26 +71,16 @@ class SnapshotPlans(pa.DataFrameModel):
     unlimited_quota: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     key_expires_in: Series[pd.Float64Dtype] = pa.Field(nullable=True)
 
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
 
-
-class SnapshotApps(pa.DataFrameModel):
+class SnapshotApps(_SnapshotFrame):
     app_id: Series[int] = pa.Field(unique=True)
     name: Series[str]
     user_id: Series[int]
     visibility: Series[str]
     created_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, dtype_kwargs={"unit": "us", "tz": "UTC"})
 
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
 
-
-class SnapshotCredentials(pa.DataFrameModel):
+class SnapshotCredentials(_SnapshotFrame):
     credential_id: Series[int] = pa.Field(unique=True)
     app_id: Series[int]
     user_id: Series[int]
@@ -102,11 +92,6 @@ class SnapshotCredentials(pa.DataFrameModel):
     type: Series[str]
     auth_token_type: Series[str]
     authentication_method: Series[str]
-
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True  # empty answers make object columns; coercion gives them the declared dtypes
 
 
 def _int(value: Any, default: int = -1) -> int:
