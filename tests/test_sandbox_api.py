@@ -464,3 +464,17 @@ def test_update_of_a_missing_credential_is_422_as_the_file_documents(api: httpx.
         r = api.put(path, json={"Alias": "x"})
         assert r.status_code == 422, (path, r.status_code)
     assert api.get(f"/apps/{app_id}/custom_credentials/999").status_code == 404
+
+
+def test_the_port_listens_before_the_sandbox_is_announced() -> None:
+    """``serve`` announces the URL before uvicorn runs: a client connecting at once must queue, not be refused."""
+    import socket
+
+    from tyk_migrate.sandbox.server import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname(), timeout=2):
+            pass
+    finally:
+        sock.close()

@@ -126,6 +126,9 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # listening before anything is announced: a client that reads the announcement and connects at once
+        # waits in the backlog until uvicorn accepts, instead of being refused (a CI run was, once)
+        sock.listen(4096)  # the backlog uvicorn is configured with
     except OSError as exc:
         sock.close()
         raise ConfigError(f"sandbox: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
