@@ -57,6 +57,7 @@ from tyk_migrate.run.throughput import limit_keys_per_second, unavoidable_reques
 
 NEWMAN_DIR = BENCH_DIR / "newman"
 NEWMAN_BIN = NEWMAN_DIR / "node_modules" / ".bin" / "newman"
+TRANSPORT = "aiohttp"  # --transport: which HTTP transport the tyk-migrate runs send through
 TOOLS = ("tyk-migrate", "tyk-migrate-fixed", "howto-loop", "newman")
 LABELS = {
     "tyk-migrate": "tyk-migrate apply (default: adaptive)",
@@ -117,7 +118,8 @@ def run_tool(tool: str, keys: list[Key], sb: SandboxProcess, work: Path, concurr
     if tool in ("tyk-migrate", "tyk-migrate-fixed"):
         data = write_legacy_csv(keys, work / "legacy.csv")
         outcomes = work / "outcomes.csv"
-        cmd = [*tyk_migrate_command(), "apply", str(data), "--journal", str(work / "run.journal.sqlite"),
+        command = [sys.executable, str(BENCH_DIR / "handwritten_cli.py")] if TRANSPORT == "handwritten" else None
+        cmd = [*(command or tyk_migrate_command()), "apply", str(data), "--journal", str(work / "run.journal.sqlite"),
                "--out", str(outcomes), "--no-progress"]  # fmt: skip
         if concurrency:
             cmd += ["--concurrency", concurrency]
@@ -303,7 +305,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--random-seed", type=int, default=7, help="seed of the sandbox's fault draws")
     p.add_argument("--tools", default=",".join(TOOLS), help=f"comma list among {', '.join(TOOLS)}")
     p.add_argument("--skip-faults", action="store_true", help="only the throughput run")
+    p.add_argument(
+        "--transport", choices=("aiohttp", "handwritten"), default="aiohttp",
+        help="handwritten: tyk-migrate with the transport it had until bench_transport.OLD_REV (A/B timing)",
+    )  # fmt: skip
     args = p.parse_args(argv)
+    global TRANSPORT
+    TRANSPORT = args.transport
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = set(tools) - set(TOOLS)
     if unknown:
@@ -326,7 +334,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         scenarios.append(run_scenario(
             "faults", tools, keys_for(args.fault_keys), latency_ms=args.fault_latency_ms, faults=args.faults, **common
         ))  # fmt: skip
-    results = {"benchmark": "compare", "machine": info, "scenarios": scenarios}
+    results = {"benchmark": "compare", "transport": TRANSPORT, "machine": info, "scenarios": scenarios}
     write_json("compare.json", results)
     print()
     print(f"Throughput: sandbox latency {args.latency_ms:g} ms, cap {args.cap} requests in flight, no faults")
