@@ -1,19 +1,17 @@
 """``PortalClient`` and ``AsyncPortalClient``: the only code that speaks HTTP to the Tyk Developer Portal.
 
-Both share one core: every operation is first built as a pure ``Call`` (method, path, query, body, how to
-read the answer), then sent by the sync or async sender, which maps transport failures and non-2xx answers
-onto the ``errors`` tree (``PortalConnectionError``, ``RateLimited``, ``Rejected`` …), each carrying the
-method, path, status and the portal's ``errors`` list, never the token or a raw key.
+Both share one core: every operation is built as a pure ``Call`` (method, path, query, body, how to read
+the answer), then sent by the sync or async sender, which maps transport failures and non-2xx answers onto
+the ``errors`` tree (``PortalConnectionError``, ``RateLimited``, ``Rejected`` …), each carrying method,
+path, status and the portal's ``errors`` list, never the token or a raw key.
 
 Reads (GET) are retried on 429, 5xx and connection errors with capped, jittered exponential backoff that
-honours ``Retry-After``. Writes are sent once: whether a failed write was applied is a question only the
-caller can settle (the runner looks the object up before trying again), so retrying them here could
-create duplicates.
+honours ``Retry-After``. Writes are sent once: only the caller can settle whether a failed write was
+applied (the runner looks the object up before trying again); a retry here could create duplicates.
 
-Paging follows Tyk's documented rules, ``page`` from 1 and ``per_page``, never ``limit`` (which caps rows
-without moving the offset), and survives portals that bend them: ``paging.Pager`` walks endpoints that
-ignore ``page`` or cap ``per_page`` and reads a list bare or in a ``{"data": [...]}`` envelope;
-``portal_errors`` reads refusals in any of the portal's body shapes.
+Paging follows Tyk's rules, ``page`` from 1 and ``per_page``, never ``limit`` (it caps rows without moving
+the offset), and survives portals that bend them: ``paging.Pager`` walks endpoints that ignore ``page`` or
+cap ``per_page``, a list bare or in ``{"data": [...]}``; ``portal_errors`` reads any refusal body shape.
 """
 
 from __future__ import annotations
@@ -107,11 +105,8 @@ def connection_error(call: Call, exc: Exception) -> PortalConnectionError:
 
 
 class _Operations:
-    """Every portal operation the migration uses, written once for both clients.
-
-    ``_send`` and ``_walk`` are provided by the sync and async subclasses: in the sync client the methods
-    below return results, in the async client they return awaitables of the same results.
-    """
+    """Every portal operation the migration uses, written once for both clients: ``_send`` and ``_walk``
+    come from the sync and async subclasses, so the methods return results (sync) or awaitables (async)."""
 
     per_page: int = DEFAULT_PER_PAGE
 
@@ -253,7 +248,8 @@ class _ClientBase(_Operations):
         if transport is not None:
             self._http_kwargs["transport"] = transport
         else:
-            self._http_kwargs["verify"] = _tls_verify(self.settings)
+            tls = self.base_url.lower().startswith("https:")  # plain http: no CA store to load (~40 ms)
+            self._http_kwargs["verify"] = _tls_verify(self.settings) if tls else False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
@@ -349,6 +345,7 @@ class AsyncPortalClient(_ClientBase):
 
     def __init__(self, base_url: str | None = None, token: str | None = None, **kw: Any) -> None:
         super().__init__(base_url, token, **kw)
+        lean: httpx.AsyncBaseTransport | None = None
         if "transport" not in self._http_kwargs:
             # httpcore's pool spends milliseconds per request with dozens in flight: see transport.py
             lean = lean_transport(
@@ -361,6 +358,9 @@ class AsyncPortalClient(_ClientBase):
                 self._http_kwargs.pop("verify")
                 self._http_kwargs["transport"] = lean
         self._http = httpx.AsyncClient(**self._http_kwargs)
+        # sent to directly: AsyncClient.send adds only what these requests never use (auth flows, redirects,
+        # cookies it stores but never sends, as _build skips build_request) for ~0.1 ms CPU per request
+        self._direct = lean
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -377,13 +377,20 @@ class AsyncPortalClient(_ClientBase):
             retry += 1
             started = time.perf_counter()
             try:
-                outcome: httpx.Response | Exception = await self._http.send(self._build(call))
+                outcome: httpx.Response | Exception = await self._exchange(self._build(call))
             except httpx.TransportError as exc:
                 outcome = exc
             body, wait = self._settle(call, outcome, started, retry)
             if wait is None:
                 return body
             await asyncio.sleep(wait)
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        if self._direct is None:
+            return await self._http.send(request)
+        response = await self._direct.handle_async_request(request)
+        await response.aread()  # in memory already: this only decodes it
+        return response
 
     async def _walk(self, path: str, unwrap: str | None = None) -> list[dict[str, Any]]:
         pager = Pager(path, self.per_page, unwrap)
