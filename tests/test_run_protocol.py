@@ -78,8 +78,9 @@ class UserWrite:
             raise connection_error(call, exc) from exc
         return read_answer(call, response)
 
-    def intent(self, attempt: int) -> None:
+    def intent(self, attempt: int) -> Callable[[], None]:
         self.log.append(("intent", attempt))
+        return lambda: self.log.append(("withdraw", attempt))
 
     async def send(self) -> int:
         body = await self._call(Call("POST", "/users", json={"Email": self.email}, expect=(201,)))

@@ -13,8 +13,7 @@ The file runs in WAL mode with ``synchronous=NORMAL``: every committed record su
 (only a power loss may drop the last few commits, and then the runner's lookups settle them). One commit
 per record costs tens of microseconds, well below one HTTP exchange.
 
-A journal belongs to one input: the hash of the plan's key fingerprints is stored on first use and a
-different input is refused (``JournalError``) unless forced.
+A journal belongs to one input (the hash of the plan's key fingerprints); another is refused unless forced.
 
 Ownership: an app is the migration's own only when the journal proves it: its POST's answer named it, or it
 was not listed before the intent (``prior_app_ids``) and carries the intent's ``marker`` in its Description.
@@ -48,6 +47,7 @@ from .journal_records import (
     intent_landed,
 )
 from .journal_schema import SCHEMA, SCHEMA_VERSION, upgrade
+from .journal_withdraw import JournalWithdraw
 from .journal_writer import GroupCommitWriter
 from .lock import JournalLock
 from .secrets import private_file
@@ -70,7 +70,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-class Journal(JournalBindings):
+class Journal(JournalBindings, JournalWithdraw):
     """``with Journal("run.journal") as j: …``. Records are cached in memory and written through.
 
     Not thread-safe: one runner (one event loop) owns it at a time. Opening it takes the journal's lock

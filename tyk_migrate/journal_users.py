@@ -19,7 +19,7 @@ in order with the app and credential records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +131,21 @@ class UserLedger:
         rec.listed_before = int(listed_before)
         self._save(rec)
         return rec
+
+    def before_intent(self, email: str) -> UserRecord | None:
+        """A copy of the record as it is now, for ``withdraw``."""
+        rec = self._recs.get(email_key(email))
+        return None if rec is None else replace(rec)
+
+    def withdraw(self, email: str, before: UserRecord | None) -> None:
+        """The intent journalled after ``before`` was never sent (the run stopped first): put it back."""
+        key = email_key(email)
+        if before is None:
+            self._recs.pop(key, None)
+            self.journal._write("DELETE FROM users WHERE email = ?", (key,))
+            return
+        self._recs[key] = replace(before)
+        self._save(self._recs[key])
 
     def outcome(
         self,

@@ -303,9 +303,10 @@ class AppWrite:
     def __init__(self, apps: Apps, group: AppGroup, *, prior: list[int], marker: str) -> None:
         self.apps, self.group, self.prior, self.marker = apps, group, prior, marker
 
-    def intent(self, attempt: int) -> None:
-        g = self.group
-        self.apps.ctx.journal.app_intent(
+    def intent(self, attempt: int) -> Callable[[], None]:
+        g, journal = self.group, self.apps.ctx.journal
+        before = journal.app_before_intent(g.user_id, g.app_name)
+        journal.app_intent(
             g.user_id,
             g.app_name,
             run_id=self.apps.ctx.run_id,
@@ -313,6 +314,7 @@ class AppWrite:
             prior_app_ids=self.prior,
             marker=self.marker,
         )
+        return lambda: journal.withdraw_app_intent(g.user_id, g.app_name, before)
 
     async def send(self) -> int:
         g = self.group

@@ -306,20 +306,22 @@ class CredentialWrite:
         self.creds, self.row, self.app_id, self.group = creds, row, app_id, group
         self.prior = prior  # the credentials of the app holding this key before the POST: never ours
 
-    def intent(self, attempt: int) -> None:
-        row, creds = self.row, self.creds
-        assert row.fingerprint is not None
-        creds.ctx.journal.credential_intent(
-            row.fingerprint,
+    def intent(self, attempt: int) -> Callable[[], None]:
+        row, journal, fp = self.row, self.creds.ctx.journal, self.row.fingerprint
+        assert fp is not None
+        before = journal.credential_before_intent(fp)
+        journal.credential_intent(
+            fp,
             app_id=self.app_id,
-            run_id=creds.ctx.run_id,
+            run_id=self.creds.ctx.run_id,
             attempts=attempt,
             source_row=row.source_row,
             user_id=row.user_id,
             app_name=row.app_name,
-            batch=creds.ctx.rows.out["batch"][row.pos],
+            batch=self.creds.ctx.rows.out["batch"][row.pos],
             prior_credential_ids=self.prior,
         )
+        return lambda: journal.withdraw_credential_intent(fp, before)
 
     async def send(self) -> Any:
         row, client = self.row, self.creds.ctx.client

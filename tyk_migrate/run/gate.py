@@ -25,6 +25,8 @@ class Gate:
 
     def __init__(self, limiter: Limiter, on_change: Callable[[], None] | None = None) -> None:
         self.limiter = limiter
+        # writes whose intent is journalled while they wait for a slot: as many again as may be in flight
+        self.ahead = Limiter(2 * limiter.limit)
         self.on_change = on_change
         self.state = "idle"
         self.fatal_error: str | None = None  # the portal refused the token: the run stopped
@@ -120,6 +122,22 @@ class Gate:
             yield
         finally:
             self.limiter.release()
+
+    @contextlib.asynccontextmanager
+    async def queued(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        """A new write's place among those journalled ahead of their slot (``ExactlyOnce._attempt``): at most
+        as many wait for a slot as may be in flight, so a stop or a kill leaves few intents to settle."""
+        self.ahead.set_limit(2 * self.limiter.limit)  # follows the adaptive limit
+        await self.wait_running()
+        if self.stopping or self.halted:
+            raise Stopped
+        await self.ahead.acquire(urgent)
+        try:
+            if self.stopping or self.halted:
+                raise Stopped
+            yield
+        finally:
+            self.ahead.release()
 
     async def sleep(self, seconds: float, *, abortable: bool = True) -> None:
         """``abortable``: a stop ends the wait; otherwise only a failed journal does (nothing can be recorded)."""

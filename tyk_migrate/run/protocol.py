@@ -122,8 +122,9 @@ class WriteKind(Protocol[T, R_co]):
     #: sent ahead of other requests waiting for a slot (apps: their credentials wait for them)
     urgent: bool
 
-    def intent(self, attempt: int) -> None:
-        """Journal the intent of send number ``attempt`` (not yet durable: the protocol waits for that)."""
+    def intent(self, attempt: int) -> Callable[[], None]:
+        """Journal the intent of send number ``attempt`` (not yet durable: the protocol waits for that); return
+        how to take it back (the record as it was) if the run stops before it is sent."""
 
     async def send(self) -> T:
         """Send the create; return the object as the answer names it (raise ``AnswerWithoutId`` if it does not)."""
@@ -175,14 +176,6 @@ class ExactlyOnce:
     def __init__(self, gate: Gate, policy: RetryPolicy, journal: Durable) -> None:
         self.gate, self.policy, self.journal = gate, policy, journal
 
-    async def durable(self) -> None:
-        """Wait until the records made so far are on disk; if they cannot be, halt the run (``Stopped``)."""
-        try:
-            await asyncio.wrap_future(self.journal.durable())
-        except JournalError as exc:
-            self.gate.halt(journal_failure_message(self.journal.path, self.journal.write_error or str(exc)))
-            raise Stopped from None
-
     async def write(
         self,
         kind: WriteKind[T, R],
@@ -220,11 +213,7 @@ class ExactlyOnce:
             if a.failures >= policy.attempts or a.rate_limited >= policy.rate_limited_attempts:
                 return Outcome("gave_up", a.sent, error=a.last)
             try:
-                async with self.gate.slot(new_write=True, urgent=kind.urgent):
-                    a.sent += 1
-                    kind.intent(a.sent)
-                    await self.durable()  # the intent is on disk before the write
-                    answer = await kind.send()
+                answer = await self._send(kind, a)
             except Stopped:
                 return Outcome("stopped", a.sent)
             except RateLimited as exc:  # refused before anything was done: safe to send again
@@ -245,6 +234,35 @@ class ExactlyOnce:
                 await self.gate.sleep(policy.delay(a.failures, getattr(exc, "retry_after", None)), abortable=False)
                 continue
             return Outcome("posted", a.sent, value=answer)
+
+    async def _send(self, kind: WriteKind[T, R], a: _Attempt) -> T:
+        """Journal the intent, wait for it to be on disk and for a slot, send. The commit overlaps the wait for
+        the slot instead of holding it (a slot is a request in flight at the portal); a stop that comes before
+        the slot takes the intent back: nothing was sent."""
+        async with self.gate.queued(urgent=kind.urgent):
+            a.sent += 1
+            withdraw = kind.intent(a.sent)
+            written = self.journal.durable()
+            try:
+                async with self.gate.slot(new_write=True, urgent=kind.urgent):
+                    await self._on_disk(written)  # the intent is on disk before the write
+                    return await kind.send()
+            except Stopped:
+                if not self.gate.halted:
+                    withdraw()
+                    a.sent -= 1
+                raise
+
+    async def durable(self) -> None:
+        """Wait until the records made so far are on disk; if they cannot be, halt the run (``Stopped``)."""
+        await self._on_disk(self.journal.durable())
+
+    async def _on_disk(self, written: Any) -> None:
+        try:
+            await asyncio.wrap_future(written)
+        except JournalError as exc:
+            self.gate.halt(journal_failure_message(self.journal.path, self.journal.write_error or str(exc)))
+            raise Stopped from None
 
     async def _look_up(self, kind: WriteKind[T, R], a: _Attempt) -> Outcome[T] | None:
         """After an unknown outcome: the outcome if the lookup settles the write, None to send again."""

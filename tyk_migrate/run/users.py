@@ -259,10 +259,12 @@ class UserWrite:
         self.users, self.step = users, step
         self.theirs = False  # the lookup found the e-mail, but not provably the account we sent
 
-    def intent(self, attempt: int) -> None:
+    def intent(self, attempt: int) -> Callable[[], None]:
         # a POST is only sent after a listing without the e-mail (``Users._ensure``, or a lookup that missed)
-        users, sent = self.users, sent_fields(self.step.body)
-        users.ledger.intent(self.step.email, run_id=users.ctx.run_id, attempts=attempt, listed_before=False, sent=sent)
+        ledger, email, sent = self.users.ledger, self.step.email, sent_fields(self.step.body)
+        before = ledger.before_intent(email)
+        ledger.intent(email, run_id=self.users.ctx.run_id, attempts=attempt, listed_before=False, sent=sent)
+        return lambda: ledger.withdraw(email, before)
 
     async def send(self) -> int:
         answer = await create_user(self.users.ctx.client, self.step.body)

@@ -1,0 +1,117 @@
+"""A write's intent is journalled while it waits for its slot, so the commit never holds a place in flight;
+a stop before the slot comes takes the intent back, in the protocol and in the journal file."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tyk_migrate.concurrency import Limiter
+from tyk_migrate.journal import Journal
+from tyk_migrate.retry import RetryPolicy
+from tyk_migrate.run.gate import Gate
+from tyk_migrate.run.protocol import ExactlyOnce, Outcome
+
+FAST = RetryPolicy(attempts=3, base=0.0, cap=0.0)
+
+
+class OnDisk:
+    """The journal as the protocol sees it: every record is on disk at once."""
+
+    path = "test.journal"
+    write_error = None
+
+    def durable(self) -> concurrent.futures.Future[None]:
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        done.set_result(None)
+        return done
+
+
+class Held:
+    """A write kind whose send waits until ``release`` is set; ``log`` says what it was asked, in order."""
+
+    urgent = False
+
+    def __init__(self, name: str, log: list[tuple[str, str]], release: asyncio.Event) -> None:
+        self.name, self.log, self.release = name, log, release
+
+    def intent(self, attempt: int) -> Callable[[], None]:
+        self.log.append(("intent", self.name))
+        return lambda: self.log.append(("withdraw", self.name))
+
+    async def send(self) -> int:
+        self.log.append(("send", self.name))
+        await self.release.wait()
+        return 1
+
+    async def look_up(self, since: float) -> int | None:
+        raise AssertionError("nothing is looked up here")
+
+    def exists(self, refusal: Any) -> bool:
+        return False
+
+    async def settle(self, outcome: Outcome[int]) -> Outcome[int]:
+        return outcome
+
+
+def test_the_next_intent_is_journalled_while_the_only_slot_is_in_flight_and_a_stop_takes_it_back() -> None:
+    log: list[tuple[str, str]] = []
+
+    async def main() -> tuple[Outcome[int], Outcome[int]]:
+        gate = Gate(Limiter(1))
+        gate.open()
+        writer = ExactlyOnce(gate, FAST, OnDisk())
+        release = asyncio.Event()
+        first = asyncio.create_task(writer.write(Held("first", log, release)))
+        second = asyncio.create_task(writer.write(Held("second", log, release)))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert sorted(log) == [("intent", "first"), ("intent", "second"), ("send", "first")]  # journalled ahead
+        gate.stop()
+        release.set()
+        return await first, await second
+
+    first, second = asyncio.run(main())
+    assert (first.kind, first.attempts) == ("posted", 1)  # in flight when the stop came: it finishes
+    assert (second.kind, second.attempts) == ("stopped", 0)  # never sent, and its intent taken back
+    assert log[-1] == ("withdraw", "second") and ("send", "second") not in log
+
+
+def test_no_more_intents_wait_for_a_slot_than_may_be_in_flight() -> None:
+    log: list[tuple[str, str]] = []
+
+    async def main() -> None:
+        gate = Gate(Limiter(2))
+        gate.open()
+        writer = ExactlyOnce(gate, FAST, OnDisk())
+        release = asyncio.Event()
+        tasks = [asyncio.create_task(writer.write(Held(str(i), log, release))) for i in range(10)]
+        for _ in range(50):
+            await asyncio.sleep(0)
+        sent = [n for what, n in log if what == "send"]
+        waiting = [n for what, n in log if what == "intent" and n not in sent]
+        assert len(sent) == 2 and len(waiting) == 2  # 2 in flight, 2 journalled ahead, 6 not yet journalled
+        release.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+
+
+def test_a_withdrawn_intent_leaves_the_journal_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "run.journal.sqlite"
+    with Journal(path) as journal:
+        journal.credential_intent("fp-new", app_id=5, run_id=1, attempts=1)
+        journal.withdraw_credential_intent("fp-new", None)  # a first intent: no record at all
+        journal.credential_intent("fp-old", app_id=5, run_id=1, attempts=1)
+        before = journal.credential_before_intent("fp-old")
+        journal.credential_intent("fp-old", app_id=5, run_id=2, attempts=2)
+        journal.withdraw_credential_intent("fp-old", before)  # a second try: back to the first one's record
+        journal.app_intent(3, "App", run_id=1, attempts=1, marker="m1")
+        journal.withdraw_app_intent(3, "App", None)
+    with Journal(path) as reopened:
+        assert reopened.credential("fp-new") is None and reopened.app(3, "App") is None
+        old = reopened.credential("fp-old")
+        assert old is not None and (old.state, old.attempts, old.run_id) == ("intent", 1, 1)
