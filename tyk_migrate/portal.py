@@ -101,9 +101,18 @@ def is_retryable(exc: PortalError) -> bool:
     return isinstance(exc, PortalConnectionError | RateLimited | PortalServerError)
 
 
+#: Transport failures before any byte of the request left this machine: no connection was ever made (refused,
+#: DNS, TLS handshake or certificate, no free connection of the pool in time). The lean transport maps
+#: aiohttp's failures onto these only for its connect step (``transport._httpx_error``); httpcore raises
+#: them only while connecting too. A reset, a write error or a read timeout on an open connection may have
+#: carried the request: those stay "maybe sent".
+NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 def connection_error(call: Call, exc: Exception) -> PortalConnectionError:
     kind = type(exc).__name__
-    return PortalConnectionError(f"no answer ({kind})", method=call.method, path=call.path)
+    sent = not isinstance(exc, NOT_SENT_ERRORS)
+    return PortalConnectionError(f"no answer ({kind})", method=call.method, path=call.path, sent=sent)
 
 
 class _Operations:
