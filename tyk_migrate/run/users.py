@@ -277,6 +277,10 @@ class UserWrite:
             self.theirs = not await self.users.ours(self.step.email, found)
         return found
 
+    async def made_by_another(self) -> int | None:
+        """Nothing sent: send again, unlisted. An e-mail registered meanwhile is refused as taken: theirs (settle)."""
+        return None
+
     def exists(self, refusal: Rejected) -> bool:
         text = str(refusal).lower()
         return refusal.status == 409 or "taken" in text or "exist" in text
