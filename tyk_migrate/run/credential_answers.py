@@ -11,10 +11,19 @@ from ..config import AUTH_TOKEN_TYPES, Settings
 from ..errors import PortalError
 from ..secrets import fingerprint
 
+#: Phrasings that deny existence: "KeyID: organisation does not exist" names the key's field, but what it says is
+#: that something else is missing, never that the key is already there.
+DENIALS = ("not exist", "n't exist", "doesnt exist", "dont exist", "nonexist", "non-exist", "no such")
+
 
 def key_exists(exc: PortalError) -> bool:
-    """A credential create refused because the key is already in the portal (409, or the key named as existing)."""
-    return exc.status == 409 or any("keyid" in e.lower() and "exist" in e.lower() for e in exc.errors)
+    """A credential create refused because the key is already in the portal: 409, or a message naming the KeyID
+    as existing (and not saying that something does *not* exist)."""
+    return exc.status == 409 or any(_says_key_exists(e.lower()) for e in exc.errors)
+
+
+def _says_key_exists(text: str) -> bool:
+    return "keyid" in text and "exist" in text and not any(denial in text for denial in DENIALS)
 
 
 def token_type_hint(settings: Settings) -> str:
