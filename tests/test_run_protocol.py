@@ -27,19 +27,23 @@ FAST = RetryPolicy(attempts=3, base=0.0, cap=0.0, rate_limited_attempts=5)
 
 class Portal:
     """Users by e-mail. ``posts``/``gets``: what each next request does (then ``ok``); ``listed``: whether a
-    lookup shows users yet (a lagging listing when False)."""
+    lookup shows users yet (a lagging listing when False); ``meanwhile``: a user another client registers
+    while a POST fails without reaching the portal."""
 
     def __init__(self, posts: list[str] | None = None, gets: list[str] | None = None) -> None:
         self.posts, self.gets = list(posts or []), list(gets or [])
         self.users: list[dict[str, Any]] = []
         self.listed = True
         self.post_count = self.get_count = 0
+        self.meanwhile: dict[str, Any] | None = None
+        self.on_get: Callable[[], None] = lambda: None
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
             self.post_count += 1
             return self._post(request, self.posts.pop(0) if self.posts else "ok")
         self.get_count += 1
+        self.on_get()
         if (self.gets.pop(0) if self.gets else "ok") == "500":
             return httpx.Response(500, json={"errors": ["listing failed"]})
         email = request.url.params.get("email")
@@ -48,7 +52,11 @@ class Portal:
 
     def _post(self, request: httpx.Request, how: str) -> httpx.Response:
         if how == "drop":  # never reached the portal
+            if self.meanwhile is not None:
+                self.users.append(self.meanwhile)
             raise httpx.ConnectError("connection refused", request=request)
+        if how == "reset":  # read, not applied, and no answer: the client cannot tell it from "lost"
+            raise httpx.ReadError("connection reset", request=request)
         if how in ("429", "401", "422", "502"):
             return httpx.Response(int(how), headers={"Retry-After": "0"}, json={"errors": [f"said {how}"]})
         email = json.loads(request.content)["Email"]
@@ -90,6 +98,13 @@ class UserWrite:
 
     async def look_up(self, since: float) -> int | None:
         self.log.append(("look_up",))
+        return await self._find()
+
+    async def made_by_another(self) -> int | None:
+        self.log.append(("made_by_another",))
+        return await self._find()
+
+    async def _find(self) -> int | None:
         try:
             found = await self._call(Call("GET", "/users", params={"email": self.email}))
         except PortalError as exc:
@@ -179,11 +194,62 @@ def test_an_answer_that_names_nothing_is_looked_up_at_once() -> None:
 
 
 def test_a_lookup_that_finds_nothing_sends_again_after_a_new_intent() -> None:
-    portal = Portal(posts=["drop"])
+    portal = Portal(posts=["reset"])
     outcome, log, _ = drive(portal)
     assert (outcome.kind, outcome.value, outcome.attempts) == ("posted", 100, 2)
     assert log == [("intent", 1), ("look_up",), ("intent", 2), ("settle", "posted", "running")]
     assert portal.post_count == 2 and len(portal.users) == 1
+
+
+def test_a_send_that_reached_nothing_is_not_looked_up_as_ours_and_is_sent_again() -> None:
+    portal = Portal(posts=["drop"])
+    outcome, log, _ = drive(portal)
+    assert (outcome.kind, outcome.value, outcome.attempts) == ("posted", 100, 2)
+    # no lookup for a write of ours (none can be there), only: has someone else made it meanwhile?
+    assert log == [("intent", 1), ("made_by_another",), ("intent", 2), ("settle", "posted", "running")]
+    assert portal.post_count == 2 and len(portal.users) == 1
+
+
+def test_what_another_client_made_while_nothing_of_ours_was_sent_is_held_by_them_never_adopted() -> None:
+    portal = Portal(posts=["drop"])
+    portal.meanwhile = {"ID": 55, "Email": EMAIL}  # registered by another client as our POST failed to connect
+    outcome, log, _ = drive(portal)
+    assert (outcome.kind, outcome.value, outcome.attempts, outcome.landed) == ("held", 55, 1, False)
+    assert outcome.error is not None and "ConnectError" in str(outcome.error)
+    assert ("look_up",) not in log and portal.post_count == 1  # never adopted, never a second POST
+    # the same object after a send that did reach the portal is adopted as ours: the rule is "nothing sent"
+    portal = Portal(posts=["reset", "drop"])
+    portal.meanwhile = {"ID": 56, "Email": EMAIL}
+    outcome, log, _ = drive(portal)
+    assert (outcome.kind, outcome.value, outcome.landed) == ("adopted", 56, True)
+    assert ("made_by_another",) not in log
+
+
+def test_an_earlier_runs_open_intent_keeps_a_send_that_reached_nothing_in_doubt() -> None:
+    portal = Portal(posts=["drop"])
+    portal.meanwhile = {"ID": 57, "Email": EMAIL}
+    outcome, log, _ = drive(portal, attempts=1, maybe_landed=True)  # an earlier run's send may have landed
+    assert (outcome.kind, outcome.value, outcome.landed) == ("adopted", 57, True)
+    assert ("made_by_another",) not in log
+
+
+def test_when_nothing_was_sent_a_failed_check_or_a_stop_says_nothing_landed() -> None:
+    portal = Portal(posts=["drop"], gets=["500"])
+    outcome, log, _ = drive(portal)
+    assert log[:2] == [("intent", 1), ("made_by_another",)]
+    assert (outcome.kind, outcome.attempts, outcome.landed) == ("unresolved", 1, False)
+    assert portal.post_count == 1
+    portal = Portal(posts=["drop"] * 5)
+    outcome, _, _ = drive(portal)
+    assert (outcome.kind, outcome.attempts, outcome.landed) == ("gave_up", 3, False)
+
+    def stop_on_check(gate: Gate) -> None:
+        portal.on_get = gate.stop
+
+    portal = Portal(posts=["drop"])
+    outcome, _, _ = drive(portal, before=stop_on_check)
+    assert (outcome.kind, outcome.attempts, outcome.landed) == ("stopped", 1, False)
+    assert portal.post_count == 1
 
 
 def test_an_earlier_runs_unknown_outcome_is_looked_up_before_any_send() -> None:
@@ -241,12 +307,12 @@ def test_a_failed_lookup_leaves_the_outcome_unresolved_and_sends_nothing_more() 
 
 
 def test_exists_after_a_send_that_may_have_landed_is_looked_up_and_kept_open_if_not_found() -> None:
-    portal = Portal(posts=["drop", "409"])
+    portal = Portal(posts=["reset", "409"])
     portal.listed = False  # the listing lags: the lookup cannot show it
     outcome, log, _ = drive(portal)
     assert outcome.kind == "conflict" and isinstance(outcome.error, Rejected)
     assert log.count(("look_up",)) == 2 and portal.post_count == 2
-    portal = Portal(posts=["drop", "409"])
+    portal = Portal(posts=["reset", "409"])
     portal.users.append({"ID": 9, "Email": EMAIL})  # it is there after all
     outcome, _, _ = drive(portal)
     assert (outcome.kind, outcome.value) == ("adopted", 9)
@@ -256,6 +322,10 @@ def test_exists_on_a_first_send_is_a_refusal() -> None:
     portal = Portal(posts=["409"])
     outcome, log, _ = drive(portal)
     assert outcome.kind == "refused" and outcome.http_status == 409
+    assert ("look_up",) not in log
+    portal = Portal(posts=["drop", "409"])  # after a send that reached nothing, too: nothing of ours is there
+    outcome, log, _ = drive(portal)
+    assert (outcome.kind, outcome.http_status, outcome.landed) == ("refused", 409, False)
     assert ("look_up",) not in log
 
 

@@ -219,8 +219,9 @@ def test_the_portal_client_decides_a_read_is_retried_and_a_write_is_not():
     async def scenario() -> None:
         async with raw_server(drop_first_of_each) as server, portal(server) as c:
             assert await c.get_app(1) == {"ok": True}  # retried by the portal client's policy
-            with pytest.raises(PortalConnectionError, match=r"no answer \(RemoteProtocolError\)"):
+            with pytest.raises(PortalConnectionError, match=r"no answer \(RemoteProtocolError\)") as lost:
                 await c.create_app("a", 5)
+            assert lost.value.sent is True  # the server read it: it may have applied it
             assert [s.method for s in server.seen] == ["GET", "GET", "POST"]
 
     asyncio.run(scenario())
@@ -298,8 +299,11 @@ def test_a_refused_connection_is_a_connect_error():
             with pytest.raises(httpx.ConnectError):
                 await http.get(url + "/apps")
         c = AsyncPortalClient(url, "t", retry=RetryPolicy(attempts=1))
-        with pytest.raises(PortalConnectionError, match=r"no answer \(ConnectError\)"):
+        with pytest.raises(PortalConnectionError, match=r"no answer \(ConnectError\)") as refused:
             await c.get_app(1)
+        with pytest.raises(PortalConnectionError) as write_refused:
+            await c.create_app("a", 5)
+        assert refused.value.sent is False and write_refused.value.sent is False  # no connection: nothing sent
         await c.aclose()
 
     asyncio.run(scenario())
@@ -335,8 +339,9 @@ def test_the_portal_client_maps_a_timeout_to_its_connection_error():
         async with raw_server(never) as server:
             settings = Settings(portal_url=server.url, token="t", timeout=0.2)
             async with AsyncPortalClient(settings=settings, retry=RetryPolicy(attempts=1)) as c:
-                with pytest.raises(PortalConnectionError, match=r"no answer \(ReadTimeout\)"):
+                with pytest.raises(PortalConnectionError, match=r"no answer \(ReadTimeout\)") as late:
                     await c.get_app(1)
+                assert late.value.sent is True  # the request went out; only the answer is missing
 
     asyncio.run(scenario())
 
@@ -356,6 +361,33 @@ def test_no_free_connection_in_time_is_a_connect_timeout():
                     await http.get(server.url + "/apps/2")
                 hung.cancel()
             assert [s.target for s in server.seen] == ["/apps/1"]
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("failure", "sent"),
+    [
+        (httpx.ConnectError, False),  # refused, DNS, TLS handshake (the lean transport's ConnectError)
+        (httpx.ConnectTimeout, False),  # no connection in time, or no free one of the pool (lean transport)
+        (httpx.PoolTimeout, False),  # httpx's own pool (a proxied portal)
+        (httpx.RemoteProtocolError, True),  # hung up after reading the request
+        (httpx.ReadError, True),
+        (httpx.WriteError, True),  # part of the request may have gone out
+        (httpx.ReadTimeout, True),
+    ],
+)
+def test_only_a_failure_before_any_byte_was_sent_says_the_write_was_not_sent(failure, sent):
+    """What the exactly-once protocol relies on: ``sent=False`` only when no connection was ever made."""
+
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise failure("scripted", request=request)
+
+    async def scenario() -> None:
+        async with AsyncPortalClient("http://127.0.0.1:9", "t", transport=httpx.MockTransport(fail)) as c:
+            with pytest.raises(PortalConnectionError, match=rf"no answer \({failure.__name__}\)") as caught:
+                await c.create_app("a", 5)
+            assert caught.value.sent is sent
 
     asyncio.run(scenario())
 
@@ -441,8 +473,9 @@ def test_the_portal_client_trusts_its_ca_bundle(self_signed):
             async with AsyncPortalClient(settings=Settings(portal_url=url, token="t", ca_bundle=str(cert))) as c:
                 assert await c.get_app(1) == {"ok": True}
             strict = AsyncPortalClient(settings=Settings(portal_url=url, token="t"), retry=RetryPolicy(attempts=1))
-            with pytest.raises(PortalConnectionError, match=r"no answer \(ConnectError\)"):
+            with pytest.raises(PortalConnectionError, match=r"no answer \(ConnectError\)") as untrusted:
                 await strict.get_app(1)
+            assert untrusted.value.sent is False  # the handshake failed: no byte of the request went out
             await strict.aclose()
 
     asyncio.run(scenario())

@@ -2,8 +2,8 @@
 
 Environment variables: ``TYK_PORTAL_URL``, ``TYK_PORTAL_TOKEN``, ``TYK_GATEWAY_URL``,
 ``TYK_AUTH_TOKEN_TYPE``, ``TYK_AUTHENTICATION_METHOD``, ``TYK_MIN_KEY_LENGTH``, ``TYK_CA_BUNDLE``,
-``TYK_ALLOW_INSECURE_HTTP``, ``TYK_TIMEOUT``, ``TYK_LOOKUP_PATIENCE``, and for the optional Tyk Dashboard connection
-``TYK_DASHBOARD_URL``, ``TYK_DASHBOARD_TOKEN``.
+``TYK_ALLOW_INSECURE_HTTP``, ``TYK_TIMEOUT``, ``TYK_LOOKUP_PATIENCE``, ``TYK_ALLOW_CONCURRENT_RUNS``, and for the
+optional Tyk Dashboard connection ``TYK_DASHBOARD_URL``, ``TYK_DASHBOARD_TOKEN``.
 
 The command line also reads ``tyk-migrate.toml`` (``load_config_file``): the settings that stay the same
 between runs, with one ``[portal.NAME]`` section per portal (a rehearsal sandbox, production). It sits below
@@ -39,7 +39,10 @@ DEFAULT_TIMEOUT = 30.0
 #: before it says "not there": a portal may list a new object only some time after its 2xx (listing lag).
 DEFAULT_LOOKUP_PATIENCE = 2.0
 
-#: The environment variable of each setting read from text (``allow_insecure_http`` is a flag of its own).
+#: Opt-out of the one-run-per-portal lock (``portal_lock``): for those who know their runs write disjoint keys.
+ALLOW_CONCURRENT_RUNS_ENV = "TYK_ALLOW_CONCURRENT_RUNS"
+
+#: The environment variable of each setting read from text (the ``allow_*`` switches are flags of their own).
 ENV_VARS = {
     "portal_url": "TYK_PORTAL_URL",
     "token": "TYK_PORTAL_TOKEN",
@@ -139,6 +142,8 @@ class Settings:
     ca_bundle: str | None = None
     verify_tls: bool = True
     allow_insecure_http: bool = False
+    #: let a run write to a portal another run on this machine is writing to (``portal_lock``); env only
+    allow_concurrent_runs: bool = False
     dashboard_url: str = ""
     dashboard_token: str = field(default="", repr=False)
 
@@ -151,6 +156,8 @@ class Settings:
         values.update({name: env[var] for name, var in ENV_VARS.items() if env.get(var, "").strip()})
         if _env_bool("TYK_ALLOW_INSECURE_HTTP"):
             values["allow_insecure_http"] = True
+        if _env_bool(ALLOW_CONCURRENT_RUNS_ENV):
+            values["allow_concurrent_runs"] = True
         values["ca_bundle"] = values.get("ca_bundle") or None
         try:
             values["min_key_length"] = int(values.get("min_key_length", DEFAULT_MIN_KEY_LENGTH))  # type: ignore[call-overload]

@@ -6,7 +6,7 @@
     │   └── MissingColumnsError        required canonical columns are absent (names what was found)
     ├── ConfigError                    settings: missing token, bad URL, plain http to a remote host
     ├── PortalError                    talking to the portal failed; carries method, path, status, errors
-    │   ├── PortalConnectionError      no answer: connect error, reset, timeout (outcome of a write unknown)
+    │   ├── PortalConnectionError      no answer: connect error, reset, timeout (``sent``: a write may have landed)
     │   ├── PortalResponseError        the portal answered with a non-2xx status
     │   │   ├── AuthError              401 / 403
     │   │   ├── NotFound               404
@@ -15,7 +15,8 @@
     │   │   └── PortalServerError      5xx
     │   └── UnexpectedAnswer           a 2xx whose body is not what the API promises
     ├── JournalError                   the journal file is unusable or belongs to another input
-    │   └── JournalLocked              another run or rollback holds the journal (names pid, host, start)
+    │   ├── JournalLocked              another run or rollback holds the journal (names pid, host, start)
+    │   └── PortalLocked               another run on this machine writes to the same portal (names it, its journal)
     ├── CredentialMismatch             a created credential read back differs from what was asked
     ├── DashboardError                 a Tyk Dashboard call failed (the message starts with its host)
     └── NotReady                       a workbook step run too early (Run All before Start): one line in IPython
@@ -107,7 +108,13 @@ class PortalError(MigrateError):
 
 
 class PortalConnectionError(PortalError):
-    """No usable answer arrived. For a write, the portal may or may not have applied it."""
+    """No usable answer arrived. For a write, the portal may or may not have applied it, unless ``sent`` is
+    False: the connection was never made (refused, DNS, TLS handshake, no free connection in time), so no
+    byte of the request can have reached the portal. Default True: whoever cannot tell says "maybe sent"."""
+
+    def __init__(self, message: str, *, sent: bool = True, **kw: object) -> None:
+        self.sent = sent
+        super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
 class PortalResponseError(PortalError):
@@ -146,6 +153,11 @@ class JournalError(MigrateError):
 
 class JournalLocked(JournalError):
     """Another run or rollback has the journal open (``tyk_migrate.lock``); the message names the holder."""
+
+
+class PortalLocked(JournalError):
+    """Another run on this machine is writing to the same portal with another journal (``portal_lock``); the
+    message names the holder (pid, host, program, start, its journal) and what to do."""
 
 
 class CredentialMismatch(MigrateError):

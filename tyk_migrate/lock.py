@@ -12,7 +12,8 @@ says is stale and is overwritten. The file is never deleted: deleting it would l
 the old file's descriptor and a process creating a new one both "hold" the lock.
 
 What the file says (pid, host, program name, start time) is only read to name the holder in the refusal.
-Platforms without ``fcntl`` (Windows) run without the lock.
+Platforms without ``fcntl`` (Windows) run without the lock. The same machinery (``lock_file``,
+``holder_info``) keeps one run per portal per machine (``portal_lock``).
 
 One journal, many names: the lock beside it is named after the journal's *resolved* path (a symlink or a
 relative path finds the same lock), and a second lock is keyed by the journal file's device and inode in the
@@ -28,11 +29,12 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import JournalError, JournalLocked
+from .errors import JournalError, JournalLocked, MigrateError
 
 try:
     import fcntl
@@ -48,27 +50,87 @@ def lock_path(journal: str | Path) -> Path:
     return path.with_name(path.name + LOCK_SUFFIX)
 
 
-def inode_lock_path(journal: str | Path) -> Path:
-    """The second lock, keyed by the journal file's identity rather than its name (hard links, deleted lock)."""
+def locks_folder() -> Path:
+    """``locks/`` in the user's tyk-migrate folder (beside the fingerprint key), made owner-only if missing."""
     from .fingerprint_key import key_file_path
 
-    info = os.stat(journal)
     folder = key_file_path().parent / "locks"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder / f"{info.st_dev}-{info.st_ino}{LOCK_SUFFIX}"
+    return folder
+
+
+def inode_lock_path(journal: str | Path) -> Path:
+    """The second lock, keyed by the journal file's identity rather than its name (hard links, deleted lock)."""
+    info = os.stat(journal)
+    return locks_folder() / f"{info.st_dev}-{info.st_ino}{LOCK_SUFFIX}"
+
+
+def holder_info(**extra: str) -> bytes:
+    """What a lock file says about its holder: pid, host, start, program name (never its arguments), and
+    ``extra`` (a portal lock adds the holder's journal)."""
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "program": os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python",
+        **extra,
+    }
+    return (json.dumps(info) + "\n").encode()
+
+
+def read_holder(raw: bytes) -> dict[str, Any] | None:
+    """A lock file's holder record, or None (the holder has locked but not yet written, or wrote something else)."""
+    try:
+        info: Any = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def is_this_process(info: dict[str, Any]) -> bool:
+    return info.get("pid") == os.getpid() and info.get("host") == socket.gethostname()
+
+
+def lock_file(path: Path, data: bytes, *, refused: Callable[[bytes], MigrateError], what: str) -> int:
+    """Take the exclusive flock of ``path`` (created if missing) on a descriptor of our own and write ``data``
+    into it; return the descriptor (closing it releases the lock). Held by someone alive: ``refused(what the
+    file says)`` is raised. ``what`` names the lock in the error when the file cannot be opened."""
+    try:
+        # a descriptor (and open file description) of our own: never shared with another holder in this process
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        raise JournalError(f"{what}: cannot open its lock file {path}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # EWOULDBLOCK: held by someone alive (a dead holder's lock is gone with it)
+        raw = b""
+        with contextlib.suppress(OSError):
+            raw = os.pread(fd, 4096, 0)
+        os.close(fd)
+        raise refused(raw) from None
+    try:  # we hold it: what the file says is stale (a dead holder's), overwrite it in place
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+    except OSError:
+        pass  # the holder's name is a courtesy; the lock itself is what guards
+    return fd
+
+
+def unlock(fd: int) -> None:
+    """Give a lock of ``lock_file`` back; the file stays (see the module docstring)."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)  # nobody holds it now
+    os.close(fd)  # closing the last descriptor of the description drops the flock
 
 
 def _holder_line(raw: bytes, journal: Path) -> str:
     """The refusal: who holds the journal, as far as its lock file says."""
-    try:
-        info: Any = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        info = None
-    if not isinstance(info, dict):  # the holder has locked but not yet written, or wrote something else
+    info = read_holder(raw)
+    if info is None:
         who = "another run"
     else:
         pid, host, since = info.get("pid"), info.get("host"), info.get("started_at")
-        same = pid == os.getpid() and host == socket.gethostname()
+        same = is_this_process(info)
         who = "another Journal of this process (a run still going, or a Journal not closed)" if same else "another run"
         program = f", {info['program']}" if info.get("program") else ""
         who += f" (pid {pid} on {host}{program}, since {since})"
@@ -99,48 +161,22 @@ class JournalLock:
             paths = [self.path, *([inode_lock_path(self.journal)] if self.journal.exists() else [])]
         except OSError as exc:
             raise JournalError(f"journal {self.journal} is not usable: {exc.strerror or exc}") from None
-        info = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "program": os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python",  # never its arguments
-        }
-        data = (json.dumps(info) + "\n").encode()
+        data = holder_info()
         try:
             for path in paths:
-                fd = self._lock_one(path)
+                fd = lock_file(path, data, refused=self._refused, what=f"journal {self.journal}")
                 self._fds.append(fd)
-                try:  # we hold it: what the file says is stale (a dead holder's), overwrite it in place
-                    os.pwrite(fd, data, 0)
-                    os.ftruncate(fd, len(data))
-                except OSError:
-                    pass  # the holder's name is a courtesy; the lock itself is what guards the journal
         except BaseException:
             self.release()
             raise
 
-    def _lock_one(self, path: Path) -> int:
-        try:
-            # a descriptor (and open file description) of our own: never shared with another Journal
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-        except OSError as exc:
-            raise JournalError(f"journal {self.journal}: cannot open its lock file {path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # EWOULDBLOCK: held by someone alive (a dead holder's lock is gone with it)
-            raw = b""
-            with contextlib.suppress(OSError):
-                raw = os.pread(fd, 4096, 0)
-            os.close(fd)
-            raise JournalLocked(_holder_line(raw, self.journal)) from None
-        return fd
+    def _refused(self, raw: bytes) -> JournalLocked:
+        return JournalLocked(_holder_line(raw, self.journal))
 
     def release(self) -> None:
         fds, self._fds = self._fds, []
         for fd in reversed(fds):
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)  # nobody holds it now; the file stays (see the module docstring)
-            os.close(fd)  # closing the last descriptor of the description drops the flock
+            unlock(fd)
 
     def __del__(self) -> None:  # a Journal dropped unclosed (a notebook variable rebound) frees its journal
         self.release()

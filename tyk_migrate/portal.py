@@ -99,9 +99,15 @@ def is_retryable(exc: PortalError) -> bool:
     return isinstance(exc, PortalConnectionError | RateLimited | PortalServerError)
 
 
+#: Failures before any byte of the request left: no connection was made (refused, DNS, TLS, no free pooled one in
+#: time); the lean transport and httpcore raise them only while connecting (``transport._httpx_error``). A reset,
+#: a write error or a read timeout on an open connection may have carried the request: "maybe sent".
+NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 def connection_error(call: Call, exc: Exception) -> PortalConnectionError:
-    kind = type(exc).__name__
-    return PortalConnectionError(f"no answer ({kind})", method=call.method, path=call.path)
+    sent = not isinstance(exc, NOT_SENT_ERRORS)
+    return PortalConnectionError(f"no answer ({type(exc).__name__})", method=call.method, path=call.path, sent=sent)
 
 
 class _Operations:

@@ -345,6 +345,13 @@ class AppWrite:
         self.prior = found
         return None
 
+    async def made_by_another(self) -> int | None:
+        """Our POST sent nothing: send again at once, no lookup and no listing lag to wait out. Only an app
+        carrying this intent's marker would be ours, and none can be there; an app of the name that someone
+        else made meanwhile is the risk the listing before the POST already takes (a walk of every app per
+        failed connect would not lower it)."""
+        return None
+
     def exists(self, refusal: Rejected) -> bool:
         return False  # app names are not unique in the portal: no refusal means "it is there"
 

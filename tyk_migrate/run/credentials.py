@@ -10,6 +10,16 @@ from one listing of the app per run, taken before its first credential POST); a 
 outside that list, and never one of several. A lookup after a lost answer lists again (listing lag) until the
 settings' ``lookup_patience`` since the send is used up before it says "not there".
 
+A POST that sent nothing (no connection was made: ``PortalConnectionError.sent`` False) cannot have landed, so
+while no other send of the key can have landed either, a holder of the key found after it is another client's
+(another journal, a notebook in the same kernel): the row goes the way of a key held before the POST
+(``held.settle_held_key``), and the intent is closed as not made, so no rerun or rollback takes that holder
+for ours. What stays unprovable: after an *ambiguous* failure (the request may have reached the portal, no
+answer came back) in an app this run created, a holder of the key is adopted as our landed write, the common
+case. Another client writing the same key into that app in that moment would be adopted (and rolled back)
+as ours. On this machine the per-portal lock (``portal_lock``) keeps a second run out; a process on another
+machine, or a developer in the portal UI, is not kept out by anything the migration can see.
+
 A credential that comes back with a key the portal generated (a portal ignoring the AuthTokenType the run
 sends) is deleted and stops the run at once: every further write would do the same.
 """
@@ -20,12 +30,12 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..config import AUTH_TOKEN_TYPES, Settings
 from ..errors import CredentialMismatch, NotFound, PortalError, Rejected
 from ..journal import CredentialRecord
 from ..secrets import fingerprint
 from ..vocabulary import CREATED, FAILED, PENDING
 from .context import RunContext
+from .credential_answers import compare_credential, issued_key_stop, key_exists, token_type_hint
 from .groups import AppGroup, patiently
 from .held import settle_held_key
 from .protocol import Outcome, Unresolved, error_text, since_journalled
@@ -37,58 +47,6 @@ Finish = Callable[..., None]
 #: credential IDs by key fingerprint, from one listing of an app's credentials
 Holders = dict[str, list[int]]
 SEVERAL_HOLDERS = "several credentials hold this key; cannot tell which is ours"
-
-
-def key_exists(exc: PortalError) -> bool:
-    """A credential create refused because the key is already in the portal (409, or the key named as existing)."""
-    return exc.status == 409 or any("keyid" in e.lower() and "exist" in e.lower() for e in exc.errors)
-
-
-def token_type_hint(settings: Settings) -> str:
-    other = [t for t in AUTH_TOKEN_TYPES if t != settings.auth_token_type]
-    alt = other[0] if other else AUTH_TOKEN_TYPES[0]
-    return (
-        f" (this portal may expect the other AuthTokenType spelling: set TYK_AUTH_TOKEN_TYPE={alt}; "
-        f"now {settings.auth_token_type})"
-    )
-
-
-def issued_key_stop(settings: Settings, cred_id: int) -> str:
-    """The one line a run stops with when the portal issued its own key instead of the one sent."""
-    return (
-        f"stopped: the portal issued its own key instead of the one sent (credential {cred_id}, deleted again: "
-        "see its row); it "
-        f"ignores AuthTokenType {settings.auth_token_type}: set TYK_AUTH_TOKEN_TYPE to the spelling it honours "
-        "(run `tyk-migrate preflight` to find it), then rerun to resume the rows left pending"
-    )
-
-
-def compare_credential(
-    answer: dict[str, Any], *, key_fingerprint: str, plan_id: int, product_ids: list[int]
-) -> list[str]:
-    """What differs between a credential as the portal shows it and what was asked (empty: all good).
-
-    Differences name fingerprints, never keys. ``PlanID`` comes back as a string in Tyk's answers.
-    """
-    problems: list[str] = []
-    key = answer.get("KeyID")
-    if not isinstance(key, str) or not key:
-        problems.append("the portal shows no KeyID")
-    else:
-        got = fingerprint(key)
-        if got != key_fingerprint:
-            problems.append(f"key fingerprint {got} instead of {key_fingerprint} (the portal issued its own key)")
-    plan = answer.get("PlanID")
-    if str(plan).strip() != str(int(plan_id)):
-        problems.append(f"plan {plan!r} instead of {int(plan_id)}")
-    products = answer.get("ProductIDs")
-    try:
-        got_products = sorted({int(p) for p in products or []})
-    except (TypeError, ValueError):
-        got_products = []
-    if got_products != sorted(set(product_ids)):
-        problems.append(f"products {got_products} instead of {sorted(set(product_ids))}")
-    return problems
 
 
 class Credentials:
@@ -305,6 +263,7 @@ class CredentialWrite:
     ) -> None:
         self.creds, self.row, self.app_id, self.group = creds, row, app_id, group
         self.prior = prior  # the credentials of the app holding this key before the POST: never ours
+        self.held: list[int] = []  # holders another client made while our POST sent nothing (``made_by_another``)
 
     def intent(self, attempt: int) -> Callable[[], None]:
         row, journal, fp = self.row, self.creds.ctx.journal, self.row.fingerprint
@@ -350,11 +309,23 @@ class CredentialWrite:
             if found is not None or not await patiently(creds.ctx.gate, since, patience):
                 return found
 
+    async def made_by_another(self) -> dict[str, Any] | None:
+        """Our POST sent nothing, and no send of ours can have landed: a holder of the key in the app now is
+        another client's (another journal, a notebook in the same kernel, a developer), come since the app's
+        holders were listed (an app this run created is not listed). Found, the row goes the way of a key held
+        before the POST (``settle_held_key``): never adopted, never a second credential of the key."""
+        fp = self.row.fingerprint
+        assert fp is not None
+        self.held = list((await self.creds._list_holders(self.app_id)).get(fp, []))
+        return {"ID": self.held[0]} if self.held else None
+
     def exists(self, refusal: Rejected) -> bool:
         return key_exists(refusal)
 
     async def settle(self, outcome: Outcome[Any]) -> None:
         creds, row, group, sent = self.creds, self.row, self.group, outcome.attempts
+        if not outcome.landed and sent and await self._settle_unsent(outcome):
+            return
         if outcome.kind in ("posted", "adopted"):
             posted = outcome.kind == "posted"
             status = 201 if posted else None
@@ -373,6 +344,33 @@ class CredentialWrite:
             creds.finish(row.pos, FAILED, group, unresolved=True, attempts=sent, http_status=status, error=error)
         else:
             creds.fail(row, group, attempts=sent, http_status=outcome.http_status, error=self._failure(outcome))
+
+    async def _settle_unsent(self, outcome: Outcome[Any]) -> bool:
+        """Every send of this run's chain failed before reaching the portal: nothing of ours is there, so an
+        intent left open would make a rerun or rollback take another client's credential of the key for ours.
+        Close it (``failed``: not made) and settle the row; False for outcomes settled as ever."""
+        creds, row, group, sent = self.creds, self.row, self.group, outcome.attempts
+        if outcome.kind not in ("held", "stopped", "unresolved") or creds.ctx.gate.halted:
+            return False  # a halted journal records nothing more; other outcomes journal themselves
+        assert row.fingerprint is not None
+        last = f"not sent ({error_text(outcome.error, row.key)})" if outcome.error is not None else "not sent"
+        if outcome.kind == "held":
+            error = f"{last}; meanwhile another client put this key into app {self.app_id} ({self.held}), not this run"
+        elif outcome.kind == "stopped":
+            error = f"{last}; stopped before a retry; rerun to resume"
+        else:
+            error = (
+                f"{last}; the credentials of app {self.app_id} could not be listed to tell whether another client "
+                f"put this key there meanwhile ({outcome.reason}); rerun"
+            )
+        creds.ctx.journal.credential_outcome(row.fingerprint, FAILED, attempts=sent, error=error)
+        if outcome.kind == "held":
+            await settle_held_key(creds.ctx, row, self.app_id, self.held, group, creds.finish)
+        elif outcome.kind == "stopped":
+            creds.finish(row.pos, PENDING, group, attempts=sent, error=error)
+        else:  # nothing of ours can be there: a plain failure, its app may be compensated (foreign keys kept)
+            creds.finish(row.pos, FAILED, group, attempts=sent, error=error)
+        return True
 
     def _unresolved(self, outcome: Outcome[Any]) -> str:
         if outcome.kind == "unresolved":

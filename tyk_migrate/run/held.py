@@ -15,6 +15,7 @@ from functools import partial
 from ..errors import NotFound, PortalError
 from ..vocabulary import FAILED, SKIPPED
 from .context import RunContext
+from .credential_answers import compare_credential
 from .groups import AppGroup
 from .protocol import error_text
 from .rows import PlanRow
@@ -29,8 +30,6 @@ async def settle_held_key(
     finish: Callable[..., None],
 ) -> None:
     """Finish ``row`` without a POST: its key is held in ``app_id`` by ``holders`` (none made by this run)."""
-    from .credentials import compare_credential  # one home for "does a credential match the request"
-
     assert row.fingerprint is not None and row.plan_id is not None
     client, differences = ctx.client, []
     for cred_id in holders:

@@ -23,6 +23,7 @@ from ..journal import Journal, input_identity
 from ..journal_users import users_of
 from ..ownership import journal_failure_message
 from ..portal import AsyncPortalClient
+from ..portal_lock import PortalLock, take_portal_lock
 from ..retry import RetryPolicy
 from ..vocabulary import OUTCOME_STATUSES, RUN_INPUT_COLUMNS
 from .apps import Apps
@@ -120,6 +121,7 @@ class Migration:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._own_client = False
         self._restore: tuple[AsyncPortalClient, Any, Any] | None = None
+        self._portal_lock: PortalLock | None = None  # one run per portal per machine, while this one sends
         self._positions: list[int] = []
         self._schedule: Schedule | None = None
 
@@ -241,6 +243,10 @@ class Migration:
         run in the journal, whose records are then committed in groups."""
         self.client, self._own_client = self._make_client()
         client = self.client
+        # before the journal records a run: a second run writing to this portal from this machine (another
+        # journal) is refused. A dry run never gets here (it writes nothing); rollback takes no such lock
+        # (portal_lock's docstring says why).
+        self._portal_lock = take_portal_lock(client.settings, client.base_url, journal.path)
         journal.bind_portal(client.base_url)
         self._restore = (client, client.on_response, client.retry)
         client.on_response = self._hooked(client.on_response)
@@ -280,6 +286,8 @@ class Migration:
         if self._restore is not None:
             client, hook, retry = self._restore
             client.on_response, client.retry = hook, retry
+        if self._portal_lock is not None:  # nothing more is sent: another run may have the portal now
+            self._portal_lock.release()
         if self._own_client and self.client is not None:
             await self.client.aclose()
         if own_journal and self.journal is not None:

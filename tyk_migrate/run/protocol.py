@@ -7,7 +7,12 @@ A write whose answer is lost may still have been applied, so no write is ever si
 3. **send**: the request goes out under the run's gate (pause, stop, concurrency limit);
 4. on an **unknown outcome** (no answer, 5xx, an answer that does not name the object) the kind **looks the
    object up**: found, it is **adopted**; not found, the write is sent again (a new intent first);
-5. 429 is the portal refusing before doing anything: sent again after its ``Retry-After``, on a budget of
+5. a failure that **sent nothing** (``PortalConnectionError.sent`` False: no connection was ever made) is not
+   an unknown outcome. While no send of the object can have landed (none of this run's, no open intent of an
+   earlier run's, no 5xx or odd answer), whatever a lookup finds cannot be ours: the kind is asked only
+   whether *someone else* made it meanwhile (``made_by_another``); found, the object is **held** by them
+   (never adopted, never changed or deleted by the migration), else the write is sent again;
+6. 429 is the portal refusing before doing anything: sent again after its ``Retry-After``, on a budget of
    its own; any other 4xx is final.
 
 How many tries and how long between them come from one ``RetryPolicy`` (``attempts`` for failures,
@@ -21,7 +26,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -66,6 +71,11 @@ def token_refused(exc: PortalError) -> str:
     )
 
 
+def sent_nothing(exc: PortalError) -> bool:
+    """A failure before any byte of the request can have reached the portal (no connection was made)."""
+    return isinstance(exc, PortalConnectionError) and not exc.sent
+
+
 def since_journalled(stamp: str | None) -> float:
     """The ``time.perf_counter()`` reading of a journalled wall-clock time (an earlier run's intent), for a
     lookup's patience: a write a killed run sent a moment ago may not be listed yet. Unknown: now."""
@@ -90,7 +100,7 @@ class AnswerWithoutId(UnexpectedAnswer):
     (no backoff: the portal did answer)."""
 
 
-OutcomeKind = Literal["posted", "adopted", "refused", "gave_up", "unresolved", "conflict", "stopped"]
+OutcomeKind = Literal["posted", "adopted", "held", "refused", "gave_up", "unresolved", "conflict", "stopped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +109,17 @@ class Outcome(Generic[T]):
 
     * ``posted``: the answer named the object (``value``); ``adopted``: a lookup found it (``value``);
       ``error`` is then the last failure before it, if any.
+    * ``held``: no send can have landed, and someone else made the object meanwhile (``value``, as
+      ``made_by_another`` found it; ``error``: the failure that sent nothing): theirs, not ours.
     * ``refused``: a final 4xx (``error``); ``gave_up``: the budget ran out (``error``: the last failure).
     * ``unresolved``: a lookup failed (``reason``; ``error``: the last failure): the intent stays open.
     * ``conflict``: the portal said the object exists (``error``) but no lookup finds it: the intent stays open.
     * ``stopped``: the run stopped (or halted) before this send.
+
+    ``landed``: whether some send of the object (this run's, or an earlier run's open intent) may have reached
+    the portal. False: every intent of this run was followed by a failure that sent nothing, so nothing of
+    ours can be there and an open intent may be closed (a rerun or rollback would otherwise look it up, and
+    take someone else's object for ours).
     """
 
     kind: OutcomeKind
@@ -110,6 +127,7 @@ class Outcome(Generic[T]):
     value: T | None = None
     error: PortalError | None = None
     reason: str | None = None
+    landed: bool = True
 
     @property
     def http_status(self) -> int | None:
@@ -132,6 +150,12 @@ class WriteKind(Protocol[T, R_co]):
     async def look_up(self, since: float) -> T | None:
         """The object an earlier send may have made, or None; from a listing made after ``since``
         (``time.perf_counter()``) where that matters. Raise ``Unresolved`` when the lookup itself fails."""
+
+    async def made_by_another(self) -> T | None:
+        """After a failure that sent nothing, with no send of ours that can have landed: the object if another
+        client made it meanwhile (theirs: the outcome is ``held``), else None to send again; one fresh
+        lookup, no listing lag to wait out (nothing of ours is on its way). ``Unresolved`` if it fails. A kind
+        whose next send cannot double someone else's object returns None without a request."""
 
     def exists(self, refusal: Rejected) -> bool:
         """Whether a refusal says the object already exists (after a send that may have landed: look it up)."""
@@ -163,11 +187,16 @@ class _Attempt:
     rate_limited: int = 0
     last: PortalError | None = None
     conflict: Rejected | None = None
+    unsent: bool = False  # the last send failed before reaching the portal, and no earlier one can have landed
 
     def lost(self, exc: PortalError) -> None:
-        """The send's outcome is unknown: look it up before anything else."""
-        self.last, self.unknown, self.maybe_landed = exc, True, True
-        self.unknown_since, self.failures = time.perf_counter(), self.failures + 1
+        """The send failed: its outcome is unknown (look it up before anything else), unless it sent nothing
+        while no earlier send can have landed (then only someone else's object can be there)."""
+        self.last, self.failures = exc, self.failures + 1
+        if sent_nothing(exc) and not self.maybe_landed:
+            self.unsent = True
+            return
+        self.unknown, self.maybe_landed, self.unknown_since = True, True, time.perf_counter()
 
 
 class ExactlyOnce:
@@ -203,13 +232,16 @@ class ExactlyOnce:
                 self.gate.fatal(token_refused(outcome.error))  # after the row is journalled and reported
 
     async def _attempt(self, kind: WriteKind[T, R], a: _Attempt) -> Outcome[T]:
+        """The loop's outcome, saying whether any send of it (or the caller's earlier one) may have landed."""
+        outcome = await self._attempts(kind, a)
+        return outcome if a.maybe_landed or outcome.kind == "posted" else replace(outcome, landed=False)
+
+    async def _attempts(self, kind: WriteKind[T, R], a: _Attempt) -> Outcome[T]:
         policy = self.policy
         while True:
-            if a.unknown:
-                found = await self._look_up(kind, a)
-                if found is not None:
-                    return found
-                a.unknown = False
+            settled = await self._look_up(kind, a) if a.unknown else await self._made_by_another(kind, a)
+            if settled is not None:
+                return settled
             if a.failures >= policy.attempts or a.rate_limited >= policy.rate_limited_attempts:
                 return Outcome("gave_up", a.sent, error=a.last)
             try:
@@ -266,6 +298,7 @@ class ExactlyOnce:
 
     async def _look_up(self, kind: WriteKind[T, R], a: _Attempt) -> Outcome[T] | None:
         """After an unknown outcome: the outcome if the lookup settles the write, None to send again."""
+        a.unknown = False
         try:
             found = await kind.look_up(a.unknown_since)
         except Unresolved as exc:
@@ -277,6 +310,19 @@ class ExactlyOnce:
             # someone else's: the intent stays open, and a rerun's fresh plan (or rollback) settles it.
             return Outcome("conflict", a.sent, error=a.conflict)
         return None
+
+    async def _made_by_another(self, kind: WriteKind[T, R], a: _Attempt) -> Outcome[T] | None:
+        """After a send that sent nothing (and none that can have landed): nothing of ours can be there, so
+        the kind is asked only whether someone else made the object since; None to send again (or when the
+        last send was not such a failure)."""
+        if not a.unsent:
+            return None
+        a.unsent = False
+        try:
+            theirs = await kind.made_by_another()
+        except Unresolved as exc:
+            return Outcome("unresolved", a.sent, error=a.last, reason=str(exc))
+        return None if theirs is None else Outcome("held", a.sent, value=theirs, error=a.last)
 
     async def read(self, make: Callable[[], Awaitable[T]]) -> T:
         """A read (or an idempotent write) with the policy's retries; the slot is released while waiting."""

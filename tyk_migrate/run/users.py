@@ -244,10 +244,9 @@ def _past(action: str) -> str:
 
 
 def _row_user(step: UserStep) -> int:
-    user_id = step.user_id
-    if user_id is None:
+    if step.user_id is None:
         raise MigrateError("the plan names no portal user to activate")
-    return user_id
+    return step.user_id
 
 
 class UserWrite:
@@ -278,6 +277,9 @@ class UserWrite:
         if found is not None:
             self.theirs = not await self.users.ours(self.step.email, found)
         return found
+
+    async def made_by_another(self) -> int | None:  # nothing sent: resend; an e-mail taken meanwhile is refused
+        return None  # as taken, and ``settle`` uses it as someone else's (``existing``), as on a first send
 
     def exists(self, refusal: Rejected) -> bool:
         text = str(refusal).lower()
