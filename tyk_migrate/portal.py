@@ -42,6 +42,8 @@ from .errors import (
 )
 from .paging import Pager, page_items
 from .portal_errors import ERROR_BODY_CHARS as ERROR_BODY_CHARS  # re-exported: tests and scripts read it here
+from .portal_errors import NOT_SENT_ERRORS as NOT_SENT_ERRORS  # re-exported with connection_error
+from .portal_errors import connection_error as connection_error
 from .portal_errors import error_messages
 from .retry import RetryPolicy, parse_retry_after
 from .secrets import KeyValue, reveal
@@ -97,17 +99,6 @@ def read_answer(call: Call, response: httpx.Response) -> Any:
 
 def is_retryable(exc: PortalError) -> bool:
     return isinstance(exc, PortalConnectionError | RateLimited | PortalServerError)
-
-
-#: Failures before any byte of the request left: no connection was made (refused, DNS, TLS, no free pooled one in
-#: time); the lean transport and httpcore raise them only while connecting (``transport._httpx_error``). A reset,
-#: a write error or a read timeout on an open connection may have carried the request: "maybe sent".
-NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def connection_error(call: Call, exc: Exception) -> PortalConnectionError:
-    sent = not isinstance(exc, NOT_SENT_ERRORS)
-    return PortalConnectionError(f"no answer ({type(exc).__name__})", method=call.method, path=call.path, sent=sent)
 
 
 class _Operations:

@@ -5,6 +5,7 @@ The file documents ``{"errors": [...]}`` (``OnlyErrors``); some endpoints answer
 (TYK-FACTS.md, "Revised facts"); a proxy in front answers HTML. ``error_messages`` reads them all, so a
 ``PortalError`` says what the portal said, and the code that reads ``errors`` (a duplicate key refused,
 say) works the same on every portal. Every message is scrubbed of the call's keys before anything keeps it.
+A failure without an answer is a ``PortalConnectionError`` that says whether the request can have left.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from .calls import Call
+from .errors import PortalConnectionError
 from .scrub import clip, scrub_keys
 from .secrets import KeyValue
 
@@ -78,3 +81,14 @@ def error_messages(response: httpx.Response, secrets: Iterable[KeyValue] = ()) -
         return [scrub_keys(str(m), keys, encoded=True) for m in messages]
     lines = text_messages(text, response.headers.get("content-type", ""))
     return [clip(line, ERROR_BODY_CHARS, lambda t: scrub_keys(t, keys, encoded=True)) for line in lines if line]
+
+
+#: Failures before any byte of the request left: no connection was made (refused, DNS, TLS, no free pooled one in
+#: time); the lean transport and httpcore raise them only while connecting (``transport._httpx_error``). A reset,
+#: a write error or a read timeout on an open connection may have carried the request: "maybe sent".
+NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def connection_error(call: Call, exc: Exception) -> PortalConnectionError:
+    sent = not isinstance(exc, NOT_SENT_ERRORS)
+    return PortalConnectionError(f"no answer ({type(exc).__name__})", method=call.method, path=call.path, sent=sent)

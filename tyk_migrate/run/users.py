@@ -1,9 +1,8 @@
 """Developer accounts a run creates or activates before their rows' apps (opt-in: ``--create-missing-users``,
 ``--activate-users``; the plan says which rows need one in ``user_action``, see ``plan.accounts``).
 
-Every account step is settled before any app or credential is sent (the rows' steps wait for their user):
-accounts are few beside keys, and a row whose owner could not be made is failed with the reason, never sent
-with a guess. Creation goes through the exactly-once protocol like apps (``protocol.ExactlyOnce``):
+Every account step is settled before any app or credential is sent (accounts are few beside keys; a row
+whose owner could not be made fails with the reason). Creation is exactly-once like apps (``protocol``):
 
 * before a POST the portal's users are listed (``GET /users`` cannot filter by e-mail: TYK-FACTS.md); an
   e-mail that is there is *used* (journalled ``existing``) and never counted as created, so rollback never
@@ -11,8 +10,7 @@ with a guess. Creation goes through the exactly-once protocol like apps (``proto
 * the intent records whether that listing showed the e-mail, and what was sent; after a lost answer (or a
   "taken" refusal after one) the e-mail, absent before, is adopted as created only when ``GET /users/{id}``
   proves it ours (``user_proof``), else used as ``existing``, as after a "taken" refusal of a first send;
-* activation is ``PUT /users/{id}`` with ``{"Active": true}``: idempotent, retried like a read.
-"""
+* activation is ``PUT /users/{id}`` with ``{"Active": true}``: idempotent, retried like a read."""
 
 from __future__ import annotations
 
@@ -278,8 +276,8 @@ class UserWrite:
             self.theirs = not await self.users.ours(self.step.email, found)
         return found
 
-    async def made_by_another(self) -> int | None:  # nothing sent: resend; an e-mail taken meanwhile is refused
-        return None  # as taken, and ``settle`` uses it as someone else's (``existing``), as on a first send
+    async def made_by_another(self) -> int | None:  # nothing sent: resend (an e-mail taken since is refused as
+        return None  # taken, and ``settle`` uses it as someone else's, ``existing``, as on a first send)
 
     def exists(self, refusal: Rejected) -> bool:
         text = str(refusal).lower()
