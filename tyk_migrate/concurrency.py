@@ -121,6 +121,7 @@ class AdaptiveConcurrency:
         self._since_decrease = math.inf  # no decrease yet, so no stale answers to discount
         self._windows_at_ceiling = 0
         self._probe_every = probe_windows
+        self._held = max(self.minimum, math.floor(min(self.maximum, initial) * self.backoff))
         limiter.set_limit(min(self.maximum, max(self.minimum, initial)))
 
     @property
@@ -154,6 +155,7 @@ class AdaptiveConcurrency:
         if self.hold:
             return
         if self.slow_start:
+            self._held = limit  # held a whole window: where leaving slow start goes back to
             new = math.ceil(limit * 1.5)
         elif limit + 1 < self.ceiling:
             new = limit + 1
@@ -183,11 +185,14 @@ class AdaptiveConcurrency:
             self._probe_every = min(self._probe_every * 2, 64)
             return
         self._probe_every = self.probe_windows
-        # leaving slow start, the limit just doubled past the right level: halve it (as TCP does)
-        factor = 0.5 if self.slow_start else self.backoff
-        self.slow_start = False
         self.ceiling = max(float(self.minimum) + 1, min(level, float(limit)))
-        self.limiter.set_limit(max(self.minimum, int(limit * factor)))
+        if self.slow_start:
+            # the last step grew the limit by half past the right level: go back to the level that held a whole
+            # window (TCP halves because its slow start doubles; halving here would undershoot by a third)
+            self.slow_start = False
+            self.limiter.set_limit(max(self.minimum, min(self._held, int(limit * self.backoff), int(level))))
+            return
+        self.limiter.set_limit(max(self.minimum, int(limit * self.backoff)))
 
 
 class Meter:

@@ -1,0 +1,33 @@
+"""The adaptive concurrency controller on its own: how fast it settles under a portal's concurrency cap."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from tyk_migrate.concurrency import AdaptiveConcurrency, Limiter
+
+
+def settle(cap: int, answers: int = 3000) -> list[int]:
+    """The limit after each answer from a portal that refuses (429) more than ``cap`` requests in flight."""
+    limiter = Limiter(1)
+    ctl = AdaptiveConcurrency(limiter, initial=8, maximum=64)
+    limits = []
+    for _ in range(answers):
+        limiter._used = ctl.limit
+        ctl.observe(429 if ctl.limit > cap else 200, 0.05)
+        limits.append(ctl.limit)
+    return limits
+
+
+def test_leaving_slow_start_goes_back_to_the_level_that_held_not_to_half() -> None:
+    limits = settle(32)
+    first_drop = next(i for i, (a, b) in enumerate(pairwise(limits)) if b < a)
+    assert limits[first_drop + 1] >= 24  # halving the overshoot (41) gave 20: a third below the cap
+    reached = next(i for i in range(first_drop, len(limits)) if limits[i] >= 31)
+    assert reached - first_drop < 150  # 276 answers (half a second of a 32-wide run) when it halved
+    assert 28 <= limits[-1] <= 33
+
+
+def test_a_small_cap_is_still_found() -> None:
+    assert 3 <= settle(5)[-1] <= 6
+    assert 16 <= settle(20)[-1] <= 21
