@@ -102,6 +102,18 @@ def test_full_base_url_or_host_both_work(sandbox):
         assert a.get_user(1)["Email"] == b.get_user(1)["Email"]
 
 
+def test_a_closed_async_client_refuses_to_send(sandbox):
+    """It sends to its transport directly: that must not reopen a session behind a closed client's back."""
+
+    async def go() -> None:
+        async with AsyncPortalClient(sandbox.portal_url, sandbox.token) as client:
+            assert (await client.get_user(1))["ID"] == 1
+        with pytest.raises(RuntimeError, match="closed"):
+            await client.list_plans()
+
+    asyncio.run(go())
+
+
 # -- writes ------------------------------------------------------------------------------------------
 
 

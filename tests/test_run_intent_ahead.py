@@ -115,3 +115,49 @@ def test_a_withdrawn_intent_leaves_the_journal_as_it_was(tmp_path: Path) -> None
         assert reopened.credential("fp-new") is None and reopened.app(3, "App") is None
         old = reopened.credential("fp-old")
         assert old is not None and (old.state, old.attempts, old.run_id) == ("intent", 1, 1)
+
+
+def test_a_pause_gives_back_the_places_of_writes_journalled_ahead_and_resume_journals_them_again() -> None:
+    log: list[tuple[str, str]] = []
+
+    async def main() -> Outcome[int]:
+        gate = Gate(Limiter(1))
+        gate.open()
+        writer = ExactlyOnce(gate, FAST, OnDisk())
+        release = asyncio.Event()
+        first = asyncio.create_task(writer.write(Held("first", log, release)))
+        second = asyncio.create_task(writer.write(Held("second", log, release)))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        gate.pause()
+        release.set()  # the one in flight ends while paused: nothing may stay journalled for the waiting one
+        await first
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert log[-1] == ("withdraw", "second") and ("send", "second") not in log
+        gate.resume()
+        return await second
+
+    second = asyncio.run(main())
+    assert (second.kind, second.attempts) == ("posted", 1)  # its first real send
+    assert log[-2:] == [("intent", "second"), ("send", "second")]
+
+
+def test_a_cancelled_write_that_was_not_sent_takes_its_intent_back() -> None:
+    log: list[tuple[str, str]] = []
+
+    async def main() -> None:
+        gate = Gate(Limiter(1))
+        gate.open()
+        writer = ExactlyOnce(gate, FAST, OnDisk())
+        release = asyncio.Event()
+        first = asyncio.create_task(writer.write(Held("first", log, release)))
+        second = asyncio.create_task(writer.write(Held("second", log, release)))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        second.cancel()
+        first.cancel()  # in flight: sent, so its intent stays open for the lookup
+        await asyncio.gather(first, second, return_exceptions=True)
+
+    asyncio.run(main())
+    assert ("withdraw", "second") in log and ("withdraw", "first") not in log

@@ -340,7 +340,7 @@ def test_a_refused_token_stops_the_run_after_the_outcome_is_settled() -> None:
 def test_a_journal_that_cannot_make_the_intent_durable_stops_the_run_before_sending() -> None:
     portal = Portal()
     outcome, log, gate = drive(portal, journal=Durable(fail=True))
-    assert (outcome.kind, outcome.attempts) == ("stopped", 1)
+    assert (outcome.kind, outcome.attempts) == ("stopped", 0)  # attempts are sends: none went out
     assert portal.post_count == 0  # the intent was not on disk: nothing went out
     assert log == [("intent", 1), ("settle", "stopped", "stopping")]
     assert gate.halted and gate.state == "stopping"

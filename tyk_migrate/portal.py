@@ -383,7 +383,7 @@ class AsyncPortalClient(_ClientBase):
             await asyncio.sleep(wait)
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
-        if self._direct is None:
+        if self._direct is None or self._http.is_closed:  # httpx refuses a closed client's requests
             return await self._http.send(request)
         response = await self._direct.handle_async_request(request)
         await response.aread()  # in memory already: this only decodes it

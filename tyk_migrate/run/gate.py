@@ -20,6 +20,10 @@ class Stopped(Exception):
     """A row was not (or no further) attempted because the run is stopping."""
 
 
+class Paused(Exception):
+    """A write journalled ahead gave its place back: the run paused before the write's slot came."""
+
+
 class Gate:
     """The run's state machine. ``on_change`` is called after a pause, resume or stop (to report it)."""
 
@@ -98,24 +102,30 @@ class Gate:
     def stopping(self) -> bool:
         return self.state == "stopping"
 
+    def _is_running(self) -> bool:
+        return self._running is None or self._running.is_set()
+
     async def wait_running(self) -> None:
         if self._running is not None and not self._running.is_set():
             await self._running.wait()
 
     @contextlib.asynccontextmanager
-    async def slot(self, *, new_write: bool, urgent: bool = False) -> AsyncIterator[None]:
-        """One request's place under the concurrency limit; waits while paused.
+    async def slot(self, *, new_write: bool, urgent: bool = False, leave_on_pause: bool = False) -> AsyncIterator[None]:
+        """One request's place under the concurrency limit; waits while paused (``leave_on_pause``: raises
+        ``Paused`` instead, for a write whose intent is journalled: a pause must not hold intents open).
 
         When stopping, new writes are refused (``Stopped``) but follow-ups of a started row (lookups,
         read-backs, compensation) still run so the journal ends consistent.
         """
         while True:
+            if leave_on_pause and not self._is_running():
+                raise Paused
             await self.wait_running()
             if (new_write and self.stopping) or self.halted:
                 raise Stopped
             await self.limiter.acquire(urgent or not new_write)
             # paused or stopped while queued for the slot: give it back and look again
-            if (self._running is None or self._running.is_set()) and not (new_write and self.stopping):
+            if self._is_running() and not (new_write and self.stopping):
                 break
             self.limiter.release()
         try:
@@ -127,11 +137,15 @@ class Gate:
     async def queued(self, *, urgent: bool = False) -> AsyncIterator[None]:
         """A new write's place among those journalled ahead of their slot (``ExactlyOnce._attempt``): at most
         as many wait for a slot as may be in flight, so a stop or a kill leaves few intents to settle."""
-        self.ahead.set_limit(2 * self.limiter.limit)  # follows the adaptive limit
-        await self.wait_running()
-        if self.stopping or self.halted:
-            raise Stopped
-        await self.ahead.acquire(urgent)
+        while True:
+            self.ahead.set_limit(2 * self.limiter.limit)  # follows the adaptive limit
+            await self.wait_running()
+            if self.stopping or self.halted:
+                raise Stopped
+            await self.ahead.acquire(urgent)
+            if self._is_running() or self.stopping:  # paused while queued: give the place back, wait
+                break
+            self.ahead.release()
         try:
             if self.stopping or self.halted:
                 raise Stopped

@@ -23,6 +23,7 @@ How many tries and how long between them come from one ``RetryPolicy`` (``attemp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -44,7 +45,7 @@ from ..errors import (
 from ..ownership import journal_failure_message
 from ..retry import RetryPolicy
 from ..scrub import clip, scrub_keys
-from .gate import Gate, Stopped
+from .gate import Gate, Paused, Stopped
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -271,19 +272,25 @@ class ExactlyOnce:
         """Journal the intent, wait for it to be on disk and for a slot, send. The commit overlaps the wait for
         the slot instead of holding it (a slot is a request in flight at the portal); a stop that comes before
         the slot takes the intent back: nothing was sent."""
-        async with self.gate.queued(urgent=kind.urgent):
-            a.sent += 1
-            withdraw = kind.intent(a.sent)
-            written = self.journal.durable()
-            try:
-                async with self.gate.slot(new_write=True, urgent=kind.urgent):
-                    await self._on_disk(written)  # the intent is on disk before the write
-                    return await kind.send()
-            except Stopped:
-                if not self.gate.halted:
-                    withdraw()
-                    a.sent -= 1
-                raise
+        while True:
+            async with self.gate.queued(urgent=kind.urgent):
+                a.sent += 1
+                withdraw, sending = kind.intent(a.sent), False
+                written = self.journal.durable()
+                try:
+                    async with self.gate.slot(new_write=True, urgent=kind.urgent, leave_on_pause=True):
+                        await self._on_disk(written)  # the intent is on disk before the write
+                        sending = True
+                        return await kind.send()
+                except (Stopped, Paused, asyncio.CancelledError) as exc:
+                    if not sending:  # nothing went out: no intent may stay open (a failed journal keeps its)
+                        a.sent -= 1
+                        if not self.gate.halted:
+                            with contextlib.suppress(JournalError):  # closed under a cancel: stays open
+                                withdraw()
+                    if not isinstance(exc, Paused):
+                        raise
+            # paused before the slot came: the place is given back; journalled again once the run resumes
 
     async def durable(self) -> None:
         """Wait until the records made so far are on disk; if they cannot be, halt the run (``Stopped``)."""
