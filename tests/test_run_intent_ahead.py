@@ -57,18 +57,25 @@ class Held:
         return outcome
 
 
+async def start(
+    names: list[str], log: list[tuple[str, str]], limit: int = 1
+) -> tuple[Gate, list[asyncio.Task[Outcome[int]]], asyncio.Event]:
+    """Writes ``names`` started in order under a gate of ``limit`` slots, their sends held until the event."""
+    gate = Gate(Limiter(limit))
+    gate.open()
+    writer = ExactlyOnce(gate, FAST, OnDisk())
+    release = asyncio.Event()
+    tasks = [asyncio.create_task(writer.write(Held(name, log, release))) for name in names]
+    for _ in range(20 + 5 * len(names)):
+        await asyncio.sleep(0)
+    return gate, tasks, release
+
+
 def test_the_next_intent_is_journalled_while_the_only_slot_is_in_flight_and_a_stop_takes_it_back() -> None:
     log: list[tuple[str, str]] = []
 
     async def main() -> tuple[Outcome[int], Outcome[int]]:
-        gate = Gate(Limiter(1))
-        gate.open()
-        writer = ExactlyOnce(gate, FAST, OnDisk())
-        release = asyncio.Event()
-        first = asyncio.create_task(writer.write(Held("first", log, release)))
-        second = asyncio.create_task(writer.write(Held("second", log, release)))
-        for _ in range(20):
-            await asyncio.sleep(0)
+        gate, (first, second), release = await start(["first", "second"], log)
         assert sorted(log) == [("intent", "first"), ("intent", "second"), ("send", "first")]  # journalled ahead
         gate.stop()
         release.set()
@@ -84,13 +91,7 @@ def test_no_more_intents_wait_for_a_slot_than_may_be_in_flight() -> None:
     log: list[tuple[str, str]] = []
 
     async def main() -> None:
-        gate = Gate(Limiter(2))
-        gate.open()
-        writer = ExactlyOnce(gate, FAST, OnDisk())
-        release = asyncio.Event()
-        tasks = [asyncio.create_task(writer.write(Held(str(i), log, release))) for i in range(10)]
-        for _ in range(50):
-            await asyncio.sleep(0)
+        _, tasks, release = await start([str(i) for i in range(10)], log, limit=2)
         sent = [n for what, n in log if what == "send"]
         waiting = [n for what, n in log if what == "intent" and n not in sent]
         assert len(sent) == 2 and len(waiting) == 2  # 2 in flight, 2 journalled ahead, 6 not yet journalled
@@ -121,14 +122,7 @@ def test_a_pause_gives_back_the_places_of_writes_journalled_ahead_and_resume_jou
     log: list[tuple[str, str]] = []
 
     async def main() -> Outcome[int]:
-        gate = Gate(Limiter(1))
-        gate.open()
-        writer = ExactlyOnce(gate, FAST, OnDisk())
-        release = asyncio.Event()
-        first = asyncio.create_task(writer.write(Held("first", log, release)))
-        second = asyncio.create_task(writer.write(Held("second", log, release)))
-        for _ in range(20):
-            await asyncio.sleep(0)
+        gate, (first, second), release = await start(["first", "second"], log)
         gate.pause()
         release.set()  # the one in flight ends while paused: nothing may stay journalled for the waiting one
         await first
@@ -147,14 +141,7 @@ def test_a_cancelled_write_that_was_not_sent_takes_its_intent_back() -> None:
     log: list[tuple[str, str]] = []
 
     async def main() -> None:
-        gate = Gate(Limiter(1))
-        gate.open()
-        writer = ExactlyOnce(gate, FAST, OnDisk())
-        release = asyncio.Event()
-        first = asyncio.create_task(writer.write(Held("first", log, release)))
-        second = asyncio.create_task(writer.write(Held("second", log, release)))
-        for _ in range(20):
-            await asyncio.sleep(0)
+        _, (first, second), _ = await start(["first", "second"], log)
         second.cancel()
         first.cancel()  # in flight: sent, so its intent stays open for the lookup
         await asyncio.gather(first, second, return_exceptions=True)
