@@ -16,15 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import hash_only
-from .secrets import (
-    MASK_CHAR,
-    MASK_TIERS,
-    low_entropy,
-    near_repeat_allowance,
-    pattern_period_max,
-    reveal,
-    reveal_all,
-)
+from .secrets import MASK_CHAR, MASK_TIERS, low_entropy, near_repeat_allowance, pattern_period_max, reveal, reveal_all
 from .sources.canonical import expiry_problems
 from .validate_limits import LIMIT_RULES
 
@@ -178,9 +170,11 @@ def _key_bad_chars(ctx: _Context) -> Any:
     return bad, messages, _masked_values
 
 
-def _length_of(raw: str, instead: str) -> str:
-    """``N characters``, or ``instead`` for a low-entropy key (its pattern plus its length are the key)."""
-    return instead if low_entropy(raw) else f"{len(raw)} characters"
+def _raw_and_weak(rows: pd.DataFrame) -> list[tuple[str, bool]]:
+    """Each row's key and whether it is low-entropy (no message states its length: with its pattern that is the
+    key), for all rows at once: one ``low_entropy`` call per key cost 5 s a 100,000 long keys."""
+    raws = [reveal(k) or "" for k in rows["key_id"]]
+    return list(zip(raws, low_entropy_of(pa.array(raws, type=pa.string())).to_pylist(), strict=True))
 
 
 def _key_too_short(ctx: _Context) -> Any:
@@ -189,9 +183,9 @@ def _key_too_short(ctx: _Context) -> Any:
     def messages(rows: pd.DataFrame) -> list[str]:
         return [
             f"key is shorter than your gateway's minimum of {ctx.min_len} (min_key_length)"
-            if low_entropy(reveal(k))  # its length with its pattern would be the key
-            else f"key is {len(reveal(k))} characters; your gateway's minimum is {ctx.min_len} (min_key_length)"
-            for k in rows["key_id"]
+            if weak
+            else f"key is {len(raw)} characters; your gateway's minimum is {ctx.min_len} (min_key_length)"
+            for raw, weak in _raw_and_weak(rows)
         ]
 
     return short, messages, _masked_values
@@ -300,9 +294,9 @@ def _key_long(ctx: _Context) -> Any:
 
     def messages(rows: pd.DataFrame) -> list[str]:
         return [
-            f"key is {_length_of(reveal(k), f'over {LONG_KEY} characters')}; some gateway versions lost custom keys "
+            f"key is {f'over {LONG_KEY}' if weak else len(raw)} characters; some gateway versions lost custom keys "
             f"over {LONG_KEY} characters in multi-data-centre setups: test one key first"
-            for k in rows["key_id"]
+            for raw, weak in _raw_and_weak(rows)
         ]
 
     return long_, messages, _masked_values
