@@ -139,6 +139,23 @@ def test_a_chunked_answer_is_read_whole_and_its_connection_reused():
     asyncio.run(scenario())
 
 
+def test_a_streamed_request_body_still_goes_out_whole(sandbox):
+    """Our requests carry their body in memory (the fast path); a streamed one takes httpx-aiohttp's way."""
+
+    async def body() -> Any:
+        for piece in (b'{"Name":"streamed","UserID":3,', b'"Description":"","RedirectURLs":""}'):
+            yield piece
+
+    async def scenario() -> None:
+        transport = lean_transport(sandbox.url, verify=True, timeout=5.0)
+        headers = {"Authorization": sandbox.token, "Content-Type": "application/json"}
+        async with httpx.AsyncClient(base_url=sandbox.portal_url, transport=transport, headers=headers) as c:
+            response = await c.post("/apps", content=body())
+            assert response.status_code in (200, 201) and response.json()["Name"] == "streamed"
+
+    asyncio.run(scenario())
+
+
 def test_204_without_a_body_leaves_the_connection_usable():
     async def no_content(seen: Seen, writer: asyncio.StreamWriter) -> bool:
         writer.write(b"HTTP/1.1 204 No Content\r\n\r\n" if seen.method == "DELETE" else answer())
