@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tyk_migrate.errors import PortalConnectionError
-from tyk_migrate.portal import AsyncPortalClient
+from tyk_migrate.portal import AsyncPortalClient, PortalClient
 from tyk_migrate.retry import RetryPolicy
 from tyk_migrate.transport import LeanTransport, lean_transport
 
@@ -420,6 +420,26 @@ def test_a_broken_answer_is_an_httpx_error_not_an_aiohttp_one(garbage):
             with pytest.raises(httpx.TransportError) as caught:
                 await http.get("/apps")
             assert caught.value.request.url.path == "/apps"
+
+    asyncio.run(scenario())
+
+
+def test_a_body_that_cannot_be_decoded_is_a_portal_error_not_a_traceback():
+    """A proxy's broken gzip leaves no answer to read: one PortalConnectionError line (it was sent), both clients."""
+
+    async def bad_gzip(seen: Seen, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer("200 OK", b"not gzip at all", "Content-Encoding: gzip"))
+        return True
+
+    async def scenario() -> None:
+        async with raw_server(bad_gzip) as server, portal(server) as c:
+            with pytest.raises(PortalConnectionError, match="DecodingError") as caught:
+                await c.create_app("a", 5)
+            assert caught.value.sent is True
+            sync = PortalClient(server.url, "admin-token", retry=RetryPolicy(attempts=1))
+            with pytest.raises(PortalConnectionError, match="DecodingError"):
+                await asyncio.to_thread(sync.list_plans)
+            sync.close()
 
     asyncio.run(scenario())
 

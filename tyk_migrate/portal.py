@@ -42,9 +42,9 @@ from .errors import (
 )
 from .paging import Pager, page_items
 from .portal_errors import ERROR_BODY_CHARS as ERROR_BODY_CHARS  # re-exported: tests and scripts read it here
+from .portal_errors import NO_ANSWER_ERRORS, error_messages
 from .portal_errors import NOT_SENT_ERRORS as NOT_SENT_ERRORS  # re-exported with connection_error
 from .portal_errors import connection_error as connection_error
-from .portal_errors import error_messages
 from .retry import RetryPolicy, parse_retry_after
 from .secrets import KeyValue, reveal
 from .transport import BorrowedTransport, lean_transport
@@ -323,7 +323,7 @@ class PortalClient(_ClientBase):
             started = time.perf_counter()
             try:
                 outcome: httpx.Response | Exception = self._http.send(self._build(call))
-            except httpx.TransportError as exc:
+            except NO_ANSWER_ERRORS as exc:
                 outcome = exc
             body, wait = self._settle(call, outcome, started, retry)
             if wait is None:
@@ -375,7 +375,7 @@ class AsyncPortalClient(_ClientBase):
             started = time.perf_counter()
             try:
                 outcome: httpx.Response | Exception = await self._exchange(self._build(call))
-            except httpx.TransportError as exc:
+            except NO_ANSWER_ERRORS as exc:
                 outcome = exc
             body, wait = self._settle(call, outcome, started, retry)
             if wait is None:

@@ -86,6 +86,8 @@ def error_messages(response: httpx.Response, secrets: Iterable[KeyValue] = ()) -
 #: Failures before any byte of the request left: no connection was made (refused, DNS, TLS, no free pooled one in
 #: time); the lean transport and httpcore raise them only while connecting (``transport._httpx_error``). A reset,
 #: a write error or a read timeout on an open connection may have carried the request: "maybe sent".
+#: What leaves no answer to read: the exchange failed, or its body cannot be decoded (a proxy's broken gzip).
+NO_ANSWER_ERRORS: tuple[type[httpx.HTTPError], ...] = (httpx.TransportError, httpx.DecodingError)
 NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 

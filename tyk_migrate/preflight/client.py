@@ -17,6 +17,7 @@ import httpx
 from ..config import Settings
 from ..errors import UnexpectedAnswer
 from ..portal import Call, PortalClient, _tls_verify, connection_error, error_for
+from ..portal_errors import NO_ANSWER_ERRORS
 from ..verify import auth_headers
 
 #: Rows asked per page when walking a list: the migration client's size.
@@ -55,7 +56,7 @@ class PreflightClient(PortalClient):
             started = time.perf_counter()
             try:
                 response = self._http.send(self._build(call))
-            except httpx.TransportError as exc:
+            except NO_ANSWER_ERRORS as exc:
                 if retry and call.retryable and attempt < self.retry.attempts:
                     time.sleep(self.retry.delay(attempt))
                     continue
