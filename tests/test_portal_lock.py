@@ -214,3 +214,13 @@ def test_cli_apply_against_a_portal_in_use_is_one_line_and_exit_2_unless_allowed
         child.communicate("", timeout=30)
     assert allowed.returncode == 1, allowed.stdout + allowed.stderr  # ran: only the sample's blocked rows
     assert "in use" not in allowed.stderr
+
+
+def test_a_journal_keeps_its_portal_normalised_and_without_a_password(tmp_path) -> None:
+    from tyk_migrate.journal import Journal
+
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.bind_portal("https://admin:s3cretpw@Portal.Example.com/portal-api/")
+        journal.bind_portal("https://portal.example.com:443")  # the same portal, spelled otherwise: accepted
+        assert journal.portal_url == "https://portal.example.com:443/portal-api"
+    assert b"s3cretpw" not in (tmp_path / "j.sqlite").read_bytes()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tyk_migrate.concurrency import Limiter
+from tyk_migrate.errors import PortalConnectionError
 from tyk_migrate.journal import Journal
 from tyk_migrate.retry import RetryPolicy
 from tyk_migrate.run.gate import Gate
@@ -148,3 +149,31 @@ def test_a_cancelled_write_that_was_not_sent_takes_its_intent_back() -> None:
 
     asyncio.run(main())
     assert ("withdraw", "second") in log and ("withdraw", "first") not in log
+
+
+class FailsUnsent(Held):
+    """A send that fails before any byte left (a refused connection)."""
+
+    async def send(self) -> int:
+        self.log.append(("send", self.name))
+        raise PortalConnectionError("no answer (ConnectError)", method="POST", path="/x", sent=False)
+
+
+def test_a_send_that_sent_nothing_takes_its_intent_back_before_the_backoff() -> None:
+    """A cancel (or kill) in the backoff must not leave an open intent: a rerun would adopt whatever then holds
+    the key (break14c F1)."""
+    log: list[tuple[str, str]] = []
+
+    async def main() -> None:
+        gate = Gate(Limiter(1))
+        gate.open()
+        writer = ExactlyOnce(gate, RetryPolicy(attempts=3, base=5.0, cap=5.0), OnDisk())
+        task = asyncio.create_task(writer.write(FailsUnsent("refused", log, asyncio.Event())))
+        for _ in range(30):
+            await asyncio.sleep(0)
+        assert log[-1] == ("withdraw", "refused")  # already, while it waits out the backoff
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())
+    assert log == [("intent", "refused"), ("send", "refused"), ("withdraw", "refused")]

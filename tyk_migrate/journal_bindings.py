@@ -47,15 +47,17 @@ class JournalBindings:
     def bind_portal(self, portal_url: str, *, force: bool = False) -> None:
         """Tie the journal to one portal. Its "created" records and IDs mean nothing on another portal:
         a rerun there would skip keys that do not exist, and a rollback would delete someone else's apps."""
-        current = self.portal_url
-        if current == portal_url:
-            return
-        if current is not None and not force:
+        from .portal_lock import portal_identity  # here: portal_lock imports the lock module, which needs us
+
+        # kept normalised: one portal however it is spelled, and never a password given in the URL
+        current, portal = self.portal_url, portal_identity(portal_url)
+        if current is not None and portal_identity(current) != portal and not force:
             raise JournalError(
-                f"journal {self.path} records a migration into {current}, not {portal_url}: use a new journal "
-                "file for another portal"
+                f"journal {self.path} records a migration into {portal_identity(current)}, not {portal}: use a new "
+                "journal file for another portal"
             )
-        self._set_meta("portal_url", portal_url)
+        if current != portal:
+            self._set_meta("portal_url", portal)
 
     def _check_fingerprint_secret(self) -> None:
         """Rows are matched to records by keyed fingerprint: a journal written under another fingerprint secret

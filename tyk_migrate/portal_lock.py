@@ -1,4 +1,5 @@
-"""One run per portal per machine: a run that writes holds an exclusive lock keyed by the portal's URL.
+"""One run per portal per machine and user (the lock is in the user's tyk-migrate folder, ``TYK_MIGRATE_HOME``):
+a run that writes holds an exclusive lock keyed by the portal's URL.
 
 Why: the journal lock (``lock``) keeps two runs off one journal, but two runs with *different* journals against
 the same portal at the same time each see the other's apps and credentials as someone else's, or as missing:

@@ -43,6 +43,7 @@ from .errors import JournalError, NotFound, PortalConnectionError, PortalError, 
 from .journal import AppRecord, CredentialRecord, Journal
 from .ownership import app_descriptions, holders_made_after
 from .portal import AsyncPortalClient
+from .portal_lock import portal_identity
 from .retry import RetryPolicy
 from .rollback_apps import NO_RECORD, find_apps, not_ours
 from .run import _int_or_none, _message, apps_by_owner_name
@@ -356,11 +357,11 @@ async def rollback_async(
         raise
     hook, client_retry = api.on_response, api.retry
     try:
-        recorded = jr.portal_url
-        if recorded is not None and recorded != api.base_url:
+        recorded, here = jr.portal_url, portal_identity(api.base_url)
+        if recorded is not None and portal_identity(recorded) != here:
             raise JournalError(
-                f"journal {jr.path} records a migration into {recorded}, not {api.base_url}: refusing to delete "
-                "anything"
+                f"journal {jr.path} records a migration into {portal_identity(recorded)}, not {here}: refusing to "
+                "delete anything"
             )
         work = _Rollback(
             jr,

@@ -285,12 +285,22 @@ class ExactlyOnce:
                 except (Stopped, Paused, asyncio.CancelledError) as exc:
                     if not sending:  # nothing went out: no intent may stay open (a failed journal keeps its)
                         a.sent -= 1
-                        if not self.gate.halted:
-                            with contextlib.suppress(JournalError):  # closed under a cancel: stays open
-                                withdraw()
+                        self._withdraw(withdraw)
                     if not isinstance(exc, Paused):
                         raise
+                except PortalConnectionError as exc:
+                    # it sent nothing, and nothing before it can have landed: take the intent back before the
+                    # backoff, or a cancel or kill in it would leave an open intent a rerun settles by adopting
+                    # whatever holds the key (break14c F1); the retry journals a new one
+                    if sent_nothing(exc) and not a.maybe_landed:
+                        self._withdraw(withdraw)
+                    raise
             # paused before the slot came: the place is given back; journalled again once the run resumes
+
+    def _withdraw(self, withdraw: Callable[[], None]) -> None:
+        if not self.gate.halted:  # a failed journal records nothing more
+            with contextlib.suppress(JournalError):  # closed under a cancel: the intent stays open (looked up)
+                withdraw()
 
     async def durable(self) -> None:
         """Wait until the records made so far are on disk; if they cannot be, halt the run (``Stopped``)."""
