@@ -224,3 +224,16 @@ def test_a_journal_keeps_its_portal_normalised_and_without_a_password(tmp_path) 
         journal.bind_portal("https://portal.example.com:443")  # the same portal, spelled otherwise: accepted
         assert journal.portal_url == "https://portal.example.com:443/portal-api"
     assert b"s3cretpw" not in (tmp_path / "j.sqlite").read_bytes()
+
+
+def test_a_trailing_dot_names_the_same_portal_and_a_query_is_refused() -> None:
+    import pytest
+
+    from tyk_migrate.config import portal_api_base
+    from tyk_migrate.errors import ConfigError
+    from tyk_migrate.portal_lock import portal_identity
+
+    assert portal_identity("https://portal.example.com./") == portal_identity("https://portal.example.com")
+    for url in ("https://portal.example.com?x=1", "https://portal.example.com/#top"):
+        with pytest.raises(ConfigError, match="no \\?query or #fragment"):
+            portal_api_base(url)

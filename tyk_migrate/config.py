@@ -117,6 +117,8 @@ def portal_api_base(url: str) -> str:
     parts = split_url(url, "portal")
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(f"portal URL must look like https://portal.example.com:3001, got {url!r}")
+    if parts.query or parts.fragment:  # every request's path would land in it
+        raise ConfigError(f"portal URL must have no ?query or #fragment, got {url!r}")
     return url if url.endswith("/portal-api") else url + "/portal-api"
 
 

@@ -38,7 +38,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 def portal_identity(url: str) -> str:
     """The portal a URL names, normalised: ``scheme://host:port/path`` of its API base (``…/portal-api``)."""
     parts = urlsplit(portal_api_base(url))
-    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower().rstrip(".")  # portal.example.com. too
     port = parts.port or _DEFAULT_PORTS.get(scheme)
     shown = f"[{host}]" if ":" in host else host  # an IPv6 literal
     return f"{scheme}://{shown}:{port}{parts.path.rstrip('/')}"
