@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from . import apply, lab, plan, rollback, sandbox, validate, verify  # noqa: F401  (each registers its commands)
 from .app import cli
-from .exits import DEBUG_ENV, EXIT_UNEXPECTED, UNEXPECTED_MESSAGE_CHARS, ExitCode, one_line_errors, unexpected_message
+from .exits import (
+    DEBUG_ENV,
+    EXIT_UNEXPECTED,
+    UNEXPECTED_MESSAGE_CHARS,
+    ExitCode,
+    exit_now,
+    one_line_errors,
+    unexpected_message,
+)
 from .options import INPUT_FORMATS, Source, input_options, portal_options, read_concurrency_option
 from .plan import plan_scope
 
@@ -48,4 +56,10 @@ __all__ = [
 
 
 def main() -> None:
-    cli(prog_name="tyk-migrate")
+    """The console script (also ``python -m tyk_migrate.cli``): the command, then the process ends at once
+    (``exits.exit_now`` says why that is safe). In-process callers (tests, notebooks) use ``cli`` instead."""
+    try:
+        cli(prog_name="tyk-migrate")  # standalone mode: always ends in SystemExit
+    except SystemExit as done:
+        exit_now(done.code)
+    exit_now(0)
