@@ -308,7 +308,10 @@ class ExactlyOnce:
 
     async def _on_disk(self, written: Any) -> None:
         try:
-            await asyncio.wrap_future(written)
+            if written.done():  # the usual case: wrap_future would still cost two trips round a busy loop
+                written.result()
+            else:
+                await asyncio.wrap_future(written)
         except JournalError as exc:
             self.gate.halt(journal_failure_message(self.journal.path, self.journal.write_error or str(exc)))
             raise Stopped from None
