@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -194,3 +195,33 @@ def test_answers_that_break_the_contract_are_unexpected():
 )  # fmt: skip
 def test_portal_admin_rule(org, role, admin):
     assert is_portal_admin(org, role) is admin
+
+
+def test_each_list_is_followed_at_once_by_what_depends_on_it(make_sandbox, seed_data, monkeypatch):
+    """A plan's detail does not wait for the users, nor the first page's apps' credentials for the apps' second
+    page: with both second pages slow, those reads are sent before either second page is answered."""
+    sb = make_sandbox(seed=big_seed(seed_data, apps=150))  # two pages of apps at 100 a page
+    events: list[tuple[str, str]] = []
+    send = AsyncPortalClient._send
+
+    async def recording(self, call):
+        page = (call.params or {}).get("page")
+        label = f"{call.path}?page={page}" if page else call.path
+        events.append(("sent", label))
+        if page and page > 1 and call.path in ("/apps", "/users"):
+            await asyncio.sleep(0.3)  # a slow second page
+        try:
+            return await send(self, call)
+        finally:
+            events.append(("answered", label))
+
+    monkeypatch.setattr(AsyncPortalClient, "_send", recording)
+    snap = fetch_snapshot(Settings(portal_url=sb.portal_url, token=sb.token), progress=False)
+    assert len(snap.apps) == len(sb.snapshot()["apps"]) and len(snap.plans) == len(sb.snapshot()["plans"])
+
+    def first(what: str, test: Callable[[str], bool]) -> int:
+        return min(i for i, (kind, label) in enumerate(events) if kind == what and test(label))
+
+    second_pages = first("answered", lambda label: label in ("/apps?page=2", "/users?page=2"))
+    assert first("sent", lambda label: "/custom_credentials" in label) < second_pages
+    assert first("sent", lambda label: label.startswith("/plans/")) < second_pages

@@ -13,7 +13,7 @@ import asyncio
 import collections
 import contextlib
 import math
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -324,11 +324,17 @@ class AdaptiveReads:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
-    async def walk(self, path: str, unwrap: str | None = None) -> list[dict[str, Any]]:
-        """A list endpoint's items, each page sent by ``send``: a refused page is retried alone."""
+    async def walk(
+        self, path: str, unwrap: str | None = None, *, on_page: Callable[[list[dict[str, Any]]], None] | None = None
+    ) -> list[dict[str, Any]]:
+        """A list endpoint's items, each page sent by ``send``: a refused page is retried alone. ``on_page``
+        gets each page's new items as soon as it is in (work that needs only them need not wait for the end)."""
         pager = Pager(path, self.client.per_page, unwrap)
         while (call := pager.next_call()) is not None:
+            seen = len(pager.items)
             pager.feed(await self.send(call))
+            if on_page is not None and len(pager.items) > seen:
+                on_page(pager.items[seen:])
         return pager.items
 
 

@@ -51,6 +51,7 @@ from .transport import BorrowedTransport, lean_transport
 
 CREDENTIAL_TYPE_TYK_MANAGED = "CREDENTIAL_TYPE_TYK_MANAGED"
 DEFAULT_PER_PAGE = 100
+APPS_PATH = "/apps"  #: listed by ``list_apps``, and page by page by the snapshot (credentials follow each page)
 
 #: Called after every HTTP exchange: (method, path template, status or None, seconds).
 ResponseHook = Callable[[str, str, int | None, float], None]
@@ -136,7 +137,7 @@ class _Operations:
 
     # -- apps ---------------------------------------------------------------------------------------
     def list_apps(self) -> Any:
-        return self._walk("/apps")
+        return self._walk(APPS_PATH)
 
     def get_app(self, app_id: int) -> Any:
         return self._send(Call("GET", f"/apps/{int(app_id)}"))
@@ -158,7 +159,7 @@ class _Operations:
             "UserID": int(user_id),
             "Visibility": visibility,
         }
-        return self._send(Call("POST", "/apps", json=body, expect=(200, 201)))
+        return self._send(Call("POST", APPS_PATH, json=body, expect=(200, 201)))
 
     def delete_app(self, app_id: int) -> Any:
         """Delete an app; the portal removes its credentials and revokes their keys."""

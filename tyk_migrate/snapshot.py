@@ -1,9 +1,10 @@
 """Fetch the portal's state into DataFrames: the other half of every plan and reconciliation.
 
-``fetch_snapshot`` reads users, products, plans and apps (paged), then every app's custom credentials
-concurrently, and turns the API's objects into snake_case frames checked by pandera models. Building the
-frames is pure (``PortalSnapshot.from_api``, builders in ``snapshot_frames``), so tests and benchmarks can
-make a snapshot from seed-shaped dicts without a portal.
+``fetch_snapshot`` reads users, products, plans and apps (paged), each list followed at once by what
+depends on it alone (plan and product details, each apps page's credentials), and turns the API's objects
+into snake_case frames checked by pandera models. Building the frames is pure (``PortalSnapshot.from_api``,
+builders in ``snapshot_frames``), so tests and benchmarks can make a snapshot from seed-shaped dicts without a
+portal.
 
 Two details of the official API shape the code: ``GET /plans`` answers a summary without ``ReferenceID``
 (the natural join key for legacy policy IDs), so plans lacking it are read one by one; and credentials
@@ -12,8 +13,9 @@ carry ``PlanID`` as a string, converted to an integer here once so nothing downs
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, partial
@@ -24,7 +26,7 @@ import pandas as pd
 from .aio import run_sync
 from .concurrency import AdaptiveReads
 from .config import Settings
-from .portal import AsyncPortalClient, PortalClient
+from .portal import APPS_PATH, AsyncPortalClient, PortalClient
 from .secrets import KeyValue, SecretKey, fingerprint
 from .snapshot_frames import (
     PLAN_LIMIT_FIELDS,
@@ -203,6 +205,54 @@ def _with_app(creds: list[dict[str, Any]], app_id: int) -> list[dict[str, Any]]:
     return [{**c, "AppID": app_id} for c in creds]
 
 
+async def _in_full(
+    reads: AdaptiveReads,
+    listing: Awaitable[list[dict[str, Any]]],
+    needs_detail: Callable[[dict[str, Any]], bool],
+    get: Callable[[int], Awaitable[Any]],
+    merge: Callable[[dict[str, Any], Any], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A list whose items lack fields, completed by reading those items one by one."""
+    items = await listing
+    thin = [item for item in items if needs_detail(item)]
+    return _complete(items, thin, await reads.gather(*(get(item["ID"]) for item in thin)), merge)
+
+
+class _AppsAndCredentials:
+    """The apps, page by page, and each app's credentials, listed as soon as its page is in."""
+
+    def __init__(self, reads: AdaptiveReads, progress: bool | None) -> None:
+        self.reads, self.progress = reads, progress
+        self.credentials: list[dict[str, Any]] = []
+        self._listings: list[asyncio.Task[None]] = []
+        self._done = 0
+        self._bar: Any = None  # made once the number of apps is known, as before
+
+    async def _list(self, app_id: int) -> None:
+        creds = await self.reads.portal.list_credentials(app_id)
+        self.credentials.extend(_with_app(creds, app_id))
+        self._done += 1
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def _page(self, apps: list[dict[str, Any]]) -> None:
+        self._listings.extend(asyncio.ensure_future(self._list(int(a["ID"]))) for a in apps)
+
+    async def fetch(self) -> list[dict[str, Any]]:
+        try:
+            apps = await self.reads.walk(APPS_PATH, on_page=self._page)
+            self._bar = _progress_bar(len(apps), self.progress, "credentials")
+            self._bar.update(self._done)
+            await self.reads.gather(*self._listings)  # the first failure cancels the rest
+            return apps
+        finally:
+            for task in self._listings:  # a failed walk leaves no listing running
+                task.cancel()
+            await asyncio.gather(*self._listings, return_exceptions=True)
+            if self._bar is not None:
+                self._bar.close()
+
+
 async def fetch_snapshot_async(
     client: AsyncPortalClient, *, progress: bool | None = None, concurrency: int = 16
 ) -> PortalSnapshot:
@@ -215,30 +265,16 @@ async def fetch_snapshot_async(
     fetched_at = datetime.now(UTC)
     async with AdaptiveReads(client, concurrency=concurrency) as reads:
         portal = reads.portal  # the client's operations, every request under the adaptive limit
+        # Each list is followed by what depends on it alone, as soon as it is in: a plan's or a product's
+        # detail does not wait for the users, nor an app's credentials for the other apps' pages.
+        apps_and_credentials = _AppsAndCredentials(reads, progress)
         users, products, plans, apps = await reads.gather(
-            portal.list_users(), portal.list_products(), portal.list_plans(), portal.list_apps()
+            portal.list_users(),
+            _in_full(reads, portal.list_products(), _needs_listen_paths, portal.get_product, _merge_product_detail),
+            _in_full(reads, portal.list_plans(), _needs_detail, portal.get_plan, _merge_plan_detail),
+            apps_and_credentials.fetch(),
         )
-        missing = [p for p in plans if _needs_detail(p)]
-        thin = [p for p in products if _needs_listen_paths(p)]
-        credentials: list[dict[str, Any]] = []
-        bar = _progress_bar(len(apps), progress, "credentials")
-
-        async def one(app_id: int) -> None:
-            creds = await portal.list_credentials(app_id)
-            credentials.extend(_with_app(creds, app_id))
-            bar.update(1)
-
-        # Details and credentials depend only on the lists, so they share one round of requests.
-        try:
-            plan_details, product_details, _ = await reads.gather(
-                reads.gather(*(portal.get_plan(p["ID"]) for p in missing)),
-                reads.gather(*(portal.get_product(p["ID"]) for p in thin)),
-                reads.gather(*(one(int(a["ID"])) for a in apps)),
-            )
-        finally:
-            bar.close()
-    plans = _complete(plans, missing, plan_details, _merge_plan_detail)
-    products = _complete(products, thin, product_details, _merge_product_detail)
+    credentials = apps_and_credentials.credentials
     credentials.sort(key=lambda c: _int(c.get("ID")))
     return PortalSnapshot.from_api(
         users=users, products=products, plans=plans, apps=apps, credentials=credentials,
