@@ -35,7 +35,7 @@ The package, by module:
 from __future__ import annotations
 
 from ..vocabulary import WRITE_ACTIONS
-from .apps import APP_LISTING_MAX_AGE
+from .app_listing import APP_LISTING_MAX_AGE
 from .credentials import compare_credential
 from .gate import STATES
 from .groups import apps_by_owner_name

@@ -17,8 +17,6 @@ journalled one be gone), and rollback deletes every app of the owner and name th
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import math
 import time
 from collections.abc import Callable
 from functools import partial
@@ -27,7 +25,6 @@ from ..errors import MigrateError, NotFound, PortalError, Rejected
 from ..journal import AppRecord
 from ..ownership import (
     app_description,
-    app_descriptions,
     carries_marker,
     choose_app,
     disowned,
@@ -36,17 +33,12 @@ from ..ownership import (
 )
 from ..plan import oldest_app
 from ..vocabulary import CREATED, FAILED
+from .app_listing import APP_LISTING_MAX_AGE, AppListing
 from .context import RunContext
 from .gate import Stopped
-from .groups import AppGroup, apps_by_owner_name, patiently
+from .groups import AppGroup, patiently
 from .protocol import AnswerWithoutId, Outcome, Unresolved, error_text, since_journalled
 from .rows import int_or_none
-
-# Before an app is created, the apps of its owner and name are looked up in a listing at most this old (one
-# walk of /apps serves every app decided in that time): an app someone made meanwhile is reused, not doubled.
-APP_LISTING_MAX_AGE = 60.0
-#: walks of /apps tried (each with the reads' own retries) before an app's existence counts as unknown
-LISTING_TRIES = 4
 
 
 class ForeignApp(Exception):
@@ -67,11 +59,8 @@ class Apps:
 
     def __init__(self, ctx: RunContext, *, delete_empty: bool, report: Callable[[], None]) -> None:
         self.ctx, self.delete_empty, self.report = ctx, delete_empty, report
-        self.index: dict[tuple[int, str], list[int]] = {}
-        self.descriptions: dict[int, object] = {}  # from the same listing; apps listed without one are absent
+        self.listing = AppListing(ctx)  # the run's listings of /apps, by owner and name
         self.compensations: list[asyncio.Task[None]] = []
-        self._refresh: asyncio.Task[None] | None = None
-        self._refresh_started = -math.inf
 
     async def task(self, group: AppGroup) -> None:
         """Settle the group's app and resolve its future (None: no app; ``group.error`` says why)."""
@@ -101,7 +90,9 @@ class Apps:
         # Who holds this owner and name now? A listing of this run, at most APP_LISTING_MAX_AGE old, decides:
         # the plan may be stale, or another journal may have made the app since. Nothing is sent without it.
         try:
-            listed = await self.app_ids(user_id, name, max(self.ctx.started, time.perf_counter() - APP_LISTING_MAX_AGE))
+            listed = await self.listing.app_ids(
+                user_id, name, max(self.ctx.started, time.perf_counter() - APP_LISTING_MAX_AGE)
+            )
         except Unresolved as exc:
             raise NoListing(str(exc)) from None
         ours = rec.app_id if rec is not None and rec.state == CREATED else None
@@ -134,7 +125,7 @@ class Apps:
         made = await self.made_by(rec, listed)
         since, patience = since_journalled(rec.intent_at), self.ctx.client.settings.lookup_patience
         while not made and await patiently(self.ctx.gate, since, patience):
-            made = await self.made_by(rec, await self.app_ids(user_id, name, time.perf_counter()))
+            made = await self.made_by(rec, await self.listing.app_ids(user_id, name, time.perf_counter()))
         return made
 
     async def still_ours(self, rec: AppRecord) -> bool:
@@ -167,8 +158,8 @@ class Apps:
         shows no Description is read by ID."""
         client, made = self.ctx.client, []
         for app_id in ids:
-            if app_id in self.descriptions:
-                description = self.descriptions[app_id]
+            if app_id in self.listing.descriptions:
+                description = self.listing.descriptions[app_id]
             else:
                 try:
                     body = await self.ctx.writer.read(partial(client.get_app, app_id))
@@ -195,40 +186,6 @@ class Apps:
             # someone else's app of this owner and name: the keys go into it, the migration never deletes it
             journal.app_outcome(user_id, name, "reused", app_id=app_id, run_id=run_id, how="reused", attempts=attempts)
         return app_id
-
-    async def app_ids(self, user_id: int, name: str, since: float) -> list[int]:
-        """IDs of the apps with this owner and name, from an index of all apps listed after ``since``."""
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                await self._refresh_index(since)
-                break
-            except PortalError as exc:
-                if tries >= LISTING_TRIES:
-                    raise Unresolved(error_text(exc)) from exc
-                await self.ctx.gate.sleep(self.ctx.writer.policy.delay(tries), abortable=False)
-        return self.index.get((user_id, name), [])
-
-    async def _refresh_index(self, since: float) -> None:
-        """List every app once for all rows waiting on a lookup (coalesced: one walk serves many)."""
-        while True:
-            task = self._refresh
-            failed = task is not None and task.done() and (task.cancelled() or task.exception() is not None)
-            if task is None or failed or (task.done() and self._refresh_started < since):
-                self._refresh_started = time.perf_counter()
-                self._refresh = asyncio.create_task(self._list_apps())
-                continue
-            if self._refresh_started >= since:
-                await asyncio.shield(task)
-                return
-            with contextlib.suppress(Exception):
-                await asyncio.shield(task)  # a listing begun before our write: wait, then list again
-
-    async def _list_apps(self) -> None:
-        client = self.ctx.client
-        listing = await self.ctx.writer.read(lambda: client.list_apps())
-        self.index, self.descriptions = apps_by_owner_name(listing), app_descriptions(listing)
 
     # -- compensation ---------------------------------------------------------------------------------
     def row_done(self, group: AppGroup, status: str, *, unresolved: bool = False) -> None:
@@ -331,7 +288,7 @@ class AppWrite:
         patience = apps.ctx.client.settings.lookup_patience
         listed_after = since
         while True:
-            found = await apps.app_ids(g.user_id, g.app_name, listed_after)
+            found = await apps.listing.app_ids(g.user_id, g.app_name, listed_after)
             current = apps.ctx.journal.app(g.user_id, g.app_name)
             made = oldest_app(await apps.made_by(current, found)) if current is not None else None
             if made is not None:
@@ -373,7 +330,7 @@ class AppWrite:
                 attempts=outcome.attempts,
             )
             if posted:
-                self.apps.index.setdefault((g.user_id, g.app_name), []).append(app_id)
+                self.apps.listing.index.setdefault((g.user_id, g.app_name), []).append(app_id)
             g.created_here = True
             return app_id
         if outcome.kind == "stopped":

@@ -76,7 +76,14 @@ class Schedule:
 
     # -- the run ----------------------------------------------------------------------------------
     async def execute(self) -> None:
-        work = self._triage_all()
+        try:
+            await self._execute()
+        finally:
+            if self.apps is not None:
+                await self.apps.listing.finish()
+
+    async def _execute(self) -> None:
+        work = await self._triage_all()
         self._group(work)
         self.rows.flush(force=True)
         window = asyncio.Semaphore(self.window)
@@ -101,8 +108,9 @@ class Schedule:
             await asyncio.gather(*self.apps.compensations)
         self.rows.flush(force=True)
 
-    def _triage_all(self) -> list[list[int]]:
-        """Settle every row that needs no request; the rest, batch by batch."""
+    async def _triage_all(self) -> list[list[int]]:
+        """Settle every row that needs no request; the rest, batch by batch. Once a row is found that needs a
+        new app, the listing every new app waits for begins, and goes on while the other batches are triaged."""
         rows, journal, positions, size = self.rows, self.journal, self.positions, self.batch_size
         seen: dict[str, int] = {}
         work: list[list[int]] = []
@@ -120,6 +128,9 @@ class Schedule:
                 if self._triage(row, seen, journal, fingerprint):
                     keep.append(pos)
             work.append(keep)
+            if self.apps is not None and any(rows.plan_app[pos] is None for pos in keep):
+                self.apps.listing.begin()  # at most once: later calls find the listing begun
+            await asyncio.sleep(0)  # the listing's requests go out between batches
         return work
 
     @staticmethod

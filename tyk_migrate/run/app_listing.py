@@ -1,0 +1,78 @@
+"""The run's listings of ``/apps``, by owner and name, for the app workflow (``apps``): coalesced, so one walk
+serves every app decided while it runs, and the first begun early, so it overlaps the run's set-up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+
+from ..errors import PortalError
+from ..ownership import app_descriptions
+from .context import RunContext
+from .groups import apps_by_owner_name
+from .protocol import Unresolved, error_text
+
+# Before an app is created, the apps of its owner and name are looked up in a listing at most this old (one
+# walk of /apps serves every app decided in that time): an app someone made meanwhile is reused, not doubled.
+APP_LISTING_MAX_AGE = 60.0
+#: walks of /apps tried (each with the reads' own retries) before an app's existence counts as unknown
+LISTING_TRIES = 4
+
+
+class AppListing:
+    """The apps of the portal as this run last listed them."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.index: dict[tuple[int, str], list[int]] = {}
+        self.descriptions: dict[int, object] = {}  # from the same listing; apps listed without one are absent
+        self._refresh: asyncio.Task[None] | None = None
+        self._refresh_started = -math.inf
+
+    async def app_ids(self, user_id: int, name: str, since: float) -> list[int]:
+        """IDs of the apps with this owner and name, from an index of all apps listed after ``since``."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                await self._refresh_index(since)
+                break
+            except PortalError as exc:
+                if tries >= LISTING_TRIES:
+                    raise Unresolved(error_text(exc)) from exc
+                await self.ctx.gate.sleep(self.ctx.writer.policy.delay(tries), abortable=False)
+        return self.index.get((user_id, name), [])
+
+    async def _refresh_index(self, since: float) -> None:
+        """List every app once for all rows waiting on a lookup (coalesced: one walk serves many)."""
+        while True:
+            task = self._refresh
+            failed = task is not None and task.done() and (task.cancelled() or task.exception() is not None)
+            if task is None or failed or (task.done() and self._refresh_started < since):
+                self._refresh_started = time.perf_counter()
+                self._refresh = asyncio.create_task(self._list_apps())
+                continue
+            if self._refresh_started >= since:
+                await asyncio.shield(task)
+                return
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)  # a listing begun before our write: wait, then list again
+
+    def begin(self) -> None:
+        """Begin the run's first listing of the apps now, so that it overlaps the run's set-up."""
+        if self._refresh is None:
+            self._refresh_started, self._refresh = time.perf_counter(), asyncio.create_task(self._list_apps())
+            self._refresh.add_done_callback(lambda t: t.cancelled() or t.exception())  # a waiter sees a failure
+
+    async def finish(self) -> None:
+        """A listing nobody waited for (every row was settled without a request) ends with the run."""
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh.cancel()
+            await asyncio.gather(self._refresh, return_exceptions=True)
+
+    async def _list_apps(self) -> None:
+        client = self.ctx.client
+        listing = await self.ctx.writer.read(lambda: client.list_apps())
+        self.index, self.descriptions = apps_by_owner_name(listing), app_descriptions(listing)
