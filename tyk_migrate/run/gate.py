@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from ..concurrency import Limiter
+from ..pacing import Pacer
 
 STATES = ("idle", "running", "paused", "stopping", "stopped", "finished")
 
@@ -31,6 +32,7 @@ class Gate:
         self.limiter = limiter
         # writes whose intent is journalled while they wait for a slot: as many again as may be in flight
         self.ahead = Limiter(2 * limiter.limit)
+        self.pacer = Pacer(lambda: self.limiter.limit)  # fed with every answer by the run (Migration._hooked)
         self.on_change = on_change
         self.state = "idle"
         self.fatal_error: str | None = None  # the portal refused the token: the run stopped
@@ -124,6 +126,11 @@ class Gate:
             if (new_write and self.stopping) or self.halted:
                 raise Stopped
             await self.limiter.acquire(urgent or not new_write)
+            try:
+                await self.pacer.wait()  # with the slot: what it spreads out is the moment a freed slot is used
+            except BaseException:
+                self.limiter.release()
+                raise
             # paused or stopped while queued for the slot: give it back and look again
             if self._is_running() and not (new_write and self.stopping):
                 break

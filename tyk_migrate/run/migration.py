@@ -308,10 +308,11 @@ class Migration:
         return AsyncPortalClient(settings=settings), True
 
     def _hooked(self, previous: Any) -> Callable[[str, str, int | None, float], None]:
-        meter = self.meter
+        meter, pacer = self.meter, self.gate.pacer
 
         def hook(method: str, path: str, status: int | None, seconds: float) -> None:
             meter.observe(status, time.perf_counter(), seconds)
+            pacer.observe(status, seconds)
             if self.controller is not None:
                 self.controller.observe(status, seconds)
             if previous is not None:

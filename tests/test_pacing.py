@@ -1,0 +1,71 @@
+"""The run's pacer (pacing.py): requests spread out at a little above latency / limit, never held back before
+the first answer, refusals and failures not taken for the portal's latency; and a slot taken while pacing is
+given back when the wait is cancelled (run/gate.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from tyk_migrate.concurrency import Limiter
+from tyk_migrate.pacing import PACE_HEADROOM, Pacer
+from tyk_migrate.run.gate import Gate
+
+
+def test_no_pacing_before_the_first_answer_then_latency_over_limit():
+    limit = [4]
+    pacer = Pacer(lambda: limit[0])
+    assert pacer.interval == 0.0
+    pacer.observe(200, 0.2)
+    assert pacer.interval == pytest.approx(0.2 / 4 / (1 + PACE_HEADROOM))
+    limit[0] = 8  # an adaptive limit that grew: twice as many in flight, half the spacing
+    assert pacer.interval == pytest.approx(0.2 / 8 / (1 + PACE_HEADROOM))
+
+
+def test_refusals_and_failures_are_not_the_portals_latency():
+    pacer = Pacer(lambda: 1)
+    for status in (None, 429, 500, 503):
+        pacer.observe(status, 0.001)
+    assert pacer.latency is None
+    pacer.observe(201, 0.1)
+    pacer.observe(429, 0.001)
+    assert pacer.latency == pytest.approx(0.1)
+    pacer.observe(201, 0.2)
+    assert 0.1 < pacer.latency < 0.2  # an average of recent answers, not the last one
+
+
+def test_requests_go_out_evenly_spread():
+    pacer = Pacer(lambda: 2)
+    pacer.observe(200, 0.12)  # 0.05 s between requests
+
+    async def five() -> list[float]:
+        loop, times = asyncio.get_running_loop(), []
+        for _ in range(5):
+            await pacer.wait()
+            times.append(loop.time())
+        return times
+
+    times = asyncio.run(five())
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(gap >= pacer.interval - 0.002 for gap in gaps), gaps  # timers have a millisecond's grain
+    assert times[-1] - times[0] < 4 * pacer.interval + 0.05
+
+
+def test_a_slot_taken_while_pacing_is_given_back_when_cancelled():
+    async def scenario() -> int:
+        gate = Gate(Limiter(1))
+        gate.open()
+        gate.pacer.observe(200, 10.0)  # a long spacing: the second request waits in the pacer
+        async with gate.slot(new_write=True):
+            pass
+        waiting = asyncio.ensure_future(gate.slot(new_write=True).__aenter__())
+        await asyncio.sleep(0.05)
+        assert gate.limiter.in_use == 1  # it has the slot, and waits for its turn to send
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        return gate.limiter.in_use
+
+    assert asyncio.run(scenario()) == 0
