@@ -31,3 +31,13 @@ def test_leaving_slow_start_goes_back_to_the_level_that_held_not_to_half() -> No
 def test_a_small_cap_is_still_found() -> None:
     assert 3 <= settle(5)[-1] <= 6
     assert 16 <= settle(20)[-1] <= 21
+
+
+def test_a_step_refused_right_above_a_level_that_held_goes_back_one_not_a_quarter() -> None:
+    limits = settle(32)
+    first_drop = next(i for i, (a, b) in enumerate(pairwise(limits)) if b < a)
+    settled = next(i for i in range(first_drop + 1, len(limits)) if limits[i] >= 32)
+    # after the slow start's overshoot, the climb to the cap is the last time the limit is below 31: a refused
+    # step to 33 (the cap is 32) goes back to 32 (it gave 24 before, and 220 answers to climb back)
+    assert min(limits[settled:]) >= 31
+    assert sum(1 for a, b in pairwise(limits[settled:]) if b < a) >= 2  # it still probes now and then

@@ -91,8 +91,9 @@ class AdaptiveConcurrency:
       multiplied by ``backoff``, at most once per window, and the level where it happened is remembered.
     * Recovery: +1 per window up to just below that ceiling, then a probe one above it every
       ``probe_windows`` windows; each refused probe doubles that interval (up to 64 windows), a probe that
-      holds raises the ceiling. So the run sits near the best safe level instead of sawing between it and
-      half of it.
+      holds raises the ceiling. A step of +1 refused right after the level below held a whole window is
+      taken for a refused probe too (the portal's cap is found: back one, not by a quarter). So the run
+      sits near the best safe level instead of sawing between it and half of it.
     """
 
     def __init__(
@@ -122,6 +123,7 @@ class AdaptiveConcurrency:
         self._windows_at_ceiling = 0
         self._probe_every = probe_windows
         self._held = max(self.minimum, math.floor(min(self.maximum, initial) * self.backoff))
+        self._stepped_from: int | None = None  # the level that held a whole window before the last +1 step
         limiter.set_limit(min(self.maximum, max(self.minimum, initial)))
 
     @property
@@ -158,7 +160,7 @@ class AdaptiveConcurrency:
             self._held = limit  # held a whole window: where leaving slow start goes back to
             new = math.ceil(limit * 1.5)
         elif limit + 1 < self.ceiling:
-            new = limit + 1
+            new, self._stepped_from = limit + 1, limit
         elif limit >= self.ceiling:  # a probe above the old ceiling held for a whole window: raise it
             self.ceiling = limit + 1
             self._probe_every = self.probe_windows
@@ -178,9 +180,12 @@ class AdaptiveConcurrency:
         self.decreases += 1
         self._since_decrease = 0
         self._window, self._window_latency, self._windows_at_ceiling = 0, 0.0, 0
-        if not self.slow_start and limit >= self.ceiling:
-            # a probe above the known-good level failed: step back below it, keep the ceiling, and probe
-            # half as often (a fixed limit such as a concurrency cap will refuse every probe)
+        stepped, self._stepped_from = self._stepped_from, None
+        if not self.slow_start and (limit >= self.ceiling or stepped == limit - 1):
+            # a probe above the known-good level failed, or a step up from a level that held a whole window:
+            # step back to the level below, remember this one as the ceiling, and probe half as often (a fixed
+            # limit such as a concurrency cap refuses every probe; a quarter less would idle a quarter of it)
+            self.ceiling = min(self.ceiling, float(limit))
             self.limiter.set_limit(max(self.minimum, int(self.ceiling) - 1))
             self._probe_every = min(self._probe_every * 2, 64)
             return
