@@ -187,7 +187,6 @@ class Credentials:
         try:
             answer = await self.ctx.writer.read(lambda: client.get_credential(app_id, cred_id))
         except PortalError as exc:
-            self.read_back.saw(None)
             return [], f"created, but the read-back failed: {error_text(exc)}"
         problems = compare_credential(answer, key_fingerprint=fp, plan_id=plan_id, product_ids=products)
         self.read_back.saw(problems)

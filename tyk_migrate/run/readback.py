@@ -7,8 +7,7 @@ In mode ``auto`` a posted credential is read back when:
 
 * its answer lacks one of those fields (nothing to compare);
 * the portal's answers are not trusted (``trust_answer=False``), or not known to be (``None``: until
-  ``first`` read-backs of this run matched their answers; those still in flight count, as they will most
-  likely match, so the run's first window of posts does not read back a window's worth more);
+  ``first`` read-backs of this run matched their answers);
 * it is one of the run's first ``first`` credentials (cheap insurance, whatever the trust);
 * it falls in the random sample (``sample``, seeded per run, so a rerun of the same run draws the same).
 
@@ -58,7 +57,6 @@ class ReadBackPolicy:
         self.posted = 0  #: posted credentials asked about
         self.read = 0  #: of those, read back
         self.matched = 0  #: read-backs that agreed with the request
-        self.in_flight = 0  #: read-backs asked for whose outcome (``saw``) is not in yet
         self.switched = False  #: a read-back found a mismatch: every credential is read back since
 
     @classmethod
@@ -90,20 +88,15 @@ class ReadBackPolicy:
             self.mode == "all"
             or not answer_complete(answer)
             or self.trust_answer is False
-            or (self.trust_answer is None and self.matched + self.in_flight < self.first)
+            or (self.trust_answer is None and self.matched < self.first)
             or self.posted <= self.first
             or sampled
         )
         self.read += want
-        self.in_flight += want
         return want
 
-    def saw(self, problems: list[str] | None) -> None:
-        """The outcome of a read-back (None: it failed, so it says nothing): a difference means the answers
-        cannot be trusted for this run."""
-        self.in_flight = max(0, self.in_flight - 1)
-        if problems is None:
-            return
+    def saw(self, problems: list[str]) -> None:
+        """The outcome of a read-back: a difference means the answers cannot be trusted for this run."""
         if problems:
             if self.mode == "auto":
                 self.mode, self.switched = "all", True
