@@ -3,6 +3,7 @@ sandbox counts per ``--read-back`` mode, and a mismatch found by the sample swit
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,23 @@ def test_apply_reads_every_credential_back_when_the_preflight_distrusts_answers(
     policy = ReadBackPolicy.for_portal("auto", False)
     apply_plan(plan, settings_for(sb), tmp_path / "j", read_back=policy)
     assert set(plan["status"]) == {"created"} and gets(sb.snapshot()) == 60
+
+
+def test_while_trust_is_unknown_no_credential_goes_unread_behind_read_backs_in_flight(
+    sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A portal whose stored credentials differ from its 201 answers, and whose GETs are slow: while the first
+    read-backs are in flight, every other posted credential is read back too, so none is left ``created``
+    with the wrong plan (counting read-backs in flight towards trust let 99 of 120 through: break18b F1)."""
+    real = AsyncPortalClient.get_credential
+
+    async def lying(self: AsyncPortalClient, app_id: int, cred_id: int) -> Any:
+        await asyncio.sleep(0.3)
+        return {**(await real(self, app_id, cred_id)), "PlanID": "999"}
+
+    monkeypatch.setattr(AsyncPortalClient, "get_credential", lying)
+    policy = Recording("auto")
+    plan = make_plan(120)
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j", read_back=policy, concurrency=64)
+    assert all(policy.decisions)
+    assert "created" not in set(plan["status"])
