@@ -4,7 +4,7 @@ A portal whose answers all take about as long turns a burst of requests into a b
 handles a burst one answer at a time, and each answer frees the slot of the next request, so the next burst
 leaves as one too: a convoy. Inside it, the last answer waits for the client to handle all the others while
 its slot stays taken. At 50 ms and 32 in flight that cost about a tenth of the slots, measured on 2 cores
-(``docs/benchmarks.md``, "Pacing"); a portal's per-second rate limit also sees bursts sooner than an even
+(``docs/benchmarks.md``, "Even spacing"); a portal's per-second rate limit also sees bursts sooner than an even
 stream.
 
 The pacer keeps at least ``latency / limit / (1 + PACE_HEADROOM)`` between two requests of the run. That is
