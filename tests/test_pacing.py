@@ -11,7 +11,7 @@ import pytest
 
 from tyk_migrate.concurrency import Limiter
 from tyk_migrate.pacing import PACE_HEADROOM, Pacer
-from tyk_migrate.run.gate import Gate
+from tyk_migrate.run.gate import Gate, Stopped
 
 
 def test_no_pacing_before_the_first_answer_then_latency_over_limit():
@@ -69,3 +69,29 @@ def test_a_slot_taken_while_pacing_is_given_back_when_cancelled():
         return gate.limiter.in_use
 
     assert asyncio.run(scenario()) == 0
+
+
+def test_a_halt_while_a_follow_up_waits_in_the_pacer_sends_nothing():
+    # a failed journal refuses everything at once (run/gate.py), follow-ups included: one that was waiting for
+    # its turn to send (a delete of a wrong credential, a lookup) when the journal failed must not go out
+    async def scenario() -> tuple[bool, int]:
+        gate = Gate(Limiter(1))
+        gate.open()
+        gate.pacer.observe(200, 1.2)  # one second between two requests
+        async with gate.slot(new_write=True):
+            pass
+        sent = False
+
+        async def follow_up() -> None:
+            nonlocal sent
+            async with gate.slot(new_write=False):
+                sent = True
+
+        waiting = asyncio.ensure_future(follow_up())
+        await asyncio.sleep(0.05)
+        gate.halt("the journal cannot record")
+        with pytest.raises(Stopped):
+            await waiting
+        return sent, gate.limiter.in_use
+
+    assert asyncio.run(scenario()) == (False, 0)

@@ -131,8 +131,9 @@ class Gate:
             except BaseException:
                 self.limiter.release()
                 raise
-            # paused or stopped while queued for the slot: give it back and look again
-            if self._is_running() and not (new_write and self.stopping):
+            # paused, stopped or halted while queued for the slot or its turn to send: give it back, look again
+            # (a halt refuses follow-ups too: one waiting in the pacer when the journal failed must not go out)
+            if self._is_running() and not (new_write and self.stopping) and not self.halted:
                 break
             self.limiter.release()
         try:
