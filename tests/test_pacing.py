@@ -36,6 +36,19 @@ def test_refusals_and_failures_are_not_the_portals_latency():
     assert 0.1 < pacer.latency < 0.2  # an average of recent answers, not the last one
 
 
+def test_a_slow_first_answer_does_not_hold_the_run_back():
+    """A run's first answers are listings of apps, on a big portal far slower than the POSTs after them
+    (break18c F2: 1 s listing pages kept 8 slots at 9 requests a second for seconds)."""
+    pacer = Pacer(lambda: 8)
+    pacer.observe(200, 1.0)  # a page of /apps
+    for _ in range(8):
+        pacer.observe(201, 0.02)
+    assert pacer.latency < 0.03
+    for _ in range(3):
+        pacer.observe(201, 0.5)  # a few slow answers move it only a little
+    assert pacer.latency < 0.1
+
+
 def test_requests_go_out_evenly_spread():
     pacer = Pacer(lambda: 2)
     pacer.observe(200, 0.12)  # 0.05 s between requests
@@ -95,3 +108,21 @@ def test_a_halt_while_a_follow_up_waits_in_the_pacer_sends_nothing():
         return sent, gate.limiter.in_use
 
     assert asyncio.run(scenario()) == (False, 0)
+
+
+def test_a_run_paces_by_its_writes_not_by_a_slow_listing(tmp_path):
+    """Listing pages can take far longer than a POST on a big portal (break18c F2): the run's pacer learns only
+    from answers to its writes."""
+    from run_helpers import make_plan
+
+    from tyk_migrate.config import Settings
+    from tyk_migrate.run import Migration
+
+    migration = Migration(make_plan(3), Settings(portal_url="http://127.0.0.1:9", token="t"), tmp_path / "j")
+    hook = migration._hooked(None)
+    hook("GET", "/apps", 200, 1.0)  # a page of the run's listing of apps
+    hook("GET", "/apps/{id}/custom_credentials/{id}", 200, 0.9)
+    assert migration.gate.pacer.latency is None
+    hook("POST", "/apps", 201, 0.02)
+    hook("DELETE", "/apps/{id}", 204, 0.03)
+    assert migration.gate.pacer.latency == pytest.approx(0.0205)

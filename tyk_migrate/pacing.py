@@ -9,8 +9,9 @@ stream.
 
 The pacer keeps at least ``latency / limit / (1 + PACE_HEADROOM)`` between two requests of the run. That is
 a little faster than the slots allow, so the slots, not the pacer, still decide how many are in flight; what
-changes is only that they are refilled one by one. The latency is learnt from the run's own answers (an
-average of recent healthy ones); until the first one there is no pacing.
+changes is only that they are refilled one by one. The latency is learnt from the run's own writes (an
+average of recent healthy answers that follows a drop at once: ``Migration`` feeds it every answer but to a
+GET, as a listing's page can take far longer than a POST); until the first one there is no pacing.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from collections.abc import Callable
 PACE_HEADROOM = 0.2
 #: a wait shorter than this is not slept (the event loop's timers have a millisecond's grain)
 SHORTEST_WAIT = 0.0005
-#: weight of each new answer in the latency average (about the last 20 answers count)
+#: weight of a new answer in the latency average when it is slower than the average (about the last 20 count)
 LATENCY_WEIGHT = 0.05
+#: ... and when it is faster: pacing too slowly idles slots, too fast only lets bursts back, so a drop is
+#: followed at once (a run's first answers are listings of apps, far slower on a big portal than a POST)
+LATENCY_WEIGHT_DOWN = 0.5
 
 
 class Pacer:
@@ -41,7 +45,11 @@ class Pacer:
         """A refusal or a failure answers without doing the work: it says nothing of a request's time."""
         if status is None or status == 429 or status >= 500 or seconds <= 0:
             return
-        self.latency = seconds if self.latency is None else self.latency + LATENCY_WEIGHT * (seconds - self.latency)
+        if self.latency is None:
+            self.latency = seconds
+        else:
+            weight = LATENCY_WEIGHT_DOWN if seconds < self.latency else LATENCY_WEIGHT
+            self.latency += weight * (seconds - self.latency)
 
     @property
     def interval(self) -> float:

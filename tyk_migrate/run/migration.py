@@ -312,7 +312,8 @@ class Migration:
 
         def hook(method: str, path: str, status: int | None, seconds: float) -> None:
             meter.observe(status, time.perf_counter(), seconds)
-            pacer.observe(status, seconds)
+            if method != "GET":  # the writes a run is made of: a listing's page can be far slower (break18c F2)
+                pacer.observe(status, seconds)
             if self.controller is not None:
                 self.controller.observe(status, seconds)
             if previous is not None:
