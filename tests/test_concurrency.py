@@ -41,3 +41,24 @@ def test_a_step_refused_right_above_a_level_that_held_goes_back_one_not_a_quarte
     # step to 33 (the cap is 32) goes back to 32 (it gave 24 before, and 220 answers to climb back)
     assert min(limits[settled:]) >= 31
     assert sum(1 for a, b in pairwise(limits[settled:]) if b < a) >= 2  # it still probes now and then
+
+
+def test_a_refusal_after_a_whole_window_at_the_new_level_is_congestion_not_a_refused_step() -> None:
+    """A level that held a whole window was no refused step: a 429 there later means the portal took less
+    (a cap that dropped, a rate limit that tightened), and the limit comes down by a quarter (break18c F4)."""
+    limiter = Limiter(1)
+    ctl = AdaptiveConcurrency(limiter, initial=30, maximum=64)
+    ctl.slow_start, ctl.ceiling = False, 33.0  # left slow start earlier; 33 was refused then
+
+    def window() -> None:
+        for _ in range(ctl.limit):
+            limiter._used = ctl.limit
+            ctl.observe(201, 0.05)
+
+    window()
+    window()
+    assert ctl.limit == 32  # 30 -> 31 -> 32, just under the ceiling
+    window()  # a whole window at 32, and no probe yet
+    limiter._used = 32
+    ctl.observe(429, 0.001)
+    assert ctl.limit == 24

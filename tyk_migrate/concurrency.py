@@ -154,6 +154,7 @@ class AdaptiveConcurrency:
 
     def _grow(self) -> None:
         limit = self.limit
+        self._stepped_from = None  # a whole window held at this level: a refusal now is no refused step
         if self.hold:
             return
         if self.slow_start:
@@ -181,7 +182,8 @@ class AdaptiveConcurrency:
         self._since_decrease = 0
         self._window, self._window_latency, self._windows_at_ceiling = 0, 0.0, 0
         stepped, self._stepped_from = self._stepped_from, None
-        if not self.slow_start and (limit >= self.ceiling or stepped == limit - 1):
+        refused_step = stepped == limit - 1 and level >= limit - 1  # refused with the new level in flight
+        if not self.slow_start and (limit >= self.ceiling or refused_step):
             # a probe above the known-good level failed, or a step up from a level that held a whole window:
             # step back to the level below, remember this one as the ceiling, and probe half as often (a fixed
             # limit such as a concurrency cap refuses every probe; a quarter less would idle a quarter of it)
