@@ -1,5 +1,6 @@
 """The console script ends the process as soon as its command is done (``cli.exits.exit_now``), with the
-command's exit code, after the ``atexit`` handlers and the last lines, and never under a working thread."""
+command's exit code, after the ``atexit`` handlers and the last lines, and never under a working thread; and
+its start-up leaves what few commands need (the report's templates) for later."""
 
 from __future__ import annotations
 
@@ -51,3 +52,10 @@ def test_a_working_thread_gets_the_ordinary_exit():
     done = run("--version", "--thread")
     assert done.returncode == 0
     assert "thread finished" in done.stderr and "atexit ran" in done.stderr
+
+
+def test_the_command_line_does_not_import_the_report_templates_until_a_report_is_written():
+    """Start-up is paid on every command: jinja2 (the HTML report's templates) loads on the first report."""
+    code = "import sys, tyk_migrate.cli; print('jinja2' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr

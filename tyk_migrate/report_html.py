@@ -9,6 +9,7 @@ still in it by its mask.
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from .report_summary import STAGES as FUNNEL_STAGES
@@ -44,6 +44,7 @@ from .vocabulary import (
 )
 
 if TYPE_CHECKING:
+    from jinja2 import Environment
     from matplotlib.figure import Figure
 
     from .reconcile import Reconciliation
@@ -70,14 +71,19 @@ def _finalize(value: Any) -> Any:
     return Markup(html.escape(_text(value), quote=True))
 
 
-_ENV = Environment(
-    loader=PackageLoader("tyk_migrate", "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    finalize=_finalize,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+@functools.cache
+def _env() -> Environment:
+    """Made on the first report, not at import: every command imports this module, few write a report."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    return Environment(
+        loader=PackageLoader("tyk_migrate", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 _CSS = Markup(resources.files("tyk_migrate").joinpath("templates", "report.css").read_text(encoding="utf-8"))
@@ -374,7 +380,7 @@ def write_report(
         "recon": _reconciliation(reconciliation),
         "glossary": glossary(),
     }  # fmt: skip
-    document = _ENV.get_template("report.html.j2").render(context)
+    document = _env().get_template("report.html.j2").render(context)
     document = _scrub_document(document, _all_raw_keys([outcomes, rejects, plan, verification]))
     target = private_file(path)  # owner-only before the first byte: the page holds fingerprints
     target.write_text(document, encoding="utf-8")
