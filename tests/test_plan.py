@@ -494,3 +494,22 @@ def test_every_sample_export_plans_with_every_row_explained(name, options):
     assert_explained(plan)
     # the sample roster and the exports share emails and policy IDs: most keys are plannable
     assert (plan["action"] != "blocked").mean() > 0.5
+
+
+def test_a_key_already_migrated_to_an_inactive_owner_is_skipped_not_blocked():
+    """A rerun after the run made the owner's account inactive (issue 19's wart): nothing is left to write for
+    that key, so its row is skipped as migrated, the owner's state noted; another difference still blocks."""
+    users = [{**u, "Active": False} if u["ID"] == 2 else u for u in USERS]
+    keys = legacy(
+        {"key": EXISTING_KEY, "app": "Checkout", "products": ["pol-acc", "pol-pay"]},
+        {"key": "legacy-key-new-000000001", "app": "Checkout"},  # a key still to write: blocked as before
+    )
+    plan, _ = build_plan(keys, portal(users=users))
+    done, new = one(plan, 1), one(plan, 2)
+    assert done["action"] == "skip_existing" and done["reason_code"] == "already_migrated;owner_inactive"
+    assert done["credential_id"] == 100 and "inactive" in done["reason"]
+    assert new["action"] == "blocked" and new["reason_code"] == "owner_inactive"
+    moved = legacy({"key": EXISTING_KEY, "app": "Checkout", "products": ["pol-pay"]})  # products differ
+    conflict = one(build_plan(moved, portal(users=users))[0], 1)
+    assert conflict["action"] == "blocked" and conflict["reason_code"] == "owner_inactive;key_exists_elsewhere"
+    assert "credential 100" in conflict["reason"]

@@ -132,7 +132,10 @@ def _block_or_check(
         if i in dup_of:
             problems.append(R.DUPLICATE_KEY_IN_EXPORT(source_row=dup_of[i]))
         held = creds.get(fps[i], []) if i not in dup_of else []
-        if problems:
+        # an inactive owner blocks writes; a key already where the row would put it needs none (a rerun after
+        # the run made the account inactive): it is compared like any held key, the owner's state noted
+        owner_state = [p for p in problems if p.code == R.OWNER_INACTIVE.code] if held else []
+        if problems and len(owner_state) < len(problems):
             if held:
                 problems.append(R.KEY_IN_PORTAL(**portal.where(held[0])))
             decision.action[i], decision.findings[i] = BLOCKED, problems
@@ -144,9 +147,10 @@ def _block_or_check(
             decision.app_name[i] = portal.app_label.get(cred.app_id, decision.app_name[i])
             if diffs:
                 found = R.KEY_EXISTS_ELSEWHERE(**portal.where(cred), differences=" and ".join(diffs))
-                decision.action[i], decision.findings[i] = BLOCKED, [found]
+                decision.action[i], decision.findings[i] = BLOCKED, [*owner_state, found]
             else:
-                decision.action[i], decision.findings[i] = SKIP_EXISTING, [R.ALREADY_MIGRATED(**portal.where(cred))]
+                done = R.ALREADY_MIGRATED(**portal.where(cred))
+                decision.action[i], decision.findings[i] = SKIP_EXISTING, [done, *owner_state]
 
 
 def _reuse_apps(rows: Resolved, decision: Decision, snapshot: PortalSnapshot) -> None:
