@@ -27,7 +27,7 @@ def new_owner_plan(n: int = 6, owners: int = 2, prefix: str = "nu") -> pd.DataFr
     plan["user_email"] = emails
     plan["user_first"] = "New"
     plan["user_last"] = [f"Owner {i // (n // owners)}" for i in range(n)]
-    plan["user_org_id"] = pd.array([None] * n, dtype="Int64")
+    plan["user_org_id"] = pd.array([1] * n, dtype="Int64")  # as the planner sets it: an account in no org is an admin
     plan["user_active"] = pd.array([True] * n, dtype="boolean")
     return plan
 
@@ -254,3 +254,16 @@ def test_the_proof_needs_the_sent_fields_and_a_creation_after_the_intent():
     assert not proven_ours({**shown, "OrganisationID": 0, "CreatedAt": "2026-06-01 10:01"}, sent, intent)
     assert not proven_ours(shown, sent, intent)  # no CreatedAt: nothing proves it
     assert not proven_ours({**shown, "CreatedAt": "2026-06-01 10:01"}, None, intent)  # an old journal's intent
+
+
+def test_a_hand_made_plan_creating_an_owner_in_no_organisation_sends_nothing(sandbox, tmp_path):
+    """The planner never plans an account without an organisation (it would be a portal admin); a plan edited
+    by hand can: its rows are blocked with the reason, and no user, app or credential is made (issue 19)."""
+    plan = new_owner_plan(4, owners=1)
+    plan["user_org_id"] = pd.array([None] * 4, dtype="Int64")
+    before = len(sandbox.snapshot()["users"])
+    apply_plan(plan, settings_for(sandbox), tmp_path / "j")
+    assert set(plan["status"]) == {"blocked"}
+    assert plan["error"].str.contains("no organisation").all() and plan["error"].str.contains("--users-org").all()
+    state = sandbox.snapshot()
+    assert len(state["users"]) == before and not users_named(state, plan["user_email"].iat[0])

@@ -34,8 +34,9 @@ from .journal_users import UserLedger, UserRecord, email_key, users_of
 from .portal import AsyncPortalClient
 from .rollback import apps_to_undo
 from .run.protocol import error_text
+from .run.user_calls import delete_user, show_user
 from .run.user_proof import proven_ours
-from .run.users import delete_user, show_user, users_by_email
+from .run.users import users_by_email
 
 USER_ROLLBACK_COLUMNS = ("kind", "user_id", "email", "result", "reason", "detail")
 #: Why an account was kept, in words a person reads in the rollback summary.

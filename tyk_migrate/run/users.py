@@ -23,15 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..calls import Call
 from ..errors import MigrateError, NotFound, PortalError, Rejected
 from ..journal_users import UserLedger, email_key, users_of
-from ..portal import AsyncPortalClient
 from ..vocabulary import BLOCKED, CREATED, DRY_RUN, FAILED
 from .context import RunContext
 from .gate import Stopped
 from .protocol import AnswerWithoutId, Outcome, Unresolved, error_text
 from .rows import RowTable, int_or_none, utcnow
+from .user_calls import create_user, show_user, update_user
 from .user_proof import proven_ours, sent_fields
 
 if TYPE_CHECKING:
@@ -40,36 +39,6 @@ if TYPE_CHECKING:
 
 #: the plan columns that describe a row's account step (``plan.accounts.USER_COLUMNS``: one home there)
 CREATE, ACTIVATE = "create_user", "activate_user"
-#: ``User-show`` carries the user's own admin-API token: never kept, journalled or shown
-_SECRET_FIELDS = ("JWTToken",)
-
-
-async def create_user(client: AsyncPortalClient, body: dict[str, Any]) -> dict[str, Any]:
-    """``POST /users`` (the file's ``User-create``); the answer without its ``JWTToken``."""
-    answer = await client._send(Call("POST", "/users", json=body, expect=(200, 201)))
-    return _without_secrets(answer)
-
-
-async def show_user(client: AsyncPortalClient, user_id: int) -> dict[str, Any]:
-    """``GET /users/{id}`` (``User-show``: carries ``CreatedAt``); the answer without its ``JWTToken``."""
-    return _without_secrets(await client._send(Call("GET", f"/users/{int(user_id)}", expect=(200,))))
-
-
-async def update_user(client: AsyncPortalClient, user_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    """``PUT /users/{id}`` (``User-update``); the answer without its ``JWTToken``."""
-    answer = await client._send(Call("PUT", f"/users/{int(user_id)}", json=body, expect=(200,)))
-    return _without_secrets(answer)
-
-
-async def delete_user(client: AsyncPortalClient, user_id: int) -> Any:
-    """``DELETE /users/{id}``: the portal removes the user with their apps and credentials."""
-    return await client._send(Call("DELETE", f"/users/{int(user_id)}", expect=(200, 204)))
-
-
-def _without_secrets(answer: Any) -> dict[str, Any]:
-    if not isinstance(answer, dict):
-        return {}
-    return {k: v for k, v in answer.items() if k not in _SECRET_FIELDS}
 
 
 def users_by_email(users: list[dict[str, Any]]) -> dict[str, int]:
@@ -349,6 +318,8 @@ SWITCHED_OFF = {
     "missing developer accounts' (console) or plan and apply with --create-missing-users",
     ACTIVATE: "portal user {email!r} is inactive, and activating accounts is off for this run: tick 'Activate "
     "inactive owners' (console) or plan and apply with --activate-users",
+    "no_org": "the plan creates owner {email!r} in no organisation (user_org_id empty or below 1: a hand-made "
+    "plan?), which would make a portal admin, not a developer: plan again with --users-org ID",
 }
 
 
@@ -358,12 +329,14 @@ def switched_off(
     """Rows whose account step the run may not send are blocked (and their steps dropped from ``steps``)."""
     done: set[int] = set()
     for email, step in list(steps.items()):
-        if (step.action == CREATE and create) or (step.action == ACTIVATE and activate):
+        no_org = step.action == CREATE and not (int_or_none(step.body.get("OrganisationID")) or 0) > 0
+        if ((step.action == CREATE and create) or (step.action == ACTIVATE and activate)) and not no_org:
             continue
         del steps[email]
+        why = SWITCHED_OFF["no_org" if no_org and create else step.action]
         for pos in step.rows:
             rows.set(pos, started_at=utcnow())
-            finish(pos, BLOCKED, error=SWITCHED_OFF[step.action].format(email=email))
+            finish(pos, BLOCKED, error=why.format(email=email))
             done.add(pos)
     return done
 
