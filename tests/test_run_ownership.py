@@ -361,7 +361,7 @@ _CLI_CHILD = """
 import sqlite3, sys, threading
 sys.path.insert(0, {tests!r})
 from test_run_ownership import _FailingConnection
-real, budget = sqlite3.connect, [300]
+real, budget = sqlite3.connect, [600]
 def connect(*a, **kw):
     conn = real(*a, **kw)
     return _FailingConnection(conn, budget) if threading.current_thread().name == "tyk-migrate journal" else conn
