@@ -32,7 +32,7 @@ class Gate:
         self.limiter = limiter
         # writes whose intent is journalled while they wait for a slot: as many again as may be in flight
         self.ahead = Limiter(2 * limiter.limit)
-        self.pacer = Pacer(lambda: self.limiter.limit)  # fed with every answer by the run (Migration._hooked)
+        self.pacer = Pacer(lambda: self.limiter.limit)  # fed the answers to writes by the run (Migration._hooked)
         self.on_change = on_change
         self.state = "idle"
         self.fatal_error: str | None = None  # the portal refused the token: the run stopped
