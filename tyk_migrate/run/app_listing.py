@@ -51,8 +51,7 @@ class AppListing:
             task = self._refresh
             failed = task is not None and task.done() and (task.cancelled() or task.exception() is not None)
             if task is None or failed or (task.done() and self._refresh_started < since):
-                self._refresh_started = time.perf_counter()
-                self._refresh = asyncio.create_task(self._list_apps())
+                self._start()
                 continue
             if self._refresh_started >= since:
                 await asyncio.shield(task)
@@ -63,8 +62,11 @@ class AppListing:
     def begin(self) -> None:
         """Begin the run's first listing of the apps now, so that it overlaps the run's set-up."""
         if self._refresh is None:
-            self._refresh_started, self._refresh = time.perf_counter(), asyncio.create_task(self._list_apps())
-            self._refresh.add_done_callback(lambda t: t.cancelled() or t.exception())  # a waiter sees a failure
+            self._start().add_done_callback(lambda t: t.cancelled() or t.exception())  # a waiter sees a failure
+
+    def _start(self) -> asyncio.Task[None]:
+        self._refresh_started, self._refresh = time.perf_counter(), asyncio.create_task(self._list_apps())
+        return self._refresh
 
     async def finish(self) -> None:
         """A listing nobody waited for (every row was settled without a request) ends with the run."""
