@@ -79,6 +79,24 @@ def test_outcome_log_masks_keys_and_neutralises_formulas(tmp_path: Path) -> None
         assert not any(v[:1] in ("=", "+", "-", "@", "\t", "\r") for v in row.values() if v)
 
 
+def test_outcome_log_hides_a_rows_key_in_every_form_scrub_finds(tmp_path: Path) -> None:
+    """Each text cell is scrubbed of its row's key only where it may hold it (``may_hold``): that quick test
+    must not let through a key whose first characters are escaped (JSON, HTML, percent-encoding)."""
+    frame = outcomes()
+    key = KEYS[3]
+    percent = "".join(f"%{ord(c):02X}" for c in key)
+    frame["error"] = [
+        None,
+        f"body: \\u{ord(key[0]):04x}{key[1:]}",
+        f"url: /keys/{percent}",
+        f"html &#{ord(key[0])};{key[1:]}",
+    ]
+    frame["key_id"] = secret_series([KEYS[0], key, key, key])
+    text = export_outcomes(frame, tmp_path / "out.csv").read_text(encoding="utf-8")
+    assert key[1:] not in text and percent not in text
+    assert "body: " in text and "url: /keys/" in text  # the rest of each message stays
+
+
 def test_include_secrets_writes_raw_keys_and_warns(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="raw key"):
         path = export_outcomes(outcomes(), tmp_path / "secret.csv", include_secrets=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .report_html import write_report as write_report  # re-exported: the HTML report lives in report_html
-from .scrub import scrub_keys
+from .scrub import may_hold, scrub_keys
 from .secrets import SecretKey, is_key, mask, private_file, reveal
 
 if TYPE_CHECKING:
@@ -56,7 +56,10 @@ def frame_for_export(frame: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         series = out[column]
         if series.dtype == object or isinstance(series.dtype, pd.StringDtype) or str(series.dtype) == "str":
-            out[column] = pd.Series([_cell(v) for v in series], index=out.index, dtype=object)
+            # a plain str is the common cell: neutralised inline, everything else through _cell
+            values = series.tolist()  # far faster than iterating an Arrow-backed column
+            cells = [("'" + v if v.startswith(FORMULA_PREFIXES) else v) if type(v) is str else _cell(v) for v in values]
+            out[column] = pd.Series(cells, index=out.index, dtype=object)
     return out
 
 
@@ -117,16 +120,18 @@ def _scrub_own_keys(frame: pd.DataFrame, keys: Sequence[str | None]) -> pd.DataF
     for column in out.columns:
         if column == "key_id":
             continue
-        values = list(out[column])
-        if not any(isinstance(v, str) for v in values):
-            continue
+        values = out[column].tolist()  # far faster than iterating an Arrow-backed column
+        # only a cell that may hold its row's key is scrubbed (``may_hold``: a few substring tests a cell)
+        suspects = [
+            i for i, (v, k) in enumerate(zip(values, keys, strict=True)) if k and isinstance(v, str) and may_hold(v, k)
+        ]
         changed = False
-        for i, (value, key) in enumerate(zip(values, keys, strict=True)):
-            if key and isinstance(value, str):
-                scrubbed = scrub_keys(value, [key])  # quick exit unless the key's start or an escape is there
-                if scrubbed != value:
-                    values[i] = scrubbed
-                    changed = True
+        for i in suspects:
+            value = values[i]
+            scrubbed = scrub_keys(value, [keys[i]])
+            if scrubbed != value:
+                values[i] = scrubbed
+                changed = True
         if changed:
             out[column] = pd.Series(values, index=out.index, dtype=object)
     return out
@@ -150,9 +155,13 @@ def export_outcomes(frame: pd.DataFrame, path: str | Path, *, include_secrets: b
     spreadsheet would run as a formula get a leading apostrophe; lists are joined with ``;``; times are
     ISO 8601 UTC.
     """
+    columns = outcome_columns(frame, include_secrets=include_secrets)
+    # only the columns written (and the key, masked into key_masked) are made safe: a run's frame has more
+    written = set(columns)
+    wanted = [c for c in frame.columns if c in written or c == "key_id"]
+    frame = frame[wanted] if len(wanted) < len(frame.columns) else frame
     keys = _raw_keys(frame)
     safe = frame_for_export(_scrub_own_keys(frame, keys))
-    columns = outcome_columns(frame, include_secrets=include_secrets)
     out = safe.reindex(columns=columns)
     if include_secrets:
         warnings.warn(

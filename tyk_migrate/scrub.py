@@ -337,11 +337,17 @@ def scrub_keys(text: str, keys: Iterable[object], render: Callable[[str], str] =
     wanted = [k for k in keys if is_key(k) and k]
     if not wanted or not text:
         return text
-    if (
-        not any(c in text for c in "\\&%")
-        and not _CUT_MARK.search(text)
-        and not any(reveal(k)[:KEY_SHAPE_MIN] in text for k in wanted)
-        and not (encoded and any(f[:KEY_SHAPE_MIN] in text for k in wanted for f in base64_forms(reveal(k))))
+    if not any(may_hold(text, reveal(k)) for k in wanted) and not (
+        encoded and any(f[:KEY_SHAPE_MIN] in text for k in wanted for f in base64_forms(reveal(k)))
     ):
         return text  # no key's first characters and no escape anywhere: nothing to find
     return KeyScrubber(wanted, render, encoded=encoded)(text)
+
+
+def may_hold(text: str, key: str) -> bool:
+    """False when ``text`` cannot hold ``key`` in any form ``scrub_keys`` finds without ``encoded``: neither
+    the key's first characters nor an escape (``\\``, ``&``, ``%``) nor a cut mark are in it. A few
+    substring tests: cheap enough for every cell of a frame (``report`` calls it before ``scrub_keys``)."""
+    return (
+        key[:KEY_SHAPE_MIN] in text or "\\" in text or "&" in text or "%" in text or "\u2026" in text or "..." in text
+    )

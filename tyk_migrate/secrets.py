@@ -135,7 +135,10 @@ def low_entropy(raw: str) -> bool:
     length, since the pattern and the length are (nearly) the whole key."""
     n = len(raw)
     allowed = near_repeat_allowance(n)
-    for p in range(1, min(pattern_period_max(n), n - 1) + 1):
+    longest = min(pattern_period_max(n), n - 1)
+    if len(set(raw)) > longest + allowed:
+        return False  # a period p with b breaks has at most p + b distinct characters: no period fits
+    for p in range(1, longest + 1):
         breaks = 0
         for a, b in zip(raw, raw[p:], strict=False):
             if a != b:
