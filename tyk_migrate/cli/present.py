@@ -201,9 +201,9 @@ def run_summary(plan: pd.DataFrame, progress: Any, statuses: Mapping[str, int], 
     """The run's result: statuses, requests, the run against its portal's limit (``throughput.HonestLimit``),
     outcome per action (the console's table) and the latest failures."""
     yield "status  " + ", ".join(f"{statuses[s]} {s}" for s in RUN_STATUSES if statuses.get(s))
-    # benchmarks/bench_compare.py reads this line: "portal  N requests in S.Ss"
+    # benchmarks/bench_compare.py reads this line: "portal  N requests in S.SSs"
     yield (
-        f"portal  {progress.requests} requests in {progress.elapsed_seconds:.1f}s, "
+        f"portal  {progress.requests} requests in {progress.elapsed_seconds:.2f}s, "
         f"concurrency ended at {progress.concurrency}"
     )
     if limit is not None and (line := limit.line()):
