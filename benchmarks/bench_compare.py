@@ -43,6 +43,7 @@ from benchmarks.common import (
     RESULTS,
     SANDBOX_TOKEN,
     SandboxProcess,
+    compile_package,
     fmt,
     machine_info,
     machine_label,
@@ -310,6 +311,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="handwritten: tyk-migrate with the transport it had until bench_transport.OLD_REV (A/B timing)",
     )  # fmt: skip
     args = p.parse_args(argv)
+    compile_package()
     global TRANSPORT
     TRANSPORT = args.transport
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]

@@ -34,7 +34,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RESULTS, SEED, fmt, machine_info, machine_label, md_table, write_json
+from benchmarks.common import RESULTS, SEED, compile_package, fmt, machine_info, machine_label, md_table, write_json
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 APP_NAMES = ("Checkout", "Mobile", "Back office", "Reporting", "Partner sync", "")
@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps(child(*args.child)))
         return {}
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    compile_package()
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine_info()
     print(f"scaling: {machine_label(info)}", flush=True)

@@ -97,6 +97,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def compile_package() -> None:
+    """Write the package's bytecode before any timed command, as ``pip install`` does for an installed one.
+
+    An editable install (``make test``) writes it on first import, unless ``PYTHONDONTWRITEBYTECODE`` is set
+    (it is on some machines); then every timed command compiled the modules changed since, some 0.1-0.6 s.
+    """
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "tyk_migrate"), quiet=1)
+
+
 def tyk_migrate_command() -> list[str]:
     """The ``tyk-migrate`` console script next to this interpreter, else ``python -m tyk_migrate.cli``."""
     script = shutil.which("tyk-migrate", path=str(Path(sys.executable).parent))
