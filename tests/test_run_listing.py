@@ -4,10 +4,15 @@ row needs an app (a rerun the journal answers)."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from run_helpers import make_plan
 
+from tyk_migrate.calls import Call
 from tyk_migrate.config import Settings
-from tyk_migrate.run import apply_plan
+from tyk_migrate.portal import APPS_PATH, AsyncPortalClient
+from tyk_migrate.run import Migration, apply_plan
 from tyk_migrate.run.schedule import Schedule
 
 APPS_LISTED = "GET /portal-api/apps "
@@ -44,3 +49,44 @@ def test_rows_that_all_name_their_app_list_no_apps(sandbox, tmp_path):
     apply_plan(more, settings, tmp_path / "j2")
     assert set(more["status"]) == {"created"}
     assert listings(sandbox.snapshot()) == before
+
+
+class CountsListingPages(AsyncPortalClient):
+    """Records how many pages of /apps were in flight at once."""
+
+    in_flight = peak = 0
+
+    async def _send(self, call: Call) -> Any:
+        listing = call.method == "GET" and call.path == APPS_PATH
+        cls = type(self)
+        cls.in_flight += listing
+        cls.peak = max(cls.peak, cls.in_flight)
+        try:
+            return await super()._send(call)
+        finally:
+            cls.in_flight -= listing
+
+
+def test_a_long_listing_is_walked_ahead_and_finds_the_app_on_its_last_page(make_sandbox, seed_data, tmp_path):
+    """700 apps served 50 a page: the run's walk sends later pages before earlier ones are in, each page in a
+    slot of its own, and still sees the developer's app of a planned name on the last page (reused, not
+    doubled)."""
+    plan = make_plan(6)
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    base = {"Description": "", "RedirectURLs": "", "Visibility": "organisation", "CreatedAt": "2026-10-01 14:30"}
+    filler = [{**base, "ID": 1000 + i, "Name": f"filler {i}", "UserID": 40} for i in range(700)]
+    seed_data["apps"] += [*filler, {**base, "ID": 5000, "Name": name, "UserID": user}]
+    sb = make_sandbox(seed=seed_data, latency_ms=5, behaviour=["paging=max:50"])
+    CountsListingPages.in_flight = CountsListingPages.peak = 0
+
+    async def go() -> None:
+        async with CountsListingPages(sb.portal_url, sb.token) as client:
+            await Migration(plan, client, tmp_path / "j", concurrency=16).run()
+
+    asyncio.run(go())
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+    assert set(plan.loc[:2, "app_id"]) == {5000}  # the developer's app, found on the last page
+    named = [a["ID"] for a in sb.snapshot()["apps"] if (a["UserID"], a["Name"]) == (user, name)]
+    assert named == [5000]
+    assert CountsListingPages.peak >= 4  # pages in flight together (page by page it was 1)
+    assert listings(sb.snapshot()) <= 15 + 8 + 1  # 15 pages of 50, a few sent past the end, and page 1 of 100

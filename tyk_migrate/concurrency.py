@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from .errors import PortalConnectionError, PortalServerError, RateLimited
+from .paging import walk_ahead
 from .portal import AsyncPortalClient, Call, Pager, _Operations
 
 #: Reads start with this many in flight (or the caller's concurrency, if lower) and adapt from there: the
@@ -337,13 +338,8 @@ class AdaptiveReads:
     ) -> list[dict[str, Any]]:
         """A list endpoint's items, each page sent by ``send``: a refused page is retried alone. ``on_page``
         gets each page's new items as soon as it is in (work that needs only them need not wait for the end)."""
-        pager = Pager(path, self.client.per_page, unwrap)
-        while (call := pager.next_call()) is not None:
-            seen = len(pager.items)
-            pager.feed(await self.send(call))
-            if on_page is not None and len(pager.items) > seen:
-                on_page(pager.items[seen:])
-        return pager.items
+        most = max(1, self.controller.maximum // 2)  # a long list's later pages go ahead (paging.walk_ahead)
+        return await walk_ahead(Pager(path, self.client.per_page, unwrap), self.send, most=most, on_page=on_page)
 
 
 class _GatedOperations(_Operations):

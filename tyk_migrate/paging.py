@@ -29,8 +29,11 @@ and adaptive senders share it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import json
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from typing import Any
 
 from .calls import Call
@@ -87,12 +90,36 @@ class Pager:
         self._seen: set[Hashable] = set()
         self._page = 1
         self._done = False
+        self._full = 0
 
     def next_call(self) -> Call | None:
         """The next request, or None when the walk is over."""
+        return self._call(0)
+
+    def ahead(self, pages: int) -> list[Call]:
+        """The next ``pages`` requests, if every page until then comes back full of new rows: what a walk may
+        send before the earlier answers are in (``walk_ahead``). Only ``next_call`` is ever fed."""
+        calls = [self._call(i) for i in range(max(0, pages))]
+        return [c for c in calls if c is not None]
+
+    def _call(self, later: int) -> Call | None:
         if self._done:
             return None
-        return Call("GET", self.path, params={"page": self._page, "per_page": self.per_page})
+        return Call("GET", self.path, params={"page": self._page + later, "per_page": self.per_page})
+
+    @property
+    def full_pages(self) -> int:
+        """Pages in a row that came back full of new rows at the size asked now: a long list shows itself so."""
+        return self._full
+
+    @property
+    def page(self) -> int:
+        """The page ``next_call`` asks for."""
+        return self._page
+
+    @property
+    def done(self) -> bool:
+        return self._done
 
     def feed(self, body: Any) -> None:
         """Read the answer to the last ``next_call``."""
@@ -109,7 +136,7 @@ class Pager:
             if rows and full and self._page > 1:
                 # A full page served again may be all there is or the first rows of more (an endpoint that
                 # honours per_page but not page): one request for a page twice as large tells them apart.
-                self.per_page, self._page = self.per_page * 2, 1
+                self.per_page, self._page, self._full = self.per_page * 2, 1, 0
             else:
                 self._done = True
             return
@@ -119,4 +146,78 @@ class Pager:
             else:
                 self._done = True
                 return
+        self._full = self._full + 1 if full else 0
         self._page += 1
+
+
+Send = Callable[[Call], Awaitable[Any]]
+#: how the async client's walks in this task send their pages (``pages_sent_by``); unset: one by one, its own way
+_PAGES_SENT_BY: contextvars.ContextVar[tuple[Send, int] | None] = contextvars.ContextVar("pages_sent_by", default=None)
+
+
+@contextlib.contextmanager
+def pages_sent_by(send: Send, *, most: int) -> Iterator[None]:
+    """Within the block, the async client's walks started by this task send each page through ``send`` (a run
+    gives each page its own slot and retries) and walk ahead, at most ``most`` pages at once."""
+    token = _PAGES_SENT_BY.set((send, most))
+    try:
+        yield
+    finally:
+        _PAGES_SENT_BY.reset(token)
+
+
+async def walk_pages(pager: Pager, send: Send) -> list[dict[str, Any]]:
+    """The async client's walk: page by page through ``send``, or as ``pages_sent_by`` says."""
+    via = _PAGES_SENT_BY.get()
+    if via is not None:
+        return await walk_ahead(pager, via[0], most=via[1])
+    while (call := pager.next_call()) is not None:
+        pager.feed(await send(call))
+    return pager.items
+
+
+async def walk_ahead(
+    pager: Pager, send: Send, *, most: int, on_page: Callable[[list[dict[str, Any]]], None] | None = None
+) -> list[dict[str, Any]]:
+    """Walk ``pager`` to its end with up to ``most`` pages in flight once the list shows itself long.
+
+    After each full page the walk asks for twice as many pages at once (1, 2, 4 … ``most``), each the call
+    the pager would make next if the pages before it come back full. An answer is only ever fed to the call
+    the pager then asks for, so the walk reads what a page-by-page walk would (sent a little earlier); calls
+    it turns out not to need (past the end of the list, or after a short page changed the size asked) are
+    answered and dropped (cancelled only when the walk fails). A list of one page costs one request, as
+    before; a 5,000-app portal about 8 rounds instead of 51.
+    ``on_page`` gets each page's new rows, in order, as soon as they are fed.
+    """
+    sent: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
+    spare: list[asyncio.Task[Any]] = []  # sent ahead and not needed: their answers are read, then dropped
+    try:
+        while (call := pager.next_call()) is not None:
+            window = min(most, 2 ** min(pager.full_pages, 16))
+            for later in pager.ahead(window):
+                if _key(later) not in sent:
+                    sent[_key(later)] = asyncio.ensure_future(send(later))
+            answer = await sent.pop(_key(call))
+            seen = len(pager.items)
+            pager.feed(answer)
+            if on_page is not None and len(pager.items) > seen:
+                on_page(pager.items[seen:])
+            spare += [sent.pop(k) for k in [k for k in sent if not _still_wanted(k, pager)]]
+    except BaseException:
+        for task in [*sent.values(), *spare]:
+            task.cancel()  # the walk failed or was cancelled: nothing more of it is waited for
+        raise
+    finally:
+        # a page sent ahead is answered like any other (each answer reaches the client's hooks and meters)
+        await asyncio.gather(*sent.values(), *spare, return_exceptions=True)
+    return pager.items
+
+
+def _key(call: Call) -> tuple[Any, ...]:
+    return (call.method, call.path, tuple(sorted((call.params or {}).items())))
+
+
+def _still_wanted(key: tuple[Any, ...], pager: Pager) -> bool:
+    """A call sent ahead is still one the pager may ask for: a later page at the size it asks now."""
+    params = dict(key[2])
+    return not pager.done and params.get("per_page") == pager.per_page and params.get("page", 0) >= pager.page

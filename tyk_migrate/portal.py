@@ -40,7 +40,7 @@ from .errors import (
     Rejected,
     UnexpectedAnswer,
 )
-from .paging import Pager, page_items
+from .paging import Pager, page_items, walk_pages
 from .portal_errors import ERROR_BODY_CHARS as ERROR_BODY_CHARS  # re-exported: tests and scripts read it here
 from .portal_errors import NO_ANSWER_ERRORS, error_messages
 from .portal_errors import NOT_SENT_ERRORS as NOT_SENT_ERRORS  # re-exported with connection_error
@@ -391,7 +391,4 @@ class AsyncPortalClient(_ClientBase):
         return response
 
     async def _walk(self, path: str, unwrap: str | None = None) -> list[dict[str, Any]]:
-        pager = Pager(path, self.per_page, unwrap)
-        while (call := pager.next_call()) is not None:
-            pager.feed(await self._send(call))
-        return pager.items
+        return await walk_pages(Pager(path, self.per_page, unwrap), self._send)  # or as paging.pages_sent_by says
