@@ -5,6 +5,7 @@ row needs an app (a rerun the journal answers)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from run_helpers import make_plan
@@ -90,3 +91,29 @@ def test_a_long_listing_is_walked_ahead_and_finds_the_app_on_its_last_page(make_
     assert named == [5000]
     assert CountsListingPages.peak >= 4  # pages in flight together (page by page it was 1)
     assert listings(sb.snapshot()) <= 15 + 8 + 1  # 15 pages of 50, a few sent past the end, and page 1 of 100
+
+
+def test_the_next_listing_begins_before_the_index_expires_so_rows_do_not_wait(sandbox, tmp_path, monkeypatch):
+    """A listing near its maximum age is walked again in the background: rows go on deciding their apps from
+    the old index meanwhile (still within its age), and none waits for the walk, however long it takes."""
+    from tyk_migrate.run import app_listing, apps
+
+    monkeypatch.setattr(apps, "APP_LISTING_MAX_AGE", 0.8)  # the age each row asks of the index
+    monkeypatch.setattr(app_listing, "APP_LISTING_MAX_AGE", 0.8)
+    monkeypatch.setattr(app_listing, "APP_LISTING_LEAD", 0.4)
+    refresh, waits = app_listing.AppListing._refresh_index, []
+
+    async def timed(self, since):
+        begun = time.perf_counter()
+        await refresh(self, since)
+        if self._index_started > self.ctx.started + 0.1:  # after the run's first listing
+            waits.append(time.perf_counter() - begun)
+
+    monkeypatch.setattr(app_listing.AppListing, "_refresh_index", timed)
+    sandbox.set_faults("", latency_ms=30)
+    plan = make_plan(240, keys_per_app=1)
+    settings = Settings(portal_url=sandbox.portal_url, token=sandbox.token)
+    apply_plan(plan, settings, tmp_path / "j", concurrency=4, max_concurrency=4, batch_size=10)  # a window of 20 rows
+    assert set(plan["status"]) == {"created"}
+    assert listings(sandbox.snapshot()) >= 4  # walked again during the run (2 requests a walk at least)
+    assert waits and max(waits) < 0.005  # served from the index at hand: no row waited for a walk

@@ -20,6 +20,9 @@ from .protocol import Unresolved, error_text
 # Before an app is created, the apps of its owner and name are looked up in a listing at most this old (one
 # walk of /apps serves every app decided in that time): an app someone made meanwhile is reused, not doubled.
 APP_LISTING_MAX_AGE = 60.0
+#: the next listing begins, in the background, this long (or twice the last walk, if longer) before the index
+#: grows too old, so that rows go on being decided from the old one meanwhile instead of waiting for the walk
+APP_LISTING_LEAD = 5.0
 #: walks of /apps tried (each with the reads' own retries) before an app's existence counts as unknown
 LISTING_TRIES = 4
 
@@ -33,6 +36,9 @@ class AppListing:
         self.descriptions: dict[int, object] = {}  # from the same listing; apps listed without one are absent
         self._refresh: asyncio.Task[None] | None = None
         self._refresh_started = -math.inf
+        self._index_started = -math.inf  # when the walk whose apps ``index`` holds began
+        self._walk_seconds = 0.0  # how long the last walk took
+        self._background_failed = False  # a background walk failed: the next waits for the index to expire
 
     async def app_ids(self, user_id: int, name: str, since: float) -> list[int]:
         """IDs of the apps with this owner and name, from an index of all apps listed after ``since``."""
@@ -41,6 +47,7 @@ class AppListing:
             tries += 1
             try:
                 await self._refresh_index(since)
+                self._list_ahead()
                 break
             except PortalError as exc:
                 if tries >= LISTING_TRIES:
@@ -50,7 +57,7 @@ class AppListing:
 
     async def _refresh_index(self, since: float) -> None:
         """List every app once for all rows waiting on a lookup (coalesced: one walk serves many)."""
-        while True:
+        while self._index_started < since:
             task = self._refresh
             failed = task is not None and task.done() and (task.cancelled() or task.exception() is not None)
             if task is None or failed or (task.done() and self._refresh_started < since):
@@ -67,8 +74,22 @@ class AppListing:
         if self._refresh is None:
             self._start().add_done_callback(lambda t: t.cancelled() or t.exception())  # a waiter sees a failure
 
+    def _list_ahead(self) -> None:
+        """Begin the next walk in the background when the index is near its maximum age: with thousands of
+        apps (this run makes them) a walk takes seconds, and rows deciding apps would wait for it."""
+        running = self._refresh is not None and not self._refresh.done()
+        lead = max(APP_LISTING_LEAD, 2 * self._walk_seconds)
+        if running or self._background_failed or time.perf_counter() - self._index_started < APP_LISTING_MAX_AGE - lead:
+            return
+
+        def ended(task: asyncio.Task[None]) -> None:
+            self._background_failed = task.cancelled() or task.exception() is not None
+
+        self._start().add_done_callback(ended)
+
     def _start(self) -> asyncio.Task[None]:
-        self._refresh_started, self._refresh = time.perf_counter(), asyncio.create_task(self._list_apps())
+        started = time.perf_counter()
+        self._refresh_started, self._refresh = started, asyncio.create_task(self._list_apps(started))
         return self._refresh
 
     async def finish(self) -> None:
@@ -77,7 +98,7 @@ class AppListing:
             self._refresh.cancel()
             await asyncio.gather(self._refresh, return_exceptions=True)
 
-    async def _list_apps(self) -> None:
+    async def _list_apps(self, started: float) -> None:
         """One walk of /apps, each page a read of its own (its own slot and retries), later pages sent ahead
         once the list shows itself long: the apps this run makes lengthen it, and every row needing an app
         waits for the walk (a page at a time, 17,000 apps took 9.1 s at 50 ms; docs/benchmarks.md)."""
@@ -88,4 +109,7 @@ class AppListing:
 
         with pages_sent_by(page, most=max(1, self.ctx.gate.limiter.limit // 2)):
             listing = await client.list_apps()
-        self.index, self.descriptions = apps_by_owner_name(listing), app_descriptions(listing)
+        self._walk_seconds = time.perf_counter() - started
+        if started > self._index_started:  # a walk begun earlier that ended later must not undo a newer one
+            self.index, self.descriptions = apps_by_owner_name(listing), app_descriptions(listing)
+            self._index_started, self._background_failed = started, False
