@@ -96,9 +96,8 @@ def test_a_long_listing_is_walked_ahead_and_finds_the_app_on_its_last_page(make_
 def test_the_next_listing_begins_before_the_index_expires_so_rows_do_not_wait(sandbox, tmp_path, monkeypatch):
     """A listing near its maximum age is walked again in the background: rows go on deciding their apps from
     the old index meanwhile (still within its age), and none waits for the walk, however long it takes."""
-    from tyk_migrate.run import app_listing, apps
+    from tyk_migrate.run import app_listing
 
-    monkeypatch.setattr(apps, "APP_LISTING_MAX_AGE", 0.8)  # the age each row asks of the index
     monkeypatch.setattr(app_listing, "APP_LISTING_MAX_AGE", 0.8)
     monkeypatch.setattr(app_listing, "APP_LISTING_LEAD", 0.4)
     refresh, waits = app_listing.AppListing._refresh_index, []
@@ -117,3 +116,32 @@ def test_the_next_listing_begins_before_the_index_expires_so_rows_do_not_wait(sa
     assert set(plan["status"]) == {"created"}
     assert listings(sandbox.snapshot()) >= 4  # walked again during the run (2 requests a walk at least)
     assert waits and max(waits) < 0.005  # served from the index at hand: no row waited for a walk
+
+
+def test_a_walk_longer_than_the_listing_age_stretches_the_age_so_rows_do_not_wait_for_walks(
+    make_sandbox, seed_data, tmp_path, monkeypatch
+):
+    """A portal of so many apps that one walk outlasts the listing's maximum age: with a fixed age, a row
+    would wait for a walk begun after it asked, every time. The age stretches to twice the walk, so the walks
+    go on in the background and rows are decided from the latest."""
+    from tyk_migrate.run import app_listing
+
+    monkeypatch.setattr(app_listing, "APP_LISTING_MAX_AGE", 0.2)
+    monkeypatch.setattr(app_listing, "APP_LISTING_LEAD", 0.05)
+    refresh, waits = app_listing.AppListing._refresh_index, []
+
+    async def timed(self, since):
+        begun, listed = time.perf_counter(), self._walk_seconds > 0  # asked once the run's first walk was done
+        await refresh(self, since)
+        if listed:
+            waits.append(time.perf_counter() - begun)
+
+    monkeypatch.setattr(app_listing.AppListing, "_refresh_index", timed)
+    base = {"Description": "", "RedirectURLs": "", "Visibility": "organisation", "CreatedAt": "2026-10-01 14:30"}
+    seed_data["apps"] += [{**base, "ID": 1000 + i, "Name": f"filler {i}", "UserID": 40} for i in range(300)]
+    sb = make_sandbox(seed=seed_data, latency_ms=25, behaviour=["paging=max:10"])  # 31 pages, 2 at a time
+    plan = make_plan(60, keys_per_app=1)
+    settings = Settings(portal_url=sb.portal_url, token=sb.token)
+    apply_plan(plan, settings, tmp_path / "j", concurrency=4, max_concurrency=4, batch_size=10)
+    assert set(plan["status"]) == {"created"}, plan["error"].tolist()
+    assert waits and max(waits) < 0.005

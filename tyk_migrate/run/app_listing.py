@@ -19,6 +19,8 @@ from .protocol import Unresolved, error_text
 
 # Before an app is created, the apps of its owner and name are looked up in a listing at most this old (one
 # walk of /apps serves every app decided in that time): an app someone made meanwhile is reused, not doubled.
+# A walk that takes longer than half of it (a portal of very many apps) stretches it to twice the walk: a
+# listing is as old as its walk anyway, and one older than its age when it ends would never be used.
 APP_LISTING_MAX_AGE = 60.0
 #: the next listing begins, in the background, this long (or twice the last walk, if longer) before the index
 #: grows too old, so that rows go on being decided from the old one meanwhile instead of waiting for the walk
@@ -74,12 +76,20 @@ class AppListing:
         if self._refresh is None:
             self._start().add_done_callback(lambda t: t.cancelled() or t.exception())  # a waiter sees a failure
 
+    @property
+    def max_age(self) -> float:
+        """How old a listing may be to decide a new app: ``APP_LISTING_MAX_AGE``, or twice the last walk (or
+        the one under way, so far), whichever is longest."""
+        running = self._refresh is not None and not self._refresh.done()
+        so_far = time.perf_counter() - self._refresh_started if running else 0.0
+        return max(APP_LISTING_MAX_AGE, 2 * self._walk_seconds, 2 * so_far)
+
     def _list_ahead(self) -> None:
         """Begin the next walk in the background when the index is near its maximum age: with thousands of
         apps (this run makes them) a walk takes seconds, and rows deciding apps would wait for it."""
         running = self._refresh is not None and not self._refresh.done()
         lead = max(APP_LISTING_LEAD, 2 * self._walk_seconds)
-        if running or self._background_failed or time.perf_counter() - self._index_started < APP_LISTING_MAX_AGE - lead:
+        if running or self._background_failed or time.perf_counter() - self._index_started < self.max_age - lead:
             return
 
         def ended(task: asyncio.Task[None]) -> None:

@@ -33,7 +33,7 @@ from ..ownership import (
 )
 from ..plan import oldest_app
 from ..vocabulary import CREATED, FAILED
-from .app_listing import APP_LISTING_MAX_AGE, AppListing
+from .app_listing import AppListing
 from .context import RunContext
 from .gate import Stopped
 from .groups import AppGroup, patiently
@@ -87,11 +87,11 @@ class Apps:
     async def ensure(self, group: AppGroup) -> int:
         user_id, name = group.user_id, group.app_name
         rec = self.ctx.journal.app(user_id, name)
-        # Who holds this owner and name now? A listing of this run, at most APP_LISTING_MAX_AGE old, decides:
+        # Who holds this owner and name now? A listing of this run, at most a minute old (listing.max_age), decides:
         # the plan may be stale, or another journal may have made the app since. Nothing is sent without it.
         try:
             listed = await self.listing.app_ids(
-                user_id, name, max(self.ctx.started, time.perf_counter() - APP_LISTING_MAX_AGE)
+                user_id, name, max(self.ctx.started, time.perf_counter() - self.listing.max_age)
             )
         except Unresolved as exc:
             raise NoListing(str(exc)) from None
