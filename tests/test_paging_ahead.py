@@ -112,3 +112,11 @@ def test_a_failed_page_fails_the_walk_and_leaves_nothing_in_flight():
         assert not others and portal.in_flight == 0
 
     asyncio.run(main())
+
+
+def test_a_most_below_one_walks_page_by_page():
+    """break18d: ``most=0`` (a limit halved to nothing by a caller that did not clamp it) sent no page and
+    failed with a KeyError; it walks one page at a time."""
+    portal = FakeList(250)
+    items = asyncio.run(walk_ahead(Pager("/apps", 100), portal.send, most=0))
+    assert items == portal.rows and portal.sent == [(1, 100), (2, 100), (3, 100)]

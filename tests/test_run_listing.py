@@ -8,6 +8,7 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
 from run_helpers import make_plan
 
 from tyk_migrate.calls import Call
@@ -145,3 +146,44 @@ def test_a_walk_longer_than_the_listing_age_stretches_the_age_so_rows_do_not_wai
     apply_plan(plan, settings, tmp_path / "j", concurrency=4, max_concurrency=4, batch_size=10)
     assert set(plan["status"]) == {"created"}, plan["error"].tolist()
     assert waits and max(waits) < 0.005
+
+
+def _listing_of(sandbox: Any, client: AsyncPortalClient) -> Any:
+    """An ``AppListing`` over a run context of its own (the gate opened, reads only: no journal needed)."""
+    from tyk_migrate.concurrency import Limiter
+    from tyk_migrate.retry import RetryPolicy
+    from tyk_migrate.run.app_listing import AppListing
+    from tyk_migrate.run.context import RunContext
+    from tyk_migrate.run.gate import Gate
+    from tyk_migrate.run.protocol import ExactlyOnce
+
+    gate = Gate(Limiter(4))
+    gate.open()
+    writer = ExactlyOnce(gate, RetryPolicy(), None)  # type: ignore[arg-type]  # reads never touch the journal
+    ctx = RunContext(None, client, 1, writer, gate, None, time.perf_counter())  # type: ignore[arg-type]
+    return AppListing(ctx)
+
+
+@pytest.mark.parametrize("stopping", [False, True], ids=["running", "stopping"])
+def test_a_stopping_run_begins_no_listing_in_the_background(sandbox, monkeypatch, stopping):
+    """break18d: a row deciding its app while the run stops found the index near its age and began the next walk
+    of every app in the background: requests a stopping run sends for nothing (no app is decided after it)."""
+    from tyk_migrate.run import app_listing
+
+    monkeypatch.setattr(app_listing, "APP_LISTING_MAX_AGE", 5.0)
+    monkeypatch.setattr(app_listing, "APP_LISTING_LEAD", 4.9)  # any index 0.1 s old is near its age
+
+    async def go() -> bool:
+        async with AsyncPortalClient(sandbox.portal_url, sandbox.token) as client:
+            listing = _listing_of(sandbox, client)
+            await listing.app_ids(2, "nothing", listing.ctx.started)  # the run's first walk
+            first = listing._refresh
+            await asyncio.sleep(0.15)
+            if stopping:
+                listing.ctx.gate.stop()
+            await listing.app_ids(2, "nothing", listing.ctx.started)  # the index is still within its age
+            begun = listing._refresh is not first
+            await listing.finish()
+            return begun
+
+    assert asyncio.run(go()) is not stopping

@@ -193,7 +193,7 @@ async def walk_ahead(
     spare: list[asyncio.Task[Any]] = []  # sent ahead and not needed: their answers are read, then dropped
     try:
         while (call := pager.next_call()) is not None:
-            window = min(most, 2 ** min(pager.full_pages, 16))
+            window = max(1, min(most, 2 ** min(pager.full_pages, 16)))  # the call asked for always goes out
             for later in pager.ahead(window):
                 if _key(later) not in sent:
                     sent[_key(later)] = asyncio.ensure_future(send(later))

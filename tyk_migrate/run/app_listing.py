@@ -91,6 +91,8 @@ class AppListing:
         lead = max(APP_LISTING_LEAD, 2 * self._walk_seconds)
         if running or self._background_failed or time.perf_counter() - self._index_started < self.max_age - lead:
             return
+        if self.ctx.gate.stopping or self.ctx.gate.halted:  # no app is decided after a stop: the walk would be waste
+            return
 
         def ended(task: asyncio.Task[None]) -> None:
             self._background_failed = task.cancelled() or task.exception() is not None
