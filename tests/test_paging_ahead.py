@@ -120,3 +120,21 @@ def test_a_most_below_one_walks_page_by_page():
     portal = FakeList(250)
     items = asyncio.run(walk_ahead(Pager("/apps", 100), portal.send, most=0))
     assert items == portal.rows and portal.sent == [(1, 100), (2, 100), (3, 100)]
+
+
+def test_a_ceiling_that_drops_mid_walk_sends_fewer_ahead():
+    """``most`` as a callable is asked before each round: a run whose limit falls (429s) stops a walk in
+    progress from taking more than its new share of the slots."""
+    portal, ceiling, at_send = FakeList(5000, delay=0.005), [8], []
+    original = portal.send
+
+    async def send(call: Call) -> Any:
+        at_send.append(portal.in_flight + 1)  # counting this one
+        answer = await original(call)
+        if len(portal.sent) >= 12:
+            ceiling[0] = 1
+        return answer
+
+    items = asyncio.run(walk_ahead(Pager("/apps", 100), send, most=lambda: ceiling[0]))
+    assert len(items) == 5000 and max(at_send) > 1  # it did walk ahead while the ceiling was 8
+    assert all(n == 1 for n in at_send[-30:])  # then one page at a time

@@ -151,12 +151,14 @@ class Pager:
 
 
 Send = Callable[[Call], Awaitable[Any]]
+#: at most how many pages in flight: a number, or asked again before each round (a limit that moves)
+Most = int | Callable[[], int]
 #: how the async client's walks in this task send their pages (``pages_sent_by``); unset: one by one, its own way
-_PAGES_SENT_BY: contextvars.ContextVar[tuple[Send, int] | None] = contextvars.ContextVar("pages_sent_by", default=None)
+_PAGES_SENT_BY: contextvars.ContextVar[tuple[Send, Most] | None] = contextvars.ContextVar("pages_sent_by", default=None)
 
 
 @contextlib.contextmanager
-def pages_sent_by(send: Send, *, most: int) -> Iterator[None]:
+def pages_sent_by(send: Send, *, most: Most) -> Iterator[None]:
     """Within the block, the async client's walks started by this task send each page through ``send`` (a run
     gives each page its own slot and retries) and walk ahead, at most ``most`` pages at once."""
     token = _PAGES_SENT_BY.set((send, most))
@@ -177,7 +179,7 @@ async def walk_pages(pager: Pager, send: Send) -> list[dict[str, Any]]:
 
 
 async def walk_ahead(
-    pager: Pager, send: Send, *, most: int, on_page: Callable[[list[dict[str, Any]]], None] | None = None
+    pager: Pager, send: Send, *, most: Most, on_page: Callable[[list[dict[str, Any]]], None] | None = None
 ) -> list[dict[str, Any]]:
     """Walk ``pager`` to its end with up to ``most`` pages in flight once the list shows itself long.
 
@@ -187,13 +189,15 @@ async def walk_ahead(
     it turns out not to need (past the end of the list, or after a short page changed the size asked) are
     answered and dropped (cancelled only when the walk fails). A list of one page costs one request, as
     before; a 5,000-app portal about 8 rounds instead of 51.
-    ``on_page`` gets each page's new rows, in order, as soon as they are fed.
+    ``on_page`` gets each page's new rows, in order, as soon as they are fed. ``most`` may be a callable,
+    asked before each round: a walk under a limit that drops (429s) then sends fewer ahead.
     """
     sent: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
     spare: list[asyncio.Task[Any]] = []  # sent ahead and not needed: their answers are read, then dropped
     try:
         while (call := pager.next_call()) is not None:
-            window = max(1, min(most, 2 ** min(pager.full_pages, 16)))  # the call asked for always goes out
+            ceiling = most() if callable(most) else most
+            window = max(1, min(ceiling, 2 ** min(pager.full_pages, 16)))  # the call asked for always goes out
             for later in pager.ahead(window):
                 if _key(later) not in sent:
                     sent[_key(later)] = asyncio.ensure_future(send(later))

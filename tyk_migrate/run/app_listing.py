@@ -119,7 +119,8 @@ class AppListing:
         async def page(call: Call) -> Any:
             return await writer.read(lambda: client._send(call))
 
-        with pages_sent_by(page, most=max(1, self.ctx.gate.limiter.limit // 2)):
+        limiter = self.ctx.gate.limiter
+        with pages_sent_by(page, most=lambda: max(1, limiter.limit // 2)):  # half the slots, as the limit moves
             listing = await client.list_apps()
         self._walk_seconds = time.perf_counter() - started
         if started > self._index_started:  # a walk begun earlier that ended later must not undo a newer one
