@@ -5,6 +5,7 @@ rollback finds apps it only has an intent for. Every outcome must match the port
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from typing import Any
 
@@ -206,3 +207,29 @@ def test_key_exists_but_the_listing_still_lags_leaves_the_outcome_open_for_rollb
     assert reveal(plan.loc[0, "key_id"]) in keys  # it did land
     rollback(tmp_path / "j", settings_for(sandbox))
     assert reveal(plan.loc[0, "key_id"]) not in [c["KeyID"] for c in sandbox.snapshot()["custom_credentials"]]
+
+
+def test_a_cancelled_run_leaves_no_row_running_and_a_rerun_settles_it(make_sandbox, tmp_path):
+    """Cancelling ``Migration.run()`` itself (a second Ctrl-C, a notebook's interrupt) ends its rows with it:
+    none runs on against the closed journal and client. The rerun of the same journal settles every row."""
+    sb = make_sandbox(latency_ms=20)
+    plan = make_plan(120, keys_per_app=1)
+    journal = tmp_path / "j"
+
+    async def cancel_mid_run() -> list[asyncio.Task[Any]]:
+        async with AsyncPortalClient(settings=settings_for(sb)) as client:
+            run = Migration(plan, client, journal, concurrency=8, max_concurrency=8, batch_size=10)  # 32 rows at once
+            task = asyncio.create_task(run.run())
+            while run.progress.created < 10:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0.2)  # a row task left running would still be going
+            return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(cancel_mid_run()) == []
+    rerun = make_plan(120, keys_per_app=1)
+    apply_plan(rerun, settings_for(sb), journal)
+    assert set(rerun["status"]) <= {"created", "skipped"}
+    assert portal_audit(sb.snapshot(), rerun) == CLEAN

@@ -88,24 +88,32 @@ class Schedule:
         self.rows.flush(force=True)
         window = asyncio.Semaphore(self.window)
         tasks: list[asyncio.Task[None]] = []
-        for number, batch in enumerate(work, start=1):
-            await self.gate.wait_running()
-            if self.gate.stopping:
-                break
-            self.tally.batch = number
-            tasks.extend(self._open_batch(batch))
-            for pos in batch:
-                await window.acquire()
+        try:
+            for number, batch in enumerate(work, start=1):
+                await self.gate.wait_running()
                 if self.gate.stopping:
-                    window.release()
                     break
-                task = asyncio.create_task(self._row_task(pos))
-                task.add_done_callback(lambda _: window.release())
-                tasks.append(task)
-        if tasks:
-            await asyncio.gather(*tasks)
-        if self.apps is not None and self.apps.compensations:
-            await asyncio.gather(*self.apps.compensations)
+                self.tally.batch = number
+                tasks.extend(self._open_batch(batch))
+                for pos in batch:
+                    await window.acquire()
+                    if self.gate.stopping:
+                        window.release()
+                        break
+                    task = asyncio.create_task(self._row_task(pos))
+                    task.add_done_callback(lambda _: window.release())
+                    tasks.append(task)
+            if tasks:
+                await asyncio.gather(*tasks)
+            if self.apps is not None and self.apps.compensations:
+                await asyncio.gather(*self.apps.compensations)
+        except asyncio.CancelledError:
+            # the run itself was cancelled (a second Ctrl-C, a notebook's interrupt): its rows end with it,
+            # instead of running on against a journal and a client that are about to close
+            await _cancelled(tasks)
+            if self.apps is not None:  # after the rows: a row cancelled may have queued a compensation
+                await _cancelled(self.apps.compensations)
+            raise
         self.rows.flush(force=True)
 
     async def _triage_all(self) -> list[list[int]]:
@@ -226,3 +234,10 @@ class Schedule:
             self.finish_row(pos, PENDING, group, error="stopped when the journal failed; rerun to resolve it")
         except Exception as exc:
             self.finish_row(pos, FAILED, group, error=f"{type(exc).__name__}: {error_text(exc, rows.key[pos])}")
+
+
+async def _cancelled(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until each has ended (their own cleanup runs: slots, intents)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
