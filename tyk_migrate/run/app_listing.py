@@ -77,19 +77,21 @@ class AppListing:
             self._start().add_done_callback(lambda t: t.cancelled() or t.exception())  # a waiter sees a failure
 
     @property
+    def _walking(self) -> bool:
+        return self._refresh is not None and not self._refresh.done()
+
+    @property
     def max_age(self) -> float:
         """How old a listing may be to decide a new app: ``APP_LISTING_MAX_AGE``, or twice the last walk (or
         the one under way, so far), whichever is longest."""
-        running = self._refresh is not None and not self._refresh.done()
-        so_far = time.perf_counter() - self._refresh_started if running else 0.0
+        so_far = time.perf_counter() - self._refresh_started if self._walking else 0.0
         return max(APP_LISTING_MAX_AGE, 2 * self._walk_seconds, 2 * so_far)
 
     def _list_ahead(self) -> None:
         """Begin the next walk in the background when the index is near its maximum age: with thousands of
         apps (this run makes them) a walk takes seconds, and rows deciding apps would wait for it."""
-        running = self._refresh is not None and not self._refresh.done()
         lead = max(APP_LISTING_LEAD, 2 * self._walk_seconds)
-        if running or self._background_failed or time.perf_counter() - self._index_started < self.max_age - lead:
+        if self._walking or self._background_failed or time.perf_counter() - self._index_started < self.max_age - lead:
             return
         if self.ctx.gate.stopping or self.ctx.gate.halted:  # no app is decided after a stop: the walk would be waste
             return
