@@ -237,3 +237,19 @@ def test_a_trailing_dot_names_the_same_portal_and_a_query_is_refused() -> None:
     for url in ("https://portal.example.com?x=1", "https://portal.example.com/#top"):
         with pytest.raises(ConfigError, match="no \\?query or #fragment"):
             portal_api_base(url)
+
+
+def test_cli_apply_against_a_portal_in_use_is_refused_before_reading_it(sandbox, tmp_path):
+    child = hold_in_child(sandbox.portal_url, tmp_path / "held.journal")
+    try:
+        refused = subprocess.run(
+            [*CLI, "apply", str(SAMPLE), "--no-progress", "--journal", str(tmp_path / "a.journal"),
+             "--out", str(tmp_path / "a.csv")],
+            env={**os.environ, "TYK_PORTAL_URL": sandbox.portal_url, "TYK_PORTAL_TOKEN": sandbox.token},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        child.communicate("", timeout=30)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: portal"), refused.stdout + refused.stderr
+    # taken before the snapshot: nothing read (so the snapshot's walk of /apps can be the run's first listing)
+    assert not any(r.startswith("GET /portal-api") for r in sandbox.snapshot()["requests"]["by_route"])

@@ -25,6 +25,8 @@ allow_concurrent_runs``) switches the lock off for those who know their runs wri
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -78,6 +80,9 @@ class PortalLock:
         self.journal = Path(journal).resolve()
         self._fd: int | None = None
         self._url = portal_url
+        #: ``time.perf_counter()`` when it was taken (inf while not held): no other run on this machine has
+        #: written to the portal since, so a listing begun after it is as good as one begun by the run itself
+        self.acquired_at = math.inf
 
     @property
     def held(self) -> bool:
@@ -88,12 +93,14 @@ class PortalLock:
             return
         data = holder_info(journal=str(self.journal), portal=self.portal)
         self._fd = lock_file(portal_lock_path(self._url), data, refused=self._refused, what=f"portal {self.portal}")
+        self.acquired_at = time.perf_counter()
 
     def _refused(self, raw: bytes) -> PortalLocked:
         return PortalLocked(_holder_line(raw, self.portal))
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
+        self.acquired_at = math.inf
         if fd is not None:
             unlock(fd)
 

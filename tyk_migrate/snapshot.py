@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ __all__ = [
     "PLAN_LIMIT_FIELDS",
     "PROGRESS_MIN_APPS",
     "PROVIDER_ADMIN_ROLES",
+    "AppsWalk",
     "PortalSnapshot",
     "SnapshotApps",
     "SnapshotCredentials",
@@ -70,6 +72,18 @@ __all__ = [
 PROGRESS_MIN_APPS = 200
 
 
+@dataclass(frozen=True)
+class AppsWalk:
+    """A snapshot's walk of ``/apps``: the apps as the portal listed them (raw), between ``started`` and
+    ``ended`` (``time.perf_counter()``). A run that held the portal's lock since before ``started`` takes it
+    for its own first listing (``Migration(apps_listed=...)``) instead of walking ``/apps`` again."""
+
+    portal_url: str
+    started: float
+    ended: float
+    apps: list[dict[str, Any]] = field(repr=False)
+
+
 @dataclass
 class PortalSnapshot:
     """The portal at one moment, as frames. Planning and reconciliation read only this, never the API."""
@@ -81,6 +95,8 @@ class PortalSnapshot:
     credentials: pd.DataFrame
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     portal_url: str = ""
+    #: the walk of /apps the frames came from (None for a snapshot not read from a portal)
+    apps_walk: AppsWalk | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_api(
@@ -227,6 +243,7 @@ class _AppsAndCredentials:
         self._listings: list[asyncio.Task[None]] = []
         self._done = 0
         self._bar: Any = None  # made once the number of apps is known, as before
+        self.walk: AppsWalk | None = None
 
     async def _list(self, app_id: int) -> None:
         creds = await self.reads.portal.list_credentials(app_id)
@@ -240,7 +257,9 @@ class _AppsAndCredentials:
 
     async def fetch(self) -> list[dict[str, Any]]:
         try:
+            started = time.perf_counter()
             apps = await self.reads.walk(APPS_PATH, on_page=self._page)
+            self.walk = AppsWalk(self.reads.client.base_url, started, time.perf_counter(), apps)
             self._bar = _progress_bar(len(apps), self.progress, "credentials")
             self._bar.update(self._done)
             await self.reads.gather(*self._listings)  # the first failure cancels the rest
@@ -276,10 +295,12 @@ async def fetch_snapshot_async(
         )
     credentials = apps_and_credentials.credentials
     credentials.sort(key=lambda c: _int(c.get("ID")))
-    return PortalSnapshot.from_api(
+    snapshot = PortalSnapshot.from_api(
         users=users, products=products, plans=plans, apps=apps, credentials=credentials,
         portal_url=client.base_url, fetched_at=fetched_at,
     )  # fmt: skip
+    snapshot.apps_walk = apps_and_credentials.walk
+    return snapshot
 
 
 def fetch_snapshot(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,7 @@ def apply_command(
       tyk-migrate apply keys.csv --journal run.journal --dry-run
     """
     from ..plan.accounts import account_counts
+    from ..portal_lock import take_portal_lock
     from ..preflight.use import explicit_auth_token_type, use_preflight
     from ..report import export_outcomes
     from ..run.readback import ReadBackPolicy
@@ -122,26 +124,33 @@ def apply_command(
     if preflight.note:  # "not used" is a warning everyone sees; what a preflight set is a line of the output
         (session.line if preflight.result is not None else session.note)(preflight.note)
     show = None if session.show_progress else False
-    prepared = source.prepare(portal=session.client(settings), progress=show, accounts=accounts)
-    session.protect(prepared.legacy["key_id"])
-    plan = prepared.plan
-    session.lines(present.apply_header(source.path, prepared))
-    if users_line := account_summary(account_counts(plan)):
-        session.line(users_line)
-    bar = ProgressBar(len(plan), "dry run" if dry_run else "apply", session.show_progress and not no_progress)
-    ended = run_migration(
-        plan,
-        settings,
-        journal,
-        bar=bar,
-        batch_size=batch_size,
-        concurrency=limit,
-        max_concurrency=max_concurrency,
-        dry_run=dry_run,
-        force_journal=force_journal,
-        **preflight.migration_options(limit, max_concurrency),
-        read_back=ReadBackPolicy.for_portal(read_back, preflight.trust_answer),
-    )
+    portal = session.client(settings)  # a missing or bad portal URL is refused here, in one line
+    # the portal is this run's before it is read (a second run is refused before any reading), so the
+    # snapshot's walk of /apps serves as the run's first listing (Migration's apps_listed)
+    lock = None if dry_run else take_portal_lock(settings, portal.base_url, journal)
+    with lock or contextlib.nullcontext():  # released by the run's end, or here if it never began
+        prepared = source.prepare(portal=portal, progress=show, accounts=accounts)
+        session.protect(prepared.legacy["key_id"])
+        plan = prepared.plan
+        session.lines(present.apply_header(source.path, prepared))
+        if users_line := account_summary(account_counts(plan)):
+            session.line(users_line)
+        bar = ProgressBar(len(plan), "dry run" if dry_run else "apply", session.show_progress and not no_progress)
+        ended = run_migration(
+            plan,
+            settings,
+            journal,
+            bar=bar,
+            batch_size=batch_size,
+            concurrency=limit,
+            max_concurrency=max_concurrency,
+            dry_run=dry_run,
+            force_journal=force_journal,
+            **preflight.migration_options(limit, max_concurrency),
+            read_back=ReadBackPolicy.for_portal(read_back, preflight.trust_answer),
+            portal_lock=lock,
+            apps_listed=prepared.snapshot.apps_walk,
+        )
     migration = ended.migration
     statuses = status_counts(plan)
     honest = run_limit(migration, statuses) if not dry_run else None

@@ -71,9 +71,18 @@ class AppListing:
             with contextlib.suppress(Exception):
                 await asyncio.shield(task)  # a listing begun before our write: wait, then list again
 
+    def seed(self, started: float, ended: float, listing: list[dict[str, Any]]) -> None:
+        """Take a walk of /apps made before the run (``started`` .. ``ended``) as its first listing: the
+        snapshot's, begun after the run took the portal's lock (``Migration`` checks that), so rows are decided
+        at once instead of after a second walk. A lookup still trusts it only from ``ctx.started`` on."""
+        if started > self._index_started:
+            self.index, self.descriptions = apps_by_owner_name(listing), app_descriptions(listing)
+            self._index_started, self._walk_seconds = started, max(0.0, ended - started)
+
     def begin(self) -> None:
-        """Begin the run's first listing of the apps now, so that it overlaps the run's set-up."""
-        if self._refresh is None:
+        """Begin the run's first listing of the apps now, so that it overlaps the run's set-up (not when
+        a walk made after the run took the portal's lock was seeded: ``_list_ahead`` renews that one)."""
+        if self._refresh is None and self._index_started == -math.inf:
             self._start().add_done_callback(lambda t: t.cancelled() or t.exception())  # a waiter sees a failure
 
     @property

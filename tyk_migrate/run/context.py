@@ -26,4 +26,6 @@ class RunContext:
     writer: ExactlyOnce  #: the exactly-once protocol over the run's gate, retry budget and journal
     gate: Gate
     rows: RowTable
-    started: float  #: ``time.perf_counter()`` when the run began: listings older than this are not trusted
+    #: ``time.perf_counter()`` from which a listing is trusted: when the run began, or when it took the portal's
+    #: lock if it did so earlier (``Migration(portal_lock=...)``): a listing begun before is not trusted
+    started: float

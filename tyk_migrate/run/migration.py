@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -23,7 +23,7 @@ from ..journal import Journal, input_identity
 from ..journal_users import users_of
 from ..ownership import journal_failure_message
 from ..portal import AsyncPortalClient
-from ..portal_lock import PortalLock, take_portal_lock
+from ..portal_lock import PortalLock, portal_identity, take_portal_lock
 from ..retry import RetryPolicy
 from ..vocabulary import OUTCOME_STATUSES, RUN_INPUT_COLUMNS
 from .apps import Apps
@@ -37,6 +37,14 @@ from .rows import RowTable
 from .schedule import Schedule
 from .users import settle_owners
 
+if TYPE_CHECKING:
+    from ..snapshot import AppsWalk
+
+
+def under_lock(walk: AppsWalk, lock: PortalLock) -> bool:
+    """Whether a walk of /apps was made of the lock's portal, begun while the lock was held."""
+    return walk.started >= lock.acquired_at and portal_identity(walk.portal_url) == lock.portal
+
 
 class Migration:
     """One migration run over a plan frame. See the package docstring and docs/running.md.
@@ -44,6 +52,11 @@ class Migration:
     ``await m.run()`` runs to the end and returns the plan frame; ``m.start()`` schedules it on the running
     loop (Jupyter) and returns the task; ``pause()``, ``resume()``, ``stop()`` may be called from any task
     of that loop; ``progress`` and ``summary()`` can be read at any time.
+
+    ``portal_lock``: the portal's lock, taken by the caller before it read the portal (``tyk-migrate apply``);
+    the run keeps it (one of another portal is not used) and releases it at its end. ``apps_listed``: the
+    snapshot's walk of ``/apps``; when that lock was held since before the walk began, it is the run's first
+    listing (no other run on this machine can have written meanwhile), so the first apps are created at once.
     """
 
     def __init__(
@@ -69,6 +82,8 @@ class Migration:
         flush_interval: float = 0.25,
         create_users: bool = True,
         activate_users: bool = True,
+        portal_lock: PortalLock | None = None,
+        apps_listed: AppsWalk | None = None,
     ) -> None:
         missing = [c for c in RUN_INPUT_COLUMNS if c not in plan.columns]
         if missing:
@@ -121,7 +136,8 @@ class Migration:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._own_client = False
         self._restore: tuple[AsyncPortalClient, Any, Any] | None = None
-        self._portal_lock: PortalLock | None = None  # one run per portal per machine, while this one sends
+        self._portal_lock: PortalLock | None = portal_lock  # one run per portal per machine, while this one sends
+        self._apps_listed = apps_listed
         self._positions: list[int] = []
         self._schedule: Schedule | None = None
 
@@ -246,7 +262,9 @@ class Migration:
         # before the journal records a run: a second run writing to this portal from this machine (another
         # journal) is refused. A dry run never gets here (it writes nothing); rollback takes no such lock
         # (portal_lock's docstring says why).
-        self._portal_lock = take_portal_lock(client.settings, client.base_url, journal.path)
+        lock = self._portal_lock
+        if lock is None or not lock.held or lock.portal != portal_identity(client.base_url):
+            self._portal_lock = take_portal_lock(client.settings, client.base_url, journal.path)
         journal.bind_portal(client.base_url)
         self._restore = (client, client.on_response, client.retry)
         client.on_response = self._hooked(client.on_response)
@@ -264,8 +282,12 @@ class Migration:
         client, run_id, rows, gate = self.client, self.run_id, self.rows, self.gate
         assert client is not None and run_id is not None and rows is not None
         writer = ExactlyOnce(gate, self.policy, journal)
-        ctx = self.context = RunContext(journal, client, run_id, writer, gate, rows, self.tally.started)
+        lock, listed = self._portal_lock, self._apps_listed
+        trusted_from = min(self.tally.started, lock.acquired_at) if lock is not None else self.tally.started
+        ctx = self.context = RunContext(journal, client, run_id, writer, gate, rows, trusted_from)
         schedule.apps = Apps(ctx, delete_empty=self.delete_empty_apps, report=self._report)
+        if listed is not None and lock is not None and under_lock(listed, lock):
+            schedule.apps.listing.seed(listed.started, listed.ended, listed.apps)
         schedule.creds = Credentials(
             ctx,
             verify_readback=self.verify_readback,
