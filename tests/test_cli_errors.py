@@ -202,7 +202,7 @@ class _Capture:
 
 
 def test_the_console_script_is_the_package(tmp_path: Path) -> None:
-    """``tyk-migrate = "tyk_migrate.cli:main"`` and ``python -m tyk_migrate.cli`` are the same command."""
+    """``tyk-migrate = "tyk_migrate.launch:main"`` and ``python -m tyk_migrate.cli`` are the same command."""
     script = Path(sys.executable).with_name("tyk-migrate")
     for command in ([str(script)] if script.exists() else []) + [[sys.executable, "-m", "tyk_migrate.cli"]]:
         command = command if isinstance(command, list) else [command]

@@ -1,5 +1,5 @@
 """``python -m tyk_migrate.cli``: the same command as the ``tyk-migrate`` console script."""
 
-from . import main
+from ..launch import main
 
 main()
