@@ -55,6 +55,9 @@ def _journal_mb(path: Path) -> float:
 def child(csv_path: str, journal: str, portal_url: str, out_csv: str) -> dict[str, Any]:
     """Runs in a fresh interpreter: apply the export, recording memory and journal size at checkpoints."""
     wall0, cpu0 = time.perf_counter(), time.process_time()
+    from tyk_migrate.launch import prepare_process
+
+    prepare_process()  # the console script's process: the collector tuned as `tyk-migrate apply` has it
     from tyk_migrate.aio import run_blocking
     from tyk_migrate.config import Settings
     from tyk_migrate.pipeline import prepare

@@ -1,22 +1,32 @@
 """A snapshot's walk of ``/apps`` as the run's first listing (``Migration(portal_lock=, apps_listed=)``): taken
 only when the run's portal lock was held since before the walk began (no other run on this machine can have
-written meanwhile), and only for the portal that lock is of; otherwise the run walks ``/apps`` itself, as ever.
-``tyk-migrate apply`` takes the lock before it reads the portal, so it walks ``/apps`` once, not twice."""
+written meanwhile), for the portal that lock is of, and begun at most ``FIRST_LISTING_LEAD`` before the run;
+otherwise the run walks ``/apps`` itself, as ever. ``tyk-migrate apply`` takes the lock before it reads the
+portal, so it walks ``/apps`` once, not twice. A lock handed in is claimed by one run at a time and left alone
+by a dry run; an open intent of a killed run is decided only from a walk begun once its listing lag is over."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
+import pytest
 from click.testing import CliRunner
 from run_helpers import make_plan
 
 from tyk_migrate.aio import run_sync
 from tyk_migrate.cli import cli
 from tyk_migrate.config import Settings
+from tyk_migrate.errors import PortalLocked
+from tyk_migrate.journal import Journal, input_identity
+from tyk_migrate.ownership import app_description, new_marker
 from tyk_migrate.portal import AsyncPortalClient
 from tyk_migrate.portal_lock import PortalLock
 from tyk_migrate.run import Migration
+from tyk_migrate.run.app_listing import FIRST_LISTING_LEAD
 from tyk_migrate.snapshot import AppsWalk, fetch_snapshot_async
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data-samples" / "legacy_keys.csv"
@@ -51,7 +61,13 @@ def new_app_names(sandbox, before: set[int]) -> Counter:
     return Counter((a["UserID"], a["Name"]) for a in sandbox.snapshot()["apps"] if a["ID"] not in before)
 
 
-def test_a_walk_begun_under_the_runs_lock_is_its_first_listing(sandbox, tmp_path):
+@pytest.fixture
+def long_lead(monkeypatch):
+    """A walk counts as begun shortly before the run however slow this machine is (timing is not tested)."""
+    monkeypatch.setattr("tyk_migrate.run.migration.FIRST_LISTING_LEAD", 60.0)
+
+
+def test_a_walk_begun_under_the_runs_lock_is_its_first_listing(sandbox, tmp_path, long_lead):
     settings = Settings(portal_url=sandbox.portal_url, token=sandbox.token)
     seed_apps = {a["ID"] for a in sandbox.snapshot()["apps"]}
     lock = PortalLock(sandbox.portal_url, tmp_path / "j")
@@ -104,7 +120,7 @@ def test_a_lock_of_another_portal_is_neither_kept_nor_trusted(make_sandbox, tmp_
     wrong.release()
 
 
-def test_apply_walks_the_apps_once(sandbox, tmp_path):
+def test_apply_walks_the_apps_once(sandbox, tmp_path, long_lead):
     env = {"TYK_PORTAL_URL": sandbox.portal_url, "TYK_PORTAL_TOKEN": sandbox.token}
     seed_apps = {a["ID"] for a in sandbox.snapshot()["apps"]}
     walk_of(Settings(portal_url=sandbox.portal_url, token=sandbox.token))
@@ -115,3 +131,87 @@ def test_apply_walks_the_apps_once(sandbox, tmp_path):
     names = new_app_names(sandbox, seed_apps)
     assert names and max(names.values()) == 1
     assert listings(sandbox) == 2 * one_walk  # the snapshot's walk, and no second one by the run
+
+
+def test_a_walk_begun_long_before_the_run_is_walked_again_and_a_developers_app_reused(sandbox, tmp_path):
+    settings = Settings(portal_url=sandbox.portal_url, token=sandbox.token)
+    lock = PortalLock(sandbox.portal_url, tmp_path / "j")
+    lock.acquire()
+    walk = walk_of(settings)
+    plan = make_plan(3)
+    user, name = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"])
+    theirs = httpx.post(  # a developer makes the plan's app while a large input is still being planned
+        sandbox.portal_url + "/apps", headers={"Authorization": sandbox.token}, json={"Name": name, "UserID": user}
+    ).json()["ID"]
+    time.sleep(FIRST_LISTING_LEAD + 0.1)
+    run(plan, settings, tmp_path / "j", portal_lock=lock, apps_listed=walk)
+    assert [a["ID"] for a in sandbox.snapshot()["apps"] if (a["UserID"], a["Name"]) == (user, name)] == [theirs]
+    assert set(plan["status"]) == {"created"} and set(plan["app_id"]) == {theirs}  # reused, never doubled
+
+
+def test_a_killed_runs_landed_post_is_found_though_the_seeded_walk_predates_its_listing(
+    make_sandbox, tmp_path, long_lead
+):
+    # the listing lag (0.6 s) is shorter than the lookup patience (0.8 s), so the app must be found: the walk
+    # the run is seeded with began while the lag still hid it, and the run begins once the patience is over
+    sb = make_sandbox(behaviour={"listing-lag-ms": "600"})
+    settings = Settings(portal_url=sb.portal_url, token=sb.token, lookup_patience=0.8)
+    plan = make_plan(3)
+    user, name, marker = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"]), new_marker()
+    with Journal(tmp_path / "j") as journal:  # the killed run: an open intent with its marker, its POST landed
+        journal.bind(input_identity(plan["key_fingerprint"]))
+        journal.bind_portal(sb.portal_url)
+        journal.app_intent(user, name, run_id=journal.begin_run(), attempts=1, prior_app_ids=(), marker=marker)
+    landed = httpx.post(
+        sb.portal_url + "/apps",
+        headers={"Authorization": sb.token},
+        json={"Name": name, "UserID": user, "Description": app_description(marker)},
+    ).json()["ID"]
+    time.sleep(0.3)
+    lock = PortalLock(sb.portal_url, tmp_path / "j")
+    lock.acquire()
+    walk = walk_of(settings)
+    assert landed not in {a["ID"] for a in walk.apps}  # still hidden by the lag
+    time.sleep(0.6)  # the patience since the intent is used up before the run begins, within the lead
+    run(plan, settings, tmp_path / "j", portal_lock=lock, apps_listed=walk)
+    assert [a["ID"] for a in sb.snapshot()["apps"] if (a["UserID"], a["Name"]) == (user, name)] == [landed]
+    assert set(plan.loc[plan["app_name"] == name, "app_id"]) == {landed}
+
+
+def test_a_lock_handed_to_two_runs_lets_only_one_write(sandbox, tmp_path):
+    settings = Settings(portal_url=sandbox.portal_url, token=sandbox.token)
+    seed_apps = {a["ID"] for a in sandbox.snapshot()["apps"]}
+    lock = PortalLock(sandbox.portal_url, tmp_path / "a")
+    lock.acquire()
+    walk = walk_of(settings)
+
+    async def go() -> list[object]:
+        async with AsyncPortalClient(settings=settings) as one, AsyncPortalClient(settings=settings) as two:
+            a = Migration(make_plan(30), one, tmp_path / "a", portal_lock=lock, apps_listed=walk)
+            b = Migration(make_plan(30), two, tmp_path / "b", portal_lock=lock, apps_listed=walk)
+            return await asyncio.gather(a.run(), b.run(), return_exceptions=True)
+
+    outcomes = run_sync(go)
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], PortalLocked), outcomes
+    assert "another run of this process" in str(refused[0])
+    names = new_app_names(sandbox, seed_apps)
+    assert len(names) == 10 and max(names.values()) == 1
+
+
+def test_a_lock_of_another_journal_is_not_claimed(sandbox, tmp_path):
+    settings = Settings(portal_url=sandbox.portal_url, token=sandbox.token)
+    lock = PortalLock(sandbox.portal_url, tmp_path / "other")
+    lock.acquire()
+    with pytest.raises(PortalLocked, match="another run of this process"):
+        run(make_plan(3), settings, tmp_path / "j", portal_lock=lock)
+    assert lock.held
+
+
+def test_a_dry_run_leaves_the_callers_lock_held(sandbox, tmp_path):
+    settings = Settings(portal_url=sandbox.portal_url, token=sandbox.token)
+    lock = PortalLock(sandbox.portal_url, tmp_path / "j")
+    lock.acquire()
+    run(make_plan(3), settings, tmp_path / "j", portal_lock=lock, dry_run=True)
+    assert lock.held
+    lock.release()

@@ -123,7 +123,7 @@ def unlock(fd: int) -> None:
     os.close(fd)  # closing the last descriptor of the description drops the flock
 
 
-def _holder_line(raw: bytes, journal: Path) -> str:
+def journal_holder_line(raw: bytes, journal: Path) -> str:
     """The refusal: who holds the journal, as far as its lock file says."""
     info = read_holder(raw)
     if info is None:
@@ -171,7 +171,7 @@ class JournalLock:
             raise
 
     def _refused(self, raw: bytes) -> JournalLocked:
-        return JournalLocked(_holder_line(raw, self.journal))
+        return JournalLocked(journal_holder_line(raw, self.journal))
 
     def release(self) -> None:
         fds, self._fds = self._fds, []

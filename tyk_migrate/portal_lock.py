@@ -32,7 +32,17 @@ from urllib.parse import urlsplit
 
 from .config import ALLOW_CONCURRENT_RUNS_ENV, Settings, portal_api_base
 from .errors import PortalLocked
-from .lock import LOCK_SUFFIX, fcntl, holder_info, is_this_process, lock_file, locks_folder, read_holder, unlock
+from .lock import (
+    LOCK_SUFFIX,
+    fcntl,
+    holder_info,
+    is_this_process,
+    journal_holder_line,
+    lock_file,
+    locks_folder,
+    read_holder,
+    unlock,
+)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -52,16 +62,19 @@ def portal_lock_path(url: str) -> Path:
     return locks_folder() / f"portal-{digest}{LOCK_SUFFIX}"
 
 
-def _holder_line(raw: bytes, portal: str) -> str:
-    """The refusal: which run holds the portal, as far as its lock file says, and what to do."""
+def _holder_line(raw: bytes, portal: str, journal: Path) -> str:
+    """The refusal: which run holds the portal, as far as its lock file says, and what to do. A holder with the
+    refused run's own journal is refused as the journal's lock would (apply takes this lock first)."""
     info = read_holder(raw)
+    if info is not None and info.get("journal") == str(journal):
+        return journal_holder_line(raw, journal)
     if info is None:
         who = "another run on this machine"
     else:
         program = f", {info['program']}" if info.get("program") else ""
-        journal = f", journal {info['journal']}" if info.get("journal") else ""
+        theirs = f", journal {info['journal']}" if info.get("journal") else ""
         where = "another run of this process" if is_this_process(info) else "another run on this machine"
-        who = f"{where} (pid {info.get('pid')} on {info.get('host')}{program}, since {info.get('started_at')}{journal})"
+        who = f"{where} (pid {info.get('pid')} on {info.get('host')}{program}, since {info.get('started_at')}{theirs})"
     return (
         f"portal {portal} is in use by {who}: one run per portal at a time, since two runs with different "
         "journals cannot tell each other's apps and credentials from their own; wait for it to end or stop it "
@@ -83,6 +96,7 @@ class PortalLock:
         #: ``time.perf_counter()`` when it was taken (inf while not held): no other run on this machine has
         #: written to the portal since, so a listing begun after it is as good as one begun by the run itself
         self.acquired_at = math.inf
+        self._claimed_by: object | None = None  # the one run writing under it (``claim``)
 
     @property
     def held(self) -> bool:
@@ -95,12 +109,22 @@ class PortalLock:
         self._fd = lock_file(portal_lock_path(self._url), data, refused=self._refused, what=f"portal {self.portal}")
         self.acquired_at = time.perf_counter()
 
+    def claim(self, run: object, portal_url: str, journal: str | Path) -> bool:
+        """Let ``run`` write under this lock, taken by its caller: only while held, for that portal and
+        journal, and by one run at a time (a second one then takes a lock of its own, and is refused)."""
+        if not self.held or self._claimed_by not in (None, run):
+            return False
+        if self.portal != portal_identity(portal_url) or self.journal != Path(journal).resolve():
+            return False
+        self._claimed_by = run
+        return True
+
     def _refused(self, raw: bytes) -> PortalLocked:
-        return PortalLocked(_holder_line(raw, self.portal))
+        return PortalLocked(_holder_line(raw, self.portal, self.journal))
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
-        self.acquired_at = math.inf
+        self.acquired_at, self._claimed_by = math.inf, None
         if fd is not None:
             unlock(fd)
 

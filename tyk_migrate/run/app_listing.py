@@ -25,6 +25,10 @@ APP_LISTING_MAX_AGE = 60.0
 #: the next listing begins, in the background, this long (or twice the last walk, if longer) before the index
 #: grows too old, so that rows go on being decided from the old one meanwhile instead of waiting for the walk
 APP_LISTING_LEAD = 5.0
+#: a walk of /apps made before the run (the snapshot's, under the run's portal lock) is its first listing only
+#: if begun at most this long before the run: someone else's app made meanwhile would go unseen by the first
+#: rows, so that window stays about as short as the run's own first walk (0.1 s at 50 ms) would leave it
+FIRST_LISTING_LEAD = 1.0
 #: walks of /apps tried (each with the reads' own retries) before an app's existence counts as unknown
 LISTING_TRIES = 4
 
@@ -44,6 +48,10 @@ class AppListing:
 
     async def app_ids(self, user_id: int, name: str, since: float) -> list[int]:
         """IDs of the apps with this owner and name, from an index of all apps listed after ``since``."""
+        return (await self.app_ids_as_of(user_id, name, since))[0]
+
+    async def app_ids_as_of(self, user_id: int, name: str, since: float) -> tuple[list[int], float]:
+        """``app_ids``, and when the walk they come from began (``time.perf_counter()``, at least ``since``)."""
         tries = 0
         while True:
             tries += 1
@@ -55,7 +63,7 @@ class AppListing:
                 if tries >= LISTING_TRIES:
                     raise Unresolved(error_text(exc)) from exc
                 await self.ctx.gate.sleep(self.ctx.writer.policy.delay(tries), abortable=False)
-        return self.index.get((user_id, name), [])
+        return self.index.get((user_id, name), []), self._index_started
 
     async def _refresh_index(self, since: float) -> None:
         """List every app once for all rows waiting on a lookup (coalesced: one walk serves many)."""
@@ -71,13 +79,14 @@ class AppListing:
             with contextlib.suppress(Exception):
                 await asyncio.shield(task)  # a listing begun before our write: wait, then list again
 
-    def seed(self, started: float, ended: float, listing: list[dict[str, Any]]) -> None:
-        """Take a walk of /apps made before the run (``started`` .. ``ended``) as its first listing: the
-        snapshot's, begun after the run took the portal's lock (``Migration`` checks that), so rows are decided
-        at once instead of after a second walk. A lookup still trusts it only from ``ctx.started`` on."""
+    def seed(self, started: float, listing: list[dict[str, Any]]) -> None:
+        """Take a walk of /apps begun at ``started``, before the run, as its first listing: the snapshot's,
+        begun after the run took the portal's lock and at most ``FIRST_LISTING_LEAD`` before the run
+        (``Migration`` checks both), so rows are decided at once instead of after a second walk. Its duration
+        is not taken for the walk's (the snapshot's shared its slots with every app's credentials)."""
         if started > self._index_started:
             self.index, self.descriptions = apps_by_owner_name(listing), app_descriptions(listing)
-            self._index_started, self._walk_seconds = started, max(0.0, ended - started)
+            self._index_started = started
 
     def begin(self) -> None:
         """Begin the run's first listing of the apps now, so that it overlaps the run's set-up (not when

@@ -90,7 +90,7 @@ class Apps:
         # Who holds this owner and name now? A listing of this run, at most a minute old (listing.max_age), decides:
         # the plan may be stale, or another journal may have made the app since. Nothing is sent without it.
         try:
-            listed = await self.listing.app_ids(
+            listed, listed_from = await self.listing.app_ids_as_of(
                 user_id, name, max(self.ctx.started, time.perf_counter() - self.listing.max_age)
             )
         except Unresolved as exc:
@@ -104,7 +104,7 @@ class Apps:
             marked = oldest_app(await self.not_disowned(listed, rec.marker))
             if marked is not None:
                 return self._take(group, rec, "adopt", marked)
-        made = await self.inherited(rec, listed, user_id, name) if rec is not None and rec.state == "intent" else None
+        made = await self.inherited(rec, listed, listed_from) if rec is not None and rec.state == "intent" else None
         choice = choose_app(rec, listed, made)
         if choice.kind != "post":
             assert choice.app_id is not None
@@ -118,14 +118,16 @@ class Apps:
         except ForeignApp as exc:
             return self._take(group, self.ctx.journal.app(user_id, name), "reuse", exc.app_id)
 
-    async def inherited(self, rec: AppRecord, listed: list[int], user_id: int, name: str) -> list[int]:
-        """The apps an earlier run's open intent made, listed again until the listing lag since that intent is
-        waited out: a POST a killed run sent just before it died may not be listed yet, and a second POST
-        would double the app."""
+    async def inherited(self, rec: AppRecord, listed: list[int], listed_from: float) -> list[int]:
+        """The apps an earlier run's open intent made, listed again until a walk begun after the listing lag
+        since that intent shows them or not (``listed``: from a walk begun at ``listed_from``): a POST a killed
+        run sent just before it died may not be listed yet, and a second POST would double the app."""
         made = await self.made_by(rec, listed)
         since, patience = since_journalled(rec.intent_at), self.ctx.client.settings.lookup_patience
-        while not made and await patiently(self.ctx.gate, since, patience):
-            made = await self.made_by(rec, await self.listing.app_ids(user_id, name, time.perf_counter()))
+        while not made and listed_from < since + patience:  # a walk begun earlier may not show it yet
+            await patiently(self.ctx.gate, since, patience)
+            listed_from = time.perf_counter()
+            made = await self.made_by(rec, await self.listing.app_ids(rec.user_id, rec.app_name, listed_from))
         return made
 
     async def still_ours(self, rec: AppRecord) -> bool:
@@ -293,9 +295,10 @@ class AppWrite:
             made = oldest_app(await apps.made_by(current, found)) if current is not None else None
             if made is not None:
                 return made
-            listed_after = time.perf_counter()
-            if not await patiently(apps.ctx.gate, since, patience):
+            if listed_after >= since + patience:  # a walk begun once the lag was waited out: it is not there
                 break
+            await patiently(apps.ctx.gate, since, patience)
+            listed_after = time.perf_counter()
         others = [i for i in found if i not in set(self.prior)]
         if others and current is not None and current.marker is not None:
             raise ForeignApp(min(others))

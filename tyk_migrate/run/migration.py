@@ -26,6 +26,7 @@ from ..portal import AsyncPortalClient
 from ..portal_lock import PortalLock, portal_identity, take_portal_lock
 from ..retry import RetryPolicy
 from ..vocabulary import OUTCOME_STATUSES, RUN_INPUT_COLUMNS
+from .app_listing import FIRST_LISTING_LEAD
 from .apps import Apps
 from .context import RunContext
 from .credentials import Credentials
@@ -41,9 +42,15 @@ if TYPE_CHECKING:
     from ..snapshot import AppsWalk
 
 
-def under_lock(walk: AppsWalk, lock: PortalLock) -> bool:
-    """Whether a walk of /apps was made of the lock's portal, begun while the lock was held."""
-    return walk.started >= lock.acquired_at and portal_identity(walk.portal_url) == lock.portal
+def first_listing(walk: AppsWalk, lock: PortalLock, run_started: float) -> bool:
+    """Whether a walk of /apps can be a run's first listing: of the lock's portal, begun while the lock was
+    held (no other run on this machine can have written since) and at most ``FIRST_LISTING_LEAD`` before the
+    run began."""
+    return (
+        lock.acquired_at <= walk.started
+        and run_started - walk.started <= FIRST_LISTING_LEAD
+        and portal_identity(walk.portal_url) == lock.portal
+    )
 
 
 class Migration:
@@ -53,10 +60,11 @@ class Migration:
     loop (Jupyter) and returns the task; ``pause()``, ``resume()``, ``stop()`` may be called from any task
     of that loop; ``progress`` and ``summary()`` can be read at any time.
 
-    ``portal_lock``: the portal's lock, taken by the caller before it read the portal (``tyk-migrate apply``);
-    the run keeps it (one of another portal is not used) and releases it at its end. ``apps_listed``: the
-    snapshot's walk of ``/apps``; when that lock was held since before the walk began, it is the run's first
-    listing (no other run on this machine can have written meanwhile), so the first apps are created at once.
+    ``portal_lock``: the portal's lock, taken by the caller for this journal before it read the portal
+    (``tyk-migrate apply``); a run that sends claims it and releases it at its end. One of another portal or
+    journal, or claimed by another run, is not used: the run takes its own (refused while that one is held).
+    ``apps_listed``: the snapshot's walk of ``/apps``; begun under that lock shortly before the run
+    (``first_listing``), it is the run's first listing, so the first apps are created at once.
     """
 
     def __init__(
@@ -136,8 +144,8 @@ class Migration:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._own_client = False
         self._restore: tuple[AsyncPortalClient, Any, Any] | None = None
-        self._portal_lock: PortalLock | None = portal_lock  # one run per portal per machine, while this one sends
-        self._apps_listed = apps_listed
+        self._portal_lock: PortalLock | None = None  # one run per portal per machine, while this one sends
+        self._given_lock, self._apps_listed = portal_lock, apps_listed
         self._positions: list[int] = []
         self._schedule: Schedule | None = None
 
@@ -262,8 +270,10 @@ class Migration:
         # before the journal records a run: a second run writing to this portal from this machine (another
         # journal) is refused. A dry run never gets here (it writes nothing); rollback takes no such lock
         # (portal_lock's docstring says why).
-        lock = self._portal_lock
-        if lock is None or not lock.held or lock.portal != portal_identity(client.base_url):
+        given = self._given_lock
+        if given is not None and given.claim(self, client.base_url, journal.path):
+            self._portal_lock = given
+        else:
             self._portal_lock = take_portal_lock(client.settings, client.base_url, journal.path)
         journal.bind_portal(client.base_url)
         self._restore = (client, client.on_response, client.retry)
@@ -286,8 +296,8 @@ class Migration:
         trusted_from = min(self.tally.started, lock.acquired_at) if lock is not None else self.tally.started
         ctx = self.context = RunContext(journal, client, run_id, writer, gate, rows, trusted_from)
         schedule.apps = Apps(ctx, delete_empty=self.delete_empty_apps, report=self._report)
-        if listed is not None and lock is not None and under_lock(listed, lock):
-            schedule.apps.listing.seed(listed.started, listed.ended, listed.apps)
+        if listed is not None and lock is not None and first_listing(listed, lock, self.tally.started):
+            schedule.apps.listing.seed(listed.started, listed.apps)
         schedule.creds = Credentials(
             ctx,
             verify_readback=self.verify_readback,
