@@ -295,10 +295,9 @@ class AppWrite:
             made = oldest_app(await apps.made_by(current, found)) if current is not None else None
             if made is not None:
                 return made
-            if listed_after >= since + patience:  # a walk begun once the lag was waited out: it is not there
-                break
-            await patiently(apps.ctx.gate, since, patience)
             listed_after = time.perf_counter()
+            if not await patiently(apps.ctx.gate, since, patience):
+                break
         others = [i for i in found if i not in set(self.prior)]
         if others and current is not None and current.marker is not None:
             raise ForeignApp(min(others))
