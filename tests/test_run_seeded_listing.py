@@ -199,13 +199,49 @@ def test_a_lock_handed_to_two_runs_lets_only_one_write(sandbox, tmp_path):
     assert len(names) == 10 and max(names.values()) == 1
 
 
-def test_a_lock_of_another_journal_is_not_claimed(sandbox, tmp_path):
+def test_a_lock_of_another_journal_is_not_claimed_and_says_so(sandbox, tmp_path):
     settings = Settings(portal_url=sandbox.portal_url, token=sandbox.token)
     lock = PortalLock(sandbox.portal_url, tmp_path / "other")
     lock.acquire()
-    with pytest.raises(PortalLocked, match="another run of this process"):
+    with pytest.raises(PortalLocked, match=r"handed to this run was taken for journal .*other"):
         run(make_plan(3), settings, tmp_path / "j", portal_lock=lock)
-    assert lock.held
+    assert lock.held and not any(a["Name"].startswith("mig app") for a in sandbox.snapshot()["apps"])
+    lock.release()
+
+
+def test_a_journal_spelled_otherwise_is_the_same_journal(sandbox, tmp_path, monkeypatch):
+    settings = Settings(portal_url=sandbox.portal_url, token=sandbox.token)
+    (tmp_path / "sub").mkdir()
+    Journal(tmp_path / "sub" / "run.journal").close()
+    (tmp_path / "link.journal").hardlink_to(tmp_path / "sub" / "run.journal")  # one file, two names
+    monkeypatch.chdir(tmp_path / "sub")
+    lock = PortalLock(sandbox.portal_url, "run.journal")
+    lock.acquire()
+    plan = make_plan(3)
+    run(plan, settings, tmp_path / "link.journal", portal_lock=lock)
+    assert set(plan["status"]) == {"created"} and not lock.held  # claimed, and given back at the end
+
+
+def test_the_callers_release_waits_for_the_run_that_claimed_the_lock(make_sandbox, tmp_path):
+    sb = make_sandbox(latency_ms=30)
+    settings = Settings(portal_url=sb.portal_url, token=sb.token)
+    seen: dict[str, object] = {}
+
+    async def go() -> None:
+        async with AsyncPortalClient(settings=settings) as client:
+            with PortalLock(sb.portal_url, tmp_path / "j") as lock:  # a notebook cell that starts a run
+                migration = Migration(make_plan(60), client, tmp_path / "j", portal_lock=lock, concurrency=2)
+                task = migration.start()
+                while migration.context is None:
+                    await asyncio.sleep(0.01)
+            seen["running"], seen["held"] = migration.state == "running", lock.held
+            with pytest.raises(PortalLocked):  # no second run gets the portal while the first writes
+                PortalLock(sb.portal_url, tmp_path / "someone-else").acquire()
+            await task
+            seen["after"] = lock.held
+
+    run_sync(go)
+    assert seen == {"running": True, "held": True, "after": False}
 
 
 def test_a_dry_run_leaves_the_callers_lock_held(sandbox, tmp_path):

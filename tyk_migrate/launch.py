@@ -1,5 +1,7 @@
-"""The ``tyk-migrate`` console script (and ``python -m tyk_migrate.cli``): the CLI in a process of its own,
-whose garbage collector it may therefore tune. A library must not (notebooks and tests import ``cli``).
+"""The ``tyk-migrate`` console script: the CLI in a process of its own, whose garbage collector it may
+therefore tune. A library must not (notebooks and tests import ``cli``). ``python -m tyk_migrate.cli`` runs
+through it too, but Python imports the ``cli`` package before its ``__main__``: that process gets the frozen
+start-up and the thresholds, not the import without collections.
 
 Start-up makes about a million objects (pandas, pandera, aiohttp and the package) that live as long as the
 process and hold almost no garbage: collecting while importing them cost 60-80 ms, and each full collection
@@ -17,8 +19,9 @@ from collections.abc import Callable
 
 #: allocations between two collections of the youngest generation (CPython's default is 700)
 YOUNG_THRESHOLD = 20_000
-#: collections of a generation between two of the next (CPython's defaults are 10 and 10)
-OLDER_THRESHOLDS = (20, 10)
+#: collections of a generation between two of the next: CPython's defaults, so that what survives the young
+#: generation (a faulty run's retried requests keep more) is still looked at as often as ever
+OLDER_THRESHOLDS = (10, 10)
 
 
 def prepare_process() -> Callable[[], None]:

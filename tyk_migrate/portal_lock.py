@@ -110,26 +110,37 @@ class PortalLock:
         self.acquired_at = time.perf_counter()
 
     def claim(self, run: object, portal_url: str, journal: str | Path) -> bool:
-        """Let ``run`` write under this lock, taken by its caller: only while held, for that portal and
-        journal, and by one run at a time (a second one then takes a lock of its own, and is refused)."""
-        if not self.held or self._claimed_by not in (None, run):
+        """Let ``run`` write under this lock, taken by its caller: only while held, for that portal, and by one
+        run at a time (a second one then takes a lock of its own, and is refused). A lock of this portal taken
+        for another journal refuses the run: it would be refused by it anyway, in words that would not say why."""
+        if not self.held or self._claimed_by not in (None, run) or self.portal != portal_identity(portal_url):
             return False
-        if self.portal != portal_identity(portal_url) or self.journal != Path(journal).resolve():
-            return False
+        if not _same_journal(self.journal, Path(journal)):
+            raise PortalLocked(
+                f"the portal lock handed to this run was taken for journal {self.journal}, not for its journal "
+                f"{Path(journal).resolve()}: take it for the run's journal, or let the run take its own"
+            )
         self._claimed_by = run
         return True
 
     def _refused(self, raw: bytes) -> PortalLocked:
         return PortalLocked(_holder_line(raw, self.portal, self.journal))
 
-    def release(self) -> None:
+    def release(self, *, by: object | None = None) -> None:
+        """Give the lock back. While a run has claimed it, only that run's release does (``by``: the run):
+        the caller's (its ``with`` block ending while the run still writes) waits for the run's end."""
+        if self._claimed_by is not None and by is not self._claimed_by:
+            return
+        self._drop()
+
+    def _drop(self) -> None:
         fd, self._fd = self._fd, None
         self.acquired_at, self._claimed_by = math.inf, None
         if fd is not None:
             unlock(fd)
 
     def __del__(self) -> None:  # a run dropped without ending (a notebook variable rebound) frees its portal
-        self.release()
+        self._drop()
 
     def __enter__(self) -> PortalLock:
         self.acquire()
@@ -137,6 +148,14 @@ class PortalLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _same_journal(ours: Path, theirs: Path) -> bool:
+    """One journal file under two spellings (relative, a symlink, a hard link): by inode once it exists."""
+    try:
+        return ours.samefile(theirs)
+    except OSError:  # not made yet: by its resolved path
+        return ours == theirs.resolve()
 
 
 def take_portal_lock(settings: Settings, portal_url: str, journal: str | Path) -> PortalLock | None:

@@ -319,7 +319,7 @@ class Migration:
             client, hook, retry = self._restore
             client.on_response, client.retry = hook, retry
         if self._portal_lock is not None:  # nothing more is sent: another run may have the portal now
-            self._portal_lock.release()
+            self._portal_lock.release(by=self)
         if self._own_client and self.client is not None:
             await self.client.aclose()
         if own_journal and self.journal is not None:
