@@ -74,13 +74,12 @@ PROGRESS_MIN_APPS = 200
 
 @dataclass(frozen=True)
 class AppsWalk:
-    """A snapshot's walk of ``/apps``: the apps as the portal listed them (raw), between ``started`` and
-    ``ended`` (``time.perf_counter()``). A run that held the portal's lock since before ``started`` takes it
-    for its own first listing (``Migration(apps_listed=...)``) instead of walking ``/apps`` again."""
+    """A snapshot's walk of ``/apps``: the apps as the portal listed them (raw), in a walk begun at ``started``
+    (``time.perf_counter()``). A run that held the portal's lock since before ``started``, begun shortly after,
+    takes it for its own first listing (``Migration(apps_listed=...)``) instead of walking ``/apps`` again."""
 
     portal_url: str
     started: float
-    ended: float
     apps: list[dict[str, Any]] = field(repr=False)
 
 
@@ -259,7 +258,7 @@ class _AppsAndCredentials:
         try:
             started = time.perf_counter()
             apps = await self.reads.walk(APPS_PATH, on_page=self._page)
-            self.walk = AppsWalk(self.reads.client.base_url, started, time.perf_counter(), apps)
+            self.walk = AppsWalk(self.reads.client.base_url, started, apps)
             self._bar = _progress_bar(len(apps), self.progress, "credentials")
             self._bar.update(self._done)
             await self.reads.gather(*self._listings)  # the first failure cancels the rest
