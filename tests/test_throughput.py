@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tyk_migrate.concurrency import Meter
+from tyk_migrate.meter import Meter
 from tyk_migrate.run.throughput import (
     HonestLimit,
     limit_keys_per_second,

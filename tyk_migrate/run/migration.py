@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..aio import run_sync
-from ..concurrency import AdaptiveConcurrency, Limiter, Meter
+from ..concurrency import AdaptiveConcurrency, Limiter
 from ..config import Settings
 from ..errors import JournalError, MigrateError, MissingColumnsError
 from ..journal import Journal, input_identity
 from ..journal_users import users_of
+from ..meter import Meter
 from ..ownership import journal_failure_message
 from ..portal import AsyncPortalClient
 from ..portal_lock import PortalLock, portal_identity, take_portal_lock

@@ -6,7 +6,8 @@ import collections
 import time
 from dataclasses import dataclass
 
-from ..concurrency import Limiter, Meter
+from ..concurrency import Limiter
+from ..meter import Meter
 from ..vocabulary import BLOCKED, CREATED, DRY_RUN, FAILED, OUTCOME_STATUSES, PENDING, SKIPPED
 
 #: the finishing rate (and so the ETA) is measured over the rows finished in the last this many seconds
