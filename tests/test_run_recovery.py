@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +15,7 @@ import pandas as pd
 from run_helpers import make_plan, portal_audit, post_count
 
 from tyk_migrate.config import Settings
-from tyk_migrate.errors import PortalConnectionError
+from tyk_migrate.errors import PortalConnectionError, PortalServerError
 from tyk_migrate.journal import Journal, input_identity
 from tyk_migrate.plan import oldest_app
 from tyk_migrate.portal import AsyncPortalClient
@@ -233,3 +234,46 @@ def test_a_cancelled_run_leaves_no_row_running_and_a_rerun_settles_it(make_sandb
     apply_plan(rerun, settings_for(sb), journal)
     assert set(rerun["status"]) <= {"created", "skipped"}
     assert portal_audit(sb.snapshot(), rerun) == CLEAN
+
+
+# -- a lookup after an unanswered write lists at once and once its patience is up, nothing in between ------
+class FailingFirstPost(AsyncPortalClient):
+    """The first credential POST gets a 500 and does not land (most 5xx are such); lists are timed."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.posts: list[float] = []
+        self.lists: list[float] = []
+
+    async def create_credential(self, app_id: int, **kw: Any) -> Any:
+        self.posts.append(time.perf_counter())
+        if len(self.posts) == 1:
+            raise PortalServerError("500 Internal Server Error", method="POST", path="/custom_credentials", status=500)
+        return await super().create_credential(app_id, **kw)
+
+    async def list_credentials(self, app_id: int) -> Any:
+        self.lists.append(time.perf_counter())
+        return await super().list_credentials(app_id)
+
+
+def test_a_lookup_lists_twice_at_once_and_when_the_patience_is_up(sandbox, tmp_path):
+    """Listed every quarter second until the patience was up, a write that had not landed cost nine listings
+    where two decide the same thing: a fifth of all requests under the benchmark's faults."""
+    plan = make_plan(1)
+    patience = 0.8
+    settings = replace(settings_for(sandbox), lookup_patience=patience)
+    clients: list[FailingFirstPost] = []
+
+    def factory() -> FailingFirstPost:
+        clients.append(FailingFirstPost(settings=settings))
+        return clients[-1]
+
+    run_with(factory, plan, tmp_path / "j")
+    client = clients[0]
+    assert plan["status"].tolist() == ["created"], plan["error"].tolist()
+    assert portal_audit(sandbox.snapshot(), plan) == CLEAN
+    first_post, second_post = client.posts
+    after = [t for t in client.lists if first_post < t < second_post]
+    assert len(after) == 2, [round(t - first_post, 2) for t in after]
+    assert after[1] - first_post >= patience  # "not there" is decided from a listing begun after the patience
+    assert second_post > after[1]

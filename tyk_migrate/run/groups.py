@@ -11,17 +11,20 @@ from typing import Any
 from .gate import Gate
 from .rows import int_or_none
 
-#: seconds between the listings of a lookup that waits out the portal's listing lag (``lookup_patience``)
-LOOKUP_STEP = 0.25
 
+async def patiently(gate: Gate, since: float, patience: float) -> bool:
+    """Wait out what is left of ``patience`` seconds since ``since`` before a lookup's next listing; False once it
+    is used up (the lookup may then say "not there"). Only a failed journal cuts the wait short.
 
-async def patiently(gate: Gate, since: float, patience: float, step: float = LOOKUP_STEP) -> bool:
-    """Wait a step before the next listing of a lookup; False once ``patience`` seconds since ``since`` are used
-    up (the lookup may then say "not there"). Only a failed journal cuts the wait short."""
+    So a lookup lists twice at most: at once (a portal that lists a write at once answers there, and that is
+    where a lost answer's write is found) and once the patience is up (what "not there" is decided from). The
+    listings in between found only a write the listing lagged behind, a little earlier, and cost the portal
+    eight requests per unanswered write that had not landed: a fifth of all requests under the benchmark's
+    faults (``docs/benchmarks.md``, "Under faults")."""
     left = since + patience - time.perf_counter()
     if left <= 0:
         return False
-    await gate.sleep(min(step, left), abortable=False)
+    await gate.sleep(left, abortable=False)
     return True
 
 
