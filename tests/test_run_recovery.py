@@ -256,11 +256,12 @@ class FailingFirstPost(AsyncPortalClient):
         return await super().list_credentials(app_id)
 
 
-def test_a_lookup_lists_twice_at_once_and_when_the_patience_is_up(sandbox, tmp_path):
+def test_a_lookup_lists_less_often_as_it_waits_and_decides_after_the_patience(sandbox, tmp_path):
     """Listed every quarter second until the patience was up, a write that had not landed cost nine listings
-    where two decide the same thing: a fifth of all requests under the benchmark's faults."""
+    at the default patience of 2 s: a fifth of all requests under the benchmark's faults. The waits now
+    double; the listing that says "not there" still begins once the patience is up."""
     plan = make_plan(1)
-    patience = 0.8
+    patience = 2.0
     settings = replace(settings_for(sandbox), lookup_patience=patience)
     clients: list[FailingFirstPost] = []
 
@@ -273,7 +274,6 @@ def test_a_lookup_lists_twice_at_once_and_when_the_patience_is_up(sandbox, tmp_p
     assert plan["status"].tolist() == ["created"], plan["error"].tolist()
     assert portal_audit(sandbox.snapshot(), plan) == CLEAN
     first_post, second_post = client.posts
-    after = [t for t in client.lists if first_post < t < second_post]
-    assert len(after) == 2, [round(t - first_post, 2) for t in after]
-    assert after[1] - first_post >= patience  # "not there" is decided from a listing begun after the patience
-    assert second_post > after[1]
+    after = [t - first_post for t in client.lists if first_post < t < second_post]
+    assert 2 <= len(after) <= 5, [round(t, 2) for t in after]
+    assert after[-1] >= patience  # "not there" is decided from a listing begun after the patience

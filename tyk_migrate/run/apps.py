@@ -295,9 +295,11 @@ class AppWrite:
             made = oldest_app(await apps.made_by(current, found)) if current is not None else None
             if made is not None:
                 return made
-            listed_after = time.perf_counter()
             if not await patiently(apps.ctx.gate, since, patience):
                 break
+            # the next listing is of a walk begun after this wait: a shared walk another lookup began while
+            # this one waited may predate the lag, and "not there" from it would send a second POST
+            listed_after = time.perf_counter()
         others = [i for i in found if i not in set(self.prior)]
         if others and current is not None and current.marker is not None:
             raise ForeignApp(min(others))
