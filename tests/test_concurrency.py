@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import random
 from itertools import pairwise
+
+import pytest
 
 from tyk_migrate.concurrency import AdaptiveConcurrency, Limiter
 
@@ -119,3 +122,75 @@ def test_the_runs_own_overshoot_is_not_learnt_as_background() -> None:
             limits = settle(cap, 8000, seed=seed, overshoot_only=True)
             assert low <= mean(limits[4000:]) <= high, (cap, seed)
             assert 4 <= mean(settle(5, 8000, seed=seed, overshoot_only=True, random_refusals=0.09)[4000:]) <= 6.5
+
+
+# -- known limits of the background (a review of 0fedae3): each passes once the limit is lifted ---------------
+BURST_LEARNT = pytest.mark.xfail(strict=True, reason="known: a burst of refusals is learnt as background")
+
+
+def phases(*spans: tuple[int, float, float], seed: int = 1) -> list[tuple[float, float]]:
+    """Per span (answers, cap, random share): the mean limit over its second half and its refused share. The
+    portal refuses (429) the share of requests above ``cap`` in flight, as the sandbox's ``cap`` does, and a
+    ``random share`` of all requests whatever the load (429 or 503), as ``tests/test_concurrency.settle``."""
+    rng = random.Random(seed)
+    limiter = Limiter(1)
+    ctl = AdaptiveConcurrency(limiter, initial=8, maximum=64)
+    out = []
+    for answers, cap, share in spans:
+        limits, refused = [], 0
+        for _ in range(answers):
+            limiter._used = limit = ctl.limit
+            if limit > cap and rng.random() < (limit - cap) / limit:
+                status = 429
+            elif rng.random() < share:
+                status = rng.choice((429, 503))
+            else:
+                status = 200
+            refused += status != 200
+            ctl.observe(status, 0.05)
+            limits.append(ctl.limit)
+        half = limits[len(limits) // 2 :]
+        out.append((sum(half) / len(half), refused / answers))
+    return out
+
+
+@BURST_LEARNT
+def test_a_burst_of_refusals_at_the_start_does_not_let_the_run_overrun_a_cap_afterwards() -> None:
+    """MEDIUM. 150 answers of a flapping portal (half refused) at the start drive the limit to 1-5, so those
+    lowest levels hold the background evidence: ~45% refused, and halving (``_count``) keeps the ratio. Against
+    a cap of 16 afterwards the run sits at ~23 with 26-28% of all requests refused (each refused write waits
+    its Retry-After); before 0fedae3 it sat at 15.9 with 0.5% refused."""
+    for seed in (1, 2, 3):
+        _, (level, refused) = phases((150, 16, 0.5), (4000, 16, 0.0), seed=seed)
+        assert level <= 18 and refused <= 0.05, (seed, round(level, 1), round(refused, 3))
+
+
+@BURST_LEARNT
+def test_a_refusal_burst_mid_run_does_not_raise_the_background_for_the_rest_of_the_run() -> None:
+    """MEDIUM. A run settled at a cap of 32, then 200 answers of a 60% refusal burst (a backend restarting:
+    503s), then healthy again: the burst took the limit to 1-4, the run's new lowest levels, and their 30% is
+    the background for the next ~10,000 answers (a 2,000-key run's whole rest): the run sits at 41-43 against
+    the cap of 32 with 23% refused, where it went back to 31.8 with 0.2% refused before 0fedae3."""
+    for seed in (1, 2, 3):
+        _, _, (level, refused) = phases((4000, 32, 0.0), (200, 32, 0.6), (8000, 32, 0.0), seed=seed)
+        assert level <= 34 and refused <= 0.05, (seed, round(level, 1), round(refused, 3))
+
+
+@BURST_LEARNT
+def test_a_flaky_start_then_a_healthy_portal_with_a_cap_is_not_overrun() -> None:
+    """MEDIUM. 2,000 answers with 30% random refusals, then the portal is healthy but for a cap of 20: the run
+    goes on at ~25 with 22-23% refused for 20,000 answers (before 0fedae3: 19.8, 0.4-0.7% refused)."""
+    for seed in (1, 2):
+        _, (level, refused) = phases((2000, 20, 0.3), (20000, 20, 0.0), seed=seed)
+        assert level <= 22 and refused <= 0.05, (seed, round(level, 1), round(refused, 3))
+
+
+@pytest.mark.xfail(strict=True, reason="known: at 20% random refusals the background is underestimated")
+def test_a_fifth_of_random_refusals_does_not_hold_an_uncapped_run_at_half() -> None:
+    """LOW (an improvement on before, 2 in flight, but the fix stops short). With 20% random refusals and no
+    cap the run averages 24-54 of 64 by seed (15%: 28-64): the learnt background is low (0.15-0.18 for 0.20:
+    stale refusals are skipped, their successes counted) and a window counts only healthy answers, so it holds
+    ~b/(1-b)*limit refusals, not the b*limit the threshold expects."""
+    for seed in (1, 2, 3):
+        ((level, _),) = phases((8000, math.inf, 0.2), seed=seed)
+        assert level >= 45, (seed, round(level, 1))
