@@ -8,9 +8,10 @@ latency, same cap on portal requests in flight, same fault seed):
    limits ``cap / (requests per key x latency)``: the honest one with the requests the job cannot avoid
    (credentials + apps to create, per key; ``tyk_migrate.run.throughput``), and each tool's own one with
    requests per key counted by the sandbox for that tool's run (reads included).
-2. faults: 5xx, 429 with and without Retry-After, writes whose answer is lost, dropped connections.
-   Afterwards the sandbox state is audited per key: missing, misplaced (wrong app, owner, plan or
-   products), duplicate apps, orphan apps.
+2. faults: 5xx, 429 with and without Retry-After, writes whose answer is lost, dropped connections, on
+   the throughput run's workload (2,000 keys, 50 ms, cap 32: the honest limit is the same). Afterwards
+   the sandbox state is audited per key: missing, misplaced (wrong app, owner, plan or products),
+   duplicate apps, orphan apps.
 
 The one-request-at-a-time baselines need ``2 x latency`` per key at best, so they run on fewer keys
 (``--baseline-keys``); keys per second are comparable across N, and N is in the table.
@@ -281,15 +282,16 @@ def _percent(share: float | None, missing: str = "") -> str:
 
 def faults_table(scn: dict[str, Any]) -> str:
     headers = ["tool", "keys", "migrated", "missing", "misplaced", "duplicate apps", "orphan apps", "seconds",
-               "keys/s", "exit"]  # fmt: skip
+               "keys/s", "% of honest limit", "exit"]  # fmt: skip
     out = []
     for r in scn["rows"]:
         if "skipped" in r:
-            out.append([r["label"], f"{r['keys']:,}", f"not run: {r['skipped']}", "", "", "", "", "", "", ""])
+            out.append([r["label"], f"{r['keys']:,}", f"not run: {r['skipped']}", *[""] * (len(headers) - 3)])
             continue
         out.append([
             r["label"], f"{r['keys']:,}", f"{r['migrated']:,}", r["missing"], r["misplaced"], r["duplicate_apps"],
-            r["orphan_apps"], fmt(r["seconds"]), fmt(r["keys_per_second"]), r["exit_code"],
+            r["orphan_apps"], fmt(r["seconds"]), fmt(r["keys_per_second"]),
+            _percent(r.get("ratio_to_honest_limit"), "n/a"), r["exit_code"],
         ])  # fmt: skip
     return md_table(headers, out)
 
@@ -301,8 +303,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--latency-ms", type=float, default=50, help="sandbox latency per portal request (default 50)")
     p.add_argument("--cap", type=int, default=32, help="sandbox cap on portal requests in flight (default 32)")
     p.add_argument("--faults", default=DEFAULT_FAULTS, help="fault spec for the faults run")
-    p.add_argument("--fault-latency-ms", type=float, default=10, help="latency during the faults run (default 10)")
-    p.add_argument("--fault-keys", type=int, default=500, help="keys for tyk-migrate in the faults run (default 500)")
+    p.add_argument("--fault-latency-ms", type=float, default=50, help="latency during the faults run (default 50)")
+    p.add_argument("--fault-keys", type=int, default=2000, help="keys for tyk-migrate in the faults run (default 2000)")
     p.add_argument("--random-seed", type=int, default=7, help="seed of the sandbox's fault draws")
     p.add_argument("--tools", default=",".join(TOOLS), help=f"comma list among {', '.join(TOOLS)}")
     p.add_argument("--skip-faults", action="store_true", help="only the throughput run")
