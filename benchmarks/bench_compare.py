@@ -18,6 +18,7 @@ The one-request-at-a-time baselines need ``2 x latency`` per key at best, so the
 
     python benchmarks/bench_compare.py                 # defaults: 2,000 keys, 300 for baselines, 50 ms, cap 32
     python benchmarks/bench_compare.py --keys 500 --baseline-keys 100 --skip-faults
+    python benchmarks/bench_compare.py --tools tyk-migrate,tyk-migrate-fixed --skip-throughput --fault-keys 10000
 """
 
 from __future__ import annotations
@@ -308,6 +309,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--random-seed", type=int, default=7, help="seed of the sandbox's fault draws")
     p.add_argument("--tools", default=",".join(TOOLS), help=f"comma list among {', '.join(TOOLS)}")
     p.add_argument("--skip-faults", action="store_true", help="only the throughput run")
+    p.add_argument("--skip-throughput", action="store_true", help="only the faults run")
     p.add_argument(
         "--transport", choices=("aiohttp", "handwritten"), default="aiohttp",
         help="handwritten: tyk-migrate with the transport it had until bench_transport.OLD_REV (A/B timing)",
@@ -331,23 +333,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     info = machine_info()
     print(f"compare: {machine_label(info)}", flush=True)
     common = {"cap": args.cap, "random_seed": args.random_seed, "newman_problem": newman_problem}
-    scenarios = [
-        run_scenario("throughput", tools, keys_for(args.keys), latency_ms=args.latency_ms, faults="", **common)
-    ]
+    scenarios = []
+    if not args.skip_throughput:
+        scenarios.append(
+            run_scenario("throughput", tools, keys_for(args.keys), latency_ms=args.latency_ms, faults="", **common)
+        )
     if not args.skip_faults:
         scenarios.append(run_scenario(
             "faults", tools, keys_for(args.fault_keys), latency_ms=args.fault_latency_ms, faults=args.faults, **common
         ))  # fmt: skip
     results = {"benchmark": "compare", "transport": TRANSPORT, "machine": info, "scenarios": scenarios}
-    write_json("compare.json", results)
-    print()
-    print(f"Throughput: sandbox latency {args.latency_ms:g} ms, cap {args.cap} requests in flight, no faults")
-    print(throughput_table(scenarios[0]))
-    if len(scenarios) > 1:
+    name = "compare-faults.json" if args.skip_throughput else "compare.json"  # make bench's summary reads the other
+    write_json(name, results)
+    for scn in scenarios:
         print()
-        print(f"Faults: {args.faults}, cap {args.cap}, latency {args.fault_latency_ms:g} ms")
-        print(faults_table(scenarios[1]))
-    print(f"\nmachine: {machine_label(info)}\nJSON: {RESULTS / 'compare.json'}")
+        if scn["name"] == "throughput":
+            print(f"Throughput: sandbox latency {args.latency_ms:g} ms, cap {args.cap} requests in flight, no faults")
+            print(throughput_table(scn))
+        else:
+            print(f"Faults: {args.faults}, cap {args.cap}, latency {args.fault_latency_ms:g} ms")
+            print(faults_table(scn))
+    print(f"\nmachine: {machine_label(info)}\nJSON: {RESULTS / name}")
     return results
 
 
