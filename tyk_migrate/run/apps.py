@@ -37,7 +37,7 @@ from .app_listing import AppListing
 from .context import RunContext
 from .gate import Stopped
 from .groups import AppGroup, patiently
-from .protocol import AnswerWithoutId, Outcome, Unresolved, error_text, since_journalled
+from .protocol import AnswerWithoutId, Outcome, Unresolved, error_text
 from .rows import int_or_none
 
 
@@ -123,7 +123,7 @@ class Apps:
         since that intent shows them or not (``listed``: from a walk begun at ``listed_from``): a POST a killed
         run sent just before it died may not be listed yet, and a second POST would double the app."""
         made = await self.made_by(rec, listed)
-        since, patience = since_journalled(rec.intent_at), self.ctx.client.settings.lookup_patience
+        since, patience = self.ctx.sent_before(rec.intent_at), self.ctx.client.settings.lookup_patience
         while not made and listed_from < since + patience:  # a walk begun earlier may not show it yet
             await patiently(self.ctx.gate, since, patience)
             listed_from = time.perf_counter()
@@ -290,15 +290,15 @@ class AppWrite:
         patience = apps.ctx.client.settings.lookup_patience
         listed_after = since
         while True:
-            found = await apps.listing.app_ids(g.user_id, g.app_name, listed_after)
+            found, began = await apps.listing.app_ids_as_of(g.user_id, g.app_name, listed_after)
             current = apps.ctx.journal.app(g.user_id, g.app_name)
             made = oldest_app(await apps.made_by(current, found)) if current is not None else None
             if made is not None:
                 return made
-            if not await patiently(apps.ctx.gate, since, patience):
+            if began >= since + patience:  # "not there" only from a walk begun once the lag could have passed
                 break
-            # the next listing is of a walk begun after this wait: a shared walk another lookup began while
-            # this one waited may predate the lag, and "not there" from it would send a second POST
+            await patiently(apps.ctx.gate, since, patience)
+            # of a walk begun after this wait: a shared walk another lookup began earlier may predate the lag
             listed_after = time.perf_counter()
         others = [i for i in found if i not in set(self.prior)]
         if others and current is not None and current.marker is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..journal import Journal
 from ..portal import AsyncPortalClient
 from .gate import Gate
-from .protocol import ExactlyOnce
+from .protocol import ExactlyOnce, since_journalled
 from .rows import RowTable
 
 
@@ -29,3 +29,11 @@ class RunContext:
     #: ``time.perf_counter()`` from which a listing is trusted: when the run began, or when it took the portal's
     #: lock if it did so earlier (``Migration(portal_lock=...)``): a listing begun before is not trusted
     started: float
+    #: ``time.perf_counter()`` when this run began: every write an earlier run left in doubt was sent before it
+    began: float = 0.0
+
+    def sent_before(self, intent_at: str | None) -> float:
+        """When an earlier run's write in doubt may have been sent, for its lookup's patience: no earlier than
+        its journalled intent, and as late as this run's start (an intent is journalled before its write waits
+        for a slot, and the POST may have left seconds later, just before the run was killed)."""
+        return max(since_journalled(intent_at), self.began)

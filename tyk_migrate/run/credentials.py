@@ -27,6 +27,7 @@ sends) is deleted and stops the run at once: every further write would do the sa
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -38,7 +39,7 @@ from .context import RunContext
 from .credential_answers import compare_credential, issued_key_stop, key_exists, token_type_hint
 from .groups import AppGroup, patiently
 from .held import settle_held_key
-from .protocol import Outcome, Unresolved, error_text, since_journalled
+from .protocol import Outcome, Unresolved, error_text
 from .readback import ReadBackPolicy
 from .rows import PlanRow, int_or_none, utcnow
 
@@ -88,7 +89,7 @@ class Credentials:
             return
         sent = rec.attempts if unknown and rec is not None else 0
         kind = CredentialWrite(self, row, app_id, group, prior=prior)
-        sent_at = since_journalled(rec.intent_at) if unknown and rec is not None else None
+        sent_at = self.ctx.sent_before(rec.intent_at) if unknown and rec is not None else None
         await self.ctx.writer.write(kind, attempts=sent, look_up_first=unknown, maybe_landed=doubted, sent_at=sent_at)
 
     @staticmethod
@@ -297,17 +298,18 @@ class CredentialWrite:
         )
 
     async def look_up(self, since: float) -> dict[str, Any] | None:
-        """The credential the intent's POST made, listed again (listing lag) until the patience since the send is
-        used up. The prior list is the journalled intent's (an earlier run's, for a rerun's first lookup)."""
+        """The credential the intent's POST made, listed again (listing lag) until a listing begun once the patience
+        since the send was used up. The prior list is the journalled intent's (an earlier run's, for a rerun)."""
         fp, creds = self.row.fingerprint, self.creds
         assert fp is not None
         rec = creds.ctx.journal.credential(fp)
         prior = rec.prior_credential_ids if rec is not None and rec.app_id == self.app_id else self.prior
-        patience = creds.ctx.client.settings.lookup_patience
+        deadline = since + creds.ctx.client.settings.lookup_patience
         while True:
-            found = await creds.find(self.app_id, fp, prior)
-            if found is not None or not await patiently(creds.ctx.gate, since, patience):
+            begun = time.perf_counter()  # "not there" only from a listing begun after the lag:
+            if (found := await creds.find(self.app_id, fp, prior)) is not None or begun >= deadline:
                 return found
+            await patiently(creds.ctx.gate, since, deadline - since)
 
     async def made_by_another(self) -> dict[str, Any] | None:
         """Our POST sent nothing, and no send of ours can have landed: a holder of the key in the app now is

@@ -15,21 +15,21 @@ from .rows import int_or_none
 LOOKUP_STEP = 0.25
 
 
-async def patiently(gate: Gate, since: float, patience: float, step: float = LOOKUP_STEP) -> bool:
-    """Wait before a lookup's next listing; False once ``patience`` seconds since ``since`` are used up (the
-    lookup may then say "not there", from a listing begun after this returned True last). Only a failed
+async def patiently(gate: Gate, since: float, patience: float, step: float = LOOKUP_STEP) -> None:
+    """Wait before a lookup's next listing: at least ``step``, then as long as has passed since ``since`` (the
+    waits double), never past ``patience`` seconds since ``since`` (no wait once that is used up). Only a failed
     journal cuts the wait short.
 
-    The waits double (at least ``step``, then as long as has passed since the send, never past the patience):
-    a write the listing lags behind is found about as soon as the lag allows (0.75 s for a lag of 0.3 s), and
-    one that did not land costs five listings at the default patience of 2 s, not the nine of a listing
-    every quarter second: under the benchmark's faults those were a fifth of all requests."""
+    The lookup says "not there" only from a listing begun once the patience was up, never from the last
+    listing before it: a listing is as late as its start, however late its answer (a slow walk begun before
+    the lag could pass would hide the write and send it twice). With doubling waits a write the listing lags
+    behind is found about as soon as the lag allows (0.75 s for a lag of 0.3 s), and one that did not land
+    costs five listings at the default patience of 2 s, not the nine of a listing every quarter second:
+    under the benchmark's faults those were a fifth of all requests."""
     now = time.perf_counter()
     left = since + patience - now
-    if left <= 0:
-        return False
-    await gate.sleep(min(left, max(step, now - since)), abortable=False)
-    return True
+    if left > 0:
+        await gate.sleep(min(left, max(step, now - since)), abortable=False)
 
 
 @dataclass(slots=True)

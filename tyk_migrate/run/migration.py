@@ -295,7 +295,7 @@ class Migration:
         writer = ExactlyOnce(gate, self.policy, journal)
         lock, listed = self._portal_lock, self._apps_listed
         trusted_from = min(self.tally.started, lock.acquired_at) if lock is not None else self.tally.started
-        ctx = self.context = RunContext(journal, client, run_id, writer, gate, rows, trusted_from)
+        ctx = self.context = RunContext(journal, client, run_id, writer, gate, rows, trusted_from, self.tally.started)
         schedule.apps = Apps(ctx, delete_empty=self.delete_empty_apps, report=self._report)
         if listed is not None and lock is not None and first_listing(listed, lock, self.tally.started):
             schedule.apps.listing.seed(listed.started, listed.apps)
