@@ -13,6 +13,8 @@ from .rows import int_or_none
 
 #: seconds before a lookup's second listing; each later one waits as long as the lookup has already waited
 LOOKUP_STEP = 0.25
+#: a wait that ends at the patience's deadline ends this much after it
+DEADLINE_SLACK = 0.005
 
 
 async def patiently(gate: Gate, since: float, patience: float, step: float = LOOKUP_STEP) -> None:
@@ -29,7 +31,10 @@ async def patiently(gate: Gate, since: float, patience: float, step: float = LOO
     now = time.perf_counter()
     left = since + patience - now
     if left > 0:
-        await gate.sleep(min(left, max(step, now - since)), abortable=False)
+        wait = max(step, now - since)
+        # the event loop may wake a timer a little early: a listing begun a hair before the deadline decides
+        # nothing and would cost one more
+        await gate.sleep(left + DEADLINE_SLACK if wait >= left else wait, abortable=False)
 
 
 @dataclass(slots=True)
