@@ -30,6 +30,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_compare import DEFAULT_FAULTS
 from benchmarks.common import SANDBOX_TOKEN, sandbox
 from benchmarks.workload import make_keys, write_legacy_csv
 
@@ -44,9 +45,9 @@ def entry_point(build: Path) -> str:
     return f"import sys; sys.argv[0] = 'tyk-migrate'; from {module} import {func}; {func}()"
 
 
-def one_run(build: Path, data: Path, tmp: Path, concurrency: str) -> tuple[float, float]:
+def one_run(build: Path, data: Path, tmp: Path, concurrency: str, faults: str = "") -> tuple[float, float]:
     """(whole-command seconds, portal-phase seconds) of one ``apply`` of ``data`` by ``build``."""
-    with sandbox(latency_ms=50, faults="cap=32", random_seed=7) as sb:
+    with sandbox(latency_ms=50, faults=",".join(filter(None, [faults, "cap=32"])), random_seed=7) as sb:
         env = {**os.environ, "TYK_PORTAL_URL": sb.url, "TYK_PORTAL_TOKEN": SANDBOX_TOKEN, "PYTHONPATH": str(build)}
         cmd = [sys.executable, "-c", entry_point(build), "apply", str(data), "--journal", str(tmp / "run.journal"),
                "--out", str(tmp / "outcomes.csv"), "--no-progress", "--concurrency", concurrency]  # fmt: skip
@@ -65,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", type=int, default=4, help="runs of each build")
     p.add_argument("--keys", type=int, default=2000)
     p.add_argument("--concurrency", default="32", help="apply's --concurrency (a number or 'adaptive')")
+    p.add_argument("--faults", default="", help="sandbox faults besides the cap ('bench': bench_compare's)")
     args = p.parse_args(argv)
+    faults = DEFAULT_FAULTS if args.faults == "bench" else args.faults
     builds = [b.resolve() for b in args.builds]
     for build in builds:
         if not (build / "tyk_migrate").is_dir():
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         for build in builds:
             with tempfile.TemporaryDirectory() as tmp:
                 data = write_legacy_csv(keys, Path(tmp) / "legacy.csv")
-                whole, portal = one_run(build, data, Path(tmp), args.concurrency)
+                whole, portal = one_run(build, data, Path(tmp), args.concurrency, faults)
             results[build].append((whole, portal))
             print(f"run {i + 1} {build}: {args.keys / whole:.1f} keys/s, whole {whole:.2f} s, portal {portal:.2f} s "
                   f"({100 * args.keys / portal / HONEST_LIMIT:.1f}%)", flush=True)  # fmt: skip
