@@ -123,7 +123,7 @@ class Apps:
         since that intent shows them or not (``listed``: from a walk begun at ``listed_from``): a POST a killed
         run sent just before it died may not be listed yet, and a second POST would double the app."""
         made = await self.made_by(rec, listed)
-        since, patience = self.ctx.sent_before(rec.intent_at), self.ctx.client.settings.lookup_patience
+        since, patience = self.ctx.latest_send(rec.intent_at), self.ctx.client.settings.lookup_patience
         while not made and listed_from < since + patience:  # a walk begun earlier may not show it yet
             await patiently(self.ctx.gate, since, patience)
             listed_from = time.perf_counter()

@@ -32,8 +32,8 @@ class RunContext:
     #: ``time.perf_counter()`` when this run began: every write an earlier run left in doubt was sent before it
     began: float = 0.0
 
-    def sent_before(self, intent_at: str | None) -> float:
-        """When an earlier run's write in doubt may have been sent, for its lookup's patience: no earlier than
-        its journalled intent, and as late as this run's start (an intent is journalled before its write waits
-        for a slot, and the POST may have left seconds later, just before the run was killed)."""
+    def latest_send(self, intent_at: str | None) -> float:
+        """The latest an earlier run's write in doubt may have been sent, for its lookup's patience: this run's
+        start, unless its journalled intent is later (an intent is journalled before its write waits for a
+        slot, and the POST may have left seconds later, just before the run was killed)."""
         return max(since_journalled(intent_at), self.began)

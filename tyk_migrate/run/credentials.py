@@ -89,7 +89,7 @@ class Credentials:
             return
         sent = rec.attempts if unknown and rec is not None else 0
         kind = CredentialWrite(self, row, app_id, group, prior=prior)
-        sent_at = self.ctx.sent_before(rec.intent_at) if unknown and rec is not None else None
+        sent_at = self.ctx.latest_send(rec.intent_at) if unknown and rec is not None else None
         await self.ctx.writer.write(kind, attempts=sent, look_up_first=unknown, maybe_landed=doubted, sent_at=sent_at)
 
     @staticmethod
