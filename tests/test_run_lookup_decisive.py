@@ -52,6 +52,16 @@ def existing_app_plan(sb: Any) -> pd.DataFrame:
 
 
 # -- 1. the last listing of a lookup begins before the patience is up when a listing is slow ------------------
+async def answer_late_if_begun_early(lost_at: float | None, patience: float, begun: float, seen: list[Any]) -> None:
+    """Hold back a listing begun 0.3-1.0 s after the loss until just after the patience is up (the portal
+    answered at once, missing the write behind its lag); note every listing's (begun, answered) since the loss."""
+    if lost_at is None:
+        return
+    if 0.3 <= begun - lost_at < 1.0:
+        await asyncio.sleep(lost_at + patience + 0.1 - time.perf_counter())
+    seen.append((round(begun - lost_at, 2), round(time.perf_counter() - lost_at, 2)))
+
+
 class LostAppSlowWalk(AsyncPortalClient):
     """The first app POST lands, its answer is lost (504). A walk of /apps begun 0.3-1.0 s after the loss is
     answered by the portal at once (it misses the app: listing lag) but reaches the client only just after
@@ -76,22 +86,15 @@ class LostAppSlowWalk(AsyncPortalClient):
     async def list_apps(self, *a: Any, **kw: Any) -> Any:
         begun = time.perf_counter()
         listing = await super().list_apps(*a, **kw)
-        if self.lost_at is not None and 0.3 <= begun - self.lost_at < 1.0:
-            await asyncio.sleep(self.lost_at + self.patience + 0.1 - time.perf_counter())
-        if self.lost_at is not None:
-            self.walks.append((round(begun - self.lost_at, 2), round(time.perf_counter() - self.lost_at, 2)))
+        await answer_late_if_begun_early(self.lost_at, self.patience, begun, self.walks)
         return listing
 
 
 def test_app_not_there_is_not_decided_from_a_slow_walk_begun_before_the_listing_lag_passed(make_sandbox, tmp_path):
-    """HIGH, duplicate app. ``AppWrite.look_up`` lists, waits (doubling), lists again, and once ``patiently``
-    says the patience is up it answers "not there" from the listing it just made. That listing is of a walk
-    begun after the *previous* wait (``listed_after``), not after since+patience: if the walk takes longer than
-    what was left of the patience, "not there" comes from a walk begun ~0.4 s after the loss. Hostile lag
-    (1 s) under the default patience (2 s), one slow walk: the app is POSTed again, two apps of one owner and
-    name. abe0bba (list at once, sleep the rest of the patience, list) decided from a walk begun at since+2 s.
-    Fix idea: a listing only counts as the deciding one if it began at or after since+patience (loop until
-    ``listed_after >= since + patience``, as ``Apps.inherited`` does)."""
+    """A slow walk of /apps begun 0.4 s after a lost answer, under a 1 s lag (the hostile profile's) and the
+    default 2 s patience, does not decide "not there": only a walk begun once the patience is up does. In
+    3f0a8cc the listing made just before the patience ran out decided, and the app was POSTed twice (HIGH,
+    found by helper-46, fixed in 762d95b)."""
     patience = 2.0
     sb = make_sandbox(behaviour={"listing-lag-ms": "1000"})
     plan = make_plan(3)  # one group needing a new app
@@ -123,19 +126,14 @@ class LostCredentialSlowListing(AsyncPortalClient):
     async def list_credentials(self, app_id: int) -> Any:
         begun = time.perf_counter()
         items = await super().list_credentials(app_id)
-        if self.lost_at is not None and 0.3 <= begun - self.lost_at < 1.0:
-            await asyncio.sleep(self.lost_at + self.patience + 0.1 - time.perf_counter())
-        if self.lost_at is not None:
-            self.lists.append((round(begun - self.lost_at, 2), round(time.perf_counter() - self.lost_at, 2)))
+        await answer_late_if_begun_early(self.lost_at, self.patience, begun, self.lists)
         return items
 
 
 def test_credential_not_there_is_not_decided_from_a_slow_listing_begun_before_the_lag_passed(make_sandbox, tmp_path):
-    """HIGH, duplicate credential (``duplicate-key=overwrite``, the realistic and hostile profiles' value: the
-    portal takes a second credential of the key). ``CredentialWrite.look_up`` returns "not there" from the
-    listing made before ``patiently`` says the patience is up; a listing begun 0.4 s after the loss that
-    answers after the patience decides, under a 1 s lag shorter than the 2 s patience. Same cause as the
-    app test above."""
+    """The same for a credential under ``duplicate-key=overwrite`` (the realistic and hostile profiles' value:
+    the portal takes a second credential of the key): a slow listing begun 0.4 s after the loss does not
+    decide. In 3f0a8cc it did, and the key got two credentials (HIGH, fixed in 762d95b)."""
     patience = 2.0
     sb = make_sandbox(behaviour={"listing-lag-ms": "1000", "duplicate-key": "overwrite"})
     plan = existing_app_plan(sb)
@@ -184,11 +182,10 @@ class FlappingPortal(AsyncPortalClient):
 
 
 def test_a_lookup_whose_backoff_outlasted_the_patience_does_not_decide_from_a_cached_walk(make_sandbox, tmp_path):
-    """HIGH, duplicate app. ``look_up(since)`` first takes any index of a walk begun at or after ``since`` (the
-    loss), then asks ``patiently``, which says the patience is up when the write's backoff was longer than the
-    patience (a fifth failure backs off 1.6-3.2 s; default patience 2 s, here 1.5 s so it is certain): "not
-    there" comes from another lookup's walk begun 0.15 s after the loss, under a 1 s lag. The app is POSTed
-    again. Fix idea: the deciding listing must begin at or after since+patience whatever the backoff."""
+    """A write whose backoff outlasted the patience (a fifth failure backs off 1.6-3.2 s; the patience here is
+    1.5 s so that it does) is not declared missing from another lookup's walk, cached from 0.15 s after the
+    loss, under a 1 s lag: the deciding walk begins after the patience whatever the backoff. Before 762d95b the
+    cached walk decided and the app was POSTed again (HIGH, older than this issue, found by helper-46)."""
     sb = make_sandbox(behaviour={"listing-lag-ms": "1000"})
     plan = make_plan(2, keys_per_app=1)  # two groups, each needing a new app
     a_name = str(plan.loc[0, "app_name"])
@@ -252,14 +249,12 @@ def test_a_stop_during_the_lookup_of_a_write_that_did_not_land_ends_the_run_soon
 
 # -- 4. a rerun's open intent: the patience counts from the intent, not from the send ------------------------
 def test_a_rerun_right_after_a_kill_does_not_double_an_app_whose_post_waited_for_its_slot(make_sandbox, tmp_path):
-    """MEDIUM, duplicate app (pre-existing, not 3f0a8cc's). An app intent is journalled *before* the write
-    waits for its slot (``ExactlyOnce._send``: up to twice the limit are journalled ahead; a busy or paced
-    portal keeps them there for seconds). ``Apps.inherited`` counts the listing lag from the journalled
-    ``intent_at``: the killed run's POST, sent 2.3 s after its intent, landed just before the kill, and a rerun
-    started at once under a 1 s lag (patience 2 s) finds ``listed_from >= since + patience`` at its first walk,
-    which misses the app, and POSTs a second one (both carry the marker, so rollback would take both, but the
-    promise is one app). Fix idea: journal when the write left (a "sent" stamp, as users have), or count the
-    patience from the later of intent_at and the rerun's start."""
+    """An app intent is journalled *before* the write waits for its slot (``ExactlyOnce._send``: up to twice the
+    limit are journalled ahead; a busy or paced portal keeps them there for seconds). Here the killed run's
+    POST left 2.3 s after its intent and landed just before the kill; a rerun started at once under a 1 s lag
+    (patience 2 s) must not take its first walk, which misses the app, for "not there". The rerun counts the
+    patience from its own start at the earliest (``RunContext.latest_send``). Before 762d95b it counted from
+    ``intent_at`` and POSTed a second app (MEDIUM, older than this issue, found by helper-46)."""
     from tyk_migrate.journal import Journal, input_identity
     from tyk_migrate.ownership import app_description, new_marker
     from tyk_migrate.run import apply_plan

@@ -62,12 +62,10 @@ class LosesTwoAppAnswers(AsyncPortalClient):
 def test_a_lost_app_post_is_not_declared_missing_from_a_walk_begun_long_before_the_patience_was_up(
     make_sandbox, tmp_path
 ):
-    """HIGH, duplicate app. ``AppWrite.look_up`` sets ``listed_after`` right after its first listing and then
-    sleeps the whole patience (it slept 0.25 s before): its "not there" listing accepts any walk of /apps begun
-    since, and another lookup's walk begun half a second later (when the listing still lagged our write) is
-    taken for it. The app is POSTed again: two apps of one owner and name. Before abe0bba the last listing
-    came from a walk begun at most 0.25 s before the patience was up, after the listing lag (1 s, the hostile
-    profile's) had passed."""
+    """Two lost app answers half a second apart under a 1 s lag: the second lookup's walk, begun while the
+    listing still lags the first write, is not taken for the first lookup's "not there". In abe0bba (list at
+    once, then once after the whole patience, accepting any walk begun since the first listing) it was, and
+    the app was POSTed twice (HIGH, found by helper-45, fixed in 3f0a8cc)."""
     sb = make_sandbox(behaviour={"listing-lag-ms": "1000"})
     plan = make_plan(6)  # two groups, each needing a new app
     client = LosesTwoAppAnswers(settings=settings_for(sb, lookup_patience=2.0))
@@ -78,10 +76,9 @@ def test_a_lost_app_post_is_not_declared_missing_from_a_walk_begun_long_before_t
 
 
 def test_lost_app_answers_under_listing_lag_make_no_duplicate_apps_in_a_real_run(make_sandbox, tmp_path):
-    """HIGH, duplicate apps, the same bug with nothing but sandbox faults: ``--faults lost=8%`` (the write
-    commits, the answer is a 504) and ``--behaviour listing-lag-ms=1000``, 200 keys each in an app of its own.
-    Lookups of lost app POSTs overlap and each takes another's early walk of /apps for its "not there": 3-12
-    duplicate apps per run on main (random seeds 0-3), none with abe0bba's parent."""
+    """The same with nothing but sandbox faults: ``--faults lost=8%`` (the write commits, the answer is a 504)
+    and ``--behaviour listing-lag-ms=1000``, 200 keys each in an app of its own, overlapping lookups. abe0bba
+    made 3-12 duplicate apps per run (random seeds 0-3); none before it, none since 3f0a8cc."""
     sb = make_sandbox(faults="lost=8%", random_seed=3, behaviour={"listing-lag-ms": "1000"})
     plan = make_plan(200, keys_per_app=1)
     migrate(AsyncPortalClient(settings=settings_for(sb)), plan, tmp_path / "j")
@@ -128,21 +125,19 @@ def run_one_lost_credential(make_sandbox: Any, tmp_path: Any, *, stop: bool) -> 
 
 
 def test_a_landed_write_behind_a_short_listing_lag_is_found_soon_not_after_the_whole_patience(make_sandbox, tmp_path):
-    """MEDIUM, speed. A lost answer whose write landed, behind a 300 ms listing lag (realistic profile): the
-    first listing (0.1-0.2 s after the loss, the retry backoff) misses it, and the row now waits the whole
-    patience (here 6 s; TYK_LOOKUP_PATIENCE=30 -> 30 s; preflight sets 3x the measured lag) where listings
-    every 0.25 s found it after about the lag (0.6 s with abe0bba's parent). Every landed lost write of a run
-    under ``lost`` faults costs the patience, not the lag."""
+    """A lost answer whose write landed, behind a 300 ms listing lag (the realistic profile's): the first listing
+    (0.1-0.2 s after the loss, the retry backoff) misses it, and the next ones find it after about the lag,
+    not after the whole patience (6 s here; TYK_LOOKUP_PATIENCE=30 -> 30 s). In abe0bba the row waited the
+    whole patience (MEDIUM, found by helper-45, fixed in 3f0a8cc by the doubling waits)."""
     seconds, plan, sb = run_one_lost_credential(make_sandbox, tmp_path, stop=False)
     assert plan["status"].tolist() == ["created"] and portal_audit(sb.snapshot(), plan) == CLEAN
     assert seconds < 3.0, f"the landed credential was adopted {seconds:.1f} s after its answer was lost"
 
 
 def test_a_stop_during_a_lookup_of_a_landed_write_ends_the_run_soon(make_sandbox, tmp_path):
-    """MEDIUM, a stop feels hung. Stop asked for as the answer is lost: the lookup's one sleep is not abortable
-    (``abortable=False``), so the run holds the stop for the whole patience (6 s here, 30 s with
-    TYK_LOOKUP_PATIENCE=30) though the credential is listed 0.3 s after the loss; before abe0bba the next
-    0.25 s listing found it and the run stopped at once."""
+    """A stop asked for as the answer is lost ends the run soon after the credential is listed (0.3 s after the
+    loss), not after the whole patience. In abe0bba the lookup's one unabortable sleep held the stop for the
+    patience (6 s here; MEDIUM, found by helper-45, fixed in 3f0a8cc)."""
     seconds, plan, _ = run_one_lost_credential(make_sandbox, tmp_path, stop=True)
     assert plan["status"].tolist() == ["created"], plan["error"].tolist()
     assert seconds < 3.0, f"the stopped run ended {seconds:.1f} s after the lost answer"
