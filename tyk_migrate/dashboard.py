@@ -61,11 +61,11 @@ class AsyncDashboardClient(AsyncPortalClient):
     def _endpoint(self) -> tuple[str, str]:
         return self.settings.require_dashboard()
 
-    def _build(self, call: Call) -> Any:
+    def _target(self, call: Call) -> tuple[str, dict[str, str], bytes | None]:
         if isinstance(call, KeyCall) and call.key is not None:
             value = quote(reveal(call.key), safe="")
             call = replace(call, path=call.path.replace(KEY_SLOT, value).replace(HASH_SLOT, value))
-        return super()._build(call)
+        return super()._target(call)
 
 
 def key_call(key: KeyValue) -> KeyCall:

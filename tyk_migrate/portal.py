@@ -47,7 +47,7 @@ from .portal_errors import NOT_SENT_ERRORS as NOT_SENT_ERRORS  # re-exported wit
 from .portal_errors import connection_error as connection_error
 from .retry import RetryPolicy, parse_retry_after
 from .secrets import KeyValue, reveal
-from .transport import BorrowedTransport, lean_transport
+from .transport import AnyAnswer, BorrowedTransport, LeanTransport, lean_transport
 
 CREDENTIAL_TYPE_TYK_MANAGED = "CREDENTIAL_TYPE_TYK_MANAGED"
 DEFAULT_PER_PAGE = 100
@@ -57,7 +57,7 @@ APPS_PATH = "/apps"  #: listed by ``list_apps``, and page by page by the snapsho
 ResponseHook = Callable[[str, str, int | None, float], None]
 
 
-def error_for(call: Call, response: httpx.Response) -> PortalResponseError:
+def error_for(call: Call, response: AnyAnswer) -> PortalResponseError:
     """The typed error for a non-expected answer, with the portal's messages (any body shape, scrubbed)."""
     errors = error_messages(response, call.secrets)
     status = response.status_code
@@ -78,7 +78,7 @@ def error_for(call: Call, response: httpx.Response) -> PortalResponseError:
     return cls(message, **kw)
 
 
-def read_answer(call: Call, response: httpx.Response) -> Any:
+def read_answer(call: Call, response: AnyAnswer) -> Any:
     """The decoded body of an expected answer, or the typed error for any other."""
     if response.status_code not in call.expect:
         raise error_for(call, response)
@@ -256,16 +256,16 @@ class _ClientBase(_Operations):
         """The API base and token from the settings (the Dashboard client answers its own)."""
         return self.settings.require_portal()
 
-    def _settle(self, call: Call, outcome: httpx.Response | Exception, started: float, retry: int) -> Any:
+    def _settle(self, call: Call, outcome: AnyAnswer | Exception, started: float, retry: int) -> Any:
         """The answer's body, or the delay before the next try, or the final error raised.
 
         Shared by both clients so their retry rules cannot drift apart. Returns ``(body, None)`` or
         ``(None, seconds_to_wait)``.
         """
-        status = outcome.status_code if isinstance(outcome, httpx.Response) else None
+        status = None if isinstance(outcome, Exception) else outcome.status_code
         if self.on_response is not None:
             self.on_response(call.method, call.template, status, time.perf_counter() - started)
-        if isinstance(outcome, httpx.Response):
+        if not isinstance(outcome, Exception):
             try:
                 return read_answer(call, outcome), None
             except PortalError as exc:
@@ -278,14 +278,18 @@ class _ClientBase(_Operations):
             raise error
         raise error from cause
 
-    def _build(self, call: Call) -> httpx.Request:
+    def _target(self, call: Call) -> tuple[str, dict[str, str], bytes | None]:
+        """The URL, headers and body ``call`` puts on the wire, whichever way it is sent."""
         url = self.base_url + call.path
         if call.params:
             url += "?" + urlencode(call.params)
         if call.json is None:
-            return httpx.Request(call.method, url, headers=self._headers, extensions=self._extensions)
-        body = json.dumps(call.json, ensure_ascii=False, separators=(",", ":")).encode()
-        return httpx.Request(call.method, url, headers=self._json_headers, content=body, extensions=self._extensions)
+            return url, self._headers, None
+        return url, self._json_headers, json.dumps(call.json, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def _build(self, call: Call) -> httpx.Request:
+        url, headers, body = self._target(call)
+        return httpx.Request(call.method, url, headers=headers, content=body, extensions=self._extensions)
 
 
 class PortalClient(_ClientBase):
@@ -343,7 +347,7 @@ class AsyncPortalClient(_ClientBase):
 
     def __init__(self, base_url: str | None = None, token: str | None = None, **kw: Any) -> None:
         super().__init__(base_url, token, **kw)
-        lean: httpx.AsyncBaseTransport | None = None
+        lean: LeanTransport | None = None
         if "transport" not in self._http_kwargs:
             # httpcore's pool spends milliseconds per request with dozens in flight: see transport.py
             lean = lean_transport(
@@ -375,7 +379,7 @@ class AsyncPortalClient(_ClientBase):
             retry += 1
             started = time.perf_counter()
             try:
-                outcome: httpx.Response | Exception = await self._exchange(self._build(call))
+                outcome: AnyAnswer | Exception = await self._exchange(call)
             except NO_ANSWER_ERRORS as exc:
                 outcome = exc
             body, wait = self._settle(call, outcome, started, retry)
@@ -383,12 +387,11 @@ class AsyncPortalClient(_ClientBase):
                 return body
             await asyncio.sleep(wait)
 
-    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+    async def _exchange(self, call: Call) -> AnyAnswer:
         if self._direct is None or self._http.is_closed:  # httpx refuses a closed client's requests
-            return await self._http.send(request)
-        response = await self._direct.handle_async_request(request)
-        await response.aread()  # in memory already: this only decodes it
-        return response
+            return await self._http.send(self._build(call))
+        url, headers, body = self._target(call)
+        return await self._direct.exchange(call.method, url, headers, body, self._extensions["timeout"])
 
     async def _walk(self, path: str, unwrap: str | None = None) -> list[dict[str, Any]]:
         return await walk_pages(Pager(path, self.per_page, unwrap), self._send)  # or as paging.pages_sent_by says

@@ -21,6 +21,7 @@ from .calls import Call
 from .errors import PortalConnectionError
 from .scrub import clip, scrub_keys
 from .secrets import KeyValue
+from .transport import AnyAnswer
 
 #: How much of a body that is not JSON (a text refusal, a proxy's error page) a message keeps.
 ERROR_BODY_CHARS = 200
@@ -67,7 +68,7 @@ def text_messages(text: str, content_type: str = "") -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def error_messages(response: httpx.Response, secrets: Iterable[KeyValue] = ()) -> list[str]:
+def error_messages(response: AnyAnswer, secrets: Iterable[KeyValue] = ()) -> list[str]:
     """The messages of a refusal's body (any shape), each scrubbed of ``secrets`` (base64 echoes too, such as
     the token Tyk stores a key under); [] for an empty body."""
     keys = list(secrets)
