@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,25 @@ def test_usage_and_input_errors_are_one_line_exit_2(sandbox, env, tmp_path):
     not_journal.write_text("hello " * 200)
     broken = run(["apply", str(SAMPLE), "--journal", str(not_journal), "--no-progress"], env)
     assert broken.exit_code == 2 and "journal" in broken.output and "Traceback" not in broken.output
+
+
+def test_apply_copies_outcomes_into_the_frame_at_its_end_not_every_quarter_second(sandbox, env, tmp_path, monkeypatch):
+    """Nothing reads the plan frame while a command runs; copying it mid-run was CPU taken from the requests.
+    The outcome file still holds every row's outcome (the run copies it at its end)."""
+    from tyk_migrate.run import rows
+
+    copies: list[bool] = []
+    flush = rows.RowTable.flush
+
+    def counted(self, force=False):
+        if self.dirty and (force or time.perf_counter() - self._last_flush >= self.flush_interval):
+            copies.append(force)
+        flush(self, force)
+
+    monkeypatch.setattr(rows.RowTable, "flush", counted)
+    sandbox.set_faults("", latency_ms=5)  # a run of a second or more: long enough for quarter-second copies
+    out = tmp_path / "outcomes.csv"
+    result = run(["apply", str(SAMPLE), "--journal", str(tmp_path / "j"), "--out", str(out), "--no-progress"], env)
+    assert result.exit_code == 1, result.output
+    assert copies and all(copies)  # forced copies only: at the start and the end
+    assert out.read_text(encoding="utf-8").count(",created,") > 200

@@ -23,6 +23,8 @@ from ..errors import JournalError
 from ..portal import AsyncPortalClient
 from . import logs
 
+#: how often a command copies outcomes into the plan frame mid-run (it is copied at the end regardless)
+CLI_FLUSH_SECONDS = 30.0
 STOPPING_MESSAGE = "\nstopping: finishing requests in flight (Ctrl-C again to interrupt)"
 
 
@@ -70,6 +72,9 @@ def run_migration(plan: Any, settings: Settings, journal: str, *, bar: ProgressB
     ``JournalError`` or a Ctrl-C: the caller reports them after writing its files)."""
     from ..run import Migration
 
+    # nothing reads the plan frame while a command runs (the bar reads the tally), and it is copied whole at
+    # the end: a copy every quarter second, as a notebook's table needs, was 4% of the run's CPU at 2,000 keys
+    options.setdefault("flush_interval", CLI_FLUSH_SECONDS)
     ended = Ended(migration=None)
 
     def graceful_stop(loop: asyncio.AbstractEventLoop) -> None:
