@@ -7,8 +7,10 @@ its own process (latency 50 ms by default, no cap), through ``httpx.AsyncClient`
 - ``handwritten``: the hand-written ``LeanTransport`` that ``tyk_migrate/transport.py`` held until
   commit ``OLD_REV``, loaded from git history (skipped outside a git checkout);
 - ``httpx-aiohttp``: ``httpx_aiohttp.AiohttpTransport`` as the package ships it;
-- ``tyk-migrate``: ``tyk_migrate.transport.lean_transport(...)``, what the runner uses today (the same,
-  with the body read in the transport, errors mapped and aiohttp's resend switched off).
+- ``tyk-migrate``: ``tyk_migrate.transport.lean_transport(...)`` under ``httpx.AsyncClient`` (the same,
+  with the body read in the transport, errors mapped and aiohttp's resend switched off);
+- ``portal-client``: ``AsyncPortalClient.get_user``, the runner's own path: the same transport without
+  httpx's request and response models (``LeanTransport.exchange``), the answer read as the runner reads it.
 
 Reported per transport: requests/s against the limit C / latency, and the client's CPU milliseconds per
 request (this process only: the sandbox runs in its own), on a uvloop event loop like the runner's.
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import time
 import types
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +41,13 @@ import httpx
 
 from benchmarks.common import ROOT, SANDBOX_TOKEN, fmt, machine_info, machine_label, md_table, sandbox, write_json
 from tyk_migrate.aio import run_blocking
+from tyk_migrate.errors import PortalError
+from tyk_migrate.portal import AsyncPortalClient
+from tyk_migrate.retry import RetryPolicy
 from tyk_migrate.transport import lean_transport
 
 OLD_REV = "dea93710458e03353d7b4c7b09623e8bfc91dfa7"  # the last commit with the hand-written transport
-TRANSPORTS = ("httpx-default", "handwritten", "httpx-aiohttp", "tyk-migrate")
+TRANSPORTS = ("httpx-default", "handwritten", "httpx-aiohttp", "tyk-migrate", "portal-client")
 WARM_UP = 64  # requests before the clock starts: connections are opened once per run, not per request
 
 
@@ -82,15 +88,15 @@ def make_client(name: str, url: str) -> httpx.AsyncClient | None:
     return httpx.AsyncClient(base_url=url, headers=headers, limits=limits, transport=transport, timeout=30.0)
 
 
-async def drive(client: httpx.AsyncClient, requests: int, in_flight: int) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds and failures for ``requests`` GETs, ``in_flight`` at a time."""
+async def drive(get: Callable[[int], Awaitable[bool]], requests: int, in_flight: int) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds and failures for ``requests`` GETs, ``in_flight`` at a time (``get(user)``
+    sends one and says whether it was answered 200)."""
     failures = 0
 
     async def worker(count: int) -> None:
         nonlocal failures
         for n in range(count):
-            response = await client.get(f"/portal-api/users/{1 + n % 5}")
-            failures += response.status_code != 200
+            failures += not await get(1 + n % 5)
 
     def split(total: int) -> list[int]:
         return [total // in_flight + (1 if i < total % in_flight else 0) for i in range(in_flight)]
@@ -104,11 +110,28 @@ async def drive(client: httpx.AsyncClient, requests: int, in_flight: int) -> tup
 
 def measure(name: str, url: str, requests: int, in_flight: int, latency_ms: float) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        client = make_client(name, url)
-        if client is None:
-            return {"transport": name, "skipped": "no git history to load it from"}
-        async with client:
-            seconds, cpu, failures = await drive(client, requests, in_flight)
+        if name == "portal-client":
+            portal = AsyncPortalClient(url + "/portal-api", SANDBOX_TOKEN, retry=RetryPolicy(attempts=1))
+
+            async def get_user(user: int) -> bool:
+                try:
+                    return bool(await portal.get_user(user))
+                except PortalError:
+                    return False
+
+            async with portal:
+                seconds, cpu, failures = await drive(get_user, requests, in_flight)
+        else:
+            client = make_client(name, url)
+            if client is None:
+                return {"transport": name, "skipped": "no git history to load it from"}
+
+            async def get(user: int) -> bool:
+                assert client is not None
+                return (await client.get(f"/portal-api/users/{user}")).status_code == 200
+
+            async with client:
+                seconds, cpu, failures = await drive(get, requests, in_flight)
         limit = in_flight / (latency_ms / 1000) if latency_ms else None
         rate = requests / seconds
         return {
