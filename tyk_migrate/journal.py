@@ -26,7 +26,7 @@ import concurrent.futures
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -384,17 +384,17 @@ class Journal(JournalBindings, JournalWithdraw):
         return [cls(*row) for row in cur]
 
     def _save_app(self, rec: AppRecord) -> None:
-        values = tuple(_stored(rec, c) for c in APP_COLS)
-        marks = ", ".join("?" * len(APP_COLS))
-        self._write(f"INSERT OR REPLACE INTO apps ({', '.join(APP_COLS)}) VALUES ({marks})", values)
+        self._write(_SAVE_APP, _stored(rec, APP_COLS))
 
     def _save_cred(self, rec: CredentialRecord) -> None:
-        values = tuple(_stored(rec, c) for c in CRED_COLS)
-        marks = ", ".join("?" * len(CRED_COLS))
-        self._write(f"INSERT OR REPLACE INTO credentials ({', '.join(CRED_COLS)}) VALUES ({marks})", values)
+        self._write(_SAVE_CRED, _stored(rec, CRED_COLS))
 
 
-def _stored(rec: object, column: str) -> Any:
-    """A record field as its column holds it (ID lists as JSON)."""
-    value = getattr(rec, column)
-    return id_json(value) if column in ID_LIST_FIELDS else value
+# built once: four records a key, thousands of keys a run
+_SAVE_APP = f"INSERT OR REPLACE INTO apps ({', '.join(APP_COLS)}) VALUES ({', '.join('?' * len(APP_COLS))})"
+_SAVE_CRED = f"INSERT OR REPLACE INTO credentials ({', '.join(CRED_COLS)}) VALUES ({', '.join('?' * len(CRED_COLS))})"
+
+
+def _stored(rec: object, columns: Sequence[str]) -> tuple[Any, ...]:
+    """A record's fields as their columns hold them (ID lists as JSON)."""
+    return tuple(id_json(getattr(rec, c)) if c in ID_LIST_FIELDS else getattr(rec, c) for c in columns)
