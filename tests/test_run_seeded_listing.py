@@ -152,10 +152,11 @@ def test_a_walk_begun_long_before_the_run_is_walked_again_and_a_developers_app_r
 def test_a_killed_runs_landed_post_is_found_though_the_seeded_walk_predates_its_listing(
     make_sandbox, tmp_path, long_lead
 ):
-    # the listing lag (0.6 s) is shorter than the lookup patience (0.8 s), so the app must be found: the walk
-    # the run is seeded with began while the lag still hid it, and the run begins once the patience is over
-    sb = make_sandbox(behaviour={"listing-lag-ms": "600"})
-    settings = Settings(portal_url=sb.portal_url, token=sb.token, lookup_patience=0.8)
+    # the listing lag (1.5 s) is shorter than the lookup patience (2 s), so the app must be found: the walk
+    # the run is seeded with began while the lag still hid it (with a second to spare on a loaded machine),
+    # and the run begins once the patience is over
+    sb = make_sandbox(behaviour={"listing-lag-ms": "1500"})
+    settings = Settings(portal_url=sb.portal_url, token=sb.token, lookup_patience=2.0)
     plan = make_plan(3)
     user, name, marker = int(plan.loc[0, "user_id"]), str(plan.loc[0, "app_name"]), new_marker()
     with Journal(tmp_path / "j") as journal:  # the killed run: an open intent with its marker, its POST landed
@@ -172,7 +173,7 @@ def test_a_killed_runs_landed_post_is_found_though_the_seeded_walk_predates_its_
     lock.acquire()
     walk = walk_of(settings)
     assert landed not in {a["ID"] for a in walk.apps}  # still hidden by the lag
-    time.sleep(0.6)  # the patience since the intent is used up before the run begins, within the lead
+    time.sleep(1.8)  # the patience since the intent is used up before the run begins, within the lead
     run(plan, settings, tmp_path / "j", portal_lock=lock, apps_listed=walk)
     assert [a["ID"] for a in sb.snapshot()["apps"] if (a["UserID"], a["Name"]) == (user, name)] == [landed]
     assert set(plan.loc[plan["app_name"] == name, "app_id"]) == {landed}
