@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tyk_migrate.errors import PortalConnectionError, RateLimited
+from tyk_migrate.errors import PortalConnectionError
 from tyk_migrate.portal import AsyncPortalClient, PortalClient
 from tyk_migrate.retry import RetryPolicy
 from tyk_migrate.transport import LeanTransport, lean_transport
@@ -293,65 +293,6 @@ def test_content_encoding_is_negotiated_by_httpx_alone():
             assert response.headers["content-encoding"] == "gzip"
 
     asyncio.run(scenario())
-
-
-def test_an_answer_gzipped_unasked_is_still_decoded_by_the_portal_client():
-    """A proxy may compress whatever was asked: the lean path hands such an answer to httpx, which decodes it."""
-    import gzip
-
-    async def always_gzip(seen: Seen, writer: asyncio.StreamWriter) -> bool:
-        writer.write(answer("200 OK", gzip.compress(b'{"ID": 7}'), "Content-Encoding: gzip"))
-        return True
-
-    async def scenario() -> None:
-        async with raw_server(always_gzip) as server, portal(server) as c:
-            assert await c.get_app(7) == {"ID": 7}
-
-    asyncio.run(scenario())
-
-
-def test_a_refusal_is_read_as_httpx_would_read_it_charset_reason_and_retry_after():
-    """The lean path's own answer (no httpx models) gives the same error: the charset the answer names, the
-    standard reason when the server sends none, and ``Retry-After`` whatever its case."""
-    body = "Accès refusé".encode("latin-1")
-
-    async def refuse(seen: Seen, writer: asyncio.StreamWriter) -> bool:
-        head = ["HTTP/1.1 429 ", "Content-Type: text/plain; charset=iso-8859-1", f"Content-Length: {len(body)}"]
-        writer.write(("\r\n".join([*head, "retry-after: 7"]) + "\r\n\r\n").encode() + body)
-        return True
-
-    async def scenario() -> None:
-        async with raw_server(refuse) as server, portal(server, retry=RetryPolicy(attempts=1)) as c:
-            with pytest.raises(RateLimited) as caught:
-                await c.create_app("a", 5)
-        assert caught.value.retry_after == 7.0
-        assert caught.value.errors == ["Accès refusé"]
-        assert str(caught.value) == "POST /apps -> 429 Too Many Requests: Accès refusé"
-
-    asyncio.run(scenario())
-
-
-def test_the_portal_clients_answers_are_read_without_httpx_models(monkeypatch):
-    """The hot path of a run: a request and its answer cost no ``httpx.Request`` or ``httpx.Response`` (their
-    URL parsing and header models were a sixth of the client's CPU on a run of thousands of requests)."""
-    built: Counter[str] = Counter()
-    for name in ("Request", "Response"):
-        original = getattr(httpx, name)
-
-        class Counted(original):  # type: ignore[misc, valid-type]
-            def __init__(self, *args: Any, _name: str = name, _base: Any = original, **kw: Any) -> None:
-                built[_name] += 1
-                _base.__init__(self, *args, **kw)
-
-        monkeypatch.setattr(httpx, name, Counted)
-
-    async def scenario() -> None:
-        async with raw_server(ok) as server, portal(server) as c:
-            for _ in range(3):
-                assert await c.create_app("a", 5) == {"ok": True}
-
-    asyncio.run(scenario())
-    assert built == Counter()
 
 
 def test_one_client_serves_a_second_event_loop(sandbox):

@@ -46,6 +46,7 @@ from .portal_errors import NO_ANSWER_ERRORS, error_messages
 from .portal_errors import NOT_SENT_ERRORS as NOT_SENT_ERRORS  # re-exported with connection_error
 from .portal_errors import connection_error as connection_error
 from .retry import RetryPolicy, parse_retry_after
+from .scrub import scrub_keys
 from .secrets import KeyValue, reveal
 from .transport import AnyAnswer, BorrowedTransport, LeanTransport, lean_transport
 
@@ -62,7 +63,7 @@ def error_for(call: Call, response: AnyAnswer) -> PortalResponseError:
     errors = error_messages(response, call.secrets)
     status = response.status_code
     kw: dict[str, Any] = {"method": call.method, "path": call.path, "status": status, "errors": errors}
-    message = f"{status} {response.reason_phrase}".strip()
+    message = f"{status} {scrub_keys(response.reason_phrase, call.secrets, encoded=True)}".strip()
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return RateLimited(message, retry_after=retry_after, **kw)
@@ -274,8 +275,8 @@ class _ClientBase(_Operations):
             error, cause = connection_error(call, outcome), outcome
         if call.retryable and is_retryable(error) and retry < self.retry.attempts:
             return None, self.retry.delay(retry, getattr(error, "retry_after", None))
-        if cause is None:
-            raise error
+        if cause is None or call.secrets:  # the transport's error may quote the URL, and a key can be in it
+            raise error from None
         raise error from cause
 
     def _target(self, call: Call) -> tuple[str, dict[str, str], bytes | None]:

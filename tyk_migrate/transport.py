@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.message
 import json
 import ssl
 import urllib.request
@@ -148,12 +149,12 @@ class LeanTransport(AiohttpTransport):
             answer, content = await self._fetch(method, url, headers, body, timeout, None)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _httpx_error(exc, httpx.Request(method, url)) from exc
-        if answer.headers.get("Content-Encoding", "identity").lower() not in ("", "identity"):
+        if _encoded(answer.headers):
             response = _response(answer, content, httpx.Request(method, url))
             await response.aread()  # decodes: a broken body raises httpx.DecodingError, as on httpx's own path
             return response
         status = answer.status
-        return Answer(status, answer.reason or httpx.codes.get_reason_phrase(status), answer.headers, content)
+        return Answer(status, _reason(answer.reason) or httpx.codes.get_reason_phrase(status), answer.headers, content)
 
     async def _fetch(
         self,
@@ -267,11 +268,12 @@ class Answer:
 
     @property
     def text(self) -> str:
-        """The body decoded as httpx decodes it: the charset the answer names, else UTF-8, errors replaced."""
-        charset = self.headers.get("Content-Type", "").partition("charset=")[2].split(";")[0].strip(" \"'")
+        """The body decoded as httpx decodes it: the charset the answer names (its parameter parsed as httpx
+        parses it), else UTF-8, errors replaced."""
+        charset = _charset(self.headers.get("Content-Type", ""))
         try:
             return self.content.decode(charset or "utf-8", errors="replace")
-        except LookupError:  # a charset Python does not know
+        except (LookupError, UnicodeError):  # a charset Python does not know, or one that cannot decode at all
             return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
@@ -282,10 +284,31 @@ class Answer:
 AnyAnswer = Answer | httpx.Response
 
 
+def _charset(content_type: str) -> str | None:
+    """The ``charset`` parameter of a Content-Type, as httpx reads it (``email.message``'s parser)."""
+    if not content_type:
+        return None
+    message = email.message.Message()
+    message["content-type"] = content_type
+    return message.get_content_charset(failobj=None)
+
+
+def _encoded(headers: CIMultiDictProxy[str]) -> bool:
+    """Whether any Content-Encoding header (there may be several, each a list) names a coding to undo."""
+    codings = (c.strip().lower() for h in headers.getall("Content-Encoding", ()) for c in h.split(","))
+    return any(c not in ("", "identity") for c in codings)
+
+
+def _reason(reason: str | None) -> str:
+    """The reason phrase as httpx keeps it: ASCII only. aiohttp hands bytes 0x80-0xFF (allowed there) over as
+    lone surrogates, which no file or frame can hold."""
+    return (reason or "").encode("utf-8", "surrogateescape").decode("ascii", "ignore")
+
+
 def _response(answer: aiohttp.ClientResponse, content: bytes, request: httpx.Request) -> httpx.Response:
     extensions = {"http_version": b"HTTP/1.1"}
-    if answer.reason:
-        extensions["reason_phrase"] = answer.reason.encode()
+    if reason := _reason(answer.reason):
+        extensions["reason_phrase"] = reason.encode()
     stream = httpx.ByteStream(content)
     return httpx.Response(
         answer.status, headers=answer.raw_headers, stream=stream, request=request, extensions=extensions
