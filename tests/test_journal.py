@@ -178,3 +178,19 @@ def test_an_open_credential_intent_landed_only_in_a_credential_made_after_it(tmp
         old = journal.credential_intent("fp-old", app_id=1, run_id=1, attempts=1)  # no prior list: the old rule
         assert intent_landed(old, "skip_existing", 5) and intent_landed(old, "skip_existing")
         assert not intent_landed(rec, "add_credential", 6)
+
+
+def test_record_time_is_now_to_the_millisecond_as_iso_text():
+    """Cached per millisecond (a run journals about one record a ms): never behind or ahead of the clock."""
+    from datetime import UTC, datetime
+
+    from tyk_migrate.journal_records import record_time
+
+    stamps = set()
+    for _ in range(3000):
+        before = datetime.now(UTC).isoformat(timespec="milliseconds")
+        stamp = record_time()
+        after = datetime.now(UTC).isoformat(timespec="milliseconds")
+        assert before <= stamp <= after
+        stamps.add(stamp)
+    assert len(stamps) > 1 and all(s.endswith("+00:00") and len(s) == 29 for s in stamps)

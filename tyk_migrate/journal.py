@@ -27,7 +27,6 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from .journal_records import (
     id_json,
     input_identity,
     intent_landed,
+    record_time,
 )
 from .journal_schema import SCHEMA, SCHEMA_VERSION, upgrade
 from .journal_withdraw import JournalWithdraw
@@ -64,10 +64,6 @@ __all__ = [
     "input_identity",
     "intent_landed",
 ]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Journal(JournalBindings, JournalWithdraw):
@@ -192,12 +188,12 @@ class Journal(JournalBindings, JournalWithdraw):
     # -- runs -------------------------------------------------------------------------------------
     def begin_run(self, *, dry_run: bool = False) -> int:
         cur = self._exec(
-            "INSERT INTO runs (started_at, state, dry_run) VALUES (?, 'running', ?)", (_now(), int(dry_run))
+            "INSERT INTO runs (started_at, state, dry_run) VALUES (?, 'running', ?)", (record_time(), int(dry_run))
         )
         return int(cur.lastrowid or 0)
 
     def end_run(self, run_id: int, state: str) -> None:
-        self._write("UPDATE runs SET finished_at = ?, state = ? WHERE run_id = ?", (_now(), state, run_id))
+        self._write("UPDATE runs SET finished_at = ?, state = ? WHERE run_id = ?", (record_time(), state, run_id))
 
     def runs(self) -> list[dict[str, Any]]:
         cur = self._conn.execute("SELECT run_id, started_at, finished_at, state, dry_run FROM runs ORDER BY run_id")
@@ -232,7 +228,7 @@ class Journal(JournalBindings, JournalWithdraw):
         if rec is None:
             rec = AppRecord(int(user_id), app_name, None, "intent")
             self._apps[key] = rec
-        rec.state, rec.run_id, rec.attempts, rec.intent_at = "intent", run_id, attempts, _now()
+        rec.state, rec.run_id, rec.attempts, rec.intent_at = "intent", run_id, attempts, record_time()
         rec.app_id, rec.how, rec.error = None, None, None
         rec.prior_app_ids = None if prior_app_ids is None else tuple(sorted({int(i) for i in prior_app_ids}))
         rec.marker = marker
@@ -259,7 +255,7 @@ class Journal(JournalBindings, JournalWithdraw):
         key = (int(user_id), app_name)
         rec = self._apps.get(key) or AppRecord(int(user_id), app_name, None, state)
         self._apps[key] = rec
-        rec.state, rec.outcome_at = state, _now()
+        rec.state, rec.outcome_at = state, record_time()
         if app_id is not None:
             rec.app_id = int(app_id)
         if run_id is not None:
@@ -299,7 +295,7 @@ class Journal(JournalBindings, JournalWithdraw):
             rec = CredentialRecord(fingerprint, source_row, user_id, app_name, int(app_id), None, "intent")
             self._creds[fingerprint] = rec
         rec.source_row, rec.user_id, rec.app_name, rec.app_id = source_row, user_id, app_name, int(app_id)
-        rec.state, rec.run_id, rec.attempts, rec.batch, rec.intent_at = "intent", run_id, attempts, batch, _now()
+        rec.state, rec.run_id, rec.attempts, rec.batch, rec.intent_at = "intent", run_id, attempts, batch, record_time()
         rec.credential_id, rec.how, rec.error = None, None, None
         prior = prior_credential_ids
         rec.prior_credential_ids = None if prior is None else tuple(sorted({int(i) for i in prior}))
@@ -323,7 +319,7 @@ class Journal(JournalBindings, JournalWithdraw):
             raise ValueError(f"unknown credential state {state!r}")
         rec = self._creds.get(fingerprint) or CredentialRecord(fingerprint, None, None, None, None, None, state)
         self._creds[fingerprint] = rec
-        rec.state, rec.outcome_at = state, _now()
+        rec.state, rec.outcome_at = state, record_time()
         if credential_id is not None:
             rec.credential_id = int(credential_id)
         if app_id is not None:

@@ -20,8 +20,9 @@ in order with the app and credential records.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from .journal_records import record_time
 
 if TYPE_CHECKING:
     from .journal import Journal
@@ -52,10 +53,6 @@ CREATE TABLE IF NOT EXISTS users (
 _ADDED_COLS = {"sent": "TEXT"}
 #: the attribute a journal keeps its ledger under (one per open journal)
 _ATTR = "_users_ledger"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def email_key(email: str) -> str:
@@ -125,7 +122,7 @@ class UserLedger:
         rec = self._recs.get(key) or UserRecord(key, None, "intent")
         self._recs[key] = rec
         if rec.state != "intent" or not rec.intent_at:
-            rec.intent_at = _now()
+            rec.intent_at = record_time()
         rec.state, rec.run_id, rec.attempts, rec.sent = "intent", run_id, attempts, sent
         rec.user_id, rec.how, rec.error, rec.http_status = None, None, None, None
         rec.listed_before = int(listed_before)
@@ -164,7 +161,7 @@ class UserLedger:
         key = email_key(email)
         rec = self._recs.get(key) or UserRecord(key, None, state)
         self._recs[key] = rec
-        rec.state, rec.outcome_at = state, _now()
+        rec.state, rec.outcome_at = state, record_time()
         if user_id is not None:
             rec.user_id = int(user_id)
         if run_id is not None:
