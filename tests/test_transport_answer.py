@@ -279,3 +279,13 @@ def test_a_failed_dashboard_key_lookup_carries_no_raw_key_in_its_exception_chain
     error = asyncio.run(scenario())
     for exc in _chain(error):
         assert KEY not in str(exc) and KEY not in repr(exc)
+
+
+@pytest.mark.parametrize("charset", ["undefined", "base64", "rot13"])
+def test_a_refusal_in_a_charset_that_cannot_decode_text_is_still_one_error(charset):
+    """A compressed answer goes through ``httpx.Response``, whose ``text`` raises on such a charset (a bare
+    UnicodeError, TypeError or AssertionError before this was caught): the body is read as UTF-8 instead."""
+    body = gzip.compress(b"nope, refused")
+    data = _head("400 Bad Request", f"Content-Type: text/plain; charset={charset}", "Content-Encoding: gzip", body=body)
+    error = _refusal(data, lambda c: c.get_app(1), Rejected)
+    assert error.errors == ["nope, refused"]

@@ -72,7 +72,10 @@ def error_messages(response: AnyAnswer, secrets: Iterable[KeyValue] = ()) -> lis
     """The messages of a refusal's body (any shape), each scrubbed of ``secrets`` (base64 echoes too, such as
     the token Tyk stores a key under); [] for an empty body."""
     keys = list(secrets)
-    text = response.text
+    try:
+        text = response.text
+    except (LookupError, UnicodeError, TypeError, AssertionError):  # httpx on a charset that cannot decode text
+        text = response.content.decode("utf-8", errors="replace")
     messages: list[str] | None = None
     try:
         messages = json_messages(json.loads(text)) if text.strip() else []
