@@ -194,3 +194,73 @@ def test_a_fifth_of_random_refusals_does_not_hold_an_uncapped_run_at_half() -> N
     for seed in (1, 2, 3):
         ((level, _),) = phases((8000, math.inf, 0.2), seed=seed)
         assert level >= 45, (seed, round(level, 1))
+
+
+def _at_the_ceiling() -> tuple[Limiter, AdaptiveConcurrency]:
+    """A controller past slow start, one below a ceiling that was refused (a portal's cap of 32)."""
+    limiter = Limiter(1)
+    ctl = AdaptiveConcurrency(limiter, initial=32, maximum=64, probe_windows=1)
+    ctl.slow_start, ctl.ceiling = False, 33.0
+    return limiter, ctl
+
+
+def _healthy_window(limiter: Limiter, ctl: AdaptiveConcurrency) -> None:
+    for _ in range(ctl.limit):
+        limiter._used = ctl.limit
+        ctl.observe(201, 0.05)
+
+
+def test_a_run_probes_above_its_ceiling_until_its_last_seconds() -> None:
+    """A refused probe waits out its Retry-After (1 s at the sandbox's cap): in a run's last seconds it could
+    only end the run late. With 2 s of rows left at the run's pace it probes no more; before, it does."""
+    limiter, ctl = _at_the_ceiling()
+    ctl.rows_left(pending=1000, rows_per_second=300.0)  # 3.3 s to go
+    _healthy_window(limiter, ctl)
+    assert ctl.limit == 33  # probed
+    limiter, ctl = _at_the_ceiling()
+    ctl.rows_left(pending=500, rows_per_second=300.0)  # 1.7 s to go
+    for _ in range(4):
+        _healthy_window(limiter, ctl)
+    assert ctl.limit == 32 and ctl.near_end and not ctl.hold
+
+
+def test_a_run_in_its_last_seconds_still_climbs_to_its_known_good_level() -> None:
+    """Only probes above the ceiling stop near the end: the +1 steps below it (back after a decrease) go on."""
+    limiter, ctl = _at_the_ceiling()
+    limiter.set_limit(28)
+    ctl.rows_left(pending=500, rows_per_second=300.0)
+    _healthy_window(limiter, ctl)
+    assert ctl.limit == 29
+
+
+def test_an_unknown_pace_does_not_end_probing_and_the_last_rounds_hold_every_level() -> None:
+    limiter, ctl = _at_the_ceiling()
+    ctl.rows_left(pending=200, rows_per_second=0.0)  # no pace yet: 200 rows are more than 4 rounds of 32
+    assert not ctl.near_end and not ctl.hold
+    ctl.rows_left(pending=100, rows_per_second=0.0)  # fewer than 4 rounds: no growth at all
+    assert ctl.hold
+    limiter.set_limit(28)
+    _healthy_window(limiter, ctl)
+    assert ctl.limit == 28
+
+
+def test_a_pace_is_known_once_the_rows_it_counts_span_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows settled without a request finish together at a run's start: 400 of them in a millisecond are no
+    pace of 400,000 rows a second (which would end the probing of a run that has hours to go)."""
+    from types import SimpleNamespace
+
+    from tyk_migrate.run import progress
+    from tyk_migrate.vocabulary import CREATED, PENDING
+
+    clock = [100.0]
+    monkeypatch.setattr(progress, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    tally = progress.Tally()
+    tally.reset(10_000, 1)
+    for _ in range(400):
+        clock[0] += 0.000_002
+        tally.finished(PENDING, CREATED)
+    assert tally.pace(clock[0]) == 0.0
+    for _ in range(300):  # then 200 rows a second for a second and a half
+        clock[0] += 1 / 200
+        tally.finished(PENDING, CREATED)
+    assert 150 < tally.pace(clock[0]) < 300

@@ -32,6 +32,13 @@ BACKGROUND_MARGIN_SIGMAS = 3.0
 #: default ceiling, as GETs are light and a refusal only waits; at 8 the snapshot took a round trip more
 READ_INITIAL_CONCURRENCY = 16
 
+#: A run whose rows left need less than this many seconds at its pace probes no more above its ceiling: a
+#: refused probe waits out its Retry-After (commonly 1 s) and would end the run late, for a level the last
+#: rows cannot use. And in the last few rounds (fewer rows left than ``HOLD_ROUNDS`` times the limit) it
+#: grows no more at all.
+PROBE_HORIZON_SECONDS = 2.0
+HOLD_ROUNDS = 4
+
 
 class Limiter:
     """A FIFO semaphore whose size can change while tasks wait (no semaphore swapping).
@@ -129,7 +136,8 @@ class AdaptiveConcurrency:
         self.backoff, self.latency_factor, self.latency_margin = backoff, latency_factor, latency_margin
         self.probe_windows = probe_windows
         self.slow_start = True
-        self.hold = False  # set near the end of a run: probing then only delays the last rows
+        self.hold = False  # the last rounds of a run: no growth at all (``rows_left``)
+        self.near_end = False  # the last seconds of a run: no probe above the ceiling (``rows_left``)
         self.ceiling: float = math.inf
         self.floor_latency: float = math.inf
         self.decreases = 0
@@ -178,6 +186,14 @@ class AdaptiveConcurrency:
             return
         self._grow()
 
+    def rows_left(self, pending: int, rows_per_second: float) -> None:
+        """What the runner says as rows finish: ``pending`` rows to go at ``rows_per_second`` (0: not known
+        yet). Near the end growing gains nothing, and a refused probe would only delay the last rows."""
+        if not self.near_end and rows_per_second > 0:
+            self.near_end = pending < rows_per_second * PROBE_HORIZON_SECONDS
+        if not self.hold:
+            self.hold = pending < HOLD_ROUNDS * self.limit
+
     @property
     def background_rate(self) -> float:
         """The share of answers the portal refuses whatever the load, as learnt so far: the refusal rate at the
@@ -215,6 +231,8 @@ class AdaptiveConcurrency:
             new = math.ceil(limit * 1.5)
         elif limit + 1 < self.ceiling:
             new, self._stepped_from = limit + 1, limit
+        elif self.near_end:
+            return
         elif limit >= self.ceiling:  # a probe above the old ceiling held for a whole window: raise it
             self.ceiling = limit + 1
             self._probe_every = self.probe_windows

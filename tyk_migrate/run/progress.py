@@ -70,6 +70,12 @@ class Tally:
             return 0.0
         return len(times) / max(now - times[0], 1e-3)
 
+    def pace(self, now: float) -> float:
+        """``rows_per_second`` once the rows it counts span a second, else 0: the rows settled without a
+        request at a run's start, or a first round of answers, finish together and are no pace."""
+        times = self._done_times
+        return self.rows_per_second(now) if times and now - times[0] >= 1.0 else 0.0
+
     def snapshot(self, state: str, limiter: Limiter, meter: Meter) -> Progress:
         now = time.perf_counter()
         c = self.counts

@@ -9,6 +9,7 @@ finish.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -55,8 +56,8 @@ class Schedule:
         rows, controller = self.rows, self.controller
         self.tally.finished(rows.out["status"][pos], status)
         if controller is not None and not controller.hold:
-            # the last few rounds gain nothing from probing for more; a refused probe would delay the end
-            controller.hold = self.tally.counts[PENDING] < 4 * controller.limit
+            tally = self.tally
+            controller.rows_left(tally.counts[PENDING], tally.pace(time.perf_counter()))
         rows.set(pos, status=status, finished_at=utcnow(), **values)
         rows.flush()
         self.report()
