@@ -244,23 +244,14 @@ def test_an_unknown_pace_does_not_end_probing_and_the_last_rounds_hold_every_lev
     assert ctl.limit == 28
 
 
-def test_a_pace_is_known_once_the_rows_it_counts_span_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rows settled without a request finish together at a run's start: 400 of them in a millisecond are no
-    pace of 400,000 rows a second (which would end the probing of a run that has hours to go)."""
-    from types import SimpleNamespace
+def test_a_pace_counts_the_rows_sent_since_sending_began_and_is_unknown_for_a_second() -> None:
+    """A resumed run settles thousands of rows without a request before it sends one: they are no pace (at
+    400,000 rows a second they would end the probing of a run with minutes to go). Nor is a first second's
+    round of answers; and a fast run's pace is known however fast it is."""
+    from tyk_migrate.run.progress import Pace
 
-    from tyk_migrate.run import progress
-    from tyk_migrate.vocabulary import CREATED, PENDING
-
-    clock = [100.0]
-    monkeypatch.setattr(progress, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
-    tally = progress.Tally()
-    tally.reset(10_000, 1)
-    for _ in range(400):
-        clock[0] += 0.000_002
-        tally.finished(PENDING, CREATED)
-    assert tally.pace(clock[0]) == 0.0
-    for _ in range(300):  # then 200 rows a second for a second and a half
-        clock[0] += 1 / 200
-        tally.finished(PENDING, CREATED)
-    assert 150 < tally.pace(clock[0]) < 300
+    pace = Pace(now=100.0, pending=500)  # 9,500 of 10,000 rows were settled before
+    assert pace.rows_per_second(100.9, pending=400) == 0.0  # under a second: unknown
+    assert pace.rows_per_second(102.0, pending=400) == 50.0
+    fast = Pace(now=0.0, pending=10_000)
+    assert fast.rows_per_second(3.0, pending=7_000) == 1000.0

@@ -41,6 +41,19 @@ class Progress:
         return self.total - self.done
 
 
+class Pace:
+    """Rows finished per second since sending began (``pending`` rows then): the rows settled without a
+    request before it (a resumed run's, often thousands at once) are no pace, and none is known before a
+    second has passed, as a first round of answers comes back together."""
+
+    def __init__(self, now: float, pending: int) -> None:
+        self.began, self.pending = now, pending
+
+    def rows_per_second(self, now: float, pending: int) -> float:
+        span = now - self.began
+        return (self.pending - pending) / span if span >= 1.0 else 0.0
+
+
 class Tally:
     """Rows by status, the batch under way, and when rows finished (for the rate and the ETA)."""
 
@@ -69,12 +82,6 @@ class Tally:
         if len(times) < 2:
             return 0.0
         return len(times) / max(now - times[0], 1e-3)
-
-    def pace(self, now: float) -> float:
-        """``rows_per_second`` once the rows it counts span a second, else 0: the rows settled without a
-        request at a run's start, or a first round of answers, finish together and are no pace."""
-        times = self._done_times
-        return self.rows_per_second(now) if times and now - times[0] >= 1.0 else 0.0
 
     def snapshot(self, state: str, limiter: Limiter, meter: Meter) -> Progress:
         now = time.perf_counter()

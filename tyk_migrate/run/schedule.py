@@ -21,7 +21,7 @@ from .apps import Apps
 from .credentials import Credentials
 from .gate import Gate, Stopped
 from .groups import AppGroup
-from .progress import Tally
+from .progress import Pace, Tally
 from .protocol import error_text
 from .rows import PlanRow, RowTable, utcnow
 from .triage import settle_app_intent, triage
@@ -50,14 +50,15 @@ class Schedule:
         self.groups: dict[tuple[int, str], AppGroup] = {}
         self.apps: Apps | None = None
         self.creds: Credentials | None = None
+        self.pace: Pace | None = None  # from when the rows that need requests begin
 
     # -- a row's end ------------------------------------------------------------------------------
     def finish(self, pos: int, status: str, **values: Any) -> None:
         rows, controller = self.rows, self.controller
         self.tally.finished(rows.out["status"][pos], status)
-        if controller is not None and not controller.hold:
-            tally = self.tally
-            controller.rows_left(tally.counts[PENDING], tally.pace(time.perf_counter()))
+        if controller is not None and not controller.hold and self.pace is not None:
+            pending = self.tally.counts[PENDING]
+            controller.rows_left(pending, self.pace.rows_per_second(time.perf_counter(), pending))
         rows.set(pos, status=status, finished_at=utcnow(), **values)
         rows.flush()
         self.report()
@@ -85,6 +86,7 @@ class Schedule:
 
     async def _execute(self) -> None:
         work = await self._triage_all()
+        self.pace = Pace(time.perf_counter(), self.tally.counts[PENDING])
         self._group(work)
         self.rows.flush(force=True)
         window = asyncio.Semaphore(self.window)
