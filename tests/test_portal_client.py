@@ -354,3 +354,35 @@ def test_a_configured_proxy_keeps_httpx_transport(monkeypatch):
     assert not isinstance(client._http._transport, LeanTransport)
     monkeypatch.delenv("HTTPS_PROXY")
     assert isinstance(AsyncPortalClient("https://portal.example.com", "t")._http._transport, LeanTransport)
+
+
+def test_the_blocking_client_makes_one_httpx_client_whichever_threads_send_first() -> None:
+    """httpx's client is made at the first request (apply's blocking client never sends one): threads that
+    send their first requests together share one, and ``close`` closes it (review break-59)."""
+    import threading
+
+    client = PortalClient("https://portal.example.com", "t")
+    barrier, got = threading.Barrier(4), []
+
+    def first_use() -> None:
+        barrier.wait()
+        got.append(client._http)
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    client.close()
+    assert len({id(h) for h in got}) == 1 and got[0].is_closed
+    unused = PortalClient("https://portal.example.com", "t")
+    unused.close()
+    with pytest.raises(RuntimeError, match="closed"):  # closed before its first request: still refuses one
+        unused.list_users()
+
+
+def test_a_portal_client_is_not_pickled_with_its_token() -> None:
+    import pickle
+
+    with pytest.raises(TypeError, match="token"):
+        pickle.dumps(PortalClient("https://portal.example.com", "SECRET-TOKEN-123"))

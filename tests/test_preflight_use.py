@@ -379,3 +379,15 @@ def test_a_field_of_the_wrong_type_is_one_input_error_naming_file_and_field(
     settings = Settings(portal_url="https://portal.example.com", token="t")
     with pytest.raises(InputError, match=rf"{path}.*field {field}\b"):
         use_preflight(settings, path=path)
+
+
+def test_the_preflight_packages_names_load_when_asked_for_and_are_listed_before() -> None:
+    """``apply`` imports ``preflight.use`` alone; the package's other names come on first use, and ``dir``
+    (a notebook's completion) lists them before that (review break-59)."""
+    import tyk_migrate.preflight as preflight
+
+    assert set(preflight.__all__) <= set(dir(preflight))
+    for name in preflight.__all__:
+        assert getattr(preflight, name) is not None
+    with pytest.raises(AttributeError):
+        _ = preflight.no_such_name

@@ -26,7 +26,8 @@ from test_plan import legacy, portal
 from tyk_migrate.errors import AuthError, NotFound, PortalServerError, Rejected, UnexpectedAnswer
 from tyk_migrate.paging import Pager, could_be_a_maximum
 from tyk_migrate.plan import build_plan
-from tyk_migrate.portal import AsyncPortalClient, Call, error_for
+from tyk_migrate.portal import AsyncPortalClient, Call
+from tyk_migrate.portal_errors import error_for
 from tyk_migrate.reconcile import reconcile
 from tyk_migrate.sandbox import SandboxConfig
 from tyk_migrate.sandbox.app import create_app

@@ -16,7 +16,8 @@ import httpx
 
 from tyk_migrate.concurrency import Limiter
 from tyk_migrate.errors import JournalError, PortalError, PortalServerError, RateLimited, Rejected
-from tyk_migrate.portal import Call, connection_error, read_answer
+from tyk_migrate.portal import Call, connection_error
+from tyk_migrate.portal_errors import read_answer
 from tyk_migrate.retry import RetryPolicy
 from tyk_migrate.run.gate import Gate
 from tyk_migrate.run.protocol import AnswerWithoutId, ExactlyOnce, Outcome, Unresolved

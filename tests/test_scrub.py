@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tyk_migrate.errors import looks_like_token
-from tyk_migrate.portal import ERROR_BODY_CHARS, Call, error_for
+from tyk_migrate.portal import ERROR_BODY_CHARS, Call
+from tyk_migrate.portal_errors import error_for
 from tyk_migrate.scrub import KeyScrubber, clip, looks_like_key, mask_secretish, scrub_keys
 from tyk_migrate.secrets import SecretKey, mask
 

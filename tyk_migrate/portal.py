@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -30,23 +31,14 @@ import httpx
 from .calls import Call
 from .config import Settings
 from .errors import (
-    AuthError,
-    NotFound,
-    PortalConnectionError,
     PortalError,
-    PortalResponseError,
-    PortalServerError,
-    RateLimited,
-    Rejected,
-    UnexpectedAnswer,
 )
-from .paging import Pager, page_items, walk_pages
+from .paging import Pager, walk_pages
 from .portal_errors import ERROR_BODY_CHARS as ERROR_BODY_CHARS  # re-exported: tests and scripts read it here
-from .portal_errors import NO_ANSWER_ERRORS, error_messages
+from .portal_errors import NO_ANSWER_ERRORS, is_retryable, read_answer
 from .portal_errors import NOT_SENT_ERRORS as NOT_SENT_ERRORS  # re-exported with connection_error
 from .portal_errors import connection_error as connection_error
-from .retry import RetryPolicy, parse_retry_after
-from .scrub import scrub_keys
+from .retry import RetryPolicy
 from .secrets import KeyValue, reveal
 from .transport import AnyAnswer, BorrowedTransport, LeanTransport, lean_transport
 
@@ -56,51 +48,6 @@ APPS_PATH = "/apps"  #: listed by ``list_apps``, and page by page by the snapsho
 
 #: Called after every HTTP exchange: (method, path template, status or None, seconds).
 ResponseHook = Callable[[str, str, int | None, float], None]
-
-
-def error_for(call: Call, response: AnyAnswer) -> PortalResponseError:
-    """The typed error for a non-expected answer, with the portal's messages (any body shape, scrubbed)."""
-    errors = error_messages(response, call.secrets)
-    status = response.status_code
-    kw: dict[str, Any] = {"method": call.method, "path": call.path, "status": status, "errors": errors}
-    message = f"{status} {scrub_keys(response.reason_phrase, call.secrets, encoded=True)}".strip()
-    if status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return RateLimited(message, retry_after=retry_after, **kw)
-    cls: type[PortalResponseError] = PortalResponseError
-    if status in (401, 403):
-        cls = AuthError
-    elif status == 404:
-        cls = NotFound
-    elif status in (400, 409, 422):
-        cls = Rejected
-    elif status >= 500:
-        cls = PortalServerError
-    return cls(message, **kw)
-
-
-def read_answer(call: Call, response: AnyAnswer) -> Any:
-    """The decoded body of an expected answer, or the typed error for any other."""
-    if response.status_code not in call.expect:
-        raise error_for(call, response)
-    if not response.content:
-        return None
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise UnexpectedAnswer(
-            f"{response.status_code} with a body that is not JSON",
-            method=call.method,
-            path=call.path,
-            status=response.status_code,
-        ) from exc
-    if call.unwrap is not None:
-        body = page_items(body, call.path, call.unwrap)
-    return body
-
-
-def is_retryable(exc: PortalError) -> bool:
-    return isinstance(exc, PortalConnectionError | RateLimited | PortalServerError)
 
 
 class _Operations:
@@ -300,21 +247,29 @@ class PortalClient(_ClientBase):
         super().__init__(base_url, token, **kw)
         self._client: httpx.Client | None = None
         self._closed = False
+        self._making = threading.Lock()
 
     @property
     def _http(self) -> httpx.Client:
-        """httpx's client, made for the first request: a client that only serves as its async twin's template
-        (``apply``'s) never imports httpx's connection pool nor loads a CA store (16 ms of a command's start)."""
-        if self._client is None:
-            if self._closed:
-                raise RuntimeError("Cannot send a request, as the client has been closed.")  # as httpx says it
-            self._client = httpx.Client(**self._http_kwargs)
-        return self._client
+        """httpx's client, made for the first request (once, whichever thread sends it): a client that only
+        serves as its async twin's template (``apply``'s) never imports httpx's connection pool nor loads a CA
+        store (16 ms of a command's start). So a bad ``SSL_CERT_FILE`` or proxy variable is met there."""
+        client = self._client
+        if client is None:
+            with self._making:
+                if self._closed:
+                    raise RuntimeError("Cannot send a request, as the client has been closed.")  # httpx's words
+                client = self._client = self._client or httpx.Client(**self._http_kwargs)
+        return client
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"{type(self).__name__} holds the portal token: it is not pickled")
 
     def close(self) -> None:
-        self._closed = True
-        if self._client is not None:
-            self._client.close()
+        with self._making:
+            self._closed = True
+            if self._client is not None:
+                self._client.close()
 
     def __enter__(self) -> PortalClient:
         return self

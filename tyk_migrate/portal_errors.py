@@ -6,6 +6,8 @@ The file documents ``{"errors": [...]}`` (``OnlyErrors``); some endpoints answer
 ``PortalError`` says what the portal said, and the code that reads ``errors`` (a duplicate key refused,
 say) works the same on every portal. Every message is scrubbed of the call's keys before anything keeps it.
 A failure without an answer is a ``PortalConnectionError`` that says whether the request can have left.
+``read_answer`` turns an answer into its decoded body, or (``error_for``) the ``errors`` tree's error for
+its status: the one mapping both clients and the preflight use.
 """
 
 from __future__ import annotations
@@ -18,7 +20,19 @@ from typing import Any
 import httpx
 
 from .calls import Call
-from .errors import PortalConnectionError
+from .errors import (
+    AuthError,
+    NotFound,
+    PortalConnectionError,
+    PortalError,
+    PortalResponseError,
+    PortalServerError,
+    RateLimited,
+    Rejected,
+    UnexpectedAnswer,
+)
+from .paging import page_items
+from .retry import parse_retry_after
 from .scrub import clip, scrub_keys
 from .secrets import KeyValue
 from .transport import AnyAnswer
@@ -98,3 +112,48 @@ NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, h
 def connection_error(call: Call, exc: Exception) -> PortalConnectionError:
     sent = not isinstance(exc, NOT_SENT_ERRORS)
     return PortalConnectionError(f"no answer ({type(exc).__name__})", method=call.method, path=call.path, sent=sent)
+
+
+def error_for(call: Call, response: AnyAnswer) -> PortalResponseError:
+    """The typed error for a non-expected answer, with the portal's messages (any body shape, scrubbed)."""
+    errors = error_messages(response, call.secrets)
+    status = response.status_code
+    kw: dict[str, Any] = {"method": call.method, "path": call.path, "status": status, "errors": errors}
+    message = f"{status} {scrub_keys(response.reason_phrase, call.secrets, encoded=True)}".strip()
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return RateLimited(message, retry_after=retry_after, **kw)
+    cls: type[PortalResponseError] = PortalResponseError
+    if status in (401, 403):
+        cls = AuthError
+    elif status == 404:
+        cls = NotFound
+    elif status in (400, 409, 422):
+        cls = Rejected
+    elif status >= 500:
+        cls = PortalServerError
+    return cls(message, **kw)
+
+
+def read_answer(call: Call, response: AnyAnswer) -> Any:
+    """The decoded body of an expected answer, or the typed error for any other."""
+    if response.status_code not in call.expect:
+        raise error_for(call, response)
+    if not response.content:
+        return None
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise UnexpectedAnswer(
+            f"{response.status_code} with a body that is not JSON",
+            method=call.method,
+            path=call.path,
+            status=response.status_code,
+        ) from exc
+    if call.unwrap is not None:
+        body = page_items(body, call.path, call.unwrap)
+    return body
+
+
+def is_retryable(exc: PortalError) -> bool:
+    return isinstance(exc, PortalConnectionError | RateLimited | PortalServerError)

@@ -16,8 +16,8 @@ import httpx
 
 from ..config import Settings
 from ..errors import UnexpectedAnswer
-from ..portal import Call, PortalClient, _tls_verify, connection_error, error_for
-from ..portal_errors import NO_ANSWER_ERRORS
+from ..portal import Call, PortalClient, _tls_verify, connection_error
+from ..portal_errors import NO_ANSWER_ERRORS, error_for
 from ..verify import auth_headers
 
 #: Rows asked per page when walking a list: the migration client's size.

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, NotFound
-from ..portal import DEFAULT_PER_PAGE, Call, error_for
+from ..portal import DEFAULT_PER_PAGE, Call
+from ..portal_errors import error_for
 from .client import PreflightClient, api_target, json_of, rows_of
 from .result import Check
 
