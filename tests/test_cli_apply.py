@@ -99,3 +99,35 @@ def test_apply_copies_outcomes_into_the_frame_at_its_end_not_every_quarter_secon
     assert result.exit_code == 1, result.output
     assert copies and all(copies)  # forced copies only: at the start and the end
     assert out.read_text(encoding="utf-8").count(",created,") > 200
+
+
+def test_a_ctrl_c_that_cuts_the_ends_copy_short_still_leaves_the_outcomes_whole(sandbox, tmp_path, monkeypatch):
+    """The second Ctrl-C is Python's KeyboardInterrupt, wherever it lands: inside the run's last copy of the
+    outcomes into the frame, it left some columns copied and others not, and the summary and the outcome CSV
+    are written from that frame (review break-18). The command now copies it again, Ctrl-C ignored."""
+    import pandas as pd
+    from run_helpers import make_plan
+
+    from tyk_migrate.cli.running import ProgressBar, run_migration
+    from tyk_migrate.config import Settings
+    from tyk_migrate.run import rows
+
+    flush, calls = rows.RowTable.flush, []
+
+    def cut_short(self, force=False):
+        if force and self.dirty and self.out["status"].count("created") == len(self.plan):
+            calls.append(force)
+            if len(calls) == 1:  # the schedule's copy at its end: left for the run's last copy
+                return
+            if len(calls) == 2:  # the run's last copy: one column copied, then the interrupt
+                self.plan["status"] = pd.Series(self.out["status"], index=self.plan.index, dtype="str")
+                raise KeyboardInterrupt
+        flush(self, force)
+
+    monkeypatch.setattr(rows.RowTable, "flush", cut_short)
+    plan = make_plan(12, keys_per_app=3)
+    settings = Settings(portal_url=sandbox.portal_url, token=sandbox.token)
+    ended = run_migration(plan, settings, str(tmp_path / "j"), bar=ProgressBar(len(plan), "apply", False))
+    assert len(calls) >= 2 and ended.interrupted
+    assert set(plan["status"]) == {"created"}
+    assert plan["credential_id"].notna().all() and plan["finished_at"].notna().all()  # copied whole after all

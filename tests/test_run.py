@@ -139,7 +139,7 @@ def test_pause_resume_and_stop_from_another_task(make_sandbox, tmp_path):
 
 def test_a_paused_run_says_its_frame_is_behind_and_copies_it_on_request(make_sandbox, tmp_path):
     """What the console relies on (ui/control.py settle_frame): while paused, ``_dirty`` tells that finished
-    rows are not in the frame yet, and ``_flush(force=True)`` copies them."""
+    rows are not in the frame yet, and ``copy_outcomes()`` copies them."""
     sb = make_sandbox(latency_ms=15)
     plan = make_plan(60)
 
@@ -153,7 +153,7 @@ def test_a_paused_run_says_its_frame_is_behind_and_copies_it_on_request(make_san
             await asyncio.sleep(0.01)
         created = m.progress.created
         assert m._dirty and int((plan["status"] == "created").sum()) < created
-        m._flush(force=True)
+        m.copy_outcomes()
         assert not m._dirty and int((plan["status"] == "created").sum()) == created
         m.resume()
         await task

@@ -104,6 +104,22 @@ def run_migration(plan: Any, settings: Settings, journal: str, *, bar: ProgressB
         if not began():
             raise
         ended.interrupted = True
+        with _ctrl_c_ignored():  # the second Ctrl-C may have cut the end's copy short: the summary and the
+            ended.migration.copy_outcomes()  # outcome CSV are written from the frame, so it is copied whole
     finally:
         bar.close()
     return ended
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Any:
+    """Ctrl-C does nothing inside (a copy of a few columns): a third one must not cut it short as well."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: nothing to ignore there
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -307,7 +307,7 @@ class Migration:
         )
 
     async def _close(self, own_journal: bool) -> None:
-        self._flush(force=True)
+        self.copy_outcomes()
         if self.run_id is not None and self.journal is not None:
             with contextlib.suppress(MigrateError):
                 self.journal.end_run(self.run_id, self.state)
@@ -371,16 +371,18 @@ class Migration:
         self._positions = positions
         self.tally.reset(len(positions), math.ceil(len(positions) / self.batch_size) if positions else 0)
         self.rows.reset(positions, self.batch_size)
-        self._flush(force=True)
+        self.copy_outcomes()
 
     @property
     def _dirty(self) -> bool:
         """Outcomes not yet copied into the frame (the console copies a paused run's last rows itself)."""
         return self.rows is not None and self.rows.dirty
 
-    def _flush(self, force: bool = False) -> None:
+    def copy_outcomes(self) -> None:
+        """Copy every row's outcome into the plan frame now, as a run's end does: a paused run's last rows (the
+        console), or after an interrupt that cut the end's copy short (it leaves the table dirty: redone)."""
         if self.rows is not None:
-            self.rows.flush(force)
+            self.rows.flush(force=True)
 
     def _report(self) -> None:
         if self.on_progress is not None:

@@ -98,7 +98,7 @@ class RunControl:
             return False
         behind = m._dirty
         if behind:  # the runner's own flush (until Migration.pause does it itself)
-            m._flush(force=True)
+            m.copy_outcomes()
         return behind
 
     # -- control ---------------------------------------------------------------------------------------
