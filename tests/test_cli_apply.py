@@ -110,6 +110,7 @@ def test_a_ctrl_c_that_cuts_the_ends_copy_short_still_leaves_the_outcomes_whole(
 
     from tyk_migrate.cli.running import ProgressBar, run_migration
     from tyk_migrate.config import Settings
+    from tyk_migrate.journal import Journal
     from tyk_migrate.run import rows
 
     flush, calls = rows.RowTable.flush, []
@@ -131,3 +132,60 @@ def test_a_ctrl_c_that_cuts_the_ends_copy_short_still_leaves_the_outcomes_whole(
     assert len(calls) >= 2 and ended.interrupted
     assert set(plan["status"]) == {"created"}
     assert plan["credential_id"].notna().all() and plan["finished_at"].notna().all()  # copied whole after all
+    # and the rest of the run's close was not skipped (review break-60): the journal committed what it had
+    # queued, recorded the run's end and was closed, so it opens again in this very process
+    journal = Journal(tmp_path / "j")
+    try:
+        assert [r["finished_at"] is not None for r in journal.runs()] == [True]
+        assert sum(1 for c in journal.credentials() if c.credential_id is not None) == len(plan)
+    finally:
+        journal.close()
+
+
+def test_run_migration_runs_off_the_main_thread_where_ctrl_c_cannot_be_handled(sandbox, tmp_path):
+    """uvloop refuses a signal handler off the main thread with a ValueError (review break-60)."""
+    import threading
+
+    from run_helpers import make_plan
+
+    from tyk_migrate.cli.running import ProgressBar, run_migration
+    from tyk_migrate.config import Settings
+
+    plan = make_plan(6, keys_per_app=3)
+    settings = Settings(portal_url=sandbox.portal_url, token=sandbox.token)
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["ended"] = run_migration(plan, settings, str(tmp_path / "j"), bar=ProgressBar(6, "apply", False))
+        except BaseException as exc:  # the test reports whatever escaped
+            box["error"] = exc
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(60)
+    assert "error" not in box, box
+    assert set(plan["status"]) == {"created"}
+
+
+def test_a_ctrl_c_while_the_summary_and_outcomes_are_written_does_not_lose_them(sandbox, env, tmp_path, monkeypatch):
+    """After a graceful stop the second Ctrl-C is Python's; landing after the run, it cut the summary and
+    the outcome CSV, the run's record, short (exit 130, no file: review break-60). They are written whole."""
+    import os
+    import signal
+
+    from tyk_migrate import report
+
+    export = report.export_outcomes
+
+    def interrupted_export(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # the Ctrl-C lands while the file is being written
+        time.sleep(0.05)
+        return export(*args, **kwargs)
+
+    monkeypatch.setattr(report, "export_outcomes", interrupted_export)
+    out = tmp_path / "outcomes.csv"
+    result = run(["apply", str(SAMPLE), "--journal", str(tmp_path / "j"), "--out", str(out), "--no-progress"], env)
+    assert result.exit_code == 1, result.output  # the sample's rejected and blocked rows, as ever
+    assert out.exists() and "outcomes written to" in result.output
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is Python's again after

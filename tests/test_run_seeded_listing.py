@@ -64,7 +64,7 @@ def new_app_names(sandbox, before: set[int]) -> Counter:
 @pytest.fixture
 def long_lead(monkeypatch):
     """A walk counts as begun shortly before the run however slow this machine is (timing is not tested)."""
-    monkeypatch.setattr("tyk_migrate.run.migration.FIRST_LISTING_LEAD", 60.0)
+    monkeypatch.setattr("tyk_migrate.run.app_listing.FIRST_LISTING_LEAD", 60.0)
 
 
 def test_a_walk_begun_under_the_runs_lock_is_its_first_listing(sandbox, tmp_path, long_lead):

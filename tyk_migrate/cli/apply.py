@@ -15,7 +15,7 @@ from .app import cli
 from .exits import UNUSABLE, Outcome, verdict
 from .options import Source, command_options, concurrency_value, input_options, portal_options
 from .paths import output_file
-from .running import ProgressBar, run_migration
+from .running import ProgressBar, ctrl_c_ignored, run_migration
 from .session import Session, default_output
 
 
@@ -154,13 +154,14 @@ def apply_command(
     migration = ended.migration
     statuses = status_counts(plan)
     honest = run_limit(migration, statuses) if not dry_run else None
-    session.lines(present.run_summary(plan, migration.progress, statuses, honest))
-    if migration.fatal_error:
-        session.note(migration.fatal_error)  # says what stopped the run and what to change
-    if statuses.get(PENDING) and not ended.journal_error:
-        session.note("stopped before the end: rerun the same command to resume")
-    files = {"outcomes": export_outcomes(plan, target), "journal": Path(journal)}
-    session.line(f"outcomes written to {target} (keys masked); journal: {journal}")
+    with ctrl_c_ignored():  # the run's record: a Ctrl-C now (the second, after a graceful stop) must not lose it
+        session.lines(present.run_summary(plan, migration.progress, statuses, honest))
+        if migration.fatal_error:
+            session.note(migration.fatal_error)  # says what stopped the run and what to change
+        if statuses.get(PENDING) and not ended.journal_error:
+            session.note("stopped before the end: rerun the same command to resume")
+        files = {"outcomes": export_outcomes(plan, target), "journal": Path(journal)}
+        session.line(f"outcomes written to {target} (keys masked); journal: {journal}")
     counts = {
         "rows": len(prepared.legacy),
         "valid": len(prepared.valid),

@@ -78,6 +78,8 @@ def run_migration(plan: Any, settings: Settings, journal: str, *, bar: ProgressB
     ended = Ended(migration=None)
 
     def graceful_stop(loop: asyncio.AbstractEventLoop) -> None:
+        if ended.interrupted:  # a second Ctrl-C queued before the handler was removed: at once, as promised
+            raise KeyboardInterrupt
         click.echo(STOPPING_MESSAGE, err=True)
         ended.interrupted = True
         ended.migration.stop()
@@ -87,9 +89,14 @@ def run_migration(plan: Any, settings: Settings, journal: str, *, bar: ProgressB
         async with AsyncPortalClient(settings=settings, on_response=logs.request_logger) as client:
             ended.migration = Migration(plan, client, journal, on_progress=bar, **options)
             loop = asyncio.get_running_loop()
-            with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows, not off the main thread
+            # not on Windows, not off the main thread (uvloop says so with a ValueError)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signal.SIGINT, graceful_stop, loop)
-            await ended.migration.run()
+            try:
+                await ended.migration.run()
+            finally:  # Ctrl-C is Python's again: the loop's handler would outlive it (uvloop leaves it behind)
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(signal.SIGINT)
 
     def began() -> bool:  # a run was recorded: its rows have outcomes worth writing down
         return ended.migration is not None and ended.migration.run_id is not None
@@ -104,7 +111,7 @@ def run_migration(plan: Any, settings: Settings, journal: str, *, bar: ProgressB
         if not began():
             raise
         ended.interrupted = True
-        with _ctrl_c_ignored():  # the second Ctrl-C may have cut the end's copy short: the summary and the
+        with ctrl_c_ignored():  # the second Ctrl-C may have cut the end's copy short: the summary and the
             ended.migration.copy_outcomes()  # outcome CSV are written from the frame, so it is copied whole
     finally:
         bar.close()
@@ -112,8 +119,9 @@ def run_migration(plan: Any, settings: Settings, journal: str, *, bar: ProgressB
 
 
 @contextlib.contextmanager
-def _ctrl_c_ignored() -> Any:
-    """Ctrl-C does nothing inside (a copy of a few columns): a third one must not cut it short as well."""
+def ctrl_c_ignored() -> Any:
+    """Ctrl-C does nothing inside: what writes a run's record after it (the frame's copy, the summary, the
+    outcome CSV) is short, and an interrupt there would lose what the run did from the command's output."""
     try:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # not the main thread: nothing to ignore there

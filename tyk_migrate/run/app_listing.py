@@ -7,15 +7,20 @@ import asyncio
 import contextlib
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..calls import Call
 from ..errors import PortalError
 from ..ownership import app_descriptions
 from ..paging import pages_sent_by
+from ..portal_lock import portal_identity
 from .context import RunContext
 from .groups import apps_by_owner_name
 from .protocol import Unresolved, error_text
+
+if TYPE_CHECKING:
+    from ..portal_lock import PortalLock
+    from ..snapshot import AppsWalk
 
 # Before an app is created, the apps of its owner and name are looked up in a listing at most this old (one
 # walk of /apps serves every app decided in that time): an app someone made meanwhile is reused, not doubled.
@@ -29,6 +34,19 @@ APP_LISTING_LEAD = 5.0
 #: if begun at most this long before the run: someone else's app made meanwhile would go unseen by the first
 #: rows, so that window stays about as short as the run's own first walk (0.1 s at 50 ms) would leave it
 FIRST_LISTING_LEAD = 1.0
+
+
+def first_listing(walk: AppsWalk, lock: PortalLock, run_started: float) -> bool:
+    """Whether a walk of /apps can be a run's first listing: of the lock's portal, begun while the lock was
+    held (no other run on this machine can have written since) and at most ``FIRST_LISTING_LEAD`` before the
+    run began."""
+    return (
+        lock.acquired_at <= walk.started
+        and run_started - walk.started <= FIRST_LISTING_LEAD
+        and portal_identity(walk.portal_url) == lock.portal
+    )
+
+
 #: walks of /apps tried (each with the reads' own retries) before an app's existence counts as unknown
 LISTING_TRIES = 4
 

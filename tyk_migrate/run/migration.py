@@ -24,10 +24,10 @@ from ..journal_users import users_of
 from ..meter import Meter
 from ..ownership import journal_failure_message
 from ..portal import AsyncPortalClient
-from ..portal_lock import PortalLock, portal_identity, take_portal_lock
+from ..portal_lock import PortalLock, take_portal_lock
 from ..retry import RetryPolicy
 from ..vocabulary import OUTCOME_STATUSES, RUN_INPUT_COLUMNS
-from .app_listing import FIRST_LISTING_LEAD
+from .app_listing import first_listing
 from .apps import Apps
 from .context import RunContext
 from .credentials import Credentials
@@ -41,17 +41,6 @@ from .users import settle_owners
 
 if TYPE_CHECKING:
     from ..snapshot import AppsWalk
-
-
-def first_listing(walk: AppsWalk, lock: PortalLock, run_started: float) -> bool:
-    """Whether a walk of /apps can be a run's first listing: of the lock's portal, begun while the lock was
-    held (no other run on this machine can have written since) and at most ``FIRST_LISTING_LEAD`` before the
-    run began."""
-    return (
-        lock.acquired_at <= walk.started
-        and run_started - walk.started <= FIRST_LISTING_LEAD
-        and portal_identity(walk.portal_url) == lock.portal
-    )
 
 
 class Migration:
@@ -307,25 +296,36 @@ class Migration:
         )
 
     async def _close(self, own_journal: bool) -> None:
-        self.copy_outcomes()
-        if self.run_id is not None and self.journal is not None:
-            with contextlib.suppress(MigrateError):
-                self.journal.end_run(self.run_id, self.state)
+        # every step runs though a Ctrl-C (KeyboardInterrupt) cut the one before short; the outcomes are copied
+        # last, the longest step (``run_migration`` copies again after an interrupt)
+        try:
+            if self.run_id is not None and self.journal is not None:
+                try:
+                    with contextlib.suppress(MigrateError):
+                        self.journal.end_run(self.run_id, self.state)
+                finally:  # the records queued are committed
+                    self._stop_group_commit(self.journal)
+        finally:
             try:
-                self.journal.stop_group_commit()
-            except JournalError as exc:  # records queued at the end were lost: the same one-line end
-                self._journal_failed(exc)
-                self.gate.state = "stopped"
-        if self._restore is not None:
-            client, hook, retry = self._restore
-            client.on_response, client.retry = hook, retry
-        if self._portal_lock is not None:  # nothing more is sent: another run may have the portal now
-            self._portal_lock.release(by=self)
+                if self._restore is not None:
+                    client, hook, retry = self._restore
+                    client.on_response, client.retry = hook, retry
+                if self._portal_lock is not None:  # nothing more is sent: another run may have the portal now
+                    self._portal_lock.release(by=self)
+                if own_journal and self.journal is not None:
+                    self.journal.close()
+            finally:
+                self.copy_outcomes()
         if self._own_client and self.client is not None:
             await self.client.aclose()
-        if own_journal and self.journal is not None:
-            self.journal.close()
         self._report()
+
+    def _stop_group_commit(self, journal: Journal) -> None:
+        try:
+            journal.stop_group_commit()
+        except JournalError as exc:  # records queued at the end were lost: the same one-line end
+            self._journal_failed(exc)
+            self.gate.state = "stopped"
 
     def _journal_failed(self, exc: JournalError) -> None:
         """The journal cannot record: stop the whole run now (no request goes out that it could not record)."""
