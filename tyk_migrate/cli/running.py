@@ -129,5 +129,5 @@ def ctrl_c_ignored() -> Any:
         return
     try:
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    finally:  # None: the handler was not set from Python (an embedding host's); Python's own is the fallback
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
