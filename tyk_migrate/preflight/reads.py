@@ -15,8 +15,8 @@ from ..portal_errors import error_for
 from .client import PreflightClient, api_target, json_of, rows_of
 from .result import Check
 
-#: Rows asked for to find a silent ``per_page`` cap (a larger ask than any pager makes).
-PER_PAGE_PROBE = 500
+#: Rows asked for to find a silent ``per_page`` cap: the pager's own ask, so a cap below it is what is found.
+PER_PAGE_PROBE = DEFAULT_PER_PAGE
 #: In flight at each step of the ramp, and the GETs each worker sends per step.
 RAMP_LEVELS = (1, 2, 4, 8, 16)
 RAMP_ROUNDS = 3
