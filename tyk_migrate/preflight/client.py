@@ -20,7 +20,8 @@ from ..portal import Call, PortalClient, _tls_verify, connection_error
 from ..portal_errors import NO_ANSWER_ERRORS, error_for
 from ..verify import auth_headers
 
-#: Rows asked per page when walking a list: the migration client's size.
+#: Rows asked per page when the preflight walks a list (its own, small lists: the migration asks
+#: ``portal.DEFAULT_PER_PAGE``, as ``reads.per_page_cap`` does).
 WALK_PER_PAGE = 100
 #: Pages a walk reads at most: a portal that never ends a list must not hold a preflight forever.
 WALK_MAX_PAGES = 10_000

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, NotFound
+from ..paging import could_be_a_maximum
 from ..portal import DEFAULT_PER_PAGE, Call
 from ..portal_errors import error_for
 from .client import PreflightClient, api_target, json_of, rows_of
@@ -145,13 +146,9 @@ def paging_checks(client: PreflightClient, paging: dict[str, str], cap: int | No
     if cap is None:
         saw = f"no cap up to {min(rows_seen, PER_PAGE_PROBE)} rows a page"
         checks.append(Check("per_page maximum", saw, f"pages of {DEFAULT_PER_PAGE} come whole", "ok"))
-    elif cap >= DEFAULT_PER_PAGE:
-        checks.append(
-            Check("per_page maximum", f"{cap} rows a page at most", f"pages of {DEFAULT_PER_PAGE} come whole")
-        )
-    elif cap % 10 == 0:
+    elif could_be_a_maximum(cap):
         meaning = (
-            f"tyk-migrate asks {DEFAULT_PER_PAGE} a page; it takes a short page of a round size for a possible cap, "
+            f"tyk-migrate asks {DEFAULT_PER_PAGE} a page; it takes a short page of this size for a possible cap, "
             f"confirms it with one more request and walks at {cap}"
         )
         checks.append(Check("per_page maximum", f"{cap} rows a page at most (silently)", meaning, "warn"))
