@@ -8,12 +8,17 @@ import pytest
 from tyk_migrate.paging import Pager
 from tyk_migrate.portal import DEFAULT_PER_PAGE
 from tyk_migrate.preflight.reads import paging_checks
+from tyk_migrate.preflight.result import Check
+
+
+def maximum_check(cap: int | None, rows_seen: int = 1_000) -> Check:
+    checks = paging_checks(None, {"/users": "honoured"}, cap, rows_seen)  # type: ignore[arg-type]
+    (maximum,) = [c for c in checks if c.name == "per_page maximum"]
+    return maximum
 
 
 def verdict(cap: int | None) -> str:
-    checks = paging_checks(None, {"/users": "honoured"}, cap, 1_000)  # type: ignore[arg-type]
-    (maximum,) = [c for c in checks if c.name == "per_page maximum"]
-    return maximum.verdict
+    return maximum_check(cap).verdict
 
 
 def walk(rows: int, cap: int) -> list[int]:
@@ -38,5 +43,8 @@ def test_a_cap_the_pager_takes_for_the_end_of_a_list_is_unsafe(cap: int) -> None
     assert len(walk(1_200, cap)) < 1_200  # why: the walk ends at the first short page
 
 
-def test_no_cap_is_ok() -> None:
+def test_no_cap_is_ok_and_says_no_more_than_the_list_could_show() -> None:
     assert verdict(None) == "ok"
+    long, short = maximum_check(None, DEFAULT_PER_PAGE), maximum_check(None, 30)
+    assert long.meaning == f"pages of {DEFAULT_PER_PAGE} come whole"
+    assert "30 rows" in short.meaning and "come whole" not in short.meaning

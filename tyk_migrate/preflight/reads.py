@@ -145,7 +145,12 @@ def paging_checks(client: PreflightClient, paging: dict[str, str], cap: int | No
         checks.append(Check("paging", saw, "page and per_page work as the file says", "ok"))
     if cap is None:
         saw = f"no cap up to {min(rows_seen, PER_PAGE_PROBE)} rows a page"
-        checks.append(Check("per_page maximum", saw, f"pages of {DEFAULT_PER_PAGE} come whole", "ok"))
+        meaning = (
+            f"pages of {DEFAULT_PER_PAGE} come whole"
+            if rows_seen >= PER_PAGE_PROBE  # a shorter list cannot show a cap between its length and the ask
+            else f"no cap below {rows_seen} rows (the list is that short); the pager follows one above it"
+        )
+        checks.append(Check("per_page maximum", saw, meaning, "ok"))
     elif could_be_a_maximum(cap):
         meaning = (
             f"tyk-migrate asks {DEFAULT_PER_PAGE} a page; it takes a short page of this size for a possible cap, "
